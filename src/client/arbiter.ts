@@ -1,0 +1,112 @@
+import type pg from 'pg';
+import { validateQueueName, validateSchemaName } from '../core/identifiers.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../core/payload.js';
+import { checkOptions, intInRange } from '../core/validate.js';
+import type { Executor } from '../db/executor.js';
+import { currentVersion, migrate, pendingMigrationSql, type MigrateResult } from '../db/migrate.js';
+import { PoolExecutor, createPool, toExecutor, type ExecutorSource } from '../db/pg-executor.js';
+import { queueCreate, queueDrop, queueList, type QueueInfo } from '../db/queries/queue.js';
+import { queueTables } from '../db/sql.js';
+import { ValidationError } from '../errors.js';
+import { Queue } from './queue.js';
+
+export interface ArbiterOptions {
+  /** postgres:// URL; Arbiter creates (and closes) its own pool. */
+  connectionString?: string;
+  /** An existing pg Pool (not closed by Arbiter). */
+  pool?: pg.Pool;
+  /** Any executor (or pg client) to run every query through. */
+  executor?: ExecutorSource;
+  /** Schema holding Arbiter's tables. Default `arbiter`. */
+  schema?: string;
+  /** Largest payload accepted, in bytes of JSON. Default 1 MiB. */
+  maxPayloadBytes?: number;
+  /** Pool size when Arbiter creates the pool. Default 10. */
+  poolSize?: number;
+}
+
+const OPTION_KEYS = ['connectionString', 'pool', 'executor', 'schema', 'maxPayloadBytes', 'poolSize'] as const;
+
+/** Entry point: one database, one schema, any number of queues. */
+export class Arbiter {
+  readonly schema: string;
+  readonly db: Executor;
+  readonly maxPayloadBytes: number;
+  private readonly ownedPool: pg.Pool | undefined;
+  private readonly queues = new Map<string, Queue<unknown>>();
+
+  constructor(options: ArbiterOptions) {
+    const o = checkOptions<ArbiterOptions>(options, 'options', OPTION_KEYS);
+    const sources = [o.connectionString, o.pool, o.executor].filter((x) => x !== undefined);
+    if (sources.length !== 1) {
+      throw new ValidationError('options', Object.keys(o), 'give exactly one of connectionString, pool or executor');
+    }
+    this.schema = validateSchemaName(o.schema ?? 'arbiter', 'options.schema');
+    this.maxPayloadBytes =
+      o.maxPayloadBytes === undefined
+        ? DEFAULT_MAX_PAYLOAD_BYTES
+        : intInRange(o.maxPayloadBytes, 'options.maxPayloadBytes', 1, 256 * 1024 * 1024);
+    if (o.connectionString !== undefined) {
+      if (typeof o.connectionString !== 'string' || !/^postgres(ql)?:\/\//.test(o.connectionString)) {
+        throw new ValidationError('options.connectionString', o.connectionString, 'must be a postgres:// URL');
+      }
+      const size = o.poolSize === undefined ? 10 : intInRange(o.poolSize, 'options.poolSize', 1, 1000);
+      this.ownedPool = createPool(o.connectionString, size);
+      this.db = new PoolExecutor(this.ownedPool);
+    } else {
+      if (o.poolSize !== undefined) {
+        throw new ValidationError('options.poolSize', o.poolSize, 'only applies with connectionString');
+      }
+      this.db = toExecutor((o.pool ?? o.executor)!);
+    }
+  }
+
+  /** Creates or upgrades Arbiter's schema. Safe to call on every start, from many processes at once. */
+  migrate(): Promise<MigrateResult> {
+    return migrate(this.db, this.schema);
+  }
+
+  /** The SQL migrate() would run now (for dry runs). */
+  async pendingMigrationSql(): Promise<string> {
+    return pendingMigrationSql(this.schema, await currentVersion(this.db, this.schema));
+  }
+
+  /** Creates a queue's tables if they do not exist (idempotent) and returns its handle. */
+  async createQueue<T = unknown>(name: string): Promise<Queue<T>> {
+    validateQueueName(name);
+    await queueCreate(this.db, this.schema, name);
+    return this.queue<T>(name);
+  }
+
+  /** Drops a queue and all its jobs, dead letters and results. Returns false if it did not exist. */
+  async dropQueue(name: string): Promise<boolean> {
+    validateQueueName(name);
+    this.queues.delete(name);
+    return queueDrop(this.db, this.schema, name);
+  }
+
+  listQueues(): Promise<QueueInfo[]> {
+    return queueList(this.db, this.schema);
+  }
+
+  /** A typed handle on an existing queue (no I/O). Operations on a queue never created throw QueueNotFoundError. */
+  queue<T = unknown>(name: string): Queue<T> {
+    validateQueueName(name);
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue<unknown>({
+        db: this.db,
+        t: queueTables(this.schema, name),
+        name,
+        maxPayloadBytes: this.maxPayloadBytes,
+      });
+      this.queues.set(name, q);
+    }
+    return q as Queue<T>;
+  }
+
+  /** Closes the pool Arbiter created (a pool or executor passed in is left open). */
+  async close(): Promise<void> {
+    await this.ownedPool?.end();
+  }
+}

@@ -1,0 +1,10 @@
+import type { Executor } from '../db/executor.js';
+import type { QueueTables } from '../db/sql.js';
+
+/** What every facet of a queue handle shares: where to send SQL, which tables, and resolved limits. */
+export interface QueueContext {
+  readonly db: Executor;
+  readonly t: QueueTables;
+  readonly name: string;
+  readonly maxPayloadBytes: number;
+}

@@ -1,0 +1,23 @@
+import { ValidationError } from '../errors.js';
+
+/** Job ids are PostgreSQL bigints, carried as decimal strings so no precision is ever lost. */
+export type JobId = string;
+
+const MAX_BIGINT = 9223372036854775807n;
+
+export function toJobId(value: unknown, field = 'id'): JobId {
+  if (typeof value === 'number') {
+    if (Number.isSafeInteger(value) && value > 0) return String(value);
+  } else if (typeof value === 'bigint') {
+    if (value > 0n && value <= MAX_BIGINT) return value.toString();
+  } else if (typeof value === 'string' && /^[1-9][0-9]{0,18}$/.test(value)) {
+    if (BigInt(value) <= MAX_BIGINT) return value;
+  }
+  throw new ValidationError(field, value, 'must be a positive 64-bit integer id');
+}
+
+export function toJobIds(values: unknown, field = 'ids', max = 10_000): JobId[] {
+  if (!Array.isArray(values)) throw new ValidationError(field, values, 'must be an array of job ids');
+  if (values.length > max) throw new ValidationError(field, values.length, `at most ${max} ids per call`, 'BATCH_TOO_LARGE');
+  return values.map((v, i) => toJobId(v, `${field}[${i}]`));
+}

@@ -1,0 +1,83 @@
+import { ValidationError } from '../errors.js';
+
+/** Limits that keep one call bounded. */
+export const LIMITS = {
+  maxBatch: 10_000,
+  maxDelayMs: 100 * 365 * 24 * 3600 * 1000,
+  maxLeaseMs: 12 * 3600 * 1000,
+  maxAttempts: 1_000_000,
+  minPriority: -32768,
+  maxPriority: 32767,
+  maxPageSize: 1_000,
+  maxKeyLength: 512,
+} as const;
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** Options objects are closed: a typo is an error, not a silently ignored key. */
+export function checkOptions<T extends object>(
+  value: unknown,
+  field: string,
+  allowed: readonly string[],
+): Partial<T> {
+  if (value === undefined || value === null) return {};
+  if (!isPlainObject(value)) throw new ValidationError(field, value, 'must be an options object');
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new ValidationError(`${field}.${key}`, value[key], `unknown option (allowed: ${allowed.join(', ')})`);
+    }
+  }
+  return value as Partial<T>;
+}
+
+export function intInRange(value: unknown, field: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ValidationError(field, value, `must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+export function optionalInt(value: unknown, field: string, min: number, max: number, fallback: number): number {
+  return value === undefined ? fallback : intInRange(value, field, min, max);
+}
+
+/** A duration in milliseconds: finite, not negative, at most `max`. */
+export function durationMs(value: unknown, field: string, max: number, min = 0): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new ValidationError(field, value, `must be a number of milliseconds from ${min} to ${max}`);
+  }
+  return Math.round(value);
+}
+
+export function validDate(value: unknown, field: string): Date {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
+    throw new ValidationError(field, value, 'must be a valid Date');
+  }
+  return value;
+}
+
+export function optionalKey(value: unknown, field: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value.length === 0 || value.length > LIMITS.maxKeyLength) {
+    throw new ValidationError(field, value, `must be a non-empty string of at most ${LIMITS.maxKeyLength} characters`);
+  }
+  if (value.includes('\u0000')) throw new ValidationError(field, value, 'may not contain NUL');
+  return value;
+}
+
+export function requiredString(value: unknown, field: string, maxLength = 65_536): string {
+  if (typeof value !== 'string' || value.length > maxLength || value.includes('\u0000')) {
+    throw new ValidationError(field, value, `must be a string of at most ${maxLength} characters without NUL`);
+  }
+  return value;
+}
+
+export function batchArray(value: unknown, field: string, max: number = LIMITS.maxBatch): unknown[] {
+  if (!Array.isArray(value)) throw new ValidationError(field, value, 'must be an array');
+  if (value.length > max) throw new ValidationError(field, value.length, `at most ${max} items per call`, 'BATCH_TOO_LARGE');
+  return value;
+}

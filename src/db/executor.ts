@@ -1,0 +1,30 @@
+/**
+ * The narrow interface every query goes through. Shaped like `pg`, so a pg Pool, a pg client inside the
+ * caller's own transaction, or a small adapter for another driver/ORM can all stand behind it.
+ */
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface Executor {
+  /** Runs one statement. `name` asks drivers that support it to prepare the statement once per connection. */
+  query<R = Record<string, unknown>>(text: string, values?: readonly unknown[], name?: string): Promise<QueryResult<R>>;
+  /** Runs `fn` atomically: a new transaction, or a savepoint when already inside one. */
+  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
+  /** True when this executor is bound to one connection (the caller's transaction). */
+  readonly pinned?: boolean;
+}
+
+/** Connection-level failures: the statement may or may not have taken effect. */
+export function isConnectionError(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  if (['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTCONN'].includes(code)) return true;
+  const msg = typeof e.message === 'string' ? e.message : '';
+  return /Connection terminated|connection is closed|Client has encountered a connection error|Client was closed/i.test(
+    msg,
+  );
+}

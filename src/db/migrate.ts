@@ -1,0 +1,91 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { validateSchemaName } from '../core/identifiers.js';
+import { SchemaTooNewError } from '../errors.js';
+import type { Executor } from './executor.js';
+import { quoteIdent } from './sql.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** SQL with the schema placeholder still in place. */
+  template: string;
+}
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../sql/migrations/', import.meta.url));
+const FILE_RULE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
+
+let cached: Migration[] | undefined;
+
+/** The numbered migrations shipped with this version, in order. */
+export function loadMigrations(): Migration[] {
+  cached ??= readdirSync(MIGRATIONS_DIR)
+    .filter((f) => FILE_RULE.test(f))
+    .sort()
+    .map((file) => {
+      const [, version, name] = FILE_RULE.exec(file)!;
+      return { version: Number(version), name: name!, template: readFileSync(MIGRATIONS_DIR + file, 'utf8') };
+    });
+  return cached;
+}
+
+export function renderMigration(migration: Migration, schema: string): string {
+  validateSchemaName(schema);
+  return migration.template.replaceAll('{{schema}}', schema);
+}
+
+export interface MigrateResult {
+  applied: number[];
+  current: number;
+}
+
+/**
+ * Brings `schema` up to the latest migration. Each migration runs in its own transaction under an
+ * advisory lock and is recorded in `<schema>._migrations`, so running twice, or from several processes
+ * at once, applies each migration exactly once.
+ */
+export async function migrate(db: Executor, schema: string): Promise<MigrateResult> {
+  validateSchemaName(schema);
+  const migrations = loadMigrations();
+  const latest = migrations.at(-1)?.version ?? 0;
+  const s = quoteIdent(schema);
+  const applied: number[] = [];
+  for (const migration of migrations) {
+    const done = await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`arbiter:migrate:${schema}`]);
+      await tx.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+      await tx.query(
+        `CREATE TABLE IF NOT EXISTS ${s}._migrations (
+           version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      const { rows } = await tx.query<{ max: number | null }>(`SELECT max(version) AS max FROM ${s}._migrations`);
+      const current = rows[0]?.max ?? 0;
+      if (current > latest) throw new SchemaTooNewError(schema, current, latest);
+      if (current >= migration.version) return false;
+      await tx.query(renderMigration(migration, schema));
+      await tx.query(`INSERT INTO ${s}._migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+      return true;
+    });
+    if (done) applied.push(migration.version);
+  }
+  return { applied, current: latest };
+}
+
+/** The SQL `migrate` would run on a schema at `fromVersion` (for dry runs). */
+export function pendingMigrationSql(schema: string, fromVersion: number): string {
+  return loadMigrations()
+    .filter((m) => m.version > fromVersion)
+    .map((m) => `-- ${String(m.version).padStart(4, '0')}_${m.name}\n${renderMigration(m, schema)}`)
+    .join('\n');
+}
+
+export async function currentVersion(db: Executor, schema: string): Promise<number> {
+  validateSchemaName(schema);
+  const { rows } = await db.query<{ v: number | null }>(
+    `SELECT CASE WHEN to_regclass($1) IS NULL THEN 0 END AS v`,
+    [`${quoteIdent(schema)}._migrations`],
+  );
+  if (rows[0]?.v === 0) return 0;
+  const res = await db.query<{ max: number | null }>(`SELECT max(version) AS max FROM ${quoteIdent(schema)}._migrations`);
+  return res.rows[0]?.max ?? 0;
+}

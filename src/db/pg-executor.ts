@@ -1,0 +1,132 @@
+import pg from 'pg';
+import type { Executor, QueryResult } from './executor.js';
+
+type Queryable = pg.Pool | pg.PoolClient | pg.Client;
+
+async function run<R>(
+  target: Queryable,
+  text: string,
+  values: readonly unknown[] | undefined,
+  name: string | undefined,
+): Promise<QueryResult<R>> {
+  const config: pg.QueryConfig = name
+    ? { name, text, values: values as unknown[] | undefined }
+    : { text, values: values as unknown[] | undefined };
+  const res = await target.query(config);
+  return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+}
+
+/** Executor over a pg Pool: every query takes a pooled connection; transactions pin one. */
+export class PoolExecutor implements Executor {
+  readonly pinned = false;
+  constructor(readonly pool: pg.Pool) {}
+
+  query<R>(text: string, values?: readonly unknown[], name?: string): Promise<QueryResult<R>> {
+    return run<R>(this.pool, text, values, name);
+  }
+
+  async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: unknown;
+    try {
+      await client.query('BEGIN');
+      try {
+        const result = await fn(new ClientExecutor(client, true));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
+          broken = rollbackErr;
+        });
+        throw err;
+      }
+    } catch (err) {
+      broken ??= isBroken(err) ? err : undefined;
+      throw err;
+    } finally {
+      client.release(broken instanceof Error ? broken : broken ? new Error('connection broken') : undefined);
+    }
+  }
+}
+
+function isBroken(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code !== 'string' || code.startsWith('08') || code.startsWith('57');
+}
+
+/**
+ * Executor over one connection, typically the caller's own transaction: nested atomic sections become
+ * savepoints, so Arbiter's writes commit or roll back with the caller's.
+ */
+export class ClientExecutor implements Executor {
+  readonly pinned = true;
+  private savepoint = 0;
+  constructor(
+    readonly client: pg.PoolClient | pg.Client,
+    private inTransaction = false,
+  ) {}
+
+  query<R>(text: string, values?: readonly unknown[], name?: string): Promise<QueryResult<R>> {
+    return run<R>(this.client, text, values, name);
+  }
+
+  async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    if (!this.inTransaction) {
+      // Find out whether the caller already opened a transaction on this connection.
+      const sp = `arbiter_probe`;
+      try {
+        await this.client.query(`SAVEPOINT ${sp}`);
+        await this.client.query(`RELEASE SAVEPOINT ${sp}`);
+        this.inTransaction = true;
+      } catch (err) {
+        if ((err as { code?: string }).code !== '25P01') throw err;
+        await this.client.query('BEGIN');
+        try {
+          const inner = new ClientExecutor(this.client, true);
+          const result = await fn(inner);
+          await this.client.query('COMMIT');
+          return result;
+        } catch (e) {
+          await this.client.query('ROLLBACK').catch(() => undefined);
+          throw e;
+        }
+      }
+    }
+    const name = `arbiter_sp_${++this.savepoint}`;
+    await this.client.query(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn(this);
+      await this.client.query(`RELEASE SAVEPOINT ${name}`);
+      return result;
+    } catch (err) {
+      await this.client.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+export type ExecutorSource = Executor | pg.Pool | pg.PoolClient | pg.Client;
+
+/** Accepts what users have at hand: our Executor, a pg Pool, or a pg client (e.g. inside their transaction). */
+export function toExecutor(source: ExecutorSource): Executor {
+  if (source instanceof pg.Pool) return new PoolExecutor(source);
+  if (isExecutor(source)) return source;
+  if (source && typeof (source as pg.Client).query === 'function') return new ClientExecutor(source as pg.Client);
+  throw new TypeError('expected an Executor, a pg.Pool or a pg client');
+}
+
+function isExecutor(value: unknown): value is Executor {
+  return (
+    !!value &&
+    typeof (value as Executor).transaction === 'function' &&
+    typeof (value as Executor).query === 'function' &&
+    !(value instanceof pg.Client)
+  );
+}
+
+export function createPool(connectionString: string, max = 10): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max });
+  // An idle client's error (e.g. the server restarted) must not crash the process; the pool drops it.
+  pool.on('error', () => undefined);
+  return pool;
+}

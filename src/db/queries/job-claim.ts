@@ -1,0 +1,128 @@
+import type { Executor } from '../executor.js';
+import { jobColumns, type JobRow } from '../rows.js';
+import type { QueueTables } from '../sql.js';
+
+export interface ClaimParams {
+  /** Jobs per group (1 for the ordinary claim). */
+  perGroup: number;
+  /** Maximum groups (or ungrouped jobs, for the ordinary claim). */
+  groups: number;
+  leaseMs: number;
+  workerId: string | null;
+  /** Batched mode: standalone jobs only (no parent, no snapshot). */
+  standaloneOnly: boolean;
+}
+
+/**
+ * Claims visible jobs in one statement.
+ *
+ * Ungrouped jobs: for each priority level (found by a loose index scan, so levels cost one probe each),
+ * jobs whose run_at has passed, oldest due first, locked with SKIP LOCKED.
+ *
+ * Grouped jobs: groups whose ready_at has passed and that have no lease or retry in progress, by priority
+ * level then by how long they have been ready; from each, the head job(s) in (priority, id) order among the
+ * jobs that can run now. Only unready groups that rank ahead are never scanned: ready_at is indexed per
+ * priority level, so delayed, suspended or waiting groups cannot starve ready ones. A group whose head row
+ * is locked by someone else is skipped as a whole (never the job behind it), which keeps FIFO exact.
+ * Groups that turned out to have nothing runnable get their ready_at recomputed in the same statement.
+ *
+ * The claim bumps attempts (the fencing token), sets the lease and moves run_at to the lease expiry, so an
+ * expired lease makes the job claimable again by the same index range.
+ */
+export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Promise<JobRow[]> {
+  const standalone = p.standaloneOnly ? 'AND x.parent_id IS NULL AND x.parent_state IS NULL' : '';
+  const ungroupedLimit = p.perGroup === 1 ? '$2' : '($2::int - (SELECT count(DISTINCT group_key) FROM ok)) * $1::int';
+  const text = `
+    WITH RECURSIVE
+    lv(p) AS (
+      (SELECT x.priority FROM ${t.jobs} x WHERE x.group_key IS NULL AND NOT x.suspended ORDER BY x.priority LIMIT 1)
+      UNION ALL
+      SELECT (SELECT x.priority FROM ${t.jobs} x WHERE x.group_key IS NULL AND NOT x.suspended AND x.priority > lv.p
+              ORDER BY x.priority LIMIT 1)
+      FROM lv WHERE lv.p IS NOT NULL
+    ),
+    glv(p) AS (
+      (SELECT g.min_priority FROM ${t.groups} g WHERE g.ready_at IS NOT NULL ORDER BY g.min_priority LIMIT 1)
+      UNION ALL
+      SELECT (SELECT g.min_priority FROM ${t.groups} g WHERE g.ready_at IS NOT NULL AND g.min_priority > glv.p
+              ORDER BY g.min_priority LIMIT 1)
+      FROM glv WHERE glv.p IS NOT NULL
+    ),
+    picked AS (
+      SELECT pg.group_key, pg.ready_at FROM glv CROSS JOIN LATERAL (
+        SELECT g.group_key, g.ready_at FROM ${t.groups} g
+        WHERE g.ready_at IS NOT NULL AND g.min_priority = glv.p AND g.ready_at <= now()
+          AND (g.in_flight_until IS NULL OR g.in_flight_until <= now())
+        ORDER BY g.ready_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+      ) pg
+      WHERE glv.p IS NOT NULL
+      LIMIT $2
+    ),
+    heads AS (
+      SELECT h.id, h.priority, picked.group_key, picked.ready_at, h.rn FROM picked CROSS JOIN LATERAL (
+        SELECT x.id, x.priority, row_number() OVER (ORDER BY x.priority, x.id) AS rn FROM ${t.jobs} x
+        WHERE x.group_key = picked.group_key AND NOT x.suspended AND x.run_at <= now()
+          AND x.attempts < x.max_attempts ${standalone}
+        ORDER BY x.priority, x.id
+        LIMIT $1
+      ) h
+    ),
+    locked AS (
+      SELECT x.id FROM ${t.jobs} x
+      WHERE x.id IN (SELECT id FROM heads) AND NOT x.suspended AND x.run_at <= now() AND x.attempts < x.max_attempts
+      FOR UPDATE SKIP LOCKED
+    ),
+    ok AS (
+      SELECT h.id, h.priority, h.ready_at AS sort_at, h.group_key FROM heads h
+      WHERE NOT EXISTS (
+        SELECT 1 FROM heads h2 WHERE h2.group_key = h.group_key AND h2.rn <= h.rn
+          AND NOT EXISTS (SELECT 1 FROM locked l WHERE l.id = h2.id))
+    ),
+    ung AS (
+      SELECT u.id, u.priority, u.run_at AS sort_at FROM lv CROSS JOIN LATERAL (
+        SELECT x.id, x.priority, x.run_at FROM ${t.jobs} x
+        WHERE x.group_key IS NULL AND NOT x.suspended AND x.priority = lv.p AND x.run_at <= now()
+          AND x.attempts < x.max_attempts ${standalone}
+        ORDER BY x.run_at, x.id
+        LIMIT ${ungroupedLimit}
+        FOR UPDATE SKIP LOCKED
+      ) u
+      WHERE lv.p IS NOT NULL
+      LIMIT ${ungroupedLimit}
+    ),
+    chosen AS (
+      SELECT c.id FROM (
+        SELECT id, priority, sort_at FROM ok
+        UNION ALL
+        SELECT id, priority, sort_at FROM ung
+      ) c
+      ORDER BY c.priority, c.sort_at, c.id
+      LIMIT $1::int * $2::int
+    ),
+    repaired AS (
+      UPDATE ${t.groups} g SET ready_at = (
+        SELECT min(greatest(x.run_at, g.in_flight_until)) FROM ${t.jobs} x
+        WHERE x.group_key = g.group_key AND NOT x.suspended AND x.attempts < x.max_attempts)
+      WHERE g.group_key IN (SELECT group_key FROM picked EXCEPT SELECT group_key FROM heads)
+      RETURNING g.group_key
+    )
+    UPDATE ${t.jobs} j SET
+      attempts = j.attempts + 1,
+      leased_until = now() + $3::bigint * interval '1 millisecond',
+      run_at = now() + $3::bigint * interval '1 millisecond',
+      claimed_at = now(),
+      worker_id = $4,
+      updated_at = now()
+    FROM chosen
+    WHERE j.id = chosen.id
+    RETURNING ${jobColumns('j')}`;
+  const { rows } = await db.query<JobRow>(
+    text,
+    [p.perGroup, p.groups, p.leaseMs, p.workerId],
+    `${t.statementPrefix}claim:${p.perGroup === 1 ? 'one' : 'batched'}:${p.standaloneOnly ? 's' : 'a'}`,
+  );
+  rows.sort((a, b) => a.priority - b.priority || Number(BigInt(a.id) - BigInt(b.id)));
+  return rows;
+}

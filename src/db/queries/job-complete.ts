@@ -1,0 +1,146 @@
+import type { Executor } from '../executor.js';
+import type { QueueTables } from '../sql.js';
+import { treeLock, wakeParents } from './tree.js';
+
+/** A fenced reference: the job id and the attempt number the caller claimed it at. */
+export interface Fence {
+  id: string;
+  attempts: number;
+}
+
+// Every write after a claim carries this predicate: the row must still be at the caller's attempt and
+// still leased. A worker whose lease was taken over (attempts moved on) or released changes nothing.
+const FENCE = `j.id = $1 AND j.attempts = $2 AND j.leased_until IS NOT NULL`;
+
+/** Deletes a standalone job (no parent, no children) in one statement. */
+async function ackStandalone(db: Executor, t: QueueTables, f: Fence): Promise<boolean> {
+  const res = await db.query(
+    `DELETE FROM ${t.jobs} j WHERE ${FENCE} AND j.parent_id IS NULL
+       AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)`,
+    [f.id, f.attempts],
+    `${t.statementPrefix}ack:standalone`,
+  );
+  return res.rowCount > 0;
+}
+
+/**
+ * Smart ack (seed 000 ackJob): deletes a standalone job; a job that still has children is suspended
+ * instead (it runs again for its completion round once they finish); a child's ack stores its result
+ * for the parent and wakes the parent when it was the last sibling. Sibling acks are serialized on the
+ * parent's tree lock, so exactly one of them wakes the parent. Returns 1 on success, 0 when fenced off.
+ */
+export async function jobAck(db: Executor, t: QueueTables, f: Fence, result?: string): Promise<number> {
+  if (result === undefined && (await ackStandalone(db, t, f))) return 1;
+  return db.transaction(async (tx) => {
+    const head = await tx.query<{ parent_id: string | null }>(
+      `SELECT j.parent_id FROM ${t.jobs} j WHERE ${FENCE}`,
+      [f.id, f.attempts],
+    );
+    const row = head.rows[0];
+    if (!row) return 0;
+    await treeLock(tx, t, row.parent_id ? [row.parent_id] : []);
+    await treeLock(tx, t, [f.id]);
+    const locked = await tx.query<{ parent_id: string | null; has_children: boolean }>(
+      `SELECT j.parent_id, EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id) AS has_children
+       FROM ${t.jobs} j WHERE ${FENCE} FOR UPDATE`,
+      [f.id, f.attempts],
+    );
+    const cur = locked.rows[0];
+    if (!cur) return 0;
+    if (result !== undefined && cur.parent_id) {
+      await tx.query(
+        `INSERT INTO ${t.results} (parent_id, child_id, result) VALUES ($1, $2, $3::jsonb)
+         ON CONFLICT (parent_id, child_id) DO UPDATE SET result = EXCLUDED.result, created_at = now()`,
+        [cur.parent_id, f.id, result],
+      );
+    }
+    if (cur.has_children) {
+      const res = await tx.query(
+        `UPDATE ${t.jobs} j SET suspended = true, leased_until = NULL, run_at = now(), worker_id = NULL,
+           updated_at = now() WHERE ${FENCE}`,
+        [f.id, f.attempts],
+      );
+      return res.rowCount;
+    }
+    const res = await tx.query(`DELETE FROM ${t.jobs} j WHERE ${FENCE}`, [f.id, f.attempts]);
+    if (res.rowCount > 0 && cur.parent_id) await wakeParents(tx, t, [cur.parent_id]);
+    return res.rowCount;
+  });
+}
+
+/**
+ * Bulk ack for standalone jobs (seed 000 ackJobsBulk): one DELETE for all of them, one round trip.
+ * Jobs that have a parent or children are left untouched (use jobAck for those).
+ */
+export async function jobAckBulk(db: Executor, t: QueueTables, fences: readonly Fence[]): Promise<string[]> {
+  if (fences.length === 0) return [];
+  const { rows } = await db.query<{ id: string }>(
+    `DELETE FROM ${t.jobs} j USING unnest($1::bigint[], $2::int[]) AS u(id, attempts)
+     WHERE j.id = u.id AND j.attempts = u.attempts AND j.leased_until IS NOT NULL AND j.parent_id IS NULL
+       AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)
+     RETURNING j.id`,
+    [fences.map((f) => f.id), fences.map((f) => f.attempts)],
+    `${t.statementPrefix}ack:bulk`,
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Extends (or shortens) a held lease. Returns 1, or 0 when the caller no longer holds the job. */
+export async function jobExtendLease(db: Executor, t: QueueTables, f: Fence, leaseMs: number): Promise<number> {
+  const res = await db.query(
+    `UPDATE ${t.jobs} j SET leased_until = now() + $3::bigint * interval '1 millisecond',
+       run_at = now() + $3::bigint * interval '1 millisecond', updated_at = now()
+     WHERE ${FENCE}`,
+    [f.id, f.attempts, leaseMs],
+    `${t.statementPrefix}lease:one`,
+  );
+  return res.rowCount;
+}
+
+export interface LeaseRow {
+  id: string;
+  updated: boolean;
+  current_attempts: number | null;
+}
+
+/** Batch lease extension with a status per job (seed 000 setVisibilityTimeoutBatch). */
+export async function jobExtendLeases(
+  db: Executor,
+  t: QueueTables,
+  fences: readonly Fence[],
+  leaseMs: number,
+): Promise<LeaseRow[]> {
+  if (fences.length === 0) return [];
+  const { rows } = await db.query<LeaseRow>(
+    `WITH u AS (SELECT * FROM unnest($1::bigint[], $2::int[]) WITH ORDINALITY AS u(id, attempts, ord)),
+     upd AS (
+       UPDATE ${t.jobs} j SET leased_until = now() + $3::bigint * interval '1 millisecond',
+         run_at = now() + $3::bigint * interval '1 millisecond', updated_at = now()
+       FROM u WHERE j.id = u.id AND j.attempts = u.attempts AND j.leased_until IS NOT NULL
+       RETURNING j.id, j.attempts)
+     SELECT u.id::text AS id, (upd.id IS NOT NULL) AS updated, coalesce(upd.attempts, cur.attempts) AS current_attempts
+     FROM u LEFT JOIN upd ON upd.id = u.id LEFT JOIN ${t.jobs} cur ON cur.id = u.id
+     ORDER BY u.ord`,
+    [fences.map((f) => f.id), fences.map((f) => f.attempts), leaseMs],
+    `${t.statementPrefix}lease:many`,
+  );
+  return rows;
+}
+
+/** Schedules a retry after `backoffMs` and records the error (seed 000 updateJobForRetry). */
+export async function jobRetry(
+  db: Executor,
+  t: QueueTables,
+  f: Fence,
+  backoffMs: number,
+  error: string,
+): Promise<number> {
+  const res = await db.query(
+    `UPDATE ${t.jobs} j SET leased_until = NULL, run_at = now() + $3::bigint * interval '1 millisecond',
+       last_error = $4, worker_id = NULL, updated_at = now()
+     WHERE ${FENCE}`,
+    [f.id, f.attempts, backoffMs, error],
+    `${t.statementPrefix}retry`,
+  );
+  return res.rowCount;
+}

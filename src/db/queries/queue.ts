@@ -1,0 +1,28 @@
+import type { Executor } from '../executor.js';
+import { quoteIdent } from '../sql.js';
+
+export interface QueueInfo {
+  name: string;
+  createdAt: Date;
+  paused: boolean;
+}
+
+export async function queueCreate(db: Executor, schema: string, name: string): Promise<boolean> {
+  const { rows } = await db.query<{ created: boolean }>(
+    `SELECT ${quoteIdent(schema)}._create_queue($1) AS created`,
+    [name],
+  );
+  return rows[0]?.created ?? false;
+}
+
+export async function queueDrop(db: Executor, schema: string, name: string): Promise<boolean> {
+  const { rows } = await db.query<{ dropped: boolean }>(`SELECT ${quoteIdent(schema)}._drop_queue($1) AS dropped`, [name]);
+  return rows[0]?.dropped ?? false;
+}
+
+export async function queueList(db: Executor, schema: string): Promise<QueueInfo[]> {
+  const { rows } = await db.query<{ name: string; created_at: Date; paused: boolean }>(
+    `SELECT name, created_at, paused FROM ${quoteIdent(schema)}._queues ORDER BY name`,
+  );
+  return rows.map((r) => ({ name: r.name, createdAt: r.created_at, paused: r.paused }));
+}

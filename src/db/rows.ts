@@ -1,0 +1,139 @@
+import type { DeadJob, Job, JobStatus } from '../types.js';
+import type { QueueTables } from './sql.js';
+
+/** Columns of a job row, for `SELECT`/`RETURNING` lists, qualified by `alias`. */
+export function jobColumns(alias: string): string {
+  const a = alias;
+  return `${a}.id, ${a}.payload, ${a}.group_key, ${a}.priority, ${a}.run_at, ${a}.leased_until, ${a}.attempts,
+    ${a}.max_attempts, ${a}.last_error, ${a}.dedup_key, ${a}.idempotency_key, ${a}.parent_id, ${a}.is_rollup,
+    ${a}.suspended, ${a}.parent_state, ${a}.worker_id, ${a}.meta, ${a}.claimed_at, ${a}.created_at, ${a}.updated_at`;
+}
+
+/**
+ * The derived status of a job row. The single definition of "in flight" is `leased_until > now()`.
+ * `waiting` needs the children lookup, so list queries include it and hot paths (claim) do not.
+ */
+export function statusExpression(t: QueueTables, alias: string): string {
+  const a = alias;
+  return `CASE
+    WHEN ${a}.leased_until > now() THEN 'running'
+    WHEN ${a}.suspended AND EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = ${a}.id) THEN 'waiting'
+    WHEN ${a}.suspended THEN 'suspended'
+    WHEN ${a}.leased_until IS NOT NULL AND ${a}.attempts >= ${a}.max_attempts THEN 'exhausted'
+    WHEN ${a}.run_at > now() AND ${a}.attempts > 0 THEN 'retrying'
+    WHEN ${a}.run_at > now() THEN 'scheduled'
+    ELSE 'pending' END`;
+}
+
+/** SELECT list for reads that report status. */
+export function jobSelect(t: QueueTables, alias = 'j'): string {
+  return `${jobColumns(alias)}, ${statusExpression(t, alias)} AS status`;
+}
+
+export interface JobRow {
+  id: string;
+  payload: unknown;
+  group_key: string | null;
+  priority: number;
+  run_at: Date;
+  leased_until: Date | null;
+  attempts: number;
+  max_attempts: number;
+  last_error: string | null;
+  dedup_key: string | null;
+  idempotency_key: string | null;
+  parent_id: string | null;
+  is_rollup: boolean;
+  suspended: boolean;
+  parent_state: unknown;
+  worker_id: string | null;
+  meta: Record<string, unknown> | null;
+  claimed_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  status?: JobStatus;
+}
+
+function deriveStatus(r: JobRow, now: number): JobStatus {
+  if (r.leased_until && r.leased_until.getTime() > now) return 'running';
+  if (r.suspended) return 'suspended';
+  if (r.leased_until && r.attempts >= r.max_attempts) return 'exhausted';
+  if (r.run_at.getTime() > now) return r.attempts > 0 ? 'retrying' : 'scheduled';
+  return 'pending';
+}
+
+export function toJob<T>(queue: string, r: JobRow): Job<T> {
+  return {
+    id: r.id,
+    queue,
+    payload: r.payload as T,
+    groupKey: r.group_key,
+    priority: r.priority,
+    runAt: r.run_at,
+    leasedUntil: r.leased_until,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    lastError: r.last_error,
+    dedupKey: r.dedup_key,
+    idempotencyKey: r.idempotency_key,
+    parentId: r.parent_id,
+    isRollup: r.is_rollup,
+    suspended: r.suspended,
+    parentState: r.parent_state,
+    workerId: r.worker_id,
+    meta: r.meta,
+    claimedAt: r.claimed_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    status: r.status ?? deriveStatus(r, Date.now()),
+  };
+}
+
+export function dlqColumns(alias: string): string {
+  const a = alias;
+  return `${a}.id, ${a}.job_id, ${a}.payload, ${a}.group_key, ${a}.priority, ${a}.attempts, ${a}.max_attempts,
+    ${a}.last_error, ${a}.dedup_key, ${a}.idempotency_key, ${a}.parent_id, ${a}.is_rollup, ${a}.parent_state,
+    ${a}.meta, ${a}.created_at, ${a}.failed_at`;
+}
+
+export interface DeadJobRow {
+  id: string;
+  job_id: string;
+  payload: unknown;
+  group_key: string | null;
+  priority: number;
+  attempts: number;
+  max_attempts: number;
+  last_error: string | null;
+  dedup_key: string | null;
+  idempotency_key: string | null;
+  parent_id: string | null;
+  is_rollup: boolean;
+  parent_state: unknown;
+  meta: Record<string, unknown> | null;
+  created_at: Date;
+  failed_at: Date;
+}
+
+export function toDeadJob<T>(queue: string, r: DeadJobRow): DeadJob<T> {
+  return {
+    id: r.id,
+    jobId: r.job_id,
+    queue,
+    payload: r.payload as T,
+    groupKey: r.group_key,
+    priority: r.priority,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    lastError: r.last_error,
+    dedupKey: r.dedup_key,
+    idempotencyKey: r.idempotency_key,
+    parentId: r.parent_id,
+    isRollup: r.is_rollup,
+    parentState: r.parent_state,
+    meta: r.meta,
+    createdAt: r.created_at,
+    failedAt: r.failed_at,
+    status: 'dead',
+  };
+}

@@ -1,0 +1,10 @@
+export { Arbiter, type ArbiterOptions } from './client/arbiter.js';
+export { Queue, type EnqueueCallOptions, type EnqueueItem, DEFAULT_LEASE_MS, MAX_ERROR_LENGTH } from './client/queue.js';
+export type { TreeNode, InsertedTree } from './client/tree.js';
+export type { QueueInfo } from './db/queries/queue.js';
+export type { Executor, QueryResult } from './db/executor.js';
+export { PoolExecutor, ClientExecutor, toExecutor, type ExecutorSource } from './db/pg-executor.js';
+export { migrate, pendingMigrationSql, loadMigrations, type MigrateResult } from './db/migrate.js';
+export * from './errors.js';
+export * from './types.js';
+export { JOB_STATUSES } from './types.js';

@@ -1,0 +1,175 @@
+import type { JobId } from './core/ids.js';
+
+export type { JobId };
+
+/**
+ * Where a job stands, derived from its row (seed 004's statuses, plus Arbiter's tree states):
+ * - `pending`    ready to be claimed now
+ * - `scheduled`  not yet due (delayed), never attempted
+ * - `running`    claimed; its lease has not expired
+ * - `retrying`   failed at least once; waiting for its backoff to pass
+ * - `suspended`  made unclaimable by an operator (or paused as a child)
+ * - `waiting`    a parent waiting for its children to finish
+ * - `exhausted`  its lease expired on the last allowed attempt; about to be dead-lettered
+ * - `dead`       in the dead-letter table
+ */
+export type JobStatus = 'pending' | 'scheduled' | 'running' | 'retrying' | 'suspended' | 'waiting' | 'exhausted' | 'dead';
+
+export const JOB_STATUSES: readonly JobStatus[] = [
+  'pending',
+  'scheduled',
+  'running',
+  'retrying',
+  'suspended',
+  'waiting',
+  'exhausted',
+  'dead',
+];
+
+/** A job as stored in its queue's table. */
+export interface Job<T = unknown> {
+  id: JobId;
+  queue: string;
+  payload: T;
+  groupKey: string | null;
+  /** Lower runs first. */
+  priority: number;
+  /** Earliest time the job may be claimed (while leased: the lease expiry). */
+  runAt: Date;
+  /** Lease expiry while claimed; null when not claimed. */
+  leasedUntil: Date | null;
+  /** Number of claims so far; fences every write after a claim. */
+  attempts: number;
+  maxAttempts: number;
+  lastError: string | null;
+  dedupKey: string | null;
+  idempotencyKey: string | null;
+  parentId: JobId | null;
+  isRollup: boolean;
+  suspended: boolean;
+  /** Snapshot of child results persisted before a rollup parent was dead-lettered. */
+  parentState: unknown;
+  workerId: string | null;
+  meta: Record<string, unknown> | null;
+  claimedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+  status: JobStatus;
+}
+
+/** A job in the dead-letter table. `id` is the dead letter's own id; `jobId` the id it had in the queue. */
+export interface DeadJob<T = unknown> {
+  id: JobId;
+  jobId: JobId;
+  queue: string;
+  payload: T;
+  groupKey: string | null;
+  priority: number;
+  attempts: number;
+  maxAttempts: number;
+  lastError: string | null;
+  dedupKey: string | null;
+  idempotencyKey: string | null;
+  parentId: JobId | null;
+  isRollup: boolean;
+  parentState: unknown;
+  meta: Record<string, unknown> | null;
+  createdAt: Date;
+  failedAt: Date;
+  status: 'dead';
+}
+
+/** What a fenced write needs: the job and the attempt it was claimed at. Any Job satisfies it. */
+export interface JobRef {
+  id: JobId | number | bigint;
+  attempts: number;
+}
+
+/** One page of a keyset-paginated list. Pass `nextCursor` back as `cursor` for the next page. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface PageOptions {
+  /** Page size, 1–1000. Default 50. */
+  limit?: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string | null;
+}
+
+export type DedupMode = 'ignore' | 'replace';
+
+export interface DedupOptions {
+  key: string;
+  /**
+   * `ignore` (default): skip the new job when one with the key exists.
+   * `replace`: overwrite the existing job, unless it is in flight on a run that has not failed yet.
+   */
+  mode?: DedupMode;
+}
+
+export interface EnqueueOptions {
+  /** Jobs with the same group key run one at a time, in id order. */
+  groupKey?: string | null;
+  /** Lower runs first; -32768 to 32767. Default 0. */
+  priority?: number;
+  /** Delay before the job may run, in ms. Default 0. Mutually exclusive with runAt. */
+  delayMs?: number;
+  /** Absolute time the job may run. Mutually exclusive with delayMs. */
+  runAt?: Date;
+  /** Claims allowed before the job is dead-lettered; 1–1,000,000. Default 25. */
+  maxAttempts?: number;
+  dedup?: DedupOptions | null;
+  /** Returns the existing live job instead of inserting when the key is taken by a non-terminal job. */
+  idempotencyKey?: string | null;
+  /** Makes this job a child of an existing job of the same queue. */
+  parentId?: JobId | number | bigint | null;
+  /** Insert as suspended (unclaimable until resumed). Default false. */
+  suspended?: boolean;
+  /** Free-form metadata stored with the job (e.g. trace context). */
+  meta?: Record<string, unknown> | null;
+}
+
+export interface ClaimOptions {
+  /** Maximum jobs to claim, 1–10,000. Default 1. */
+  limit?: number;
+  /** Lease (visibility timeout) in ms. Default 30,000. */
+  leaseMs?: number;
+  /** Recorded on the claimed rows so operators can see who holds a job. */
+  workerId?: string | null;
+}
+
+export interface ClaimBatchedOptions {
+  /** Jobs per group (and per batch of ungrouped jobs), 1–1,000. */
+  batchSize: number;
+  /** Maximum number of batches, 1–1,000. */
+  maxBatches: number;
+  leaseMs?: number;
+  workerId?: string | null;
+}
+
+/** Per-job result of a batch lease extension. */
+export interface LeaseUpdate {
+  id: JobId;
+  /** `updated`: lease extended. `acked`: the job is gone. `stolen`: another claim (or a release) superseded ours. */
+  status: 'updated' | 'acked' | 'stolen';
+  /** The attempt number now in the database, when the job still exists. */
+  currentAttempts: number | null;
+}
+
+export interface QueueStats {
+  total: number;
+  /** Claimable now. */
+  ready: number;
+  inFlight: number;
+  scheduled: number;
+  retrying: number;
+  suspended: number;
+  dead: number;
+  groups: number;
+  oldestReadyAgeSeconds: number | null;
+}
+
+/** Result of merging child outcomes for a rollup finalizer: an error message or a result value per child. */
+export type ChildOutcome = { ok: true; value: unknown } | { ok: false; error: string };

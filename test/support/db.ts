@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { Arbiter } from '../../src/index.js';
+
+export function databaseUrl(): string {
+  return inject('databaseUrl');
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+export interface TestDb {
+  /** An Arbiter on this file's own schema, migrated. */
+  arbiter: Arbiter;
+  schema: string;
+  pool: pg.Pool;
+  /** Opens extra connections (closed after the file). */
+  connect(): Promise<pg.Client>;
+}
+
+/**
+ * Gives the calling test file its own schema in the shared test database, migrated, and drops it
+ * afterwards, so files run in parallel without seeing each other's rows.
+ */
+export function useTestDb(options: { poolSize?: number } = {}): TestDb {
+  const schema = uniqueName('t');
+  const clients: pg.Client[] = [];
+  const ctx = {} as TestDb;
+  beforeAll(async () => {
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: options.poolSize ?? 12 });
+    pool.on('error', () => undefined);
+    const arbiter = new Arbiter({ pool, schema });
+    await arbiter.migrate();
+    Object.assign(ctx, {
+      arbiter,
+      schema,
+      pool,
+      async connect() {
+        const c = new pg.Client({ connectionString: databaseUrl() });
+        c.on('error', () => undefined);
+        await c.connect();
+        clients.push(c);
+        return c;
+      },
+    });
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+    if (ctx.pool) {
+      await ctx.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+      await ctx.pool.end();
+    }
+  });
+  return ctx;
+}
+
+/** Sets a job's timestamps relative to database time, for tests that need time to have passed. */
+export async function shiftJob(pool: pg.Pool, schema: string, queue: string, id: string, set: string): Promise<void> {
+  await pool.query(`UPDATE "${schema}"."${queue}" SET ${set} WHERE id = $1`, [id]);
+}
