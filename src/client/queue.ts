@@ -25,7 +25,10 @@ import type {
   JobRef,
   LeaseUpdate,
 } from '../types.js';
+import { DeadLetters } from '../admin/dead-letters.js';
+import { JobsAdmin } from '../admin/jobs.js';
 import type { QueueContext } from './context.js';
+import { Results } from './results.js';
 import { toJobInsert } from './enqueue-options.js';
 import { insertTree, type TreeNode, type InsertedTree } from './tree.js';
 
@@ -45,7 +48,18 @@ export type EnqueueItem<T> = { payload: T } & EnqueueOptions;
  * Every method validates its input before touching the database and throws typed errors.
  */
 export class Queue<T = unknown> {
-  constructor(protected readonly ctx: QueueContext) {}
+  /** Inspection and operator actions on live jobs: list, filter, get, cancel, promote, suspend… */
+  readonly jobs: JobsAdmin<T>;
+  /** The dead-letter table: move jobs in, list, retry, delete. */
+  readonly dlq: DeadLetters<T>;
+  /** Child results of job trees, for rollup finalizers. */
+  readonly results: Results;
+
+  constructor(protected readonly ctx: QueueContext) {
+    this.jobs = new JobsAdmin<T>(ctx);
+    this.dlq = new DeadLetters<T>(ctx);
+    this.results = new Results(ctx);
+  }
 
   get name(): string {
     return this.ctx.name;
