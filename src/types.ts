@@ -173,3 +173,55 @@ export interface QueueStats {
 
 /** Result of merging child outcomes for a rollup finalizer: an error message or a result value per child. */
 export type ChildOutcome = { ok: true; value: unknown } | { ok: false; error: string };
+
+/**
+ * Composable predicates for listing and counting jobs (`queue.jobs.list`, `count`). Every given field must
+ * match (AND). An omitted (or undefined) field does not filter.
+ */
+export interface JobFilter {
+  /** One status or any of several. `dead` matches nothing in the live table (see `queue.dlq`). */
+  status?: JobStatus | readonly JobStatus[];
+  /** Jobs of this group; `null`: jobs without a group. */
+  groupKey?: string | null;
+  /** Children of this job; `null`: jobs without a parent. */
+  parentId?: JobId | number | bigint | null;
+  /** Created strictly after this time. */
+  createdAfter?: Date;
+  /** Created strictly before this time. */
+  createdBefore?: Date;
+  /** Exactly this priority. */
+  priority?: number;
+  /** Claimed at least this many times. */
+  minAttempts?: number;
+  /** `true`: has a recorded error; `false`: has none. */
+  hasError?: boolean;
+  dedupKey?: string;
+  idempotencyKey?: string;
+  /** The payload contains this JSON (PostgreSQL `@>`): `{ user: { id: 7 } }` matches any payload with that path. */
+  payloadContains?: Record<string, unknown> | unknown[];
+  /** Only these ids (at most 10,000). An empty array matches nothing. */
+  ids?: readonly (JobId | number | bigint)[];
+}
+
+/** JobFilter for the dead-letter table: `ids` are dead-letter ids; `status` matches only `dead`. */
+export interface DeadJobFilter extends JobFilter {
+  /** Dead-lettered strictly after this time. */
+  failedAfter?: Date;
+  /** Dead-lettered strictly before this time. */
+  failedBefore?: Date;
+}
+
+export interface ListJobsOptions extends PageOptions {
+  filter?: JobFilter;
+}
+
+/** Children of one parent still in the queue. `paused`: those suspended (paused or waiting themselves). */
+export interface ChildCounts {
+  total: number;
+  paused: number;
+}
+
+export interface RefreshGroupsOptions {
+  /** Skip the run when the last refresh of this queue finished less than this many ms ago. Default 0 (always run). */
+  minIntervalMs?: number;
+}

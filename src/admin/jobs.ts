@@ -1,8 +1,271 @@
 import type { QueueContext } from '../client/context.js';
+import { encodeCursor } from '../core/cursor.js';
+import { toJobId, toJobIds } from '../core/ids.js';
+import { JOB_CURSOR_KIND, normalizeFilter, pageRequest, type FilterSpec } from '../core/job-filter.js';
+import { LIMITS, checkOptions, durationMs, optionalKey } from '../core/validate.js';
+import { withTranslation } from '../db/errors.js';
+import { groupRefresh } from '../db/queries/group-refresh.js';
+import {
+  jobCount,
+  jobCountChildren,
+  jobCountDeadChildren,
+  jobDepth,
+  jobGet,
+  jobGetByIdempotencyKey,
+  jobList,
+  jobPauseChildren,
+  jobPromote,
+  jobResume,
+  jobResumeChildren,
+  jobStats,
+  jobSuspend,
+} from '../db/queries/job-admin.js';
+import { jobCancelCascade, jobCancelMany, jobTreeRoot } from '../db/queries/job-cancel.js';
+import { toJob, type JobRow } from '../db/rows.js';
+import { QueueNotFoundError, ValidationError } from '../errors.js';
+import type {
+  ChildCounts,
+  Job,
+  JobFilter,
+  JobId,
+  ListJobsOptions,
+  Page,
+  PageOptions,
+  QueueStats,
+  RefreshGroupsOptions,
+} from '../types.js';
 
-/** Inspection and operator actions on a queue's live jobs (`queue.jobs`). */
+type IdInput = JobId | number | bigint;
+
+/**
+ * Inspection and operator actions on a queue's live jobs (`queue.jobs`). Jobs that finished have left the
+ * table; dead ones are in `queue.dlq`. Every method validates its input before any I/O and throws
+ * ValidationError (or another typed ArbiterError); actions return how many jobs they changed, and 0 when
+ * the job is gone or the action does not apply to its current state.
+ */
 export class JobsAdmin<T = unknown> {
   constructor(protected readonly ctx: QueueContext) {}
-  /** @internal keeps T in use until methods land */
+  /** @internal ties the payload type to the facet */
   protected readonly _payload?: T;
+
+  // ---------------------------------------------------------------- reads
+
+  /** The job with this id, or null (finished, dead-lettered, cancelled or never existed). */
+  async get(id: IdInput): Promise<Job<T> | null> {
+    const jobId = toJobId(id);
+    const row = await this.run(() => jobGet(this.ctx.db, this.ctx.t, jobId));
+    return row ? this.job(row) : null;
+  }
+
+  /** The live (not yet finished) job holding this idempotency key, or null. */
+  async byIdempotencyKey(key: string): Promise<Job<T> | null> {
+    const k = optionalKey(key, 'key');
+    if (k === null) throw new ValidationError('key', key, 'must be a non-empty string');
+    const row = await this.run(() => jobGetByIdempotencyKey(this.ctx.db, this.ctx.t, k));
+    return row ? this.job(row) : null;
+  }
+
+  /**
+   * Jobs matching `filter` (all of its fields), newest first. Keyset-paginated: pass `nextCursor` back as
+   * `cursor`; pages stay gap- and duplicate-free while jobs are added or removed. `limit` 1–1000, default 50.
+   */
+  list(options: ListJobsOptions = {}): Promise<Page<Job<T>>> {
+    const o = checkOptions<ListJobsOptions>(options, 'options', ['filter', 'limit', 'cursor']);
+    return this.page(normalizeFilter(o.filter, 'options.filter', 'jobs'), o, 'options');
+  }
+
+  /** Number of jobs matching `filter` (all jobs when omitted). */
+  count(filter: JobFilter = {}): Promise<number> {
+    const spec = normalizeFilter(filter, 'filter', 'jobs');
+    return this.run(() => jobCount(this.ctx.db, this.ctx.t, spec));
+  }
+
+  /** Jobs of one group, newest first. */
+  byGroup(groupKey: string, page: PageOptions = {}): Promise<Page<Job<T>>> {
+    return this.page({ groupKey: this.groupKey(groupKey) }, this.pageOptions(page), 'page');
+  }
+
+  countByGroup(groupKey: string): Promise<number> {
+    const spec = { groupKey: this.groupKey(groupKey) };
+    return this.run(() => jobCount(this.ctx.db, this.ctx.t, spec));
+  }
+
+  /** Jobs whose lease has not expired (status `running`), newest first. */
+  inFlight(page: PageOptions = {}): Promise<Page<Job<T>>> {
+    return this.page({ statuses: ['running'] }, this.pageOptions(page), 'page');
+  }
+
+  countInFlight(): Promise<number> {
+    return this.run(() => jobCount(this.ctx.db, this.ctx.t, { statuses: ['running'] }));
+  }
+
+  /** Children of one job still in the queue, newest first. */
+  byParent(parentId: IdInput, page: PageOptions = {}): Promise<Page<Job<T>>> {
+    return this.page({ parentId: toJobId(parentId, 'parentId') }, this.pageOptions(page), 'page');
+  }
+
+  countByParent(parentId: IdInput): Promise<number> {
+    const spec = { parentId: toJobId(parentId, 'parentId') };
+    return this.run(() => jobCount(this.ctx.db, this.ctx.t, spec));
+  }
+
+  /** Per parent id: its children still in the queue and how many are suspended. Parents with none are absent. */
+  async countChildren(parentIds: readonly IdInput[]): Promise<Map<JobId, ChildCounts>> {
+    const ids = toJobIds(parentIds, 'parentIds');
+    if (ids.length === 0) return new Map();
+    const rows = await this.run(() => jobCountChildren(this.ctx.db, this.ctx.t, ids));
+    return new Map(rows.map((r) => [r.parent_id, { total: Number(r.total), paused: Number(r.paused) }]));
+  }
+
+  /** Per parent id: its children in the dead-letter table. Parents with none are absent. */
+  async countDeadChildren(parentIds: readonly IdInput[]): Promise<Map<JobId, number>> {
+    const ids = toJobIds(parentIds, 'parentIds');
+    if (ids.length === 0) return new Map();
+    const rows = await this.run(() => jobCountDeadChildren(this.ctx.db, this.ctx.t, ids));
+    return new Map(rows.map((r) => [r.parent_id, Number(r.n)]));
+  }
+
+  /**
+   * Counts by status in one pass. `ready`: claimable now apart from group serialization; `suspended`:
+   * every suspended job, including parents waiting for children; `dead`: rows in the dead-letter table;
+   * `groups`: group keys with live jobs; `oldestReadyAgeSeconds`: how long the longest-due ready job waited.
+   */
+  async stats(): Promise<QueueStats> {
+    const r = await this.run(() => jobStats(this.ctx.db, this.ctx.t));
+    return {
+      total: Number(r.total),
+      ready: Number(r.ready),
+      inFlight: Number(r.in_flight),
+      scheduled: Number(r.scheduled),
+      retrying: Number(r.retrying),
+      suspended: Number(r.suspended),
+      dead: Number(r.dead),
+      groups: Number(r.groups),
+      oldestReadyAgeSeconds: r.oldest_ready_age === null ? null : Math.max(0, r.oldest_ready_age),
+    };
+  }
+
+  /** Jobs claimable now (seed 004 QueueDepth), counting every ready job of a group, not only its head. */
+  depth(): Promise<number> {
+    return this.run(() => jobDepth(this.ctx.db, this.ctx.t));
+  }
+
+  // ---------------------------------------------------------------- actions
+
+  /**
+   * Deletes a job. Returns 0 when it has children (use cancelCascade) or is gone. A job in flight may be
+   * cancelled: its worker's later ack or retry is fenced off. When the job was the last child of a waiting
+   * parent, the parent is woken for its completion round.
+   */
+  cancel(id: IdInput): Promise<number> {
+    const jobId = toJobId(id);
+    return this.run(() => this.ctx.db.transaction((tx) => jobCancelMany(tx, this.ctx.t, [jobId])));
+  }
+
+  /**
+   * cancel for many jobs in one transaction. Whether a job has children is judged before the call, so a
+   * parent listed with all its children is not deleted (it is woken instead). Returns how many were deleted.
+   */
+  cancelMany(ids: readonly IdInput[]): Promise<number> {
+    const jobIds = toJobIds(ids, 'ids', LIMITS.maxBatch);
+    if (jobIds.length === 0) return Promise.resolve(0);
+    return this.run(() => this.ctx.db.transaction((tx) => jobCancelMany(tx, this.ctx.t, jobIds)));
+  }
+
+  /** Deletes a job and all its descendants; wakes its parent when it was the last child. Returns rows deleted. */
+  cancelCascade(id: IdInput): Promise<number> {
+    const jobId = toJobId(id);
+    return this.run(() =>
+      this.ctx.db.transaction(async (tx) => (await jobCancelCascade(tx, this.ctx.t, jobId, true)).deleted),
+    );
+  }
+
+  /** Deletes the whole tree containing the job (its root and every descendant). Returns rows deleted. */
+  cancelTree(id: IdInput): Promise<number> {
+    const jobId = toJobId(id);
+    return this.run(() =>
+      this.ctx.db.transaction(async (tx) => {
+        const root = await jobTreeRoot(tx, this.ctx.t, jobId);
+        if (root === null) return 0;
+        return (await jobCancelCascade(tx, this.ctx.t, root, false)).deleted;
+      }),
+    );
+  }
+
+  /** Makes a delayed or retrying job claimable now. 0 when in flight, suspended, already due or gone. */
+  promote(id: IdInput): Promise<number> {
+    const jobId = toJobId(id);
+    return this.run(() => jobPromote(this.ctx.db, this.ctx.t, jobId));
+  }
+
+  /** Makes a job unclaimable until resumed. 0 when in flight, already suspended or gone. */
+  suspend(id: IdInput): Promise<number> {
+    const jobId = toJobId(id);
+    return this.run(() => jobSuspend(this.ctx.db, this.ctx.t, jobId));
+  }
+
+  /** Lifts a suspension. 0 when not suspended, gone, or a parent still waiting for its children. */
+  resume(id: IdInput): Promise<number> {
+    const jobId = toJobId(id);
+    return this.run(() => jobResume(this.ctx.db, this.ctx.t, jobId));
+  }
+
+  /** Suspends a parent's children that are not suspended or in flight. Returns how many were paused. */
+  pauseChildren(parentId: IdInput): Promise<number> {
+    const id = toJobId(parentId, 'parentId');
+    return this.run(() => jobPauseChildren(this.ctx.db, this.ctx.t, id));
+  }
+
+  /** Resumes a parent's suspended children (not those waiting for children of their own). */
+  resumeChildren(parentId: IdInput): Promise<number> {
+    const id = toJobId(parentId, 'parentId');
+    return this.run(() => jobResumeChildren(this.ctx.db, this.ctx.t, id));
+  }
+
+  /**
+   * Recomputes the groups table from the jobs, repairing any drift. Serialized per queue; returns false
+   * when skipped because the previous refresh finished less than `minIntervalMs` (default 0) ago.
+   */
+  async refreshGroups(options: RefreshGroupsOptions = {}): Promise<boolean> {
+    const o = checkOptions<RefreshGroupsOptions>(options, 'options', ['minIntervalMs']);
+    const minIntervalMs =
+      o.minIntervalMs === undefined
+        ? 0
+        : durationMs(o.minIntervalMs, 'options.minIntervalMs', LIMITS.maxDelayMs);
+    const ran = await this.run(() =>
+      this.ctx.db.transaction((tx) => groupRefresh(tx, this.ctx.t, minIntervalMs)),
+    );
+    if (ran === null) throw new QueueNotFoundError(this.ctx.t.schema, this.ctx.t.queue);
+    return ran;
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private async page(spec: FilterSpec, o: PageOptions, field: string): Promise<Page<Job<T>>> {
+    const req = pageRequest(o, field);
+    // One row more than asked tells whether another page exists, so the last page has no cursor.
+    const rows = await this.run(() => jobList(this.ctx.db, this.ctx.t, spec, req.beforeId, req.limit + 1));
+    const items = rows.slice(0, req.limit).map((r) => this.job(r));
+    const last = items[items.length - 1];
+    const nextCursor = rows.length > req.limit && last ? encodeCursor(JOB_CURSOR_KIND, [last.id]) : null;
+    return { items, nextCursor };
+  }
+
+  private pageOptions(page: PageOptions): PageOptions {
+    return checkOptions<PageOptions>(page, 'page', ['limit', 'cursor']);
+  }
+
+  private groupKey(value: unknown): string {
+    const key = optionalKey(value, 'groupKey');
+    if (key === null) throw new ValidationError('groupKey', value, 'must be a non-empty string');
+    return key;
+  }
+
+  private job(row: JobRow): Job<T> {
+    return toJob<T>(this.ctx.name, row);
+  }
+
+  private run<R>(fn: () => Promise<R>): Promise<R> {
+    return withTranslation(this.ctx.t, fn);
+  }
 }

@@ -21,9 +21,12 @@ export interface ClaimParams {
  *
  * Grouped jobs: groups whose ready_at has passed and that have no lease or retry in progress, by priority
  * level then by how long they have been ready; from each, the head job(s) in (priority, id) order among the
- * jobs that can run now. Only unready groups that rank ahead are never scanned: ready_at is indexed per
- * priority level, so delayed, suspended or waiting groups cannot starve ready ones. A group whose head row
- * is locked by someone else is skipped as a whole (never the job behind it), which keeps FIFO exact.
+ * jobs that can run now. Unready groups are never scanned: ready_at is indexed per priority level, so
+ * delayed, suspended or waiting groups cannot starve ready ones. Group rows are read, not locked (inserters
+ * hold them briefly and a hot group must stay claimable); mutual exclusion comes from locking the head
+ * job row with SKIP LOCKED and re-checking it on its latest version. A group whose head is locked or no
+ * longer runnable is skipped as a whole (never the job behind it), which keeps one job in flight per group
+ * and FIFO exact.
  * Groups that turned out to have nothing runnable get their ready_at recomputed in the same statement.
  *
  * The claim bumps attempts (the fencing token), sets the lease and moves run_at to the lease expiry, so an
@@ -49,13 +52,12 @@ export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Pr
       FROM glv WHERE glv.p IS NOT NULL
     ),
     picked AS (
-      SELECT pg.group_key, pg.ready_at FROM glv CROSS JOIN LATERAL (
-        SELECT g.group_key, g.ready_at FROM ${t.groups} g
+      SELECT pg.group_key, pg.ready_at, pg.xv FROM glv CROSS JOIN LATERAL (
+        SELECT g.group_key, g.ready_at, g.xmin::text AS xv FROM ${t.groups} g
         WHERE g.ready_at IS NOT NULL AND g.min_priority = glv.p AND g.ready_at <= now()
           AND (g.in_flight_until IS NULL OR g.in_flight_until <= now())
         ORDER BY g.ready_at
         LIMIT $2
-        FOR UPDATE SKIP LOCKED
       ) pg
       WHERE glv.p IS NOT NULL
       LIMIT $2
@@ -101,11 +103,16 @@ export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Pr
       ORDER BY c.priority, c.sort_at, c.id
       LIMIT $1::int * $2::int
     ),
+    -- A group whose head turned out not to be runnable gets its ready_at recomputed. Only when its row
+    -- is unchanged since this statement's snapshot (same xmin, re-checked on the latest row version):
+    -- otherwise a commit in between (an insert, a resume) may have added work this snapshot cannot see.
     repaired AS (
       UPDATE ${t.groups} g SET ready_at = (
         SELECT min(greatest(x.run_at, g.in_flight_until)) FROM ${t.jobs} x
         WHERE x.group_key = g.group_key AND NOT x.suspended AND x.attempts < x.max_attempts)
-      WHERE g.group_key IN (SELECT group_key FROM picked EXCEPT SELECT group_key FROM heads)
+      FROM picked p
+      WHERE g.group_key = p.group_key AND g.xmin::text = p.xv
+        AND p.group_key NOT IN (SELECT group_key FROM heads)
       RETURNING g.group_key
     )
     UPDATE ${t.jobs} j SET

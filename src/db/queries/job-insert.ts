@@ -30,7 +30,7 @@ const INSERT_COLUMNS = `(payload, group_key, priority, run_at, max_attempts, ded
  * go down (that would let a stale worker's attempt number match again); the new job gets a fresh budget.
  */
 function replaceClause(): string {
-  const inFlight = `j.leased_until > now()`;
+  const inFlight = `coalesce(j.leased_until > now(), false)`;
   return `ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO UPDATE SET
       payload = EXCLUDED.payload, group_key = EXCLUDED.group_key, priority = EXCLUDED.priority,
       parent_id = EXCLUDED.parent_id, is_rollup = EXCLUDED.is_rollup, suspended = EXCLUDED.suspended,

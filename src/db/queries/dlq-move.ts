@@ -1,0 +1,212 @@
+import type { Executor } from '../executor.js';
+import type { QueueTables } from '../sql.js';
+import { treeLock, wakeParents } from './tree.js';
+
+/** One job to dead-letter: the fence it was claimed at and the error to record (already truncated). */
+export interface DlqMoveItem {
+  id: string;
+  attempts: number;
+  error: string;
+}
+
+/** The error recorded on descendants moved along with a dead-lettered ancestor. */
+export function cascadeError(ancestorId: string): string {
+  return `ancestor ${ancestorId} was dead-lettered`;
+}
+
+export const REAP_ERROR = 'lease expired on the final attempt (worker lost)';
+
+interface Head {
+  id: string;
+  parent_id: string | null;
+  group_key: string | null;
+  has_children: boolean;
+}
+
+interface Descendant {
+  id: string;
+  root: string;
+  group_key: string | null;
+  has_children: boolean;
+}
+
+// The fence of every caller-driven DLQ write (see job-complete.ts). The reaper adds "and the lease has
+// expired on the final attempt", so a job re-leased or retried in between is left alone.
+const FENCE = `j.attempts = u.attempts AND j.leased_until IS NOT NULL`;
+const REAPABLE = `AND j.leased_until <= now() AND j.attempts >= j.max_attempts`;
+
+function fencedItems(t: QueueTables, reap: boolean, lock: string): string {
+  return `SELECT j.id, j.parent_id, j.group_key,
+         EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id) AS has_children
+       FROM ${t.jobs} j JOIN unnest($1::bigint[], $2::int[]) AS u(id, attempts) ON j.id = u.id
+       WHERE ${FENCE} ${reap ? REAPABLE : ''}
+       ORDER BY j.id ${lock}`;
+}
+
+/**
+ * Descendants of `roots` still in the queue, each with the root whose cascade reaches it. The walk stops at
+ * other roots (they are moved with their own error and cascade their own subtree).
+ */
+async function descendants(tx: Executor, t: QueueTables, roots: readonly string[], lock: boolean): Promise<Descendant[]> {
+  const { rows } = await tx.query<Descendant>(
+    `WITH RECURSIVE d(id, root) AS (
+       SELECT c.id, c.parent_id FROM ${t.jobs} c WHERE c.parent_id = ANY($1::bigint[]) AND c.id <> ALL($1::bigint[])
+       UNION
+       SELECT c.id, d.root FROM ${t.jobs} c JOIN d ON c.parent_id = d.id WHERE c.id <> ALL($1::bigint[])
+     )
+     SELECT j.id, d.root, j.group_key, EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id) AS has_children
+     FROM ${t.jobs} j JOIN d ON d.id = j.id ORDER BY j.id ${lock ? 'FOR UPDATE OF j' : ''}`,
+    [roots],
+  );
+  return rows;
+}
+
+/**
+ * Moves fenced jobs to the dead-letter table (seed 000 moveToDLQ / moveToDLQBatch), each with its
+ * descendants (cascade: the foreign key forbids orphans, and a tree whose ancestor is dead cannot finish).
+ * Jobs whose fence no longer holds are skipped and cause nothing, not even a cascade. A moved job's
+ * stored child results are snapshotted into its parent_state, so a retried rollup finalizer still sees
+ * them. Parents of moved children are woken when no sibling remains. Returns how many of `items` moved
+ * (descendants moved by cascade are not counted).
+ *
+ * Lock order, shared with ack and the other tree operations: tree locks (ascending ids: parents before
+ * children, since a child's id is always larger), then job rows (ascending), then group rows (by key), so
+ * concurrent batches over overlapping trees and groups cannot deadlock. `reap` picks expired final
+ * attempts instead, skipping rows someone else holds.
+ */
+export async function dlqMoveFenced(
+  tx: Executor,
+  t: QueueTables,
+  input: readonly DlqMoveItem[],
+  reap = false,
+): Promise<number> {
+  const items = [...new Map(input.map((i) => [i.id, i] as const)).values()];
+  if (items.length === 0) return 0;
+  const byId = new Map(items.map((i) => [i.id, i] as const));
+  const args = [items.map((i) => i.id), items.map((i) => i.attempts)];
+
+  // 1. Unlocked look: which items still hold their fence, and their subtrees, to know what to lock.
+  const seen = await tx.query<Head>(fencedItems(t, reap, ''), args);
+  if (seen.rows.length === 0) return 0;
+  const seenIds = seen.rows.map((h) => h.id);
+  const seenDesc = seen.rows.some((h) => h.has_children) ? await descendants(tx, t, seenIds, false) : [];
+  const treeLocked = new Set<string>([
+    ...seen.rows.flatMap((h) => (h.parent_id ? [h.parent_id, h.id] : [h.id])),
+    // Leaves' acks lock their parent first, so only inner nodes of the subtree need their own lock.
+    ...seenDesc.filter((d) => d.has_children).map((d) => d.id),
+  ]);
+  await treeLock(tx, t, [...treeLocked]);
+
+  // 2. Under the tree locks: re-check each fence and lock the rows. A parent that changed since the look
+  //    (replace-dedup can move a job) is not locked by us, so that item is skipped like a lost lease.
+  const locked = await tx.query<Head>(fencedItems(t, reap, reap ? 'FOR UPDATE OF j SKIP LOCKED' : 'FOR UPDATE OF j'), args);
+  const lookedParent = new Map(seen.rows.map((h) => [h.id, h.parent_id] as const));
+  const heads = locked.rows.filter((h) => lookedParent.has(h.id) && lookedParent.get(h.id) === h.parent_id);
+  if (heads.length === 0) return 0;
+  const headIds = heads.map((h) => h.id);
+  const desc = heads.some((h) => h.has_children) ? await descendants(tx, t, headIds, true) : [];
+  // Children inserted after the look: lock them too (rare; out of ascending order only in that case).
+  const late = desc.filter((d) => d.has_children && !treeLocked.has(d.id)).map((d) => d.id);
+  await treeLock(tx, t, late);
+
+  const groupKeys = [...new Set([...heads, ...desc].flatMap((r) => (r.group_key === null ? [] : [r.group_key])))];
+  if (groupKeys.length > 1) {
+    // The delete's triggers update group rows in row order; take them in key order first instead.
+    await tx.query(`SELECT 1 FROM ${t.groups} g WHERE g.group_key = ANY($1::text[]) ORDER BY g.group_key FOR UPDATE`, [
+      groupKeys,
+    ]);
+  }
+
+  const ids = [...headIds, ...desc.map((d) => d.id)];
+  const errors = [...heads.map((h) => byId.get(h.id)!.error), ...desc.map((d) => cascadeError(d.root))];
+  await moveRows(tx, t, ids, errors);
+  await wakeParents(
+    tx,
+    t,
+    heads.flatMap((h) => (h.parent_id ? [h.parent_id] : [])),
+  );
+  return heads.length;
+}
+
+/**
+ * Deletes the rows and inserts their dead letters in one statement: the dead letters are exactly what was
+ * deleted, and the parent/child foreign key is checked once, after the whole subtree is gone. Each row's
+ * child results (about to be removed by ON DELETE CASCADE, but still visible to this statement) are
+ * merged over its existing parent_state snapshot.
+ */
+async function moveRows(tx: Executor, t: QueueTables, ids: string[], errors: string[]): Promise<void> {
+  await tx.query(
+    `WITH u AS (SELECT * FROM unnest($1::bigint[], $2::text[]) AS u(id, err)),
+     moved AS (
+       DELETE FROM ${t.jobs} j USING u WHERE j.id = u.id
+       RETURNING j.id, j.payload, j.group_key, j.priority, j.attempts, j.max_attempts, u.err, j.dedup_key,
+         j.idempotency_key, j.parent_id, j.is_rollup, j.parent_state, j.meta, j.created_at
+     ),
+     snap AS (
+       SELECT r.parent_id, jsonb_object_agg(r.child_id::text, r.result ORDER BY r.child_id) AS agg
+       FROM ${t.results} r WHERE r.parent_id IN (SELECT id FROM u) GROUP BY r.parent_id
+     )
+     INSERT INTO ${t.dlq} (job_id, payload, group_key, priority, attempts, max_attempts, last_error, dedup_key,
+       idempotency_key, parent_id, is_rollup, parent_state, meta, created_at)
+     SELECT m.id, m.payload, m.group_key, m.priority, m.attempts, m.max_attempts, m.err, m.dedup_key,
+       m.idempotency_key, m.parent_id, m.is_rollup,
+       CASE WHEN s.agg IS NULL THEN m.parent_state
+            WHEN jsonb_typeof(m.parent_state) = 'object' THEN m.parent_state || s.agg
+            ELSE s.agg END,
+       m.meta, m.created_at
+     FROM moved m LEFT JOIN snap s ON s.parent_id = m.id
+     ORDER BY m.id`,
+    [ids, errors],
+  );
+}
+
+/**
+ * Fast path for one standalone job (no parent, no children): fence, delete and insert in one statement.
+ * Returns false when the job is not standalone or lost its fence; the caller then takes the full path.
+ */
+export async function dlqMoveStandalone(db: Executor, t: QueueTables, item: DlqMoveItem): Promise<boolean> {
+  const res = await db.query(
+    `WITH moved AS (
+       DELETE FROM ${t.jobs} j
+       WHERE j.id = $1 AND j.attempts = $2 AND j.leased_until IS NOT NULL AND j.parent_id IS NULL
+         AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)
+       RETURNING j.*
+     ),
+     snap AS (SELECT jsonb_object_agg(r.child_id::text, r.result ORDER BY r.child_id) AS agg
+              FROM ${t.results} r WHERE r.parent_id = $1)
+     INSERT INTO ${t.dlq} (job_id, payload, group_key, priority, attempts, max_attempts, last_error, dedup_key,
+       idempotency_key, parent_id, is_rollup, parent_state, meta, created_at)
+     SELECT m.id, m.payload, m.group_key, m.priority, m.attempts, m.max_attempts, $3, m.dedup_key,
+       m.idempotency_key, m.parent_id, m.is_rollup,
+       CASE WHEN s.agg IS NULL THEN m.parent_state
+            WHEN jsonb_typeof(m.parent_state) = 'object' THEN m.parent_state || s.agg
+            ELSE s.agg END,
+       m.meta, m.created_at
+     FROM moved m CROSS JOIN snap s`,
+    [item.id, item.attempts, item.error],
+    `${t.statementPrefix}dlq:move:standalone`,
+  );
+  return res.rowCount > 0;
+}
+
+/**
+ * Dead-letters jobs whose lease expired on their final attempt (the claim will never take them again):
+ * up to `limit` per call, oldest id first, with the same tree semantics as a fenced move. Returns how
+ * many were moved.
+ */
+export async function dlqReapExhausted(db: Executor, t: QueueTables, limit: number): Promise<number> {
+  const { rows } = await db.query<{ id: string; attempts: number }>(
+    `SELECT j.id, j.attempts FROM ${t.jobs} j
+     WHERE j.leased_until <= now() AND j.attempts >= j.max_attempts ORDER BY j.id LIMIT $1`,
+    [limit],
+  );
+  if (rows.length === 0) return 0;
+  return db.transaction((tx) =>
+    dlqMoveFenced(
+      tx,
+      t,
+      rows.map((r) => ({ id: r.id, attempts: r.attempts, error: REAP_ERROR })),
+      true,
+    ),
+  );
+}

@@ -1,0 +1,138 @@
+import type { FilterSpec } from '../../core/job-filter.js';
+import type { Executor } from '../executor.js';
+import { dlqColumns, jobColumns, type DeadJobRow, type JobRow } from '../rows.js';
+import type { QueueTables } from '../sql.js';
+import { SqlParams, filterWhere } from './filters.js';
+import { treeLock, wakeParents } from './tree.js';
+
+// Reads, retries and deletes on a queue's dead-letter table (seed 000 DLQ operations). Moving jobs in
+// lives in dlq-move.ts.
+//
+// Lock order for existing dead-letter rows: the rows first (ascending dead-letter id), then tree locks
+// (ascending job ids). Moves never lock existing dead-letter rows, so the two orders cannot cross.
+
+export async function dlqExists(db: Executor, t: QueueTables, id: string): Promise<boolean> {
+  const { rows } = await db.query<{ found: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM ${t.dlq} d WHERE d.id = $1::bigint) AS found`,
+    [id],
+  );
+  return rows[0]?.found ?? false;
+}
+
+export async function dlqGet(db: Executor, t: QueueTables, id: string): Promise<DeadJobRow | null> {
+  const { rows } = await db.query<DeadJobRow>(`SELECT ${dlqColumns('d')} FROM ${t.dlq} d WHERE d.id = $1::bigint`, [
+    id,
+  ]);
+  return rows[0] ?? null;
+}
+
+/** Where a page of the failed_at DESC, id DESC listing stops: failed_at as ISO text with microseconds. */
+export interface DlqKeyset {
+  failedAt: string;
+  id: string;
+}
+
+export type DeadJobPageRow = DeadJobRow & { failed_at_key: string };
+
+/**
+ * Most recently failed first, keyset-paginated on (failed_at, id), which the failed_idx serves. The key is
+ * returned as UTC text with microseconds: a JS Date would round it to milliseconds and skip or repeat
+ * rows that failed within the same millisecond.
+ */
+export async function dlqList(
+  db: Executor,
+  t: QueueTables,
+  spec: FilterSpec,
+  after: DlqKeyset | null,
+  limit: number,
+): Promise<DeadJobPageRow[]> {
+  const p = new SqlParams();
+  const where = filterWhere(t, 'dlq', spec, 'd', p);
+  const keyset =
+    after === null
+      ? ''
+      : ` AND (d.failed_at, d.id) < (${p.add(after.failedAt)}::timestamptz, ${p.add(after.id)}::bigint)`;
+  const { rows } = await db.query<DeadJobPageRow>(
+    `SELECT ${dlqColumns('d')},
+       to_char(d.failed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS failed_at_key
+     FROM ${t.dlq} d WHERE ${where}${keyset}
+     ORDER BY d.failed_at DESC, d.id DESC LIMIT ${p.add(limit)}::int`,
+    p.values,
+  );
+  return rows;
+}
+
+export async function dlqCount(db: Executor, t: QueueTables, spec: FilterSpec): Promise<number> {
+  const p = new SqlParams();
+  const { rows } = await db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM ${t.dlq} d WHERE ${filterWhere(t, 'dlq', spec, 'd', p)}`,
+    p.values,
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * Re-inserts a dead letter as a new job (seed 000 retryFromDLQ) and removes the dead letter, atomically.
+ * The new job has a new id, attempts 0, no error and no dedup key (it must not collide with new dedup
+ * inserts); its idempotency key comes back only if no live job holds it now; its parent is kept only if
+ * that parent is still in the queue; its parent_state snapshot is kept. Dead children of the old job are
+ * re-pointed to the new one, so a retried rollup finalizer still sees their errors (and retrying one of
+ * them later attaches it to the new parent). Returns null when the dead letter does not exist.
+ */
+export async function dlqRetry(tx: Executor, t: QueueTables, id: string): Promise<JobRow | null> {
+  const locked = await tx.query<{ id: string; job_id: string; parent_id: string | null; idempotency_key: string | null }>(
+    `SELECT d.id, d.job_id, d.parent_id, d.idempotency_key FROM ${t.dlq} d
+     WHERE d.id = $1::bigint OR d.parent_id = (SELECT x.job_id FROM ${t.dlq} x WHERE x.id = $1::bigint)
+     ORDER BY d.id FOR UPDATE`,
+    [id],
+  );
+  const dead = locked.rows.find((r) => r.id === id);
+  if (!dead) return null;
+  // The parent's fate (ack, wake, cancel) is decided under its tree lock; attach the child under it too.
+  if (dead.parent_id !== null) await treeLock(tx, t, [dead.parent_id]);
+  // Copied inside the database, so payloads keep numbers JavaScript cannot represent exactly.
+  const insert = (withKey: boolean) =>
+    tx.query<JobRow>(
+      `INSERT INTO ${t.jobs} AS j (payload, group_key, priority, max_attempts, idempotency_key, parent_id, is_rollup,
+         parent_state, meta)
+       SELECT d.payload, d.group_key, d.priority, d.max_attempts, ${withKey ? 'd.idempotency_key' : 'NULL'},
+         (SELECT p.id FROM ${t.jobs} p WHERE p.id = d.parent_id), d.is_rollup, d.parent_state, d.meta
+       FROM ${t.dlq} d WHERE d.id = $1::bigint
+       ${withKey ? 'ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING' : ''}
+       RETURNING ${jobColumns('j')}`,
+      [id],
+    );
+  // The key comes back only if no live job took it meanwhile; ON CONFLICT also covers a concurrent insert.
+  let row = dead.idempotency_key !== null ? (await insert(true)).rows[0] : undefined;
+  row ??= (await insert(false)).rows[0];
+  if (!row) throw new Error('dead-letter retry inserted no row');
+  await tx.query(`DELETE FROM ${t.dlq} d WHERE d.id = $1::bigint`, [id]);
+  if (locked.rows.length > 1) {
+    await tx.query(`UPDATE ${t.dlq} d SET parent_id = $2::bigint WHERE d.parent_id = $1::bigint`, [
+      dead.job_id,
+      row.id,
+    ]);
+  }
+  return row;
+}
+
+/**
+ * Deletes dead letters (seed 000 deleteDLQJob / deleteDLQJobsBatch). A deleted child's parent resumes for
+ * its completion round when it is waiting and no sibling is left in the queue. Parents are locked
+ * deduplicated and in ascending order, so concurrent batch deletes cannot deadlock. Returns how many
+ * dead letters were deleted.
+ */
+export async function dlqDelete(tx: Executor, t: QueueTables, ids: readonly string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  await tx.query(`SELECT 1 FROM ${t.dlq} d WHERE d.id = ANY($1::bigint[]) ORDER BY d.id FOR UPDATE`, [ids]);
+  const { rows } = await tx.query<{ parent_id: string | null }>(
+    `DELETE FROM ${t.dlq} d WHERE d.id = ANY($1::bigint[]) RETURNING d.parent_id`,
+    [ids],
+  );
+  const parents = rows.flatMap((r) => (r.parent_id === null ? [] : [r.parent_id]));
+  if (parents.length > 0) {
+    await treeLock(tx, t, parents);
+    await wakeParents(tx, t, parents);
+  }
+  return rows.length;
+}

@@ -1,0 +1,190 @@
+import type { FilterSpec } from '../../core/job-filter.js';
+import type { Executor } from '../executor.js';
+import { jobSelect, type JobRow } from '../rows.js';
+import type { QueueTables } from '../sql.js';
+import { SqlParams, filterWhere, readyPredicate } from './filters.js';
+
+// Inspection and operator queries on a queue's live jobs (seed 000 "Admin Operations", seed 004 reads).
+// Reads report the derived status (jobSelect); writes never touch a leased row's lease.
+
+const NOT_IN_FLIGHT = `(j.leased_until IS NULL OR j.leased_until <= now())`;
+
+export async function jobGet(db: Executor, t: QueueTables, id: string): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `SELECT ${jobSelect(t, 'j')} FROM ${t.jobs} j WHERE j.id = $1::bigint`,
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
+/** The live job holding an idempotency key (terminal jobs have left the table), with its status. */
+export async function jobGetByIdempotencyKey(
+  db: Executor,
+  t: QueueTables,
+  key: string,
+): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `SELECT ${jobSelect(t, 'j')} FROM ${t.jobs} j WHERE j.idempotency_key = $1`,
+    [key],
+  );
+  return rows[0] ?? null;
+}
+
+/** Newest first, keyset-paginated on the primary key: `beforeId` resumes strictly below the last id seen. */
+export async function jobList(
+  db: Executor,
+  t: QueueTables,
+  spec: FilterSpec,
+  beforeId: string | null,
+  limit: number,
+): Promise<JobRow[]> {
+  const p = new SqlParams();
+  const where = filterWhere(t, 'jobs', spec, 'j', p);
+  const keyset = beforeId === null ? '' : ` AND j.id < ${p.add(beforeId)}::bigint`;
+  const { rows } = await db.query<JobRow>(
+    `SELECT ${jobSelect(t, 'j')} FROM ${t.jobs} j WHERE ${where}${keyset} ORDER BY j.id DESC LIMIT ${p.add(limit)}::int`,
+    p.values,
+  );
+  return rows;
+}
+
+export async function jobCount(db: Executor, t: QueueTables, spec: FilterSpec): Promise<number> {
+  const p = new SqlParams();
+  const { rows } = await db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM ${t.jobs} j WHERE ${filterWhere(t, 'jobs', spec, 'j', p)}`,
+    p.values,
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Per parent: children still in the queue and how many of them are suspended (seed countChildrenBatch). */
+export async function jobCountChildren(
+  db: Executor,
+  t: QueueTables,
+  parentIds: readonly string[],
+): Promise<{ parent_id: string; total: string; paused: string }[]> {
+  const { rows } = await db.query<{ parent_id: string; total: string; paused: string }>(
+    `SELECT c.parent_id, count(*) AS total, count(*) FILTER (WHERE c.suspended) AS paused
+     FROM ${t.jobs} c WHERE c.parent_id = ANY($1::bigint[]) GROUP BY c.parent_id`,
+    [parentIds],
+  );
+  return rows;
+}
+
+/** Per parent: children in the dead-letter table (seed countDLQChildrenBatch). */
+export async function jobCountDeadChildren(
+  db: Executor,
+  t: QueueTables,
+  parentIds: readonly string[],
+): Promise<{ parent_id: string; n: string }[]> {
+  const { rows } = await db.query<{ parent_id: string; n: string }>(
+    `SELECT d.parent_id, count(*) AS n FROM ${t.dlq} d WHERE d.parent_id = ANY($1::bigint[]) GROUP BY d.parent_id`,
+    [parentIds],
+  );
+  return rows;
+}
+
+/**
+ * Makes a delayed or retrying job claimable now. Refuses leased jobs (a lease is never shortened by an
+ * operator), suspended jobs, and jobs already due. In a group, the trigger also lifts a retry backoff
+ * that was blocking the group.
+ */
+export async function jobPromote(db: Executor, t: QueueTables, id: string): Promise<number> {
+  const res = await db.query(
+    `UPDATE ${t.jobs} j SET run_at = now(), updated_at = now()
+     WHERE j.id = $1::bigint AND j.run_at > now() AND NOT j.suspended AND ${NOT_IN_FLIGHT}`,
+    [id],
+  );
+  return res.rowCount;
+}
+
+/** Makes a job unclaimable. Refuses jobs in flight and jobs already suspended. */
+export async function jobSuspend(db: Executor, t: QueueTables, id: string): Promise<number> {
+  const res = await db.query(
+    `UPDATE ${t.jobs} j SET suspended = true, updated_at = now()
+     WHERE j.id = $1::bigint AND NOT j.suspended AND ${NOT_IN_FLIGHT}`,
+    [id],
+  );
+  return res.rowCount;
+}
+
+/**
+ * Lifts an operator suspension. A suspended parent that still has children is waiting for them, not
+ * paused: resuming it would run its completion round early, so it is refused.
+ */
+export async function jobResume(db: Executor, t: QueueTables, id: string): Promise<number> {
+  const res = await db.query(
+    `UPDATE ${t.jobs} j SET suspended = false, updated_at = now()
+     WHERE j.id = $1::bigint AND j.suspended AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)`,
+    [id],
+  );
+  return res.rowCount;
+}
+
+/** Suspends a parent's children that are neither suspended nor in flight (in-flight ones finish normally). */
+export async function jobPauseChildren(db: Executor, t: QueueTables, parentId: string): Promise<number> {
+  const res = await db.query(
+    `UPDATE ${t.jobs} j SET suspended = true, updated_at = now()
+     WHERE j.parent_id = $1::bigint AND NOT j.suspended AND ${NOT_IN_FLIGHT}`,
+    [parentId],
+  );
+  return res.rowCount;
+}
+
+/** Resumes a parent's suspended children, except those still waiting for children of their own. */
+export async function jobResumeChildren(db: Executor, t: QueueTables, parentId: string): Promise<number> {
+  const res = await db.query(
+    `UPDATE ${t.jobs} j SET suspended = false, updated_at = now()
+     WHERE j.parent_id = $1::bigint AND j.suspended
+       AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)`,
+    [parentId],
+  );
+  return res.rowCount;
+}
+
+export interface StatsRow {
+  total: string;
+  ready: string;
+  in_flight: string;
+  scheduled: string;
+  retrying: string;
+  suspended: string;
+  dead: string;
+  groups: string;
+  oldest_ready_age: number | null;
+}
+
+/**
+ * Queue statistics in one statement: a single pass over the job table with filtered aggregates (cheaper
+ * than one index scan per figure once most rows are counted anyway), plus the group and dead-letter counts.
+ */
+export async function jobStats(db: Executor, t: QueueTables): Promise<StatsRow> {
+  const ready = readyPredicate(t, 'j');
+  const live = `(${NOT_IN_FLIGHT} AND NOT j.suspended AND (j.leased_until IS NULL OR j.attempts < j.max_attempts))`;
+  const { rows } = await db.query<StatsRow>(
+    `SELECT count(*) AS total,
+       count(*) FILTER (WHERE ${ready}) AS ready,
+       count(*) FILTER (WHERE j.leased_until > now()) AS in_flight,
+       count(*) FILTER (WHERE ${live} AND j.run_at > now() AND j.attempts = 0) AS scheduled,
+       count(*) FILTER (WHERE ${live} AND j.run_at > now() AND j.attempts > 0) AS retrying,
+       count(*) FILTER (WHERE ${NOT_IN_FLIGHT} AND j.suspended) AS suspended,
+       extract(epoch FROM now() - min(j.run_at) FILTER (WHERE ${ready}))::float8 AS oldest_ready_age,
+       (SELECT count(*) FROM ${t.groups}) AS groups,
+       (SELECT count(*) FROM ${t.dlq}) AS dead
+     FROM ${t.jobs} j`,
+  );
+  return rows[0]!;
+}
+
+/**
+ * Jobs claimable now (seed 004 QueueDepth), ignoring group serialization. Counted per access path: the
+ * ungrouped ready index by its (priority, run_at) prefix, grouped jobs through the group index.
+ */
+export async function jobDepth(db: Executor, t: QueueTables): Promise<number> {
+  const ready = readyPredicate(t, 'j');
+  const { rows } = await db.query<{ n: string }>(
+    `SELECT (SELECT count(*) FROM ${t.jobs} j WHERE j.group_key IS NULL AND NOT j.suspended AND ${ready})
+          + (SELECT count(*) FROM ${t.jobs} j WHERE j.group_key IS NOT NULL AND ${ready}) AS n`,
+  );
+  return Number(rows[0]?.n ?? 0);
+}

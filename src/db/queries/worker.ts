@@ -1,0 +1,98 @@
+import type { Executor } from '../executor.js';
+import { queueTables, quoteIdent } from '../sql.js';
+
+export interface WorkerRegistration {
+  id: string;
+  queues: readonly string[];
+  hostname: string;
+  pid: number;
+}
+
+/** Registers (or re-registers) a worker; its heartbeat starts now. */
+export async function workerRegister(db: Executor, schema: string, w: WorkerRegistration): Promise<void> {
+  await db.query(
+    `INSERT INTO ${quoteIdent(schema)}._workers (id, queues, hostname, pid) VALUES ($1, $2::text[], $3, $4)
+     ON CONFLICT (id) DO UPDATE SET queues = EXCLUDED.queues, last_heartbeat = now()`,
+    [w.id, [...w.queues], w.hostname, w.pid],
+  );
+}
+
+/** Records a heartbeat. Returns false when the row is gone (another worker presumed this one dead). */
+export async function workerHeartbeat(db: Executor, schema: string, id: string): Promise<boolean> {
+  const res = await db.query(`UPDATE ${quoteIdent(schema)}._workers SET last_heartbeat = now() WHERE id = $1`, [id]);
+  return res.rowCount > 0;
+}
+
+export async function workerUnregister(db: Executor, schema: string, id: string): Promise<void> {
+  await db.query(`DELETE FROM ${quoteIdent(schema)}._workers WHERE id = $1`, [id]);
+}
+
+export interface WorkerInfo {
+  id: string;
+  queues: string[];
+  hostname: string;
+  pid: number;
+  startedAt: Date;
+  lastHeartbeat: Date;
+}
+
+export async function workerList(db: Executor, schema: string): Promise<WorkerInfo[]> {
+  const { rows } = await db.query<{
+    id: string;
+    queues: string[];
+    hostname: string;
+    pid: number;
+    started_at: Date;
+    last_heartbeat: Date;
+  }>(`SELECT id, queues, hostname, pid, started_at, last_heartbeat FROM ${quoteIdent(schema)}._workers ORDER BY id`);
+  return rows.map((r) => ({
+    id: r.id,
+    queues: r.queues,
+    hostname: r.hostname,
+    pid: r.pid,
+    startedAt: r.started_at,
+    lastHeartbeat: r.last_heartbeat,
+  }));
+}
+
+export interface ReleasedJobs {
+  workers: string[];
+  /** Jobs released, per queue. */
+  jobs: Map<string, number>;
+}
+
+/**
+ * Presumes workers silent for longer than `thresholdMs` dead (seed 003): deletes their rows and, in the
+ * same transaction, ends the leases they held so the jobs are claimable at once instead of after their
+ * full lease. The lease is expired, not cleared: attempts stay as they are, a job on its final attempt is
+ * left for the exhausted-job reaper (dead-letter, "worker lost"), and the next claim fences off any late
+ * write from the presumed-dead worker.
+ */
+export async function workerReleaseDead(db: Executor, schema: string, thresholdMs: number): Promise<ReleasedJobs> {
+  const s = quoteIdent(schema);
+  return db.transaction(async (tx) => {
+    const dead = await tx.query<{ id: string; queues: string[] }>(
+      `DELETE FROM ${s}._workers WHERE last_heartbeat < now() - $1::bigint * interval '1 millisecond'
+       RETURNING id, queues`,
+      [thresholdMs],
+    );
+    const jobs = new Map<string, number>();
+    if (dead.rows.length === 0) return { workers: [], jobs };
+    const ids = dead.rows.map((r) => r.id).sort();
+    const queues = [...new Set(dead.rows.flatMap((r) => r.queues))].sort();
+    const existing = await tx.query<{ name: string }>(`SELECT name FROM ${s}._queues WHERE name = ANY($1::text[])`, [
+      queues,
+    ]);
+    for (const { name } of existing.rows) {
+      const t = queueTables(schema, name);
+      const res = await tx.query(
+        `UPDATE ${t.jobs} j SET leased_until = now(), run_at = now(), updated_at = now(),
+           last_error = 'worker lost: ' || j.worker_id || ' stopped heartbeating'
+         WHERE j.worker_id = ANY($1::text[]) AND j.leased_until > now()`,
+        [ids],
+      );
+      if (res.rowCount > 0) jobs.set(name, res.rowCount);
+    }
+    return { workers: ids, jobs };
+  });
+}
