@@ -25,7 +25,14 @@ export interface ArbiterOptions {
   poolSize?: number;
 }
 
-const OPTION_KEYS = ['connectionString', 'pool', 'executor', 'schema', 'maxPayloadBytes', 'poolSize'] as const;
+const OPTION_KEYS = [
+  'connectionString',
+  'pool',
+  'executor',
+  'schema',
+  'maxPayloadBytes',
+  'poolSize',
+] as const;
 
 /** Entry point: one database, one schema, any number of queues. */
 export class Arbiter {
@@ -39,7 +46,11 @@ export class Arbiter {
     const o = checkOptions<ArbiterOptions>(options, 'options', OPTION_KEYS);
     const sources = [o.connectionString, o.pool, o.executor].filter((x) => x !== undefined);
     if (sources.length !== 1) {
-      throw new ValidationError('options', Object.keys(o), 'give exactly one of connectionString, pool or executor');
+      throw new ValidationError(
+        'options',
+        Object.keys(o),
+        'give exactly one of connectionString, pool or executor',
+      );
     }
     this.schema = validateSchemaName(o.schema ?? 'arbiter', 'options.schema');
     this.maxPayloadBytes =
@@ -48,7 +59,11 @@ export class Arbiter {
         : intInRange(o.maxPayloadBytes, 'options.maxPayloadBytes', 1, 256 * 1024 * 1024);
     if (o.connectionString !== undefined) {
       if (typeof o.connectionString !== 'string' || !/^postgres(ql)?:\/\//.test(o.connectionString)) {
-        throw new ValidationError('options.connectionString', o.connectionString, 'must be a postgres:// URL');
+        throw new ValidationError(
+          'options.connectionString',
+          o.connectionString,
+          'must be a postgres:// URL',
+        );
       }
       const size = o.poolSize === undefined ? 10 : intInRange(o.poolSize, 'options.poolSize', 1, 1000);
       this.ownedPool = createPool(o.connectionString, size);

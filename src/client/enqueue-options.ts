@@ -1,13 +1,6 @@
 import { toJobId } from '../core/ids.js';
 import { encodePayload } from '../core/payload.js';
-import {
-  LIMITS,
-  checkOptions,
-  durationMs,
-  intInRange,
-  optionalKey,
-  validDate,
-} from '../core/validate.js';
+import { LIMITS, checkOptions, durationMs, intInRange, optionalKey, validDate } from '../core/validate.js';
 import type { JobInsert } from '../db/queries/job-insert.js';
 import { ValidationError } from '../errors.js';
 import type { EnqueueOptions } from '../types.js';
@@ -54,7 +47,11 @@ export function toJobInsert(
   }
   const idempotencyKey = optionalKey(o.idempotencyKey, `${field}.idempotencyKey`);
   if (idempotencyKey !== null && dedupMode === 'replace') {
-    throw new ValidationError(`${field}.idempotencyKey`, idempotencyKey, "cannot be combined with dedup mode 'replace'");
+    throw new ValidationError(
+      `${field}.idempotencyKey`,
+      idempotencyKey,
+      "cannot be combined with dedup mode 'replace'",
+    );
   }
   if (o.suspended !== undefined && typeof o.suspended !== 'boolean') {
     throw new ValidationError(`${field}.suspended`, o.suspended, 'must be a boolean');
@@ -70,7 +67,9 @@ export function toJobInsert(
     payload: encodePayload(payload, maxPayloadBytes),
     groupKey: optionalKey(o.groupKey, `${field}.groupKey`),
     priority:
-      o.priority === undefined ? 0 : intInRange(o.priority, `${field}.priority`, LIMITS.minPriority, LIMITS.maxPriority),
+      o.priority === undefined
+        ? 0
+        : intInRange(o.priority, `${field}.priority`, LIMITS.minPriority, LIMITS.maxPriority),
     runAt: o.runAt === undefined ? null : checkRunAt(o.runAt, `${field}.runAt`),
     delayMs: o.delayMs === undefined ? 0 : durationMs(o.delayMs, `${field}.delayMs`, LIMITS.maxDelayMs),
     maxAttempts:
@@ -80,7 +79,8 @@ export function toJobInsert(
     dedupKey,
     dedupMode,
     idempotencyKey,
-    parentId: o.parentId === undefined || o.parentId === null ? null : toJobId(o.parentId, `${field}.parentId`),
+    parentId:
+      o.parentId === undefined || o.parentId === null ? null : toJobId(o.parentId, `${field}.parentId`),
     isRollup: extra.isRollup ?? false,
     suspended: o.suspended ?? false,
     meta,

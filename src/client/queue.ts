@@ -1,6 +1,13 @@
 import { toJobId } from '../core/ids.js';
 import { encodePayload } from '../core/payload.js';
-import { LIMITS, batchArray, checkOptions, durationMs, intInRange, requiredString } from '../core/validate.js';
+import {
+  LIMITS,
+  batchArray,
+  checkOptions,
+  durationMs,
+  intInRange,
+  requiredString,
+} from '../core/validate.js';
 import { withTranslation } from '../db/errors.js';
 import { isConnectionError, type Executor } from '../db/executor.js';
 import { toExecutor, type ExecutorSource } from '../db/pg-executor.js';
@@ -13,7 +20,13 @@ import {
   jobRetry,
   type Fence,
 } from '../db/queries/job-complete.js';
-import { jobByIdempotencyKey, jobInsert, jobInsertMany, type JobInsert } from '../db/queries/job-insert.js';
+import {
+  jobByIdempotencyKey,
+  jobInsert,
+  jobInsertMany,
+  sortForInsert,
+  type JobInsert,
+} from '../db/queries/job-insert.js';
 import { toJob, type JobRow } from '../db/rows.js';
 import type { QueueTables } from '../db/sql.js';
 import { OutcomeUnknownError, ValidationError } from '../errors.js';
@@ -29,6 +42,7 @@ import { DeadLetters } from '../admin/dead-letters.js';
 import { JobsAdmin } from '../admin/jobs.js';
 import type { QueueContext } from './context.js';
 import { Results } from './results.js';
+import { EnqueueBatcher } from './enqueue-batcher.js';
 import { toJobInsert } from './enqueue-options.js';
 import { insertTree, type TreeNode, type InsertedTree } from './tree.js';
 
@@ -54,6 +68,8 @@ export class Queue<T = unknown> {
   readonly dlq: DeadLetters<T>;
   /** Child results of job trees, for rollup finalizers. */
   readonly results: Results;
+
+  private batcher: EnqueueBatcher | undefined;
 
   constructor(protected readonly ctx: QueueContext) {
     this.jobs = new JobsAdmin<T>(ctx);
@@ -96,7 +112,11 @@ export class Queue<T = unknown> {
     return withTranslation(
       this.ctx.t,
       async () => {
-        const inserted = await guardCommit('enqueue', db, () => jobInsert(db, this.ctx.t, row));
+        const inserted = await guardCommit('enqueue', db, () =>
+          options.tx === undefined && !db.pinned && EnqueueBatcher.eligible(row)
+            ? (this.batcher ??= new EnqueueBatcher(db, this.ctx.t)).submit(row)
+            : jobInsert(db, this.ctx.t, row),
+        );
         if (inserted) return this.job(inserted);
         if (row.idempotencyKey !== null) {
           const existing = await jobByIdempotencyKey(db, this.ctx.t, row.idempotencyKey);
@@ -113,13 +133,19 @@ export class Queue<T = unknown> {
    * Within the batch the last occurrence of a dedup key wins. Returns only jobs actually inserted or
    * replaced. Parents are not validated here beyond the foreign key; use enqueueTree for trees.
    */
-  async enqueueMany(items: readonly EnqueueItem<T>[], options: { tx?: ExecutorSource } = {}): Promise<Job<T>[]> {
+  async enqueueMany(
+    items: readonly EnqueueItem<T>[],
+    options: { tx?: ExecutorSource } = {},
+  ): Promise<Job<T>[]> {
     const rows = await this.insertMany(items, options, true);
     return rows.map((r) => this.job(r));
   }
 
   /** Like enqueueMany but returns only the number of jobs inserted or replaced (no rows sent back). */
-  async enqueueManyCount(items: readonly EnqueueItem<T>[], options: { tx?: ExecutorSource } = {}): Promise<number> {
+  async enqueueManyCount(
+    items: readonly EnqueueItem<T>[],
+    options: { tx?: ExecutorSource } = {},
+  ): Promise<number> {
     const rows = await this.insertMany(items, options, false);
     return rows.length;
   }
@@ -142,8 +168,9 @@ export class Queue<T = unknown> {
     const lastIndex = new Map<string, number>();
     prepared.forEach((p, i) => p.dedupKey !== null && lastIndex.set(p.dedupKey, i));
     const kept = prepared.filter((p, i) => p.dedupKey === null || lastIndex.get(p.dedupKey) === i);
-    const replace = kept.filter((p) => p.dedupMode === 'replace');
-    const others = kept.filter((p) => p.dedupMode !== 'replace');
+    const sorted = sortForInsert(kept);
+    const replace = sorted.filter((p) => p.dedupMode === 'replace');
+    const others = sorted.filter((p) => p.dedupMode !== 'replace');
     const db = this.db(options.tx);
     return withTranslation(
       this.ctx.t,
@@ -169,11 +196,14 @@ export class Queue<T = unknown> {
   async enqueueTree(root: TreeNode<T>, options: { tx?: ExecutorSource } = {}): Promise<InsertedTree<T>> {
     checkOptions(options, 'options', ['tx']);
     const db = this.db(options.tx);
-    return withTranslation(this.ctx.t, () =>
-      guardCommit('enqueueTree', db, () =>
-        db.transaction((tx) => insertTree<T>(tx, this.ctx, root, (r) => this.job(r))),
-      ),
-    { parentId: null });
+    return withTranslation(
+      this.ctx.t,
+      () =>
+        guardCommit('enqueueTree', db, () =>
+          db.transaction((tx) => insertTree<T>(tx, this.ctx, root, (r) => this.job(r))),
+        ),
+      { parentId: null },
+    );
   }
 
   // ---------------------------------------------------------------- claim and complete
@@ -186,9 +216,18 @@ export class Queue<T = unknown> {
     const o = checkOptions<ClaimOptions>(options, 'options', ['limit', 'leaseMs', 'workerId']);
     const limit = o.limit === undefined ? 1 : intInRange(o.limit, 'options.limit', 1, LIMITS.maxBatch);
     const leaseMs = leaseOption(o.leaseMs);
-    const workerId = o.workerId === undefined || o.workerId === null ? null : requiredString(o.workerId, 'options.workerId', 200);
+    const workerId =
+      o.workerId === undefined || o.workerId === null
+        ? null
+        : requiredString(o.workerId, 'options.workerId', 200);
     const rows = await withTranslation(this.ctx.t, () =>
-      jobClaim(this.ctx.db, this.ctx.t, { perGroup: 1, groups: limit, leaseMs, workerId, standaloneOnly: false }),
+      jobClaim(this.ctx.db, this.ctx.t, {
+        perGroup: 1,
+        groups: limit,
+        leaseMs,
+        workerId,
+        standaloneOnly: false,
+      }),
     );
     return rows.map((r) => this.job(r));
   }
@@ -199,11 +238,19 @@ export class Queue<T = unknown> {
    * acked with ackBulk. Returns one array per batch, each in FIFO order.
    */
   async claimBatched(options: ClaimBatchedOptions): Promise<Job<T>[][]> {
-    const o = checkOptions<ClaimBatchedOptions>(options, 'options', ['batchSize', 'maxBatches', 'leaseMs', 'workerId']);
+    const o = checkOptions<ClaimBatchedOptions>(options, 'options', [
+      'batchSize',
+      'maxBatches',
+      'leaseMs',
+      'workerId',
+    ]);
     const batchSize = intInRange(o.batchSize, 'options.batchSize', 1, 1000);
     const maxBatches = intInRange(o.maxBatches, 'options.maxBatches', 1, 1000);
     const leaseMs = leaseOption(o.leaseMs);
-    const workerId = o.workerId === undefined || o.workerId === null ? null : requiredString(o.workerId, 'options.workerId', 200);
+    const workerId =
+      o.workerId === undefined || o.workerId === null
+        ? null
+        : requiredString(o.workerId, 'options.workerId', 200);
     const rows = await withTranslation(this.ctx.t, () =>
       jobClaim(this.ctx.db, this.ctx.t, {
         perGroup: batchSize,
@@ -270,7 +317,9 @@ export class Queue<T = unknown> {
   async extendLeases(jobs: readonly JobRef[], leaseMs: number): Promise<LeaseUpdate[]> {
     const fences = batchArray(jobs, 'jobs').map((j, i) => toFence(j as JobRef, `jobs[${i}]`));
     const ms = durationMs(leaseMs, 'leaseMs', LIMITS.maxLeaseMs);
-    const rows = await withTranslation(this.ctx.t, () => jobExtendLeases(this.ctx.db, this.ctx.t, fences, ms));
+    const rows = await withTranslation(this.ctx.t, () =>
+      jobExtendLeases(this.ctx.db, this.ctx.t, fences, ms),
+    );
     return rows.map((r) => ({
       id: r.id,
       status: r.updated ? 'updated' : r.current_attempts === null ? 'acked' : 'stolen',
@@ -286,7 +335,9 @@ export class Queue<T = unknown> {
     const o = checkOptions<{ delayMs: number; error: string }>(options, 'options', ['delayMs', 'error']);
     const fence = toFence(job);
     const delay = o.delayMs === undefined ? 0 : durationMs(o.delayMs, 'options.delayMs', LIMITS.maxDelayMs);
-    const error = truncateError(o.error === undefined ? 'retry requested' : requiredString(o.error, 'options.error', Infinity));
+    const error = truncateError(
+      o.error === undefined ? 'retry requested' : requiredString(o.error, 'options.error', Infinity),
+    );
     return withTranslation(this.ctx.t, () => jobRetry(this.ctx.db, this.ctx.t, fence, delay, error));
   }
 }
@@ -296,16 +347,21 @@ function leaseOption(value: unknown): number {
 }
 
 export function toFence(job: JobRef, field = 'job'): Fence {
-  if (job === null || typeof job !== 'object') throw new ValidationError(field, job, 'must be a job (id and attempts)');
+  if (job === null || typeof job !== 'object')
+    throw new ValidationError(field, job, 'must be a job (id and attempts)');
   const attempts = job.attempts;
   if (typeof attempts !== 'number' || !Number.isInteger(attempts) || attempts < 1) {
-    throw new ValidationError(`${field}.attempts`, attempts, 'must be the positive attempt number the job was claimed at');
+    throw new ValidationError(
+      `${field}.attempts`,
+      attempts,
+      'must be the positive attempt number the job was claimed at',
+    );
   }
   return { id: toJobId(job.id, `${field}.id`), attempts };
 }
 
 export function truncateError(message: string): string {
-  const clean = message.replace(/\u0000/g, '');
+  const clean = message.replaceAll('\u0000', '');
   return clean.length > MAX_ERROR_LENGTH ? clean.slice(0, MAX_ERROR_LENGTH - 1) + '…' : clean;
 }
 

@@ -1,6 +1,88 @@
+import { toJobId } from '../core/ids.js';
+import { encodePayload } from '../core/payload.js';
+import { withTranslation } from '../db/errors.js';
+import {
+  resultDeadChildErrors,
+  resultInsert,
+  resultParentState,
+  resultPersistParentState,
+  resultReadChildOutcomes,
+  resultsByParent,
+} from '../db/queries/result.js';
+import type { ChildOutcomesRaw, JobId } from '../types.js';
 import type { QueueContext } from './context.js';
 
-/** Child results of job trees (`queue.results`). */
+type IdInput = JobId | number | bigint;
+
+function toMap<V>(obj: Record<string, V> | null | undefined): Map<JobId, V> {
+  return new Map(Object.entries(obj ?? {}));
+}
+
+/**
+ * Child results of job trees (`queue.results`), for rollup finalizers. Results are normally stored by
+ * `ack(child, { result })`; these methods read them and cover the seed's lower-level operations.
+ * Combine `readChildOutcomesRaw` with `mergeChildOutcomes` for the finalizer's view of its children.
+ */
 export class Results {
   constructor(protected readonly ctx: QueueContext) {}
+
+  /**
+   * Stores (or replaces) a child's result for its parent (seed 000 insertResult). The parent must be in
+   * the queue (ParentNotFoundError otherwise); rows go away with the parent. Returns 1.
+   */
+  async insert(parentId: IdInput, childId: IdInput, value: unknown): Promise<number> {
+    const parent = toJobId(parentId, 'parentId');
+    const child = toJobId(childId, 'childId');
+    const json = encodePayload(value, this.ctx.maxPayloadBytes);
+    return withTranslation(this.ctx.t, () => resultInsert(this.ctx.db, this.ctx.t, parent, child, json), {
+      parentId: parent,
+    });
+  }
+
+  /** Child id → stored result, ordered by child id (seed 000 getResultsByParent). */
+  async byParent(parentId: IdInput): Promise<Map<JobId, unknown>> {
+    const parent = toJobId(parentId, 'parentId');
+    const rows = await withTranslation(this.ctx.t, () => resultsByParent(this.ctx.db, this.ctx.t, parent));
+    return new Map(rows.map((r) => [r.child_id, r.result]));
+  }
+
+  /** Child job id → last error, for the parent's children in the dead-letter table (seed 000 getDLQChildErrorsByParent). */
+  async deadChildErrors(parentId: IdInput): Promise<Map<JobId, string>> {
+    const parent = toJobId(parentId, 'parentId');
+    const rows = await withTranslation(this.ctx.t, () => resultDeadChildErrors(this.ctx.db, this.ctx.t, parent));
+    return new Map(rows.map((r) => [r.job_id, r.error]));
+  }
+
+  /**
+   * Overwrites a job's parent_state snapshot (seed 000 persistParentState); `null` clears it. Dead-letter
+   * moves already snapshot stored results, so this is for callers keeping their own state. Returns 1, or
+   * 0 when the job is not in the queue.
+   */
+  async persistParentState(jobId: IdInput, state: unknown): Promise<number> {
+    const id = toJobId(jobId, 'jobId');
+    const json = state === null ? null : encodePayload(state, this.ctx.maxPayloadBytes);
+    return withTranslation(this.ctx.t, () => resultPersistParentState(this.ctx.db, this.ctx.t, id, json));
+  }
+
+  /** The job's parent_state snapshot, or null when it has none or is not in the queue (seed 000 getParentStateSnapshot). */
+  async parentState(jobId: IdInput): Promise<unknown> {
+    const id = toJobId(jobId, 'jobId');
+    const state = await withTranslation(this.ctx.t, () => resultParentState(this.ctx.db, this.ctx.t, id));
+    return state ?? null;
+  }
+
+  /**
+   * Results, dead children's errors, the snapshot and the dead letters of a parent's children, read in one
+   * statement so they are consistent with each other (seed 000 readChildResultsRaw).
+   */
+  async readChildOutcomesRaw(parentId: IdInput): Promise<ChildOutcomesRaw> {
+    const parent = toJobId(parentId, 'parentId');
+    const row = await withTranslation(this.ctx.t, () => resultReadChildOutcomes(this.ctx.db, this.ctx.t, parent));
+    return {
+      results: toMap(row.results),
+      dlqErrors: toMap(row.dlq_errors),
+      snapshot: row.snapshot ?? null,
+      dlqFailures: toMap(row.dlq_failures),
+    };
+  }
 }

