@@ -13,7 +13,8 @@ export type { JobId };
  * - `exhausted`  its lease expired on the last allowed attempt; about to be dead-lettered
  * - `dead`       in the dead-letter table
  */
-export type JobStatus = 'pending' | 'scheduled' | 'running' | 'retrying' | 'suspended' | 'waiting' | 'exhausted' | 'dead';
+export type JobStatus =
+  'pending' | 'scheduled' | 'running' | 'retrying' | 'suspended' | 'waiting' | 'exhausted' | 'dead';
 
 export const JOB_STATUSES: readonly JobStatus[] = [
   'pending',
@@ -224,4 +225,27 @@ export interface ChildCounts {
 export interface RefreshGroupsOptions {
   /** Skip the run when the last refresh of this queue finished less than this many ms ago. Default 0 (always run). */
   minIntervalMs?: number;
+}
+
+/** Options of `queue.dlq.list`: a filter plus keyset paging (most recently failed first). */
+export interface ListDeadJobsOptions extends PageOptions {
+  filter?: DeadJobFilter;
+}
+
+/** One job for `queue.dlq.moveMany`: the held job (id and attempts) and the error to record. */
+export interface DeadLetterRequest {
+  job: JobRef;
+  error: string;
+}
+
+/** What a rollup finalizer can know about its children, as read by `queue.results.readChildOutcomesRaw`. */
+export interface ChildOutcomesRaw {
+  /** Child id → the result it was acked with. */
+  results: Map<JobId, unknown>;
+  /** Child id (its id in the queue) → last error, for children in the dead-letter table. */
+  dlqErrors: Map<JobId, string>;
+  /** The parent's parent_state snapshot (child id → result, taken when it was dead-lettered), or null. */
+  snapshot: unknown;
+  /** Dead-letter id → last error for the same dead children, to retry or delete them. */
+  dlqFailures: Map<JobId, string>;
 }

@@ -184,9 +184,11 @@ BEGIN
       ELSIF remaining <= 0 THEN
         DELETE FROM %1$I.%3$I WHERE group_key = OLD.group_key AND job_count <= 0;
       ELSIF head = OLD.id THEN
-        UPDATE %1$I.%3$I AS g SET (min_priority, min_id) = (
-          SELECT j.priority, j.id FROM %1$I.%4$I j WHERE j.group_key = OLD.group_key
-          ORDER BY j.priority, j.id LIMIT 1)
+        -- FROM, not a scalar subquery: a multi-row DELETE may already have removed every row of the
+        -- group before these per-row triggers run, and then there is no head to record.
+        UPDATE %1$I.%3$I AS g SET min_priority = h.priority, min_id = h.id
+        FROM (SELECT j.priority, j.id FROM %1$I.%4$I j WHERE j.group_key = OLD.group_key
+              ORDER BY j.priority, j.id LIMIT 1) h
         WHERE g.group_key = OLD.group_key;
       END IF;
       RETURN NULL;
@@ -208,9 +210,9 @@ BEGIN
             ready_at = least(g.ready_at, now())
           WHERE g.group_key = OLD.group_key;
           DELETE FROM %1$I.%3$I WHERE group_key = OLD.group_key AND job_count <= 0;
-          UPDATE %1$I.%3$I AS g SET (min_priority, min_id) = (
-            SELECT j.priority, j.id FROM %1$I.%4$I j WHERE j.group_key = OLD.group_key
-            ORDER BY j.priority, j.id LIMIT 1)
+          UPDATE %1$I.%3$I AS g SET min_priority = h.priority, min_id = h.id
+          FROM (SELECT j.priority, j.id FROM %1$I.%4$I j WHERE j.group_key = OLD.group_key
+                ORDER BY j.priority, j.id LIMIT 1) h
           WHERE g.group_key = OLD.group_key AND g.min_id = OLD.id;
         END IF;
         IF NEW.group_key IS NOT NULL THEN
@@ -261,21 +263,22 @@ BEGIN
           in_flight_until = CASE
             WHEN g.in_flight_count > 0 THEN g.in_flight_until
             WHEN NEW.suspended AND NOT OLD.suspended THEN NULL
-            WHEN NEW.run_at < OLD.run_at AND g.in_flight_until > NEW.run_at THEN NEW.run_at
+            WHEN NEW.attempts > 0 AND NEW.run_at < OLD.run_at AND g.in_flight_until > NEW.run_at THEN NEW.run_at
             ELSE g.in_flight_until END,
           ready_at = CASE
             WHEN NEW.suspended AND NOT OLD.suspended THEN least(g.ready_at, now())
             WHEN NOT NEW.suspended THEN least(g.ready_at, greatest(NEW.run_at,
               CASE WHEN g.in_flight_count > 0 THEN g.in_flight_until
-                   WHEN NEW.run_at < OLD.run_at AND g.in_flight_until > NEW.run_at THEN NEW.run_at
+                   WHEN NEW.attempts > 0 AND NEW.run_at < OLD.run_at AND g.in_flight_until > NEW.run_at
+                     THEN NEW.run_at
                    ELSE g.in_flight_until END))
             ELSE g.ready_at END
         WHERE g.group_key = NEW.group_key;
       END IF;
       IF NEW.priority <> OLD.priority THEN
-        UPDATE %1$I.%3$I AS g SET (min_priority, min_id) = (
-          SELECT j.priority, j.id FROM %1$I.%4$I j WHERE j.group_key = NEW.group_key
-          ORDER BY j.priority, j.id LIMIT 1)
+        UPDATE %1$I.%3$I AS g SET min_priority = h.priority, min_id = h.id
+        FROM (SELECT j.priority, j.id FROM %1$I.%4$I j WHERE j.group_key = NEW.group_key
+              ORDER BY j.priority, j.id LIMIT 1) h
         WHERE g.group_key = NEW.group_key;
       END IF;
       RETURN NULL;

@@ -1,8 +1,202 @@
 import type { QueueContext } from '../client/context.js';
+import { toFence, truncateError } from '../client/queue.js';
+import { decodeCursor, encodeCursor } from '../core/cursor.js';
+import { toJobId, toJobIds } from '../core/ids.js';
+import { DEFAULT_PAGE_SIZE, normalizeFilter, type FilterSpec } from '../core/job-filter.js';
+import { LIMITS, batchArray, checkOptions, intInRange, isPlainObject } from '../core/validate.js';
+import { withTranslation } from '../db/errors.js';
+import {
+  dlqCount,
+  dlqDelete,
+  dlqExists,
+  dlqGet,
+  dlqList,
+  dlqRetry,
+  type DlqKeyset,
+} from '../db/queries/dlq.js';
+import {
+  dlqMoveFenced,
+  dlqMoveStandalone,
+  dlqReapExhausted,
+  type DlqMoveItem,
+} from '../db/queries/dlq-move.js';
+import { toDeadJob, toJob } from '../db/rows.js';
+import { ValidationError } from '../errors.js';
+import type {
+  DeadJob,
+  DeadJobFilter,
+  DeadLetterRequest,
+  Job,
+  JobId,
+  JobRef,
+  ListDeadJobsOptions,
+  Page,
+  PageOptions,
+} from '../types.js';
 
-/** The dead-letter table of a queue (`queue.dlq`): move jobs in, inspect, retry, delete. */
+type IdInput = JobId | number | bigint;
+
+const CURSOR_KIND = 'dlq:failed-desc';
+const FAILED_AT_KEY = /^[0-9]{4,6}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$/;
+const DEFAULT_REAP_LIMIT = 1000;
+
+/**
+ * The dead-letter table of a queue (`queue.dlq`): move jobs in, inspect, retry, delete.
+ *
+ * Moving a job that has children moves its whole subtree (the children cannot finish without it); each
+ * descendant records `ancestor <id> was dead-lettered`. Moving or deleting a child wakes its waiting
+ * parent once no sibling is left in the queue, so the parent's completion round sees the failure.
+ */
 export class DeadLetters<T = unknown> {
   constructor(protected readonly ctx: QueueContext) {}
-  /** @internal keeps T in use until methods land */
-  protected readonly _payload?: T;
+
+  /**
+   * Moves a held job (and its descendants) to the dead-letter table with `error` (seed 000 moveToDLQ).
+   * Fenced: returns 1, or 0 with nothing changed when the caller no longer holds the job.
+   */
+  async move(job: JobRef, error: string): Promise<number> {
+    const fence = toFence(job);
+    const item: DlqMoveItem = { ...fence, error: errorText(error, 'error') };
+    const { db, t } = this.ctx;
+    return withTranslation(t, async () => {
+      if (await dlqMoveStandalone(db, t, item)) return 1;
+      return db.transaction((tx) => dlqMoveFenced(tx, t, [item]));
+    });
+  }
+
+  /**
+   * Moves several held jobs in one transaction (seed 000 moveToDLQBatch), each with its own error. Jobs
+   * whose lease was lost are skipped silently. Returns how many of the given jobs were moved.
+   */
+  async moveMany(items: readonly DeadLetterRequest[]): Promise<number> {
+    const list = batchArray(items, 'items').map((raw, i): DlqMoveItem => {
+      if (!isPlainObject(raw)) throw new ValidationError(`items[${i}]`, raw, 'must be { job, error }');
+      const o = checkOptions<DeadLetterRequest>(raw, `items[${i}]`, ['job', 'error']);
+      return {
+        ...toFence(o.job as JobRef, `items[${i}].job`),
+        error: errorText(o.error, `items[${i}].error`),
+      };
+    });
+    if (list.length === 0) return 0;
+    const { db, t } = this.ctx;
+    return withTranslation(t, () => db.transaction((tx) => dlqMoveFenced(tx, t, list)));
+  }
+
+  /**
+   * Dead-letters jobs whose lease expired on their final attempt (their worker was lost; the claim will
+   * not take them again), with their descendants. Up to `limit` (default 1,000) per call; returns how many.
+   */
+  async reapExhausted(options: { limit?: number } = {}): Promise<number> {
+    const o = checkOptions<{ limit: number }>(options, 'options', ['limit']);
+    const limit =
+      o.limit === undefined ? DEFAULT_REAP_LIMIT : intInRange(o.limit, 'options.limit', 1, LIMITS.maxBatch);
+    return withTranslation(this.ctx.t, () => dlqReapExhausted(this.ctx.db, this.ctx.t, limit));
+  }
+
+  /**
+   * Puts a dead letter back in the queue as a new job (seed 000 retryFromDLQ): new id, attempts 0, no
+   * error, no dedup key; the idempotency key only if no live job holds it; the parent only if it is still
+   * in the queue; the parent_state snapshot kept. Returns the new job, or null when `id` is not in the table.
+   */
+  async retry(id: IdInput): Promise<Job<T> | null> {
+    const dlqId = toJobId(id, 'id');
+    const { db, t, name } = this.ctx;
+    const row = await withTranslation(t, () => db.transaction((tx) => dlqRetry(tx, t, dlqId)));
+    return row ? toJob<T>(name, row) : null;
+  }
+
+  async exists(id: IdInput): Promise<boolean> {
+    const dlqId = toJobId(id, 'id');
+    return withTranslation(this.ctx.t, () => dlqExists(this.ctx.db, this.ctx.t, dlqId));
+  }
+
+  async get(id: IdInput): Promise<DeadJob<T> | null> {
+    const dlqId = toJobId(id, 'id');
+    const row = await withTranslation(this.ctx.t, () => dlqGet(this.ctx.db, this.ctx.t, dlqId));
+    return row ? toDeadJob<T>(this.ctx.name, row) : null;
+  }
+
+  /**
+   * Dead letters, most recently failed first (seed 000 listDLQJobs / listDLQFiltered), keyset-paginated:
+   * pass `nextCursor` back as `cursor`. `limit` 1–1,000, default 50.
+   */
+  async list(options: ListDeadJobsOptions = {}): Promise<Page<DeadJob<T>>> {
+    const o = checkOptions<ListDeadJobsOptions>(options, 'options', ['filter', 'limit', 'cursor']);
+    const spec = normalizeFilter(o.filter, 'options.filter', 'dlq');
+    return this.page(spec, o, 'options');
+  }
+
+  /** How many dead letters match `filter` (seed 000 countDLQJobs / countDLQFiltered). */
+  async count(filter?: DeadJobFilter): Promise<number> {
+    const spec = normalizeFilter(filter, 'filter', 'dlq');
+    return withTranslation(this.ctx.t, () => dlqCount(this.ctx.db, this.ctx.t, spec));
+  }
+
+  /** Dead children of one parent, most recently failed first (seed 000 listDLQJobsByParent). */
+  async listByParent(parentId: IdInput, page: PageOptions = {}): Promise<Page<DeadJob<T>>> {
+    const spec: FilterSpec = { parentId: toJobId(parentId, 'parentId') };
+    const o = checkOptions<PageOptions>(page, 'page', ['limit', 'cursor']);
+    return this.page(spec, o, 'page');
+  }
+
+  /** Number of dead children of one parent (seed 000 countDLQJobsByParent). */
+  async countByParent(parentId: IdInput): Promise<number> {
+    const spec: FilterSpec = { parentId: toJobId(parentId, 'parentId') };
+    return withTranslation(this.ctx.t, () => dlqCount(this.ctx.db, this.ctx.t, spec));
+  }
+
+  /**
+   * Deletes a dead letter for good (seed 000 deleteDLQJob). A deleted child's waiting parent resumes for
+   * its completion round when no sibling is left in the queue. Returns 1, or 0 when it did not exist.
+   */
+  async delete(id: IdInput): Promise<number> {
+    const dlqId = toJobId(id, 'id');
+    const { db, t } = this.ctx;
+    return withTranslation(t, () => db.transaction((tx) => dlqDelete(tx, t, [dlqId])));
+  }
+
+  /** Deletes several dead letters in one transaction (seed 000 deleteDLQJobsBatch). Returns how many. */
+  async deleteMany(ids: readonly IdInput[]): Promise<number> {
+    const list = [...new Set(toJobIds(ids, 'ids', LIMITS.maxBatch))];
+    if (list.length === 0) return 0;
+    const { db, t } = this.ctx;
+    return withTranslation(t, () => db.transaction((tx) => dlqDelete(tx, t, list)));
+  }
+
+  private async page(spec: FilterSpec, o: Partial<PageOptions>, field: string): Promise<Page<DeadJob<T>>> {
+    const limit =
+      o.limit === undefined
+        ? DEFAULT_PAGE_SIZE
+        : intInRange(o.limit, `${field}.limit`, 1, LIMITS.maxPageSize);
+    const after =
+      o.cursor === undefined || o.cursor === null ? null : parseCursor(o.cursor, `${field}.cursor`);
+    // One extra row tells whether another page exists, so the last page has no cursor.
+    const rows = await withTranslation(this.ctx.t, () =>
+      dlqList(this.ctx.db, this.ctx.t, spec, after, limit + 1),
+    );
+    const more = rows.length > limit;
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return {
+      items: items.map((r) => toDeadJob<T>(this.ctx.name, r)),
+      nextCursor: more && last ? encodeCursor(CURSOR_KIND, [last.failed_at_key, last.id]) : null,
+    };
+  }
+}
+
+// Any string is accepted (NUL is stripped, length capped): a failing job must always be able to leave.
+function errorText(value: unknown, field: string): string {
+  if (typeof value !== 'string') throw new ValidationError(field, value, 'must be a string');
+  return truncateError(value);
+}
+
+function parseCursor(value: unknown, field: string): DlqKeyset {
+  const [failedAt, id] = decodeCursor(value, field, CURSOR_KIND, 2) as [string, string];
+  if (!FAILED_AT_KEY.test(failedAt))
+    throw new ValidationError(field, value, 'is not a cursor returned by this listing');
+  try {
+    return { failedAt, id: toJobId(id, field) };
+  } catch {
+    throw new ValidationError(field, value, 'is not a cursor returned by this listing');
+  }
 }

@@ -69,42 +69,42 @@ export class JobsAdmin<T = unknown> {
    * Jobs matching `filter` (all of its fields), newest first. Keyset-paginated: pass `nextCursor` back as
    * `cursor`; pages stay gap- and duplicate-free while jobs are added or removed. `limit` 1–1000, default 50.
    */
-  list(options: ListJobsOptions = {}): Promise<Page<Job<T>>> {
+  async list(options: ListJobsOptions = {}): Promise<Page<Job<T>>> {
     const o = checkOptions<ListJobsOptions>(options, 'options', ['filter', 'limit', 'cursor']);
     return this.page(normalizeFilter(o.filter, 'options.filter', 'jobs'), o, 'options');
   }
 
   /** Number of jobs matching `filter` (all jobs when omitted). */
-  count(filter: JobFilter = {}): Promise<number> {
+  async count(filter: JobFilter = {}): Promise<number> {
     const spec = normalizeFilter(filter, 'filter', 'jobs');
     return this.run(() => jobCount(this.ctx.db, this.ctx.t, spec));
   }
 
   /** Jobs of one group, newest first. */
-  byGroup(groupKey: string, page: PageOptions = {}): Promise<Page<Job<T>>> {
+  async byGroup(groupKey: string, page: PageOptions = {}): Promise<Page<Job<T>>> {
     return this.page({ groupKey: this.groupKey(groupKey) }, this.pageOptions(page), 'page');
   }
 
-  countByGroup(groupKey: string): Promise<number> {
+  async countByGroup(groupKey: string): Promise<number> {
     const spec = { groupKey: this.groupKey(groupKey) };
     return this.run(() => jobCount(this.ctx.db, this.ctx.t, spec));
   }
 
   /** Jobs whose lease has not expired (status `running`), newest first. */
-  inFlight(page: PageOptions = {}): Promise<Page<Job<T>>> {
+  async inFlight(page: PageOptions = {}): Promise<Page<Job<T>>> {
     return this.page({ statuses: ['running'] }, this.pageOptions(page), 'page');
   }
 
-  countInFlight(): Promise<number> {
+  async countInFlight(): Promise<number> {
     return this.run(() => jobCount(this.ctx.db, this.ctx.t, { statuses: ['running'] }));
   }
 
   /** Children of one job still in the queue, newest first. */
-  byParent(parentId: IdInput, page: PageOptions = {}): Promise<Page<Job<T>>> {
+  async byParent(parentId: IdInput, page: PageOptions = {}): Promise<Page<Job<T>>> {
     return this.page({ parentId: toJobId(parentId, 'parentId') }, this.pageOptions(page), 'page');
   }
 
-  countByParent(parentId: IdInput): Promise<number> {
+  async countByParent(parentId: IdInput): Promise<number> {
     const spec = { parentId: toJobId(parentId, 'parentId') };
     return this.run(() => jobCount(this.ctx.db, this.ctx.t, spec));
   }
@@ -146,7 +146,7 @@ export class JobsAdmin<T = unknown> {
   }
 
   /** Jobs claimable now (seed 004 QueueDepth), counting every ready job of a group, not only its head. */
-  depth(): Promise<number> {
+  async depth(): Promise<number> {
     return this.run(() => jobDepth(this.ctx.db, this.ctx.t));
   }
 
@@ -157,7 +157,7 @@ export class JobsAdmin<T = unknown> {
    * cancelled: its worker's later ack or retry is fenced off. When the job was the last child of a waiting
    * parent, the parent is woken for its completion round.
    */
-  cancel(id: IdInput): Promise<number> {
+  async cancel(id: IdInput): Promise<number> {
     const jobId = toJobId(id);
     return this.run(() => this.ctx.db.transaction((tx) => jobCancelMany(tx, this.ctx.t, [jobId])));
   }
@@ -166,14 +166,14 @@ export class JobsAdmin<T = unknown> {
    * cancel for many jobs in one transaction. Whether a job has children is judged before the call, so a
    * parent listed with all its children is not deleted (it is woken instead). Returns how many were deleted.
    */
-  cancelMany(ids: readonly IdInput[]): Promise<number> {
+  async cancelMany(ids: readonly IdInput[]): Promise<number> {
     const jobIds = toJobIds(ids, 'ids', LIMITS.maxBatch);
-    if (jobIds.length === 0) return Promise.resolve(0);
+    if (jobIds.length === 0) return 0;
     return this.run(() => this.ctx.db.transaction((tx) => jobCancelMany(tx, this.ctx.t, jobIds)));
   }
 
   /** Deletes a job and all its descendants; wakes its parent when it was the last child. Returns rows deleted. */
-  cancelCascade(id: IdInput): Promise<number> {
+  async cancelCascade(id: IdInput): Promise<number> {
     const jobId = toJobId(id);
     return this.run(() =>
       this.ctx.db.transaction(async (tx) => (await jobCancelCascade(tx, this.ctx.t, jobId, true)).deleted),
@@ -181,7 +181,7 @@ export class JobsAdmin<T = unknown> {
   }
 
   /** Deletes the whole tree containing the job (its root and every descendant). Returns rows deleted. */
-  cancelTree(id: IdInput): Promise<number> {
+  async cancelTree(id: IdInput): Promise<number> {
     const jobId = toJobId(id);
     return this.run(() =>
       this.ctx.db.transaction(async (tx) => {
@@ -193,31 +193,31 @@ export class JobsAdmin<T = unknown> {
   }
 
   /** Makes a delayed or retrying job claimable now. 0 when in flight, suspended, already due or gone. */
-  promote(id: IdInput): Promise<number> {
+  async promote(id: IdInput): Promise<number> {
     const jobId = toJobId(id);
     return this.run(() => jobPromote(this.ctx.db, this.ctx.t, jobId));
   }
 
   /** Makes a job unclaimable until resumed. 0 when in flight, already suspended or gone. */
-  suspend(id: IdInput): Promise<number> {
+  async suspend(id: IdInput): Promise<number> {
     const jobId = toJobId(id);
     return this.run(() => jobSuspend(this.ctx.db, this.ctx.t, jobId));
   }
 
   /** Lifts a suspension. 0 when not suspended, gone, or a parent still waiting for its children. */
-  resume(id: IdInput): Promise<number> {
+  async resume(id: IdInput): Promise<number> {
     const jobId = toJobId(id);
     return this.run(() => jobResume(this.ctx.db, this.ctx.t, jobId));
   }
 
   /** Suspends a parent's children that are not suspended or in flight. Returns how many were paused. */
-  pauseChildren(parentId: IdInput): Promise<number> {
+  async pauseChildren(parentId: IdInput): Promise<number> {
     const id = toJobId(parentId, 'parentId');
     return this.run(() => jobPauseChildren(this.ctx.db, this.ctx.t, id));
   }
 
   /** Resumes a parent's suspended children (not those waiting for children of their own). */
-  resumeChildren(parentId: IdInput): Promise<number> {
+  async resumeChildren(parentId: IdInput): Promise<number> {
     const id = toJobId(parentId, 'parentId');
     return this.run(() => jobResumeChildren(this.ctx.db, this.ctx.t, id));
   }

@@ -49,7 +49,9 @@ export class Results {
   /** Child job id → last error, for the parent's children in the dead-letter table (seed 000 getDLQChildErrorsByParent). */
   async deadChildErrors(parentId: IdInput): Promise<Map<JobId, string>> {
     const parent = toJobId(parentId, 'parentId');
-    const rows = await withTranslation(this.ctx.t, () => resultDeadChildErrors(this.ctx.db, this.ctx.t, parent));
+    const rows = await withTranslation(this.ctx.t, () =>
+      resultDeadChildErrors(this.ctx.db, this.ctx.t, parent),
+    );
     return new Map(rows.map((r) => [r.job_id, r.error]));
   }
 
@@ -77,7 +79,9 @@ export class Results {
    */
   async readChildOutcomesRaw(parentId: IdInput): Promise<ChildOutcomesRaw> {
     const parent = toJobId(parentId, 'parentId');
-    const row = await withTranslation(this.ctx.t, () => resultReadChildOutcomes(this.ctx.db, this.ctx.t, parent));
+    const row = await withTranslation(this.ctx.t, () =>
+      resultReadChildOutcomes(this.ctx.db, this.ctx.t, parent),
+    );
     return {
       results: toMap(row.results),
       dlqErrors: toMap(row.dlq_errors),

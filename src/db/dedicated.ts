@@ -4,16 +4,25 @@ import { PoolExecutor } from './pg-executor.js';
 
 /**
  * A connection held by one long-lived service (the LISTEN connection, the maintenance leader's lock),
- * taken from the Arbiter pool when there is one, or opened from a connection string. `close(broken)`
- * destroys it instead of returning it to the pool when it may be unhealthy.
+ * taken from the Arbiter pool when there is one, or opened from a connection string. `close()` destroys it
+ * (it may hold a LISTEN or a session lock, or be unhealthy); `close('reuse')` returns a pooled connection
+ * that holds no session state to the pool.
  */
 export interface DedicatedConnection {
-  query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<R[]>;
+  /**
+   * Runs one statement. With `timeoutMs`, rejects when no answer came in time (a half-open connection
+   * never answers, and statement_timeout cannot help when the server never sees the query).
+   */
+  query<R = Record<string, unknown>>(
+    text: string,
+    values?: readonly unknown[],
+    timeoutMs?: number,
+  ): Promise<R[]>;
   onNotification(fn: (channel: string, payload: string) => void): void;
   onError(fn: (err: Error) => void): void;
   /** The server process id (for pg_terminate_backend in tests and for logs). */
   readonly pid: number | null;
-  close(broken?: boolean): Promise<void>;
+  close(how?: 'destroy' | 'reuse'): Promise<void>;
 }
 
 export function canOpenDedicated(db: Executor, connectionString?: string): boolean {
@@ -21,27 +30,43 @@ export function canOpenDedicated(db: Executor, connectionString?: string): boole
 }
 
 export async function openDedicated(db: Executor, connectionString?: string): Promise<DedicatedConnection> {
+  const swallow = () => undefined;
+  // Listeners we attach, removed before a pooled connection is reused.
+  type AnyListener = (arg: never) => void;
+  const added: [string, AnyListener][] = [];
+  const on = (event: string, fn: AnyListener) => {
+    added.push([event, fn]);
+    (client as unknown as NodeJS.EventEmitter).on(event, fn as () => void);
+  };
   let client: pg.Client | pg.PoolClient;
-  let release: (broken: boolean) => Promise<void>;
+  let release: (reuse: boolean) => Promise<void>;
   if (connectionString !== undefined) {
-    const c = new pg.Client({ connectionString });
-    c.on('error', () => undefined);
+    const c = new pg.Client({ connectionString, connectionTimeoutMillis: 10_000 });
+    c.on('error', swallow);
     await c.connect();
     client = c;
     release = async () => {
-      await c.end().catch(() => undefined);
+      // end() waits for the server to close the socket, which a half-open connection never does.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        c.end().catch(() => undefined),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000))),
+      ]);
+      clearTimeout(timer);
+      (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
     };
   } else if (db instanceof PoolExecutor) {
     const c = await db.pool.connect();
-    c.on('error', () => undefined);
+    c.on('error', swallow);
     client = c;
     let released = false;
-    release = async (broken) => {
+    release = async (reuse) => {
       if (released) return;
       released = true;
-      c.removeAllListeners('notification');
-      // A LISTENing connection must not go back to the pool still subscribed: destroy it.
-      c.release(broken ? new Error('dedicated connection closed') : true);
+      for (const [event, fn] of added) (c as unknown as NodeJS.EventEmitter).off(event, fn as () => void);
+      c.off('error', swallow);
+      // A LISTENing or lock-holding connection must not go back to the pool: destroy it unless told otherwise.
+      c.release(reuse ? undefined : true);
     };
   } else {
     throw new Error('a dedicated connection needs a pg Pool or a connection string');
@@ -49,17 +74,27 @@ export async function openDedicated(db: Executor, connectionString?: string): Pr
   const pid = (client as unknown as { processID?: number }).processID ?? null;
   return {
     pid,
-    async query<R>(text: string, values?: readonly unknown[]) {
-      const res = await client.query(text, values as unknown[] | undefined);
-      return res.rows as R[];
+    async query<R>(text: string, values?: readonly unknown[], timeoutMs?: number) {
+      const run = client.query(text, values as unknown[] | undefined);
+      if (timeoutMs === undefined) return (await run).rows as R[];
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms: ${text}`)), timeoutMs);
+      });
+      run.catch(() => undefined); // a late failure after the timeout is not an unhandled rejection
+      try {
+        return (await Promise.race([run, timeout])).rows as R[];
+      } finally {
+        clearTimeout(timer);
+      }
     },
     onNotification(fn) {
-      client.on('notification', (msg: pg.Notification) => fn(msg.channel, msg.payload ?? ''));
+      on('notification', (msg: pg.Notification) => fn(msg.channel, msg.payload ?? ''));
     },
     onError(fn) {
-      client.on('error', fn);
-      client.on('end', () => fn(new Error('connection ended')));
+      on('error', fn);
+      on('end', () => fn(new Error('connection ended')));
     },
-    close: (broken = false) => release(broken),
+    close: (how = 'destroy') => release(how === 'reuse'),
   };
 }

@@ -9,7 +9,11 @@ export interface QueryResult<R> {
 
 export interface Executor {
   /** Runs one statement. `name` asks drivers that support it to prepare the statement once per connection. */
-  query<R = Record<string, unknown>>(text: string, values?: readonly unknown[], name?: string): Promise<QueryResult<R>>;
+  query<R = Record<string, unknown>>(
+    text: string,
+    values?: readonly unknown[],
+    name?: string,
+  ): Promise<QueryResult<R>>;
   /** Runs `fn` atomically: a new transaction, or a savepoint when already inside one. */
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
   /** True when this executor is bound to one connection (the caller's transaction). */

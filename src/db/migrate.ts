@@ -58,12 +58,17 @@ export async function migrate(db: Executor, schema: string): Promise<MigrateResu
         `CREATE TABLE IF NOT EXISTS ${s}._migrations (
            version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
       );
-      const { rows } = await tx.query<{ max: number | null }>(`SELECT max(version) AS max FROM ${s}._migrations`);
+      const { rows } = await tx.query<{ max: number | null }>(
+        `SELECT max(version) AS max FROM ${s}._migrations`,
+      );
       const current = rows[0]?.max ?? 0;
       if (current > latest) throw new SchemaTooNewError(schema, current, latest);
       if (current >= migration.version) return false;
       await tx.query(renderMigration(migration, schema));
-      await tx.query(`INSERT INTO ${s}._migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+      await tx.query(`INSERT INTO ${s}._migrations (version, name) VALUES ($1, $2)`, [
+        migration.version,
+        migration.name,
+      ]);
       return true;
     });
     if (done) applied.push(migration.version);
@@ -86,6 +91,8 @@ export async function currentVersion(db: Executor, schema: string): Promise<numb
     [`${quoteIdent(schema)}._migrations`],
   );
   if (rows[0]?.v === 0) return 0;
-  const res = await db.query<{ max: number | null }>(`SELECT max(version) AS max FROM ${quoteIdent(schema)}._migrations`);
+  const res = await db.query<{ max: number | null }>(
+    `SELECT max(version) AS max FROM ${quoteIdent(schema)}._migrations`,
+  );
   return res.rows[0]?.max ?? 0;
 }

@@ -111,7 +111,8 @@ export type ExecutorSource = Executor | pg.Pool | pg.PoolClient | pg.Client;
 export function toExecutor(source: ExecutorSource): Executor {
   if (source instanceof pg.Pool) return new PoolExecutor(source);
   if (isExecutor(source)) return source;
-  if (source && typeof (source as pg.Client).query === 'function') return new ClientExecutor(source as pg.Client);
+  if (source && typeof (source as pg.Client).query === 'function')
+    return new ClientExecutor(source as pg.Client);
   throw new TypeError('expected an Executor, a pg.Pool or a pg client');
 }
 

@@ -74,9 +74,10 @@ describe('claim', () => {
     const [first] = await q.claim();
     expect(await q.retry(first!, { delayMs: 60_000, error: 'boom' })).toBe(1);
     expect(await q.claim({ limit: 5 })).toEqual([]);
-    await t.pool.query(`UPDATE "${t.schema}".c_retry_block SET run_at = now() - interval '1 ms' WHERE id = $1`, [
-      first!.id,
-    ]);
+    await t.pool.query(
+      `UPDATE "${t.schema}".c_retry_block SET run_at = now() - interval '1 ms' WHERE id = $1`,
+      [first!.id],
+    );
     const [retried] = await q.claim({ limit: 5 });
     expect(retried).toMatchObject({ id: first!.id, attempts: 2, lastError: 'boom' });
   });
@@ -93,10 +94,20 @@ describe('claim', () => {
   it('finds ready work however many unready groups rank ahead of it', async () => {
     const q = await t.arbiter.createQueue<{ n: number }>('c_starve');
     await q.enqueueMany(
-      Array.from({ length: 3000 }, (_, i) => ({ payload: { n: i }, groupKey: `delayed-${i}`, delayMs: 3_600_000, priority: -10 })),
+      Array.from({ length: 3000 }, (_, i) => ({
+        payload: { n: i },
+        groupKey: `delayed-${i}`,
+        delayMs: 3_600_000,
+        priority: -10,
+      })),
     );
     await q.enqueueMany(
-      Array.from({ length: 500 }, (_, i) => ({ payload: { n: i }, groupKey: `susp-${i}`, suspended: true, priority: -10 })),
+      Array.from({ length: 500 }, (_, i) => ({
+        payload: { n: i },
+        groupKey: `susp-${i}`,
+        suspended: true,
+        priority: -10,
+      })),
     );
     await q.enqueue({ n: -1 }, { groupKey: 'ready', priority: 10 });
     await q.enqueue({ n: -2 }, { priority: 10 });
@@ -136,7 +147,10 @@ describe('leases and retries', () => {
     expect(jobs).toHaveLength(3);
     const [a, b, c] = jobs as [(typeof jobs)[0], (typeof jobs)[0], (typeof jobs)[0]];
     await q.ack(b);
-    await t.pool.query(`UPDATE "${t.schema}".l_batch SET leased_until = now() - interval '1 s', run_at = now() - interval '1 s' WHERE id = $1`, [c.id]);
+    await t.pool.query(
+      `UPDATE "${t.schema}".l_batch SET leased_until = now() - interval '1 s', run_at = now() - interval '1 s' WHERE id = $1`,
+      [c.id],
+    );
     const [stealer] = await q.claim();
     expect(stealer!.id).toBe(c.id);
     const report = await q.extendLeases([a, b, c], 60_000);
@@ -145,7 +159,10 @@ describe('leases and retries', () => {
       { id: b.id, status: 'acked', currentAttempts: null },
       { id: c.id, status: 'stolen', currentAttempts: 2 },
     ]);
-    const { rows } = await t.pool.query(`SELECT leased_until > now() + interval '50 s' AS long FROM "${t.schema}".l_batch WHERE id = $1`, [a.id]);
+    const { rows } = await t.pool.query(
+      `SELECT leased_until > now() + interval '50 s' AS long FROM "${t.schema}".l_batch WHERE id = $1`,
+      [a.id],
+    );
     expect(rows[0].long).toBe(true);
   });
 

@@ -68,7 +68,12 @@ describe('smart ack', () => {
     expect(jobs).toHaveLength(3);
     const child = jobs.find((j) => j.payload.step === 'c')!;
     const deleted = await q.ackBulk(jobs);
-    expect(deleted.sort()).toEqual(jobs.filter((j) => j !== child).map((j) => j.id).sort());
+    expect(deleted.sort()).toEqual(
+      jobs
+        .filter((j) => j !== child)
+        .map((j) => j.id)
+        .sort(),
+    );
     expect(await q.ackMany([child])).toBe(1);
     expect((await row('a_many', tree.job.id))!.suspended).toBe(false);
   });

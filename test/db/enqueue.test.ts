@@ -16,14 +16,23 @@ describe('enqueue', () => {
     expect(job).not.toBeNull();
     expect(job!.id).toMatch(/^\d+$/);
     expect(job!.payload).toEqual({ to: 'a@example.com' });
-    expect(job!).toMatchObject({ priority: 0, attempts: 0, maxAttempts: 25, groupKey: null, status: 'pending' });
+    expect(job!).toMatchObject({
+      priority: 0,
+      attempts: 0,
+      maxAttempts: 25,
+      groupKey: null,
+      status: 'pending',
+    });
     expect(job!.createdAt).toBeInstanceOf(Date);
   });
 
   it('honours delay, runAt, priority, group, maxAttempts and meta', async () => {
     const q = await t.arbiter.createQueue('enq_opts');
     const later = new Date(Date.now() + 3_600_000);
-    const a = await q.enqueue({ n: 1 }, { delayMs: 60_000, priority: -5, groupKey: 'g', maxAttempts: 3, meta: { trace: 'x' } });
+    const a = await q.enqueue(
+      { n: 1 },
+      { delayMs: 60_000, priority: -5, groupKey: 'g', maxAttempts: 3, meta: { trace: 'x' } },
+    );
     const b = await q.enqueue({ n: 2 }, { runAt: later });
     expect(a!.status).toBe('scheduled');
     expect(a!.runAt.getTime() - a!.createdAt.getTime()).toBeGreaterThanOrEqual(59_000);
@@ -163,12 +172,14 @@ describe('enqueueMany', () => {
 
   it('rejects the whole batch when one item is bad, writing nothing', async () => {
     const q = await t.arbiter.createQueue('many_bad');
-    await expect(q.enqueueMany([{ payload: { ok: 1 } }, { payload: { bad: () => 1 } }])).rejects.toMatchObject({
+    await expect(
+      q.enqueueMany([{ payload: { ok: 1 } }, { payload: { bad: () => 1 } }]),
+    ).rejects.toMatchObject({
       code: 'PAYLOAD_NOT_SERIALIZABLE',
     });
-    await expect(q.enqueueMany([{ payload: 1 }, { payload: 2, parentId: '123456789' }])).rejects.toBeInstanceOf(
-      ParentNotFoundError,
-    );
+    await expect(
+      q.enqueueMany([{ payload: 1 }, { payload: 2, parentId: '123456789' }]),
+    ).rejects.toBeInstanceOf(ParentNotFoundError);
     expect(await count('many_bad')).toBe(0);
   });
 });
@@ -179,7 +190,10 @@ describe('enqueueTree', () => {
     const tree = await q.enqueueTree({
       payload: { step: 'finalize' },
       rollup: true,
-      children: [{ payload: { step: 'a' } }, { payload: { step: 'b' }, children: [{ payload: { step: 'b1' } }] }],
+      children: [
+        { payload: { step: 'a' } },
+        { payload: { step: 'b' }, children: [{ payload: { step: 'b1' } }] },
+      ],
     });
     expect(tree.job).toMatchObject({ suspended: true, isRollup: true });
     expect(tree.children.map((c) => c.job.parentId)).toEqual([tree.job.id, tree.job.id]);
@@ -194,9 +208,9 @@ describe('enqueueTree', () => {
     await expect(
       q.enqueueTree({ payload: 1, children: [{ payload: 2 }, { payload: 3, options: { priority: 1e9 } }] }),
     ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(q.enqueueTree({ payload: 1, options: { parentId: '424242424' }, children: [] })).rejects.toBeInstanceOf(
-      ParentNotFoundError,
-    );
+    await expect(
+      q.enqueueTree({ payload: 1, options: { parentId: '424242424' }, children: [] }),
+    ).rejects.toBeInstanceOf(ParentNotFoundError);
     expect(await count('tree_bad')).toBe(0);
   });
 });

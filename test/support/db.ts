@@ -57,6 +57,12 @@ export function useTestDb(options: { poolSize?: number } = {}): TestDb {
 }
 
 /** Sets a job's timestamps relative to database time, for tests that need time to have passed. */
-export async function shiftJob(pool: pg.Pool, schema: string, queue: string, id: string, set: string): Promise<void> {
+export async function shiftJob(
+  pool: pg.Pool,
+  schema: string,
+  queue: string,
+  id: string,
+  set: string,
+): Promise<void> {
   await pool.query(`UPDATE "${schema}"."${queue}" SET ${set} WHERE id = $1`, [id]);
 }

@@ -48,7 +48,25 @@ export async function cronTakeTick(
   return row ? { taken: true, lastJobId: row.last_job_id } : { taken: false, lastJobId: null };
 }
 
-export async function cronSetLastJob(tx: Executor, schema: string, name: string, jobId: string | null): Promise<void> {
+/** The last tick fired per schedule name. */
+export async function cronLastTicks(
+  db: Executor,
+  schema: string,
+  names: readonly string[],
+): Promise<Map<string, Date | null>> {
+  const { rows } = await db.query<{ name: string; last_tick: Date | null }>(
+    `SELECT name, last_tick FROM ${quoteIdent(schema)}._cron WHERE name = ANY($1::text[])`,
+    [[...names]],
+  );
+  return new Map(rows.map((r) => [r.name, r.last_tick]));
+}
+
+export async function cronSetLastJob(
+  tx: Executor,
+  schema: string,
+  name: string,
+  jobId: string | null,
+): Promise<void> {
   await tx.query(`UPDATE ${quoteIdent(schema)}._cron SET last_job_id = $2 WHERE name = $1`, [name, jobId]);
 }
 

@@ -47,7 +47,7 @@ function fencedItems(t: QueueTables, reap: boolean, lock: string): string {
  * Descendants of `roots` still in the queue, each with the root whose cascade reaches it. The walk stops at
  * other roots (they are moved with their own error and cascade their own subtree).
  */
-async function descendants(tx: Executor, t: QueueTables, roots: readonly string[], lock: boolean): Promise<Descendant[]> {
+async function descendants(tx: Executor, t: QueueTables, roots: readonly string[]): Promise<Descendant[]> {
   const { rows } = await tx.query<Descendant>(
     `WITH RECURSIVE d(id, root) AS (
        SELECT c.id, c.parent_id FROM ${t.jobs} c WHERE c.parent_id = ANY($1::bigint[]) AND c.id <> ALL($1::bigint[])
@@ -55,7 +55,7 @@ async function descendants(tx: Executor, t: QueueTables, roots: readonly string[
        SELECT c.id, d.root FROM ${t.jobs} c JOIN d ON c.parent_id = d.id WHERE c.id <> ALL($1::bigint[])
      )
      SELECT j.id, d.root, j.group_key, EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id) AS has_children
-     FROM ${t.jobs} j JOIN d ON d.id = j.id ORDER BY j.id ${lock ? 'FOR UPDATE OF j' : ''}`,
+     FROM ${t.jobs} j JOIN d ON d.id = j.id ORDER BY j.id`,
     [roots],
   );
   return rows;
@@ -70,9 +70,9 @@ async function descendants(tx: Executor, t: QueueTables, roots: readonly string[
  * (descendants moved by cascade are not counted).
  *
  * Lock order, shared with ack and the other tree operations: tree locks (ascending ids: parents before
- * children, since a child's id is always larger), then job rows (ascending), then group rows (by key), so
- * concurrent batches over overlapping trees and groups cannot deadlock. `reap` picks expired final
- * attempts instead, skipping rows someone else holds.
+ * children, since a child's id is always larger), then job rows (the items, then their descendants, each
+ * ascending), then group rows (by key), so concurrent batches over overlapping trees and groups cannot
+ * deadlock. `reap` picks expired final attempts instead, skipping rows someone else holds.
  */
 export async function dlqMoveFenced(
   tx: Executor,
@@ -80,16 +80,18 @@ export async function dlqMoveFenced(
   input: readonly DlqMoveItem[],
   reap = false,
 ): Promise<number> {
-  const items = [...new Map(input.map((i) => [i.id, i] as const)).values()];
+  // A job listed twice is moved once, with the first error given for it.
+  const byId = new Map<string, DlqMoveItem>();
+  for (const i of input) if (!byId.has(i.id)) byId.set(i.id, i);
+  const items = [...byId.values()];
   if (items.length === 0) return 0;
-  const byId = new Map(items.map((i) => [i.id, i] as const));
   const args = [items.map((i) => i.id), items.map((i) => i.attempts)];
 
   // 1. Unlocked look: which items still hold their fence, and their subtrees, to know what to lock.
   const seen = await tx.query<Head>(fencedItems(t, reap, ''), args);
   if (seen.rows.length === 0) return 0;
   const seenIds = seen.rows.map((h) => h.id);
-  const seenDesc = seen.rows.some((h) => h.has_children) ? await descendants(tx, t, seenIds, false) : [];
+  const seenDesc = seen.rows.some((h) => h.has_children) ? await descendants(tx, t, seenIds) : [];
   const treeLocked = new Set<string>([
     ...seen.rows.flatMap((h) => (h.parent_id ? [h.parent_id, h.id] : [h.id])),
     // Leaves' acks lock their parent first, so only inner nodes of the subtree need their own lock.
@@ -99,22 +101,36 @@ export async function dlqMoveFenced(
 
   // 2. Under the tree locks: re-check each fence and lock the rows. A parent that changed since the look
   //    (replace-dedup can move a job) is not locked by us, so that item is skipped like a lost lease.
-  const locked = await tx.query<Head>(fencedItems(t, reap, reap ? 'FOR UPDATE OF j SKIP LOCKED' : 'FOR UPDATE OF j'), args);
+  const locked = await tx.query<Head>(
+    fencedItems(t, reap, reap ? 'FOR UPDATE OF j SKIP LOCKED' : 'FOR UPDATE OF j'),
+    args,
+  );
   const lookedParent = new Map(seen.rows.map((h) => [h.id, h.parent_id] as const));
   const heads = locked.rows.filter((h) => lookedParent.has(h.id) && lookedParent.get(h.id) === h.parent_id);
   if (heads.length === 0) return 0;
   const headIds = heads.map((h) => h.id);
-  const desc = heads.some((h) => h.has_children) ? await descendants(tx, t, headIds, true) : [];
-  // Children inserted after the look: lock them too (rare; out of ascending order only in that case).
-  const late = desc.filter((d) => d.has_children && !treeLocked.has(d.id)).map((d) => d.id);
-  await treeLock(tx, t, late);
+  const desc = heads.some((h) => h.has_children) ? await descendants(tx, t, headIds) : [];
+  if (desc.length > 0) {
+    // Inner nodes that appeared after the look (rare) get their tree lock before any descendant row lock.
+    await treeLock(
+      tx,
+      t,
+      desc.filter((d) => d.has_children && !treeLocked.has(d.id)).map((d) => d.id),
+    );
+    await tx.query(`SELECT 1 FROM ${t.jobs} j WHERE j.id = ANY($1::bigint[]) ORDER BY j.id FOR UPDATE`, [
+      desc.map((d) => d.id),
+    ]);
+  }
 
-  const groupKeys = [...new Set([...heads, ...desc].flatMap((r) => (r.group_key === null ? [] : [r.group_key])))];
+  const groupKeys = [
+    ...new Set([...heads, ...desc].flatMap((r) => (r.group_key === null ? [] : [r.group_key]))),
+  ];
   if (groupKeys.length > 1) {
     // The delete's triggers update group rows in row order; take them in key order first instead.
-    await tx.query(`SELECT 1 FROM ${t.groups} g WHERE g.group_key = ANY($1::text[]) ORDER BY g.group_key FOR UPDATE`, [
-      groupKeys,
-    ]);
+    await tx.query(
+      `SELECT 1 FROM ${t.groups} g WHERE g.group_key = ANY($1::text[]) ORDER BY g.group_key FOR UPDATE`,
+      [groupKeys],
+    );
   }
 
   const ids = [...headIds, ...desc.map((d) => d.id)];

@@ -20,9 +20,10 @@ export async function dlqExists(db: Executor, t: QueueTables, id: string): Promi
 }
 
 export async function dlqGet(db: Executor, t: QueueTables, id: string): Promise<DeadJobRow | null> {
-  const { rows } = await db.query<DeadJobRow>(`SELECT ${dlqColumns('d')} FROM ${t.dlq} d WHERE d.id = $1::bigint`, [
-    id,
-  ]);
+  const { rows } = await db.query<DeadJobRow>(
+    `SELECT ${dlqColumns('d')} FROM ${t.dlq} d WHERE d.id = $1::bigint`,
+    [id],
+  );
   return rows[0] ?? null;
 }
 
@@ -80,7 +81,12 @@ export async function dlqCount(db: Executor, t: QueueTables, spec: FilterSpec): 
  * them later attaches it to the new parent). Returns null when the dead letter does not exist.
  */
 export async function dlqRetry(tx: Executor, t: QueueTables, id: string): Promise<JobRow | null> {
-  const locked = await tx.query<{ id: string; job_id: string; parent_id: string | null; idempotency_key: string | null }>(
+  const locked = await tx.query<{
+    id: string;
+    job_id: string;
+    parent_id: string | null;
+    idempotency_key: string | null;
+  }>(
     `SELECT d.id, d.job_id, d.parent_id, d.idempotency_key FROM ${t.dlq} d
      WHERE d.id = $1::bigint OR d.parent_id = (SELECT x.job_id FROM ${t.dlq} x WHERE x.id = $1::bigint)
      ORDER BY d.id FOR UPDATE`,

@@ -11,11 +11,13 @@ export function refreshGroupsLockKey(t: QueueTables): string {
  * triggers may have accumulated. Returns false (did nothing) when another refresh finished less than
  * `minIntervalMs` ago, or null when the queue is not registered.
  *
- * Concurrency: refreshes are serialized on an advisory lock. Every existing group row is then locked (in
- * key order, like every other multi-group writer), so a concurrent job write either committed before the
- * recompute reads the table (and is counted) or is parked in its trigger until this commits (and then
- * applies its delta on top of the recomputed row). A group created concurrently is invisible here until it
- * commits, and is neither inserted nor deleted by this run.
+ * Concurrency: refreshes are serialized on an advisory lock. The groups table is then locked in SHARE ROW
+ * EXCLUSIVE mode: it waits for transactions already writing group rows and holds off new ones (the group
+ * triggers) until this commits, while claims may still lock rows. A concurrent job write therefore either
+ * committed before the recompute reads the job table (and is counted), or applies its trigger delta on top
+ * of the recomputed row afterwards. Locking only the existing group rows is not enough: a group created
+ * after that lock can be held by an enqueue that waits on a row the refresh holds, and the refresh's upsert
+ * then deadlocks with it.
  *
  * The recomputed columns mirror the triggers' definitions:
  * - in_flight_count: rows holding a lease (leased_until set, even if expired: the claim clears it);
@@ -38,7 +40,7 @@ export async function groupRefresh(
   const row = reg.rows[0];
   if (!row) return null;
   if (minIntervalMs > 0 && row.recent) return false;
-  await tx.query(`SELECT count(*) FROM (SELECT 1 FROM ${t.groups} g ORDER BY g.group_key FOR UPDATE) locked`);
+  await tx.query(`LOCK TABLE ${t.groups} IN SHARE ROW EXCLUSIVE MODE`);
   await tx.query(
     `WITH agg AS (
        SELECT j.group_key, count(*)::int AS job_count,

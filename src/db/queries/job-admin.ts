@@ -30,7 +30,11 @@ export async function jobGetByIdempotencyKey(
   return rows[0] ?? null;
 }
 
-/** Newest first, keyset-paginated on the primary key: `beforeId` resumes strictly below the last id seen. */
+/**
+ * Newest first, keyset-paginated on the primary key: `beforeId` resumes strictly below the last id seen.
+ * The page is cut in a subquery before the status is derived: on the whole table the planner turns the
+ * status's "has children" probe into a hashed subplan that scans every row, once per page.
+ */
 export async function jobList(
   db: Executor,
   t: QueueTables,
@@ -42,7 +46,9 @@ export async function jobList(
   const where = filterWhere(t, 'jobs', spec, 'j', p);
   const keyset = beforeId === null ? '' : ` AND j.id < ${p.add(beforeId)}::bigint`;
   const { rows } = await db.query<JobRow>(
-    `SELECT ${jobSelect(t, 'j')} FROM ${t.jobs} j WHERE ${where}${keyset} ORDER BY j.id DESC LIMIT ${p.add(limit)}::int`,
+    `SELECT ${jobSelect(t, 'j')} FROM (
+       SELECT * FROM ${t.jobs} j WHERE ${where}${keyset} ORDER BY j.id DESC LIMIT ${p.add(limit)}::int
+     ) j ORDER BY j.id DESC`,
     p.values,
   );
   return rows;
@@ -176,15 +182,10 @@ export async function jobStats(db: Executor, t: QueueTables): Promise<StatsRow> 
   return rows[0]!;
 }
 
-/**
- * Jobs claimable now (seed 004 QueueDepth), ignoring group serialization. Counted per access path: the
- * ungrouped ready index by its (priority, run_at) prefix, grouped jobs through the group index.
- */
+/** Jobs claimable now (seed 004 QueueDepth), ignoring group serialization. */
 export async function jobDepth(db: Executor, t: QueueTables): Promise<number> {
-  const ready = readyPredicate(t, 'j');
   const { rows } = await db.query<{ n: string }>(
-    `SELECT (SELECT count(*) FROM ${t.jobs} j WHERE j.group_key IS NULL AND NOT j.suspended AND ${ready})
-          + (SELECT count(*) FROM ${t.jobs} j WHERE j.group_key IS NOT NULL AND ${ready}) AS n`,
+    `SELECT count(*) AS n FROM ${t.jobs} j WHERE ${readyPredicate(t, 'j')}`,
   );
   return Number(rows[0]?.n ?? 0);
 }

@@ -1,6 +1,7 @@
 import type { Executor } from '../executor.js';
 import { jobColumns, type JobRow } from '../rows.js';
 import type { QueueTables } from '../sql.js';
+import { lockGroupsSql } from './group-lock.js';
 
 export interface ClaimParams {
   /** Jobs per group (1 for the ordinary claim). */
@@ -34,7 +35,8 @@ export interface ClaimParams {
  */
 export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Promise<JobRow[]> {
   const standalone = p.standaloneOnly ? 'AND x.parent_id IS NULL AND x.parent_state IS NULL' : '';
-  const ungroupedLimit = p.perGroup === 1 ? '$2' : '($2::int - (SELECT count(DISTINCT group_key) FROM ok)) * $1::int';
+  const ungroupedLimit =
+    p.perGroup === 1 ? '$2' : '($2::int - (SELECT count(DISTINCT group_key) FROM ok)) * $1::int';
   const text = `
     WITH RECURSIVE
     lv(p) AS (
@@ -106,13 +108,25 @@ export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Pr
     -- A group whose head turned out not to be runnable gets its ready_at recomputed. Only when its row
     -- is unchanged since this statement's snapshot (same xmin, re-checked on the latest row version):
     -- otherwise a commit in between (an insert, a resume) may have added work this snapshot cannot see.
+    repair_targets AS (
+      SELECT p.group_key FROM picked p WHERE p.group_key NOT IN (SELECT group_key FROM heads)
+    ),
+    -- Group rows to write: the claimed groups (through the lease trigger) and the repaired ones, locked
+    -- together in one sorted pass before any write, like every multi-group statement.
+    lock_targets AS (
+      SELECT group_key FROM repair_targets
+      UNION
+      SELECT ok.group_key FROM ok WHERE ok.id IN (SELECT id FROM chosen)
+    ),
+    group_locks AS (${lockGroupsSql(t, 'lock_targets')}),
     repaired AS (
       UPDATE ${t.groups} g SET ready_at = (
         SELECT min(greatest(x.run_at, g.in_flight_until)) FROM ${t.jobs} x
         WHERE x.group_key = g.group_key AND NOT x.suspended AND x.attempts < x.max_attempts)
       FROM picked p
       WHERE g.group_key = p.group_key AND g.xmin::text = p.xv
-        AND p.group_key NOT IN (SELECT group_key FROM heads)
+        AND p.group_key IN (SELECT group_key FROM repair_targets)
+        AND (SELECT count(*) FROM group_locks) >= 0
       RETURNING g.group_key
     )
     UPDATE ${t.jobs} j SET
@@ -123,7 +137,7 @@ export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Pr
       worker_id = $4,
       updated_at = now()
     FROM chosen
-    WHERE j.id = chosen.id
+    WHERE j.id = chosen.id AND (SELECT count(*) FROM group_locks) >= 0
     RETURNING ${jobColumns('j')}`;
   const { rows } = await db.query<JobRow>(
     text,

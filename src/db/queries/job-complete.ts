@@ -1,5 +1,6 @@
 import type { Executor } from '../executor.js';
 import type { QueueTables } from '../sql.js';
+import { lockGroupsSql } from './group-lock.js';
 import { treeLock, wakeParents } from './tree.js';
 
 /** A fenced reference: the job id and the attempt number the caller claimed it at. */
@@ -75,9 +76,15 @@ export async function jobAck(db: Executor, t: QueueTables, f: Fence, result?: st
 export async function jobAckBulk(db: Executor, t: QueueTables, fences: readonly Fence[]): Promise<string[]> {
   if (fences.length === 0) return [];
   const { rows } = await db.query<{ id: string }>(
-    `DELETE FROM ${t.jobs} j USING unnest($1::bigint[], $2::int[]) AS u(id, attempts)
-     WHERE j.id = u.id AND j.attempts = u.attempts AND j.leased_until IS NOT NULL AND j.parent_id IS NULL
-       AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)
+    `WITH target AS (
+       SELECT j.id, j.group_key FROM ${t.jobs} j JOIN unnest($1::bigint[], $2::int[]) AS u(id, attempts)
+         ON j.id = u.id AND j.attempts = u.attempts
+       WHERE j.leased_until IS NOT NULL AND j.parent_id IS NULL
+         AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)
+       FOR UPDATE OF j
+     ),
+     group_locks AS (${lockGroupsSql(t, 'target')})
+     DELETE FROM ${t.jobs} j WHERE j.id IN (SELECT id FROM target) AND (SELECT count(*) FROM group_locks) >= 0
      RETURNING j.id`,
     [fences.map((f) => f.id), fences.map((f) => f.attempts)],
     `${t.statementPrefix}ack:bulk`,
@@ -86,7 +93,12 @@ export async function jobAckBulk(db: Executor, t: QueueTables, fences: readonly 
 }
 
 /** Extends (or shortens) a held lease. Returns 1, or 0 when the caller no longer holds the job. */
-export async function jobExtendLease(db: Executor, t: QueueTables, f: Fence, leaseMs: number): Promise<number> {
+export async function jobExtendLease(
+  db: Executor,
+  t: QueueTables,
+  f: Fence,
+  leaseMs: number,
+): Promise<number> {
   const res = await db.query(
     `UPDATE ${t.jobs} j SET leased_until = now() + $3::bigint * interval '1 millisecond',
        run_at = now() + $3::bigint * interval '1 millisecond', updated_at = now()
@@ -113,10 +125,16 @@ export async function jobExtendLeases(
   if (fences.length === 0) return [];
   const { rows } = await db.query<LeaseRow>(
     `WITH u AS (SELECT * FROM unnest($1::bigint[], $2::int[]) WITH ORDINALITY AS u(id, attempts, ord)),
+     target AS (
+       SELECT j.id, j.group_key FROM ${t.jobs} j JOIN u ON j.id = u.id AND j.attempts = u.attempts
+       WHERE j.leased_until IS NOT NULL
+       FOR UPDATE OF j
+     ),
+     group_locks AS (${lockGroupsSql(t, 'target')}),
      upd AS (
        UPDATE ${t.jobs} j SET leased_until = now() + $3::bigint * interval '1 millisecond',
          run_at = now() + $3::bigint * interval '1 millisecond', updated_at = now()
-       FROM u WHERE j.id = u.id AND j.attempts = u.attempts AND j.leased_until IS NOT NULL
+       WHERE j.id IN (SELECT id FROM target) AND (SELECT count(*) FROM group_locks) >= 0
        RETURNING j.id, j.attempts)
      SELECT u.id::text AS id, (upd.id IS NOT NULL) AS updated, coalesce(upd.attempts, cur.attempts) AS current_attempts
      FROM u LEFT JOIN upd ON upd.id = u.id LEFT JOIN ${t.jobs} cur ON cur.id = u.id

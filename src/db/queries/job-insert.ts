@@ -2,6 +2,7 @@ import type { DedupMode } from '../../types.js';
 import type { Executor } from '../executor.js';
 import { jobColumns, type JobRow } from '../rows.js';
 import type { QueueTables } from '../sql.js';
+import { compareGroupKeys } from './group-lock.js';
 
 /** A validated job ready to be written; produced by the client layer. */
 export interface JobInsert {
@@ -92,7 +93,7 @@ export async function jobByIdempotencyKey(db: Executor, t: QueueTables, key: str
  * every batch then takes group locks in the same order, so concurrent batches cannot deadlock, and ids
  * (assigned in row order) follow that order. All rows must share one dedup mode.
  */
-/** Ungrouped rows first, then by group key (code-unit order); stable, so caller order holds inside a group. */
+/** Ungrouped rows first, then by group key (code-point order); stable, so caller order holds inside a group. */
 export function sortForInsert<R extends { groupKey: string | null }>(rows: readonly R[]): R[] {
   return rows
     .map((row, i) => ({ row, i }))
@@ -102,7 +103,7 @@ export function sortForInsert<R extends { groupKey: string | null }>(rows: reado
       if (ga === gb) return a.i - b.i;
       if (ga === null) return -1;
       if (gb === null) return 1;
-      return ga < gb ? -1 : 1;
+      return compareGroupKeys(ga, gb);
     })
     .map((x) => x.row);
 }

@@ -29,7 +29,12 @@ export async function jobSnooze(
 }
 
 /** Many snoozes with delay 0 (graceful shutdown): jobs visible again at once, attempts refunded. */
-export async function jobReleaseMany(db: Executor, t: QueueTables, fences: readonly Fence[], note: string): Promise<number> {
+export async function jobReleaseMany(
+  db: Executor,
+  t: QueueTables,
+  fences: readonly Fence[],
+  note: string,
+): Promise<number> {
   if (fences.length === 0) return 0;
   const res = await db.query(
     `UPDATE ${t.jobs} j SET leased_until = NULL, run_at = now(), max_attempts = j.max_attempts + 1,
@@ -48,7 +53,7 @@ export async function jobReleaseMany(db: Executor, t: QueueTables, fences: reado
  */
 export async function jobRecoverStale(db: Executor, t: QueueTables, maxAgeMs: number): Promise<number> {
   const res = await db.query(
-    `UPDATE ${t.jobs} j SET leased_until = NULL, worker_id = NULL, updated_at = now(),
+    `UPDATE ${t.jobs} j SET leased_until = NULL, worker_id = NULL, run_at = least(j.run_at, now()), updated_at = now(),
        last_error = 'lease expired (worker lost or too slow)'
      WHERE j.leased_until IS NOT NULL AND j.leased_until <= now() AND j.attempts < j.max_attempts
        AND j.claimed_at >= now() - $1::bigint * interval '1 millisecond'`,
@@ -58,73 +63,17 @@ export async function jobRecoverStale(db: Executor, t: QueueTables, maxAgeMs: nu
 }
 
 /** Stale recovery, tier 2: jobs claimed longer than `maxAgeMs` ago and still leased (or expired). */
-export async function jobAncientStale(db: Executor, t: QueueTables, maxAgeMs: number, limit: number): Promise<JobRow[]> {
+export async function jobAncientStale(
+  db: Executor,
+  t: QueueTables,
+  maxAgeMs: number,
+  limit: number,
+): Promise<JobRow[]> {
   const { rows } = await db.query<JobRow>(
     `SELECT ${jobColumns('j')} FROM ${t.jobs} j
      WHERE j.leased_until IS NOT NULL AND j.claimed_at < now() - $1::bigint * interval '1 millisecond'
      ORDER BY j.id LIMIT $2`,
     [maxAgeMs, limit],
-  );
-  return rows;
-}
-
-const DLQ_INSERT = `(job_id, payload, group_key, priority, attempts, max_attempts, last_error, dedup_key,
-  idempotency_key, parent_id, is_rollup, parent_state, meta, created_at)`;
-
-/**
- * Fallback dead-lettering for standalone jobs (no parent, no children), fenced: used only when the
- * queue's dlq facet does not provide `move`. Returns 1, or 0 when fenced off or the job is part of a tree.
- */
-export async function jobDeadLetterStandalone(db: Executor, t: QueueTables, f: Fence, error: string): Promise<number> {
-  const res = await db.query(
-    `WITH moved AS (
-       DELETE FROM ${t.jobs} j WHERE ${FENCE} AND j.parent_id IS NULL
-         AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)
-       RETURNING j.*)
-     INSERT INTO ${t.dlq} ${DLQ_INSERT}
-     SELECT id, payload, group_key, priority, attempts, max_attempts, $3, dedup_key, idempotency_key, parent_id,
-            is_rollup, parent_state, meta, created_at FROM moved`,
-    [f.id, f.attempts, error],
-  );
-  return res.rowCount;
-}
-
-/** Fallback reaper for standalone jobs whose lease expired on their final attempt. */
-export async function jobReapExhaustedStandalone(db: Executor, t: QueueTables, error: string): Promise<number> {
-  const res = await db.query(
-    `WITH moved AS (
-       DELETE FROM ${t.jobs} j WHERE j.leased_until IS NOT NULL AND j.leased_until <= now()
-         AND j.attempts >= j.max_attempts AND j.parent_id IS NULL
-         AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)
-       RETURNING j.*)
-     INSERT INTO ${t.dlq} ${DLQ_INSERT}
-     SELECT id, payload, group_key, priority, attempts, max_attempts,
-            CASE WHEN last_error LIKE 'worker lost%' THEN last_error ELSE $1 || coalesce(': ' || last_error, '') END,
-            dedup_key, idempotency_key, parent_id, is_rollup, parent_state, meta, created_at FROM moved`,
-    [error],
-  );
-  return res.rowCount;
-}
-
-export interface ChildOutcomeRow {
-  child_id: string;
-  result: unknown;
-  error: string | null;
-  dead: boolean;
-}
-
-/**
- * Fallback read of a rollup parent's child outcomes (results table plus dead-lettered children), used
- * only when the queue's results facet does not provide them. Dead letters take precedence over results.
- */
-export async function jobChildOutcomes(db: Executor, t: QueueTables, parentId: string): Promise<ChildOutcomeRow[]> {
-  const { rows } = await db.query<ChildOutcomeRow>(
-    `SELECT r.child_id::text AS child_id, r.result, NULL::text AS error, false AS dead FROM ${t.results} r
-     WHERE r.parent_id = $1
-     UNION ALL
-     SELECT d.job_id::text, NULL::jsonb, coalesce(d.last_error, 'dead-lettered'), true FROM ${t.dlq} d
-     WHERE d.parent_id = $1`,
-    [parentId],
   );
   return rows;
 }

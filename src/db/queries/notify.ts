@@ -7,7 +7,11 @@ export function notifyChannel(schema: string): string {
 }
 
 /** Queues (among `queues`) whose notify trigger is missing (seed 001 notificationTriggersHealthy). */
-export async function notifyMissingTriggers(db: Executor, schema: string, queues: readonly string[]): Promise<string[]> {
+export async function notifyMissingTriggers(
+  db: Executor,
+  schema: string,
+  queues: readonly string[],
+): Promise<string[]> {
   const { rows } = await db.query<{ name: string }>(
     `SELECT q.name FROM ${quoteIdent(schema)}._queues q
      WHERE q.name = ANY($2::text[]) AND NOT EXISTS (

@@ -16,7 +16,10 @@ export async function queueCreate(db: Executor, schema: string, name: string): P
 }
 
 export async function queueDrop(db: Executor, schema: string, name: string): Promise<boolean> {
-  const { rows } = await db.query<{ dropped: boolean }>(`SELECT ${quoteIdent(schema)}._drop_queue($1) AS dropped`, [name]);
+  const { rows } = await db.query<{ dropped: boolean }>(
+    `SELECT ${quoteIdent(schema)}._drop_queue($1) AS dropped`,
+    [name],
+  );
   return rows[0]?.dropped ?? false;
 }
 

@@ -9,7 +9,9 @@ import { treeLockKey } from '../sql.js';
  */
 export async function treeLock(tx: Executor, t: QueueTables, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  const sorted = [...new Set(ids)].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
+  const sorted = [...new Set(ids)].sort((a, b) =>
+    BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0,
+  );
   await tx.query(
     `SELECT pg_advisory_xact_lock(hashtextextended($1 || k::text, 0)) FROM unnest($2::bigint[]) WITH ORDINALITY AS u(k, o)
      ORDER BY o`,
@@ -22,7 +24,11 @@ export async function treeLock(tx: Executor, t: QueueTables, ids: readonly strin
  * in the queue (children in the dead-letter table do not hold it back: the finalizer sees their errors).
  * Must run after treeLock on the same parents. Returns the ids woken.
  */
-export async function wakeParents(tx: Executor, t: QueueTables, parentIds: readonly string[]): Promise<string[]> {
+export async function wakeParents(
+  tx: Executor,
+  t: QueueTables,
+  parentIds: readonly string[],
+): Promise<string[]> {
   if (parentIds.length === 0) return [];
   const { rows } = await tx.query<{ id: string }>(
     `UPDATE ${t.jobs} p SET suspended = false, run_at = now(), updated_at = now()

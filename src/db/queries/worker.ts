@@ -19,7 +19,10 @@ export async function workerRegister(db: Executor, schema: string, w: WorkerRegi
 
 /** Records a heartbeat. Returns false when the row is gone (another worker presumed this one dead). */
 export async function workerHeartbeat(db: Executor, schema: string, id: string): Promise<boolean> {
-  const res = await db.query(`UPDATE ${quoteIdent(schema)}._workers SET last_heartbeat = now() WHERE id = $1`, [id]);
+  const res = await db.query(
+    `UPDATE ${quoteIdent(schema)}._workers SET last_heartbeat = now() WHERE id = $1`,
+    [id],
+  );
   return res.rowCount > 0;
 }
 
@@ -44,7 +47,9 @@ export async function workerList(db: Executor, schema: string): Promise<WorkerIn
     pid: number;
     started_at: Date;
     last_heartbeat: Date;
-  }>(`SELECT id, queues, hostname, pid, started_at, last_heartbeat FROM ${quoteIdent(schema)}._workers ORDER BY id`);
+  }>(
+    `SELECT id, queues, hostname, pid, started_at, last_heartbeat FROM ${quoteIdent(schema)}._workers ORDER BY id`,
+  );
   return rows.map((r) => ({
     id: r.id,
     queues: r.queues,
@@ -68,7 +73,11 @@ export interface ReleasedJobs {
  * left for the exhausted-job reaper (dead-letter, "worker lost"), and the next claim fences off any late
  * write from the presumed-dead worker.
  */
-export async function workerReleaseDead(db: Executor, schema: string, thresholdMs: number): Promise<ReleasedJobs> {
+export async function workerReleaseDead(
+  db: Executor,
+  schema: string,
+  thresholdMs: number,
+): Promise<ReleasedJobs> {
   const s = quoteIdent(schema);
   return db.transaction(async (tx) => {
     const dead = await tx.query<{ id: string; queues: string[] }>(
@@ -80,9 +89,10 @@ export async function workerReleaseDead(db: Executor, schema: string, thresholdM
     if (dead.rows.length === 0) return { workers: [], jobs };
     const ids = dead.rows.map((r) => r.id).sort();
     const queues = [...new Set(dead.rows.flatMap((r) => r.queues))].sort();
-    const existing = await tx.query<{ name: string }>(`SELECT name FROM ${s}._queues WHERE name = ANY($1::text[])`, [
-      queues,
-    ]);
+    const existing = await tx.query<{ name: string }>(
+      `SELECT name FROM ${s}._queues WHERE name = ANY($1::text[])`,
+      [queues],
+    );
     for (const { name } of existing.rows) {
       const t = queueTables(schema, name);
       const res = await tx.query(

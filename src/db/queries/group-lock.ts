@@ -1,0 +1,26 @@
+import type { QueueTables } from '../sql.js';
+
+/**
+ * Body of a CTE that locks the group rows of the jobs listed in CTE `source` (a `group_key` column), in
+ * byte order of the key. Every statement that touches several groups takes their rows in this one order
+ * (inserts sort their rows the same way, see compareGroupKeys), so statements cannot deadlock on them.
+ * Job rows are always locked before group rows.
+ */
+export function lockGroupsSql(t: QueueTables, source: string): string {
+  return `SELECT g.group_key FROM ${t.groups} g
+    WHERE g.group_key IN (SELECT s.group_key FROM ${source} s WHERE s.group_key IS NOT NULL)
+    ORDER BY g.group_key COLLATE "C"
+    FOR UPDATE OF g`;
+}
+
+/** Code-point order, which is the byte order of UTF-8 and so matches `COLLATE "C"`. */
+export function compareGroupKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const ca = a.codePointAt(i)!;
+    const cb = b.codePointAt(i)!;
+    if (ca !== cb) return ca - cb;
+    if (ca > 0xffff) i++;
+  }
+  return a.length - b.length;
+}
