@@ -36,7 +36,7 @@ try {
       await emails.ack(job, job.parentId ? { result: { sent: true } } : {});
     }
   }
-  console.log('all jobs done; queue depth is now', (await arbiter.db.query('SELECT count(*)::int AS n FROM arbiter.emails')).rows[0]);
+  console.log('all jobs done; jobs left in the queue:', await emails.jobs.count());
 } finally {
   await arbiter.close();
   await embedded?.stop();

@@ -1,6 +1,16 @@
 export { Arbiter, type ArbiterOptions } from './client/arbiter.js';
-export { Queue, type EnqueueCallOptions, type EnqueueItem, DEFAULT_LEASE_MS, MAX_ERROR_LENGTH } from './client/queue.js';
+export {
+  Queue,
+  type EnqueueCallOptions,
+  type EnqueueItem,
+  DEFAULT_LEASE_MS,
+  MAX_ERROR_LENGTH,
+} from './client/queue.js';
 export type { TreeNode, InsertedTree } from './client/tree.js';
+export type { JobsAdmin } from './admin/jobs.js';
+export type { DeadLetters } from './admin/dead-letters.js';
+export type { Results } from './client/results.js';
+export { mergeChildOutcomes } from './core/child-results.js';
 export type { QueueInfo } from './db/queries/queue.js';
 export type { Executor, QueryResult } from './db/executor.js';
 export { PoolExecutor, ClientExecutor, toExecutor, type ExecutorSource } from './db/pg-executor.js';
@@ -8,3 +18,4 @@ export { migrate, pendingMigrationSql, loadMigrations, type MigrateResult } from
 export * from './errors.js';
 export * from './types.js';
 export { JOB_STATUSES } from './types.js';
+export * from './worker/index.js';

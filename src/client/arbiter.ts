@@ -5,7 +5,7 @@ import { checkOptions, intInRange } from '../core/validate.js';
 import type { Executor } from '../db/executor.js';
 import { currentVersion, migrate, pendingMigrationSql, type MigrateResult } from '../db/migrate.js';
 import { PoolExecutor, createPool, toExecutor, type ExecutorSource } from '../db/pg-executor.js';
-import { queueCreate, queueDrop, queueList, type QueueInfo } from '../db/queries/queue.js';
+import { queueCreate, queueDrop, queueList, queueSetPaused, type QueueInfo } from '../db/queries/queue.js';
 import { queueTables } from '../db/sql.js';
 import { ValidationError } from '../errors.js';
 import { Queue } from './queue.js';
@@ -98,6 +98,18 @@ export class Arbiter {
     validateQueueName(name);
     this.queues.delete(name);
     return queueDrop(this.db, this.schema, name);
+  }
+
+  /** Stops claims from a queue (enqueue keeps working; in-flight jobs finish). False if it does not exist. */
+  pauseQueue(name: string): Promise<boolean> {
+    validateQueueName(name);
+    return queueSetPaused(this.db, this.schema, name, true);
+  }
+
+  /** Lets a paused queue be claimed from again. False if it does not exist. */
+  resumeQueue(name: string): Promise<boolean> {
+    validateQueueName(name);
+    return queueSetPaused(this.db, this.schema, name, false);
   }
 
   listQueues(): Promise<QueueInfo[]> {

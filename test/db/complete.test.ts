@@ -77,4 +77,30 @@ describe('smart ack', () => {
     expect(await q.ackMany([child])).toBe(1);
     expect((await row('a_many', tree.job.id))!.suspended).toBe(false);
   });
+
+  it('a parent on its last attempt still gets its completion round after its children', async () => {
+    const q = await t.arbiter.createQueue<{ step: string }>('a_last_round');
+    await q.enqueue({ step: 'parent' }, { maxAttempts: 1 });
+    const [parent] = await q.claim();
+    await q.enqueue({ step: 'child' }, { parentId: parent!.id });
+    expect(await q.ack(parent!)).toBe(1);
+    const [child] = await q.claim();
+    expect(await q.ack(child!)).toBe(1);
+    const [round2] = await q.claim();
+    expect(round2).toMatchObject({ id: parent!.id, attempts: 2 });
+  });
+});
+
+describe('retry on the final attempt', () => {
+  it('leaves the job exhausted for the reaper instead of stuck', async () => {
+    const q = await t.arbiter.createQueue('a_final_retry');
+    await q.enqueue({}, { maxAttempts: 1 });
+    const [job] = await q.claim();
+    expect(await q.retry(job!, { delayMs: 60_000, error: 'boom' })).toBe(1);
+    expect((await q.jobs.get(job!.id))!.status).toBe('exhausted');
+    expect(await q.claim()).toEqual([]);
+    expect(await q.dlq.reapExhausted()).toBe(1);
+    const dead = await q.dlq.list();
+    expect(dead.items.map((d) => d.jobId)).toEqual([job!.id]);
+  });
 });

@@ -80,3 +80,18 @@ describe('queues', () => {
     expect(rows[0].n).toBe(0);
   });
 });
+
+describe('pause', () => {
+  it('a paused queue claims nothing until resumed; enqueue keeps working', async () => {
+    const q = await t.arbiter.createQueue('mq_pause');
+    await q.enqueue({ a: 1 });
+    await q.enqueue({ b: 1 }, { groupKey: 'g' });
+    expect(await t.arbiter.pauseQueue('mq_pause')).toBe(true);
+    expect((await t.arbiter.listQueues()).find((x) => x.name === 'mq_pause')!.paused).toBe(true);
+    await q.enqueue({ c: 1 });
+    expect(await q.claim({ limit: 10 })).toEqual([]);
+    expect(await t.arbiter.resumeQueue('mq_pause')).toBe(true);
+    expect(await q.claim({ limit: 10 })).toHaveLength(3);
+    expect(await t.arbiter.pauseQueue('mq_missing')).toBe(false);
+  });
+});

@@ -39,15 +39,19 @@ export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Pr
     p.perGroup === 1 ? '$2' : '($2::int - (SELECT count(DISTINCT group_key) FROM ok)) * $1::int';
   const text = `
     WITH RECURSIVE
+    -- A paused queue claims nothing (enqueue still works).
+    paused AS (SELECT 1 FROM ${t.registry} r WHERE r.name = $5 AND r.paused),
     lv(p) AS (
-      (SELECT x.priority FROM ${t.jobs} x WHERE x.group_key IS NULL AND NOT x.suspended ORDER BY x.priority LIMIT 1)
+      (SELECT x.priority FROM ${t.jobs} x WHERE x.group_key IS NULL AND NOT x.suspended
+         AND NOT EXISTS (SELECT 1 FROM paused) ORDER BY x.priority LIMIT 1)
       UNION ALL
       SELECT (SELECT x.priority FROM ${t.jobs} x WHERE x.group_key IS NULL AND NOT x.suspended AND x.priority > lv.p
               ORDER BY x.priority LIMIT 1)
       FROM lv WHERE lv.p IS NOT NULL
     ),
     glv(p) AS (
-      (SELECT g.min_priority FROM ${t.groups} g WHERE g.ready_at IS NOT NULL ORDER BY g.min_priority LIMIT 1)
+      (SELECT g.min_priority FROM ${t.groups} g WHERE g.ready_at IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM paused) ORDER BY g.min_priority LIMIT 1)
       UNION ALL
       SELECT (SELECT g.min_priority FROM ${t.groups} g WHERE g.ready_at IS NOT NULL AND g.min_priority > glv.p
               ORDER BY g.min_priority LIMIT 1)
@@ -141,7 +145,7 @@ export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Pr
     RETURNING ${jobColumns('j')}`;
   const { rows } = await db.query<JobRow>(
     text,
-    [p.perGroup, p.groups, p.leaseMs, p.workerId],
+    [p.perGroup, p.groups, p.leaseMs, p.workerId, t.queue],
     `${t.statementPrefix}claim:${p.perGroup === 1 ? 'one' : 'batched'}:${p.standaloneOnly ? 's' : 'a'}`,
   );
   rows.sort((a, b) => a.priority - b.priority || Number(BigInt(a.id) - BigInt(b.id)));

@@ -57,8 +57,9 @@ export async function jobAck(db: Executor, t: QueueTables, f: Fence, result?: st
     }
     if (cur.has_children) {
       const res = await tx.query(
+        // A successful round does not spend the failure budget: keep one attempt for the completion round.
         `UPDATE ${t.jobs} j SET suspended = true, leased_until = NULL, run_at = now(), worker_id = NULL,
-           updated_at = now() WHERE ${FENCE}`,
+           max_attempts = greatest(j.max_attempts, j.attempts + 1), updated_at = now() WHERE ${FENCE}`,
         [f.id, f.attempts],
       );
       return res.rowCount;
@@ -154,7 +155,12 @@ export async function jobRetry(
   error: string,
 ): Promise<number> {
   const res = await db.query(
-    `UPDATE ${t.jobs} j SET leased_until = NULL, run_at = now() + $3::bigint * interval '1 millisecond',
+    // On the final attempt there is no retry to wait for: the lease is ended (not cleared), which makes the
+    // job "exhausted" so the reaper dead-letters it instead of leaving it unclaimable forever.
+    `UPDATE ${t.jobs} j SET
+       leased_until = CASE WHEN j.attempts >= j.max_attempts THEN now() END,
+       run_at = CASE WHEN j.attempts >= j.max_attempts THEN now()
+                     ELSE now() + $3::bigint * interval '1 millisecond' END,
        last_error = $4, worker_id = NULL, updated_at = now()
      WHERE ${FENCE}`,
     [f.id, f.attempts, backoffMs, error],

@@ -29,3 +29,9 @@ export async function queueList(db: Executor, schema: string): Promise<QueueInfo
   );
   return rows.map((r) => ({ name: r.name, createdAt: r.created_at, paused: r.paused }));
 }
+
+/** Pauses or resumes claiming from a queue. Returns false when the queue does not exist. */
+export async function queueSetPaused(db: Executor, schema: string, name: string, paused: boolean): Promise<boolean> {
+  const res = await db.query(`UPDATE ${quoteIdent(schema)}._queues SET paused = $2 WHERE name = $1`, [name, paused]);
+  return res.rowCount > 0;
+}
