@@ -67,7 +67,11 @@ export class PayloadTooLargeError extends ArbiterError {
 export class QueueNotFoundError extends ArbiterError {
   readonly queue: string;
   constructor(schema: string, queue: string, options?: { cause?: unknown }) {
-    super('QUEUE_NOT_FOUND', `queue "${queue}" does not exist in schema "${schema}" (create it with createQueue)`, options);
+    super(
+      'QUEUE_NOT_FOUND',
+      `queue "${queue}" does not exist in schema "${schema}" (create it with createQueue)`,
+      options,
+    );
     this.name = 'QueueNotFoundError';
     this.queue = queue;
   }
@@ -105,9 +109,13 @@ export class SchemaTooNewError extends ArbiterError {
  */
 export class OutcomeUnknownError extends ArbiterError {
   constructor(operation: string, cause: unknown) {
-    super('OUTCOME_UNKNOWN', `${operation}: the connection failed during commit; the write may or may not have happened`, {
-      cause,
-    });
+    super(
+      'OUTCOME_UNKNOWN',
+      `${operation}: the connection failed during commit; the write may or may not have happened`,
+      {
+        cause,
+      },
+    );
     this.name = 'OutcomeUnknownError';
   }
 }

@@ -18,6 +18,7 @@ export function toJobId(value: unknown, field = 'id'): JobId {
 
 export function toJobIds(values: unknown, field = 'ids', max = 10_000): JobId[] {
   if (!Array.isArray(values)) throw new ValidationError(field, values, 'must be an array of job ids');
-  if (values.length > max) throw new ValidationError(field, values.length, `at most ${max} ids per call`, 'BATCH_TOO_LARGE');
+  if (values.length > max)
+    throw new ValidationError(field, values.length, `at most ${max} ids per call`, 'BATCH_TOO_LARGE');
   return values.map((v, i) => toJobId(v, `${field}[${i}]`));
 }

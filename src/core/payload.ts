@@ -42,7 +42,8 @@ function check(value: unknown, path: string, depth: number, seen: Set<object>): 
   }
   if (value === null) return;
   const obj = value as object;
-  if (depth >= MAX_PAYLOAD_DEPTH) throw new PayloadError(path, 'nested', `nesting deeper than ${MAX_PAYLOAD_DEPTH}`);
+  if (depth >= MAX_PAYLOAD_DEPTH)
+    throw new PayloadError(path, 'nested', `nesting deeper than ${MAX_PAYLOAD_DEPTH}`);
   if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
     if (obj instanceof Date) {
       if (Number.isNaN(obj.getTime())) throw new PayloadError(path, obj, 'invalid Date');
@@ -57,7 +58,11 @@ function check(value: unknown, path: string, depth: number, seen: Set<object>): 
     for (let i = 0; i < obj.length; i++) check(obj[i], `${path}[${i}]`, depth + 1, seen);
   } else {
     if (obj instanceof Map || obj instanceof Set) {
-      throw new PayloadError(path, obj, `a ${obj.constructor.name} is not JSON (convert it to an array or object)`);
+      throw new PayloadError(
+        path,
+        obj,
+        `a ${obj.constructor.name} is not JSON (convert it to an array or object)`,
+      );
     }
     for (const key of Object.keys(obj)) {
       checkString(key, `${path} (key)`);

@@ -28,7 +28,11 @@ export function checkOptions<T extends object>(
   if (!isPlainObject(value)) throw new ValidationError(field, value, 'must be an options object');
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) {
-      throw new ValidationError(`${field}.${key}`, value[key], `unknown option (allowed: ${allowed.join(', ')})`);
+      throw new ValidationError(
+        `${field}.${key}`,
+        value[key],
+        `unknown option (allowed: ${allowed.join(', ')})`,
+      );
     }
   }
   return value as Partial<T>;
@@ -41,7 +45,13 @@ export function intInRange(value: unknown, field: string, min: number, max: numb
   return value;
 }
 
-export function optionalInt(value: unknown, field: string, min: number, max: number, fallback: number): number {
+export function optionalInt(
+  value: unknown,
+  field: string,
+  min: number,
+  max: number,
+  fallback: number,
+): number {
   return value === undefined ? fallback : intInRange(value, field, min, max);
 }
 
@@ -63,7 +73,11 @@ export function validDate(value: unknown, field: string): Date {
 export function optionalKey(value: unknown, field: string): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string' || value.length === 0 || value.length > LIMITS.maxKeyLength) {
-    throw new ValidationError(field, value, `must be a non-empty string of at most ${LIMITS.maxKeyLength} characters`);
+    throw new ValidationError(
+      field,
+      value,
+      `must be a non-empty string of at most ${LIMITS.maxKeyLength} characters`,
+    );
   }
   if (value.includes('\u0000')) throw new ValidationError(field, value, 'may not contain NUL');
   return value;
@@ -71,13 +85,18 @@ export function optionalKey(value: unknown, field: string): string | null {
 
 export function requiredString(value: unknown, field: string, maxLength = 65_536): string {
   if (typeof value !== 'string' || value.length > maxLength || value.includes('\u0000')) {
-    throw new ValidationError(field, value, `must be a string of at most ${maxLength} characters without NUL`);
+    throw new ValidationError(
+      field,
+      value,
+      `must be a string of at most ${maxLength} characters without NUL`,
+    );
   }
   return value;
 }
 
 export function batchArray(value: unknown, field: string, max: number = LIMITS.maxBatch): unknown[] {
   if (!Array.isArray(value)) throw new ValidationError(field, value, 'must be an array');
-  if (value.length > max) throw new ValidationError(field, value.length, `at most ${max} items per call`, 'BATCH_TOO_LARGE');
+  if (value.length > max)
+    throw new ValidationError(field, value.length, `at most ${max} items per call`, 'BATCH_TOO_LARGE');
   return value;
 }
