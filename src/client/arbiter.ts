@@ -23,6 +23,8 @@ export interface ArbiterOptions {
   maxPayloadBytes?: number;
   /** Pool size when Arbiter creates the pool. Default 10. */
   poolSize?: number;
+  /** How long to wait for a new connection when Arbiter creates the pool, in ms. Default 10,000. */
+  connectTimeoutMs?: number;
 }
 
 const OPTION_KEYS = [
@@ -32,6 +34,7 @@ const OPTION_KEYS = [
   'schema',
   'maxPayloadBytes',
   'poolSize',
+  'connectTimeoutMs',
 ] as const;
 
 /** Entry point: one database, one schema, any number of queues. */
@@ -59,18 +62,25 @@ export class Arbiter {
         : intInRange(o.maxPayloadBytes, 'options.maxPayloadBytes', 1, 256 * 1024 * 1024);
     if (o.connectionString !== undefined) {
       if (typeof o.connectionString !== 'string' || !/^postgres(ql)?:\/\//.test(o.connectionString)) {
-        throw new ValidationError(
-          'options.connectionString',
-          o.connectionString,
-          'must be a postgres:// URL',
-        );
+        // Never echo the URL itself: it may carry a password.
+        const shown =
+          typeof o.connectionString === 'string'
+            ? o.connectionString.replace(/\/\/.*@/, '//***@')
+            : o.connectionString;
+        throw new ValidationError('options.connectionString', shown, 'must be a postgres:// URL');
       }
       const size = o.poolSize === undefined ? 10 : intInRange(o.poolSize, 'options.poolSize', 1, 1000);
-      this.ownedPool = createPool(o.connectionString, size);
+      const connectTimeoutMs =
+        o.connectTimeoutMs === undefined
+          ? 10_000
+          : intInRange(o.connectTimeoutMs, 'options.connectTimeoutMs', 1, 600_000);
+      this.ownedPool = createPool(o.connectionString, size, connectTimeoutMs);
       this.db = new PoolExecutor(this.ownedPool);
     } else {
-      if (o.poolSize !== undefined) {
-        throw new ValidationError('options.poolSize', o.poolSize, 'only applies with connectionString');
+      for (const key of ['poolSize', 'connectTimeoutMs'] as const) {
+        if (o[key] !== undefined) {
+          throw new ValidationError(`options.${key}`, o[key], 'only applies with connectionString');
+        }
       }
       this.db = toExecutor((o.pool ?? o.executor)!);
     }

@@ -125,8 +125,8 @@ function isExecutor(value: unknown): value is Executor {
   );
 }
 
-export function createPool(connectionString: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max });
+export function createPool(connectionString: string, max = 10, connectTimeoutMs = 10_000): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: connectTimeoutMs });
   // An idle client's error (e.g. the server restarted) must not crash the process; the pool drops it.
   pool.on('error', () => undefined);
   return pool;

@@ -204,6 +204,17 @@ describe('bad input gets a typed error and writes nothing', () => {
     expect(await checksum()).toBe(before);
   });
 
+  it('never echoes a password from a malformed connection string', () => {
+    let message = '';
+    try {
+      new Arbiter({ connectionString: 'mysql://admin:hunter2@db.example/x' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/connectionString/);
+    expect(message).not.toContain('hunter2');
+  });
+
   it('double ack and ack after lease loss return 0 and change nothing', async () => {
     await q.enqueue({ x: 1 });
     const jobs = await q.claim({ limit: 5 });
