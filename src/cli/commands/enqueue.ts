@@ -1,0 +1,143 @@
+import { readFile } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import type { EnqueueItem } from '../../client/queue.js';
+import type { EnqueueOptions } from '../../types.js';
+import { action, type CliContext } from '../context.js';
+import { usageError } from '../errors.js';
+import { Progress } from '../output.js';
+import { parseDate, parseDuration, parseInteger } from '../parse.js';
+import { jobDetail } from '../render.js';
+
+interface EnqueueFlags {
+  group?: string;
+  priority?: number;
+  delay?: number;
+  runAt?: Date;
+  maxAttempts?: number;
+  dedupKey?: string;
+  dedupMode?: 'ignore' | 'replace';
+  idempotencyKey?: string;
+  parent?: string;
+  suspended?: boolean;
+  file?: string;
+}
+
+/** Jobs per enqueueMany call when reading a file. */
+const BATCH = 1000;
+
+export function registerEnqueue(program: Command): void {
+  program
+    .command('enqueue')
+    .description('add a job (payload as JSON), or many with --file (one JSON payload per line)')
+    .argument('<queue>', 'queue name')
+    .argument('[payload]', 'the job payload as JSON, e.g. \'{"to":"a@b.c"}\'')
+    .option('--group <key>', 'group key: jobs of a group run one at a time, in order')
+    .option('--priority <n>', 'lower runs first, -32768 to 32767 (default: 0)', parseInteger)
+    .option(
+      '--delay <duration>',
+      'run no earlier than this from now: 1500, 500ms, 10s, 5m, 2h, 1d',
+      parseDuration,
+    )
+    .option('--run-at <date>', 'run no earlier than this ISO-8601 time (not with --delay)', parseDate)
+    .option(
+      '--max-attempts <n>',
+      'claims allowed before dead-lettering, 1 to 1000000 (default: 25)',
+      parseInteger,
+    )
+    .option('--dedup-key <key>', 'deduplication key (see --dedup-mode)')
+    .addOption(
+      new Option('--dedup-mode <mode>', 'what a duplicate dedup key does')
+        .choices(['ignore', 'replace'])
+        .default('ignore'),
+    )
+    .option('--idempotency-key <key>', 'return the live job holding this key instead of inserting')
+    .option('--parent <id>', 'make the job a child of this job (same queue)')
+    .option('--suspended', 'insert suspended (unclaimable until `arbiter jobs resume`)')
+    .option('--file <path>', 'bulk: read one JSON payload per line from this file (- for stdin)')
+    .action(
+      action(async (ctx, queueName: string, payloadText: string | undefined, flags: EnqueueFlags) => {
+        if (flags.file !== undefined) {
+          if (payloadText !== undefined) throw usageError('give either a payload or --file, not both');
+          return enqueueFile(ctx, queueName, flags);
+        }
+        if (payloadText === undefined) throw usageError('missing payload: give it as JSON, or use --file');
+        const payload = parsePayload(payloadText, 'payload');
+        const queue = await ctx.queue(queueName);
+        const job = await queue.enqueue(payload, enqueueOptions(flags));
+        if (job === null) {
+          ctx.emit({ job: null, skipped: true, reason: 'dedup' }, () =>
+            ctx.c.yellow(
+              `Skipped: a job with dedup key "${flags.dedupKey}" already exists (or is in flight).`,
+            ),
+          );
+          return;
+        }
+        ctx.emit(
+          { job, skipped: false },
+          () => `${ctx.c.green('Enqueued')} job ${job.id} on "${queueName}".\n${jobDetail(job, ctx.c)}`,
+        );
+      }),
+    );
+}
+
+function enqueueOptions(f: EnqueueFlags): EnqueueOptions {
+  const o: EnqueueOptions = {};
+  if (f.group !== undefined) o.groupKey = f.group;
+  if (f.priority !== undefined) o.priority = f.priority;
+  if (f.delay !== undefined) o.delayMs = f.delay;
+  if (f.runAt !== undefined) o.runAt = f.runAt;
+  if (f.maxAttempts !== undefined) o.maxAttempts = f.maxAttempts;
+  if (f.dedupKey !== undefined) o.dedup = { key: f.dedupKey, mode: f.dedupMode ?? 'ignore' };
+  if (f.idempotencyKey !== undefined) o.idempotencyKey = f.idempotencyKey;
+  if (f.parent !== undefined) o.parentId = f.parent;
+  if (f.suspended) o.suspended = true;
+  return o;
+}
+
+function parsePayload(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw usageError(`${where}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+async function readInput(path: string): Promise<string> {
+  if (path !== '-') {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (err) {
+      throw usageError(`--file: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Every line is parsed before anything is written, so a bad line 9,000 does not leave 8,999 jobs behind. */
+async function enqueueFile(ctx: CliContext, queueName: string, flags: EnqueueFlags): Promise<void> {
+  if (flags.dedupKey !== undefined || flags.idempotencyKey !== undefined) {
+    throw usageError('--dedup-key and --idempotency-key name one job; they cannot be given with --file');
+  }
+  const text = await readInput(flags.file!);
+  const options = enqueueOptions(flags);
+  const items: EnqueueItem<unknown>[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    items.push({ payload: parsePayload(line, `line ${i + 1}`), ...options });
+  });
+  const queue = await ctx.queue(queueName);
+  const progress = new Progress('enqueue', items.length, ctx.json);
+  let enqueued = 0;
+  for (let i = 0; i < items.length; i += BATCH) {
+    const batch = items.slice(i, i + BATCH);
+    enqueued += await queue.enqueueManyCount(batch);
+    progress.add(batch.length);
+  }
+  progress.finish();
+  ctx.emit(
+    { queue: queueName, read: items.length, enqueued },
+    () => `${ctx.c.green('Enqueued')} ${enqueued} of ${items.length} jobs on "${queueName}".`,
+  );
+}

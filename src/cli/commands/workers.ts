@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { action } from '../context.js';
+import { date, duration, table } from '../output.js';
+
+export function registerWorkers(program: Command): void {
+  program
+    .command('workers')
+    .description('list registered worker processes and their heartbeats')
+    .action(
+      action(async (ctx) => {
+        const arbiter = await ctx.arbiter();
+        // Loaded on demand: no other command needs the worker runtime.
+        const { workerList } = await import('../../worker/index.js');
+        const workers = await workerList(arbiter.db, arbiter.schema);
+        const now = Date.now();
+        ctx.emit(
+          workers.map((w) => ({
+            ...w,
+            heartbeatAgeSeconds: Math.max(0, (now - w.lastHeartbeat.getTime()) / 1000),
+          })),
+          () =>
+            workers.length === 0
+              ? ctx.c.dim('(no workers registered)')
+              : table(
+                  workers,
+                  [
+                    { header: 'ID', value: (w) => w.id, max: 40 },
+                    { header: 'HOST', value: (w) => w.hostname, max: 30 },
+                    { header: 'PID', value: (w) => String(w.pid), align: 'right' },
+                    { header: 'QUEUES', value: (w) => w.queues.join(','), max: 40 },
+                    { header: 'STARTED', value: (w) => date(w.startedAt) },
+                    {
+                      header: 'LAST HEARTBEAT',
+                      value: (w) => `${duration(Math.max(0, now - w.lastHeartbeat.getTime()))} ago`,
+                      align: 'right',
+                    },
+                  ],
+                  ctx.c,
+                ),
+        );
+      }),
+    );
+}
