@@ -1,4 +1,5 @@
--- Arbiter schema, version 2: worker registry, recurring jobs, coalesced wake-up notifications.
+-- Arbiter schema, version 2: worker registry, recurring jobs, coalesced wake-up notifications, processed-job
+-- history.
 -- "{{schema}}" is replaced by the validated schema name before this file runs.
 
 -- One row per running worker process. A worker silent past the dead-worker threshold is presumed dead:
@@ -71,7 +72,40 @@ BEGIN
 END
 $create$;
 
--- _create_queue keeps its version-1 body under another name and gains the notify triggers.
+-- Processed-job history ("keep as processed", seed 003's finished_at): finished jobs a worker was told to
+-- keep are moved here with their finish time, so the hot job table stays small. Idempotent.
+CREATE FUNCTION "{{schema}}"._create_history_table(q text) RETURNS void
+LANGUAGE plpgsql AS $create$
+DECLARE
+  s constant text := '{{schema}}';
+BEGIN
+  IF q !~ '^[a-z][a-z0-9_]{0,47}$' THEN
+    RAISE EXCEPTION 'invalid queue name: %', q USING ERRCODE = '22023';
+  END IF;
+  EXECUTE format($ddl$
+    CREATE TABLE IF NOT EXISTS %1$I.%2$I (
+      id bigint PRIMARY KEY,
+      payload jsonb NOT NULL,
+      group_key text,
+      priority smallint NOT NULL,
+      attempts integer NOT NULL,
+      max_attempts integer NOT NULL,
+      last_error text,
+      parent_id bigint,
+      is_rollup boolean NOT NULL,
+      meta jsonb,
+      result jsonb,
+      worker_id text,
+      created_at timestamptz NOT NULL,
+      claimed_at timestamptz,
+      finished_at timestamptz NOT NULL DEFAULT now()
+    )$ddl$, s, q || '_history');
+  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I (finished_at DESC, id DESC)', q || '_hist_idx', s,
+    q || '_history');
+END
+$create$;
+
+-- _create_queue keeps its version-1 body under another name and gains the notify triggers and history.
 ALTER FUNCTION "{{schema}}"._create_queue(text) RENAME TO _create_queue_v1;
 
 CREATE FUNCTION "{{schema}}"._create_queue(q text) RETURNS boolean
@@ -81,9 +115,26 @@ DECLARE
 BEGIN
   created := "{{schema}}"._create_queue_v1(q);
   PERFORM "{{schema}}"._create_notify_triggers(q);
+  PERFORM "{{schema}}"._create_history_table(q);
   RETURN created;
 END
 $create$;
+
+-- _drop_queue drops the history table too.
+ALTER FUNCTION "{{schema}}"._drop_queue(text) RENAME TO _drop_queue_v1;
+
+CREATE FUNCTION "{{schema}}"._drop_queue(q text) RETURNS boolean
+LANGUAGE plpgsql AS $drop$
+DECLARE
+  dropped boolean;
+BEGIN
+  dropped := "{{schema}}"._drop_queue_v1(q);
+  IF dropped THEN
+    EXECUTE format('DROP TABLE IF EXISTS %I.%I', '{{schema}}', q || '_history');
+  END IF;
+  RETURN dropped;
+END
+$drop$;
 
 -- Upgrade queues created under version 1.
 DO $upgrade$
@@ -92,6 +143,7 @@ DECLARE
 BEGIN
   FOR q IN SELECT name FROM "{{schema}}"._queues ORDER BY name LOOP
     PERFORM "{{schema}}"._create_notify_triggers(q);
+    PERFORM "{{schema}}"._create_history_table(q);
   END LOOP;
 END
 $upgrade$;

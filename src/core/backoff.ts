@@ -17,7 +17,12 @@ export type BackoffOptions =
   | { type: 'exponential'; baseMs?: number; factor?: number; maxMs?: number; jitter?: number }
   | ((attempt: number, error: unknown) => number);
 
-export const DEFAULT_BACKOFF: BackoffOptions = { type: 'exponential', baseMs: 1_000, factor: 2, maxMs: DEFAULT_BACKOFF_MAX_MS };
+export const DEFAULT_BACKOFF: BackoffOptions = {
+  type: 'exponential',
+  baseMs: 1_000,
+  factor: 2,
+  maxMs: DEFAULT_BACKOFF_MAX_MS,
+};
 
 /** Validates a backoff option once, when the worker is created. */
 export function checkBackoff(value: unknown, field: string): BackoffOptions {
@@ -34,7 +39,8 @@ export function checkBackoff(value: unknown, field: string): BackoffOptions {
         : null;
   if (!allowed) throw new ValidationError(`${field}.type`, o.type, "must be 'linear' or 'exponential'");
   for (const key of Object.keys(o)) {
-    if (!allowed.includes(key)) throw new ValidationError(`${field}.${key}`, o[key], 'unknown backoff option');
+    if (!allowed.includes(key))
+      throw new ValidationError(`${field}.${key}`, o[key], 'unknown backoff option');
   }
   for (const key of ['delayMs', 'baseMs', 'maxMs']) {
     const v = o[key];
@@ -42,7 +48,10 @@ export function checkBackoff(value: unknown, field: string): BackoffOptions {
       throw new ValidationError(`${field}.${key}`, v, 'must be a number of milliseconds >= 0');
     }
   }
-  if (o.factor !== undefined && (typeof o.factor !== 'number' || !Number.isFinite(o.factor) || o.factor < 1)) {
+  if (
+    o.factor !== undefined &&
+    (typeof o.factor !== 'number' || !Number.isFinite(o.factor) || o.factor < 1)
+  ) {
     throw new ValidationError(`${field}.factor`, o.factor, 'must be a number >= 1');
   }
   if (o.jitter !== undefined && (typeof o.jitter !== 'number' || !(o.jitter >= 0 && o.jitter <= 1))) {

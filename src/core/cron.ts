@@ -12,7 +12,11 @@ export function checkCron(pattern: unknown, tz: unknown, field: string): void {
   try {
     CronExpressionParser.parse(pattern, { tz, strict: false });
   } catch (err) {
-    throw new ValidationError(`${field}.pattern`, pattern, `is not a valid cron expression (${(err as Error).message})`);
+    throw new ValidationError(
+      `${field}.pattern`,
+      pattern,
+      `is not a valid cron expression (${(err as Error).message})`,
+    );
   }
 }
 
@@ -26,9 +30,8 @@ function isTimeZone(tz: string): boolean {
 }
 
 /**
- * The latest tick of `pattern` at or before `now` (null when there is none). DST follows cron-parser:
- * a local time skipped by spring-forward does not fire that day; a repeated hour at fall-back fires once,
- * because ticks are compared as instants and each schedule remembers the last instant it fired.
+ * The latest tick of `pattern` at or before `now` (null when there is none). Used for a schedule's first
+ * tick only; afterwards `cronDueTick` walks forward from the last tick fired, which is what keeps DST right.
  */
 export function cronPrevTick(pattern: string, tz: string, now: Date): Date | null {
   // prev() is strictly before currentDate: start 1 ms after now so a tick exactly at now counts.
@@ -48,4 +51,38 @@ export function cronNextTick(pattern: string, tz: string, now: Date): Date | nul
   } catch {
     return null;
   }
+}
+
+const MAX_STEPS = 1_000;
+
+/**
+ * The tick to fire now for a schedule whose last fired tick is `lastTick`: the latest tick after it that
+ * is due (<= now), or null when none is. Ticks are found by walking forward (cron-parser's next()), so
+ * the DST policy is cron-parser's forward one: a local time skipped by spring-forward fires at the
+ * shifted instant (02:30 becomes 03:30) and a local time repeated at fall-back fires once — every
+ * schedule fires once per local day. Missed ticks are not replayed: only the latest due one is returned.
+ */
+export function cronDueTick(pattern: string, tz: string, lastTick: Date, now: Date): Date | null {
+  const walk = (from: Date): { due: Date | null; done: boolean } => {
+    const expr = CronExpressionParser.parse(pattern, { tz, currentDate: from });
+    let due: Date | null = null;
+    for (let i = 0; i < MAX_STEPS; i++) {
+      let next: Date;
+      try {
+        next = expr.next().toDate();
+      } catch {
+        return { due, done: true };
+      }
+      if (next.getTime() > now.getTime()) return { due, done: true };
+      due = next;
+    }
+    return { due, done: false };
+  };
+  const first = walk(lastTick);
+  if (first.done) return first.due;
+  // Far behind (a long outage): restart the walk just before the latest tick instead of replaying.
+  const latest = cronPrevTick(pattern, tz, now);
+  if (!latest) return first.due;
+  const restart = walk(new Date(Math.max(lastTick.getTime(), latest.getTime() - 1)));
+  return restart.due ?? first.due;
 }

@@ -4,15 +4,28 @@ const OUTCOME = Symbol.for('arbiter.outcome');
 
 /**
  * What a handler asks for. Returning normally means `done`; the helpers below build the others.
- * - `done`     finished: deleted (a child's `result` is stored for its parent's rollup)
+ * - `done`     finished: deleted (a child's `result` is stored for its parent's rollup), or kept as
+ *              processed when the queue keeps history
+ * - `keep`     finished and kept as processed (moved to the history table with its finish time and result)
  * - `retry`    run again after `delayMs` or at `at`, spending the attempt (dead-lettered when none are left)
  * - `remove`   finished without a result: the job is removed as if acked
  * - `fail`     permanent failure: straight to the dead-letter table, whatever attempts remain
  * - `snooze`   run again after `delayMs` without spending an attempt
  */
 export type Outcome =
-  | { readonly [OUTCOME]: true; readonly kind: 'done'; readonly hasResult: boolean; readonly result?: unknown }
-  | { readonly [OUTCOME]: true; readonly kind: 'retry'; readonly delayMs?: number; readonly at?: Date; readonly error?: string }
+  | {
+      readonly [OUTCOME]: true;
+      readonly kind: 'done' | 'keep';
+      readonly hasResult: boolean;
+      readonly result?: unknown;
+    }
+  | {
+      readonly [OUTCOME]: true;
+      readonly kind: 'retry';
+      readonly delayMs?: number;
+      readonly at?: Date;
+      readonly error?: string;
+    }
   | { readonly [OUTCOME]: true; readonly kind: 'remove' }
   | { readonly [OUTCOME]: true; readonly kind: 'fail'; readonly error: string }
   | { readonly [OUTCOME]: true; readonly kind: 'snooze'; readonly delayMs: number };
@@ -23,8 +36,18 @@ export const outcomes = {
       ? { [OUTCOME]: true, kind: 'done', hasResult: false }
       : { [OUTCOME]: true, kind: 'done', hasResult: true, result };
   },
+  keep(result?: unknown): Outcome {
+    return result === undefined
+      ? { [OUTCOME]: true, kind: 'keep', hasResult: false }
+      : { [OUTCOME]: true, kind: 'keep', hasResult: true, result };
+  },
   retryAfter(delayMs: number, error?: string): Outcome {
-    return { [OUTCOME]: true, kind: 'retry', delayMs: clampDelay(delayMs), ...(error === undefined ? {} : { error }) };
+    return {
+      [OUTCOME]: true,
+      kind: 'retry',
+      delayMs: clampDelay(delayMs),
+      ...(error === undefined ? {} : { error }),
+    };
   },
   retryAt(at: Date, error?: string): Outcome {
     return { [OUTCOME]: true, kind: 'retry', at, ...(error === undefined ? {} : { error }) };
@@ -55,7 +78,7 @@ export function outcomeFromReturn(value: unknown): Outcome {
 
 /** The writes the completer performs. `dead` goes to the dead-letter table. */
 export type Action =
-  | { type: 'ack'; result?: unknown; hasResult: boolean }
+  | { type: 'ack'; result?: unknown; hasResult: boolean; keep: boolean }
   | { type: 'retry'; delayMs: number; error: string }
   | { type: 'snooze'; delayMs: number }
   | { type: 'dead'; error: string };
@@ -65,13 +88,18 @@ export interface AttemptInfo {
   maxAttempts: number;
 }
 
-/** Turns an outcome into a write. A retry with no attempts left becomes a dead letter. */
-export function actionFor(outcome: Outcome, job: AttemptInfo, now: number): Action {
+/**
+ * Turns an outcome into a write. A retry with no attempts left becomes a dead letter. `keepProcessed`
+ * (the queue keeps history) turns a plain `done` into `keep`; `remove` never keeps.
+ */
+export function actionFor(outcome: Outcome, job: AttemptInfo, now: number, keepProcessed = false): Action {
   switch (outcome.kind) {
     case 'done':
-      return { type: 'ack', hasResult: outcome.hasResult, result: outcome.result };
+      return { type: 'ack', hasResult: outcome.hasResult, result: outcome.result, keep: keepProcessed };
+    case 'keep':
+      return { type: 'ack', hasResult: outcome.hasResult, result: outcome.result, keep: true };
     case 'remove':
-      return { type: 'ack', hasResult: false };
+      return { type: 'ack', hasResult: false, keep: false };
     case 'fail':
       return { type: 'dead', error: outcome.error };
     case 'snooze':
@@ -91,7 +119,8 @@ export function actionFor(outcome: Outcome, job: AttemptInfo, now: number): Acti
  */
 export function defaultErrorOutcome(error: unknown, job: AttemptInfo, backoff: BackoffOptions): Outcome {
   const message = describeError(error);
-  if (job.attempts >= job.maxAttempts) return outcomes.fail(`attempts exhausted (${job.attempts}): ${message}`);
+  if (job.attempts >= job.maxAttempts)
+    return outcomes.fail(`attempts exhausted (${job.attempts}): ${message}`);
   return outcomes.retryAfter(backoffDelay(backoff, job.attempts, error), message);
 }
 
@@ -108,7 +137,7 @@ export function describeError(error: unknown): string {
   } catch {
     text = 'unprintable error';
   }
-  text = text.replace(/\u0000/g, '');
+  text = text.replaceAll('\u0000', '');
   return text.length > MAX_ERROR_CHARS ? text.slice(0, MAX_ERROR_CHARS - 1) + '…' : text;
 }
 

@@ -12,8 +12,7 @@ export interface StandardSchemaV1<Input = unknown, Output = Input> {
 }
 
 export type StandardResult<Output> =
-  | { readonly value: Output; readonly issues?: undefined }
-  | { readonly issues: readonly StandardIssue[] };
+  { readonly value: Output; readonly issues?: undefined } | { readonly issues: readonly StandardIssue[] };
 
 export interface StandardIssue {
   readonly message: string;
@@ -33,7 +32,9 @@ export function formatIssues(issues: readonly StandardIssue[]): string {
   return issues
     .slice(0, 10)
     .map((i) => {
-      const path = (i.path ?? []).map((p) => String(typeof p === 'object' && p !== null ? p.key : p)).join('.');
+      const path = (i.path ?? [])
+        .map((p) => String(typeof p === 'object' && p !== null ? p.key : p))
+        .join('.');
       return path ? `${path}: ${i.message}` : i.message;
     })
     .join('; ');
@@ -42,12 +43,18 @@ export function formatIssues(issues: readonly StandardIssue[]): string {
 export type SchemaCheck<O> = { ok: true; value: O } | { ok: false; message: string };
 
 /** Validates with a Standard Schema; never throws (a throwing validator is reported as a failure). */
-export async function runSchema<O>(schema: StandardSchemaV1<unknown, O>, value: unknown): Promise<SchemaCheck<O>> {
+export async function runSchema<O>(
+  schema: StandardSchemaV1<unknown, O>,
+  value: unknown,
+): Promise<SchemaCheck<O>> {
   try {
     const result = await schema['~standard'].validate(value);
     if (result.issues) return { ok: false, message: formatIssues(result.issues) || 'invalid payload' };
     return { ok: true, value: result.value };
   } catch (err) {
-    return { ok: false, message: `schema validation threw: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      ok: false,
+      message: `schema validation threw: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
 }

@@ -4,6 +4,8 @@ import type { Job } from '../types.js';
 export interface WorkerEvents {
   'worker:started': { workerId: string; queues: string[] };
   'worker:stopped': { workerId: string; abandoned: number };
+  /** The host clock differs from the database clock by more than 60 s (checked at each registry heartbeat). */
+  'worker:clock-skew': { workerId: string; skewMs: number };
   'job:claimed': { queue: string; job: Job };
   'job:started': { queue: string; job: Job };
   'job:succeeded': { queue: string; job: Job; durationMs: number };

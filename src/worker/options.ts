@@ -21,6 +21,7 @@ export interface JobContext {
   readonly children: ReadonlyMap<JobId, ChildOutcome>;
   // Outcome helpers: return one of these from the handler.
   done(result?: unknown): Outcome;
+  keep(result?: unknown): Outcome;
   retryAfter(delayMs: number, error?: string): Outcome;
   retryAt(at: Date, error?: string): Outcome;
   remove(): Outcome;
@@ -61,9 +62,15 @@ export interface QueueConfig<T = unknown> {
   /** Caps attempts below the job's own maxAttempts (enqueue option). Default: the job's own. */
   maxAttempts?: number;
   /** Maps an exception to an outcome; return undefined for the default (retry with backoff, then DLQ). */
-  onError?: (error: unknown, job: Job<T>, info: ErrorInfo) => Outcome | undefined | Promise<Outcome | undefined>;
+  onError?: (
+    error: unknown,
+    job: Job<T>,
+    info: ErrorInfo,
+  ) => Outcome | undefined | Promise<Outcome | undefined>;
   /** Standard Schema for the payload: a job whose payload fails validation is dead-lettered, never run. */
   schema?: StandardSchemaV1<unknown, T>;
+  /** Keep finished jobs as processed (history table with finish time and result) instead of deleting. Default false. */
+  keepProcessed?: boolean;
 }
 
 export interface CronSchedule {
@@ -135,6 +142,17 @@ export interface ResolvedQueue {
   maxAttempts: number | undefined;
   onError: QueueConfig['onError'];
   schema: StandardSchemaV1 | undefined;
+  keepProcessed: boolean;
+}
+
+export interface ResolvedCron {
+  name: string;
+  queue: string;
+  pattern: string;
+  tz: string;
+  overlap: 'skip' | 'allow';
+  payload: CronSchedule['payload'];
+  enqueueOptions: CronSchedule['enqueueOptions'];
 }
 
 export interface ResolvedOptions {
@@ -156,8 +174,7 @@ export interface ResolvedOptions {
   shutdownTimeoutMs: number;
   handleSignals: boolean;
   completionFlushMs: number;
-  cron: Required<Omit<CronSchedule, 'enqueueOptions' | 'payload'>> &
-    Pick<CronSchedule, 'enqueueOptions' | 'payload'>[];
+  cron: ResolvedCron[];
   cronCheckIntervalMs: number;
 }
 
@@ -194,6 +211,7 @@ const QUEUE_KEYS = [
   'maxAttempts',
   'onError',
   'schema',
+  'keepProcessed',
 ] as const;
 const CRON_KEYS = ['name', 'queue', 'pattern', 'tz', 'payload', 'overlap', 'enqueueOptions'] as const;
 
@@ -218,7 +236,8 @@ export function resolveOptions(raw: WorkerOptions): ResolvedOptions {
   if (!isPlainObject(o.queues) || Object.keys(o.queues).length === 0) {
     throw new ValidationError('options.queues', o.queues, 'must map at least one queue name to its handler');
   }
-  const concurrency = o.concurrency === undefined ? 10 : intInRange(o.concurrency, 'options.concurrency', 1, 10_000);
+  const concurrency =
+    o.concurrency === undefined ? 10 : intInRange(o.concurrency, 'options.concurrency', 1, 10_000);
   const queues = Object.entries(o.queues).map(([name, cfg]) => resolveQueue(name, cfg, concurrency));
   const workerId =
     o.workerId === undefined ? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}` : o.workerId;
@@ -304,7 +323,8 @@ function resolveQueue(name: string, raw: unknown, workerConcurrency: number): Re
   if (c.batchSize !== undefined && c.batchHandler === undefined) {
     throw new ValidationError(`${f}.batchSize`, c.batchSize, 'only applies with batchHandler');
   }
-  if (c.timeoutMs !== undefined && typeof c.timeoutMs !== 'function') durationMs(c.timeoutMs, `${f}.timeoutMs`, LIMITS.maxDelayMs);
+  if (c.timeoutMs !== undefined && typeof c.timeoutMs !== 'function')
+    durationMs(c.timeoutMs, `${f}.timeoutMs`, LIMITS.maxDelayMs);
   if (c.schema !== undefined && !isStandardSchema(c.schema)) {
     throw new ValidationError(`${f}.schema`, c.schema, 'must implement Standard Schema (~standard.validate)');
   }
@@ -314,13 +334,19 @@ function resolveQueue(name: string, raw: unknown, workerConcurrency: number): Re
     batchHandler: c.batchHandler,
     batchSize: c.batchSize === undefined ? 10 : intInRange(c.batchSize, `${f}.batchSize`, 1, 1000),
     concurrency:
-      c.concurrency === undefined ? workerConcurrency : intInRange(c.concurrency, `${f}.concurrency`, 1, 10_000),
+      c.concurrency === undefined
+        ? workerConcurrency
+        : intInRange(c.concurrency, `${f}.concurrency`, 1, 10_000),
     timeoutMs: c.timeoutMs,
     leaseMs: c.leaseMs === undefined ? 30_000 : durationMs(c.leaseMs, `${f}.leaseMs`, LIMITS.maxLeaseMs, 100),
     backoff: c.backoff === undefined ? DEFAULT_BACKOFF : checkBackoff(c.backoff, `${f}.backoff`),
-    maxAttempts: c.maxAttempts === undefined ? undefined : intInRange(c.maxAttempts, `${f}.maxAttempts`, 1, LIMITS.maxAttempts),
+    maxAttempts:
+      c.maxAttempts === undefined
+        ? undefined
+        : intInRange(c.maxAttempts, `${f}.maxAttempts`, 1, LIMITS.maxAttempts),
     onError: c.onError as QueueConfig['onError'],
     schema: c.schema,
+    keepProcessed: bool(c.keepProcessed, `${f}.keepProcessed`, false),
   };
 }
 

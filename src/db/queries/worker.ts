@@ -17,13 +17,21 @@ export async function workerRegister(db: Executor, schema: string, w: WorkerRegi
   );
 }
 
-/** Records a heartbeat. Returns false when the row is gone (another worker presumed this one dead). */
-export async function workerHeartbeat(db: Executor, schema: string, id: string): Promise<boolean> {
-  const res = await db.query(
-    `UPDATE ${quoteIdent(schema)}._workers SET last_heartbeat = now() WHERE id = $1`,
+/**
+ * Records a heartbeat. `alive` is false when the row is gone (another worker presumed this one dead);
+ * `dbNow` is the database clock, for skew checks.
+ */
+export async function workerHeartbeat(
+  db: Executor,
+  schema: string,
+  id: string,
+): Promise<{ alive: boolean; dbNow: Date }> {
+  const { rows } = await db.query<{ alive: boolean; now: Date }>(
+    `WITH u AS (UPDATE ${quoteIdent(schema)}._workers SET last_heartbeat = now() WHERE id = $1 RETURNING 1)
+     SELECT EXISTS (SELECT 1 FROM u) AS alive, now() AS now`,
     [id],
   );
-  return res.rowCount > 0;
+  return { alive: rows[0]!.alive, dbNow: rows[0]!.now };
 }
 
 export async function workerUnregister(db: Executor, schema: string, id: string): Promise<void> {

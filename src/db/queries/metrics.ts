@@ -1,0 +1,103 @@
+import type { Executor } from '../executor.js';
+import { queueTables, quoteIdent } from '../sql.js';
+import { readyPredicate } from './filters.js';
+
+/** One queue's gauges, as read by metricsSnapshot. Counts are numbers (bigint counts fit easily). */
+export interface QueueGaugeRow {
+  queue: string;
+  ready: number;
+  inFlight: number;
+  scheduled: number;
+  retrying: number;
+  suspended: number;
+  exhausted: number;
+  dead: number;
+  oldestReadyAgeSeconds: number | null;
+}
+
+/** pg_stat_user_tables figures for one of a queue's tables. */
+export interface TableHealthRow {
+  table: string;
+  deadTuples: number;
+  liveTuples: number;
+  lastAutovacuum: Date | null;
+}
+
+export interface MetricsSnapshot {
+  queues: QueueGaugeRow[];
+  tables: TableHealthRow[];
+  liveWorkers: number;
+}
+
+const NOT_IN_FLIGHT = `(j.leased_until IS NULL OR j.leased_until <= now())`;
+
+/**
+ * Every gauge of a set of queues in ONE statement: a scalar subquery per queue (so the cost is one scan
+ * per queue table, whatever the number of gauges), table health from pg_stat_user_tables, and the
+ * workers whose heartbeat is younger than `liveWindowMs`. Queue names must already exist; a queue
+ * dropped meanwhile makes the statement fail with 42P01 and the caller skips that round.
+ */
+export async function metricsSnapshot(
+  db: Executor,
+  schema: string,
+  queues: readonly string[],
+  liveWindowMs: number,
+): Promise<MetricsSnapshot> {
+  const perQueue = queues.map((name, i) => {
+    const t = queueTables(schema, name);
+    const live = `(${NOT_IN_FLIGHT} AND NOT j.suspended AND (j.leased_until IS NULL OR j.attempts < j.max_attempts))`;
+    const ready = readyPredicate(t, 'j');
+    // The queue name is bound ($3[i]), never spliced: only validated, quoted table names are text here.
+    return `(SELECT json_build_object(
+        'queue', ($3::text[])[${i + 1}],
+        'ready', count(*) FILTER (WHERE ${ready}),
+        'inFlight', count(*) FILTER (WHERE j.leased_until > now()),
+        'scheduled', count(*) FILTER (WHERE ${live} AND j.run_at > now() AND j.attempts = 0),
+        'retrying', count(*) FILTER (WHERE ${live} AND j.run_at > now() AND j.attempts > 0),
+        'suspended', count(*) FILTER (WHERE ${NOT_IN_FLIGHT} AND j.suspended),
+        'exhausted', count(*) FILTER (WHERE ${NOT_IN_FLIGHT} AND NOT j.suspended
+                                        AND j.leased_until IS NOT NULL AND j.attempts >= j.max_attempts),
+        'oldestReadyAgeSeconds', extract(epoch FROM now() - min(j.run_at) FILTER (WHERE ${ready}))::float8,
+        'dead', (SELECT count(*) FROM ${t.dlq})
+      ) FROM ${t.jobs} j)`;
+  });
+  const queueArray = perQueue.length === 0 ? `'[]'::json` : `json_build_array(${perQueue.join(',\n')})`;
+  const tableNames = queues.flatMap((q) => [q, `${q}_groups`, `${q}_results`, `${q}_dlq`]);
+  const { rows } = await db.query<{
+    queues: QueueGaugeRow[];
+    tables: { table: string; deadTuples: number; liveTuples: number; lastAutovacuum: string | null }[];
+    live_workers: string;
+  }>(
+    `SELECT ${queueArray} AS queues, cardinality($3::text[]) AS queue_count,
+       (SELECT coalesce(json_agg(json_build_object(
+           'table', s.relname, 'deadTuples', s.n_dead_tup, 'liveTuples', s.n_live_tup,
+           'lastAutovacuum', s.last_autovacuum) ORDER BY s.relname), '[]'::json)
+          FROM pg_stat_user_tables s
+         WHERE s.schemaname = $1 AND s.relname = ANY($4::text[])) AS tables,
+       (SELECT count(*) FROM ${quoteIdent(schema)}._workers w
+         WHERE w.last_heartbeat > now() - $2::bigint * interval '1 millisecond') AS live_workers`,
+    [schema, liveWindowMs, [...queues], tableNames],
+  );
+  const row = rows[0]!;
+  return {
+    queues: row.queues.map((q) => ({
+      ...q,
+      ready: Number(q.ready),
+      inFlight: Number(q.inFlight),
+      scheduled: Number(q.scheduled),
+      retrying: Number(q.retrying),
+      suspended: Number(q.suspended),
+      exhausted: Number(q.exhausted),
+      dead: Number(q.dead),
+      oldestReadyAgeSeconds:
+        q.oldestReadyAgeSeconds === null ? null : Math.max(0, Number(q.oldestReadyAgeSeconds)),
+    })),
+    tables: row.tables.map((t) => ({
+      table: t.table,
+      deadTuples: Number(t.deadTuples),
+      liveTuples: Number(t.liveTuples),
+      lastAutovacuum: t.lastAutovacuum === null ? null : new Date(t.lastAutovacuum),
+    })),
+    liveWorkers: Number(row.live_workers),
+  };
+}

@@ -1,0 +1,213 @@
+import type { Queue } from '../client/queue.js';
+import { describeError, type Action } from '../core/outcome.js';
+import { isConnectionError, type Executor } from '../db/executor.js';
+import { jobCopyToHistory, jobKeepMany, jobSnooze } from '../db/queries/job-worker.js';
+import { encodePayload } from '../core/payload.js';
+import type { Job, JobRef } from '../types.js';
+
+/** `accepted`: written. `fenced`: our lease was lost, nothing changed. `failed`: the write kept failing (reported). */
+export type Completion = 'accepted' | 'fenced' | 'failed';
+
+interface PendingAck {
+  job: Job;
+  /** Keep as processed: the result to store in the history table (JSON text), or null. */
+  keep: { result: string | null } | null;
+  resolve: (result: Completion) => void;
+}
+
+interface QueueBuffer {
+  queue: Queue<unknown>;
+  acks: PendingAck[];
+}
+
+const MAX_BUFFER = 500;
+const FLUSH_RETRIES = 3;
+
+/**
+ * Writes handler outcomes. Plain acks of standalone jobs are buffered for `flushMs` and written as one
+ * fenced DELETE per queue (ackBulk); jobs in trees, jobs with a result and every other outcome go through
+ * their own fenced call. Each completion resolves to whether the write was accepted: false means our lease
+ * was lost and another attempt owns the job.
+ */
+export class Completer {
+  private readonly buffers = new Map<string, QueueBuffer>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly db: Executor,
+    private readonly flushMs: number,
+    private readonly maxResultBytes: number,
+    private readonly onError: (error: unknown, context: string) => void,
+  ) {}
+
+  complete(queue: Queue<unknown>, job: Job, action: Action): Promise<Completion> {
+    const p = this.write(queue, job, action);
+    this.track(p);
+    return p;
+  }
+
+  private async write(queue: Queue<unknown>, job: Job, action: Action): Promise<Completion> {
+    switch (action.type) {
+      case 'ack': {
+        const keep = action.keep
+          ? { result: action.hasResult ? encodePayload(action.result, this.maxResultBytes) : null }
+          : null;
+        // A result is only stored for a parent (or kept in history), so a standalone job is acked in bulk.
+        if (job.parentId === null && !job.isRollup) return this.bufferAck(queue, job, keep);
+        const childResult = action.hasResult && job.parentId !== null ? { result: action.result } : {};
+        if (keep) return this.retrying('keep', () => keepOne(this.db, queue, job, childResult, keep.result));
+        return this.retrying('ack', () => queue.ack(job, childResult).then((n) => n > 0));
+      }
+      case 'retry':
+        return this.retrying('retry', () =>
+          queue.retry(job, { delayMs: action.delayMs, error: action.error }).then((n) => n > 0),
+        );
+      case 'snooze':
+        return this.retrying('snooze', () =>
+          jobSnooze(this.db, queue.tables, fence(job), action.delayMs, null).then((n) => n > 0),
+        );
+      case 'dead':
+        return this.retrying('dead-letter', () => deadLetter(queue, job, action.error));
+    }
+  }
+
+  private bufferAck(queue: Queue<unknown>, job: Job, keep: PendingAck['keep']): Promise<Completion> {
+    return new Promise<Completion>((resolve) => {
+      let buf = this.buffers.get(queue.name);
+      if (!buf) this.buffers.set(queue.name, (buf = { queue, acks: [] }));
+      buf.acks.push({ job, keep, resolve });
+      if (buf.acks.length >= MAX_BUFFER) this.flushNow();
+      else this.timer ??= setTimeout(() => this.flushNow(), this.flushMs);
+    });
+  }
+
+  private flushNow(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const buf of this.buffers.values()) {
+      if (buf.acks.length === 0) continue;
+      const batch = buf.acks.splice(0);
+      this.track(this.flushBatch(buf.queue, batch));
+    }
+  }
+
+  private async flushBatch(queue: Queue<unknown>, batch: PendingAck[]): Promise<void> {
+    try {
+      const plain = batch.filter((b) => b.keep === null);
+      const kept = batch.filter((b) => b.keep !== null);
+      const ids = await this.retrying<string[] | null>(
+        'ack-bulk',
+        async () => [
+          ...(plain.length > 0 ? await queue.ackBulk(plain.map((b) => b.job)) : []),
+          ...(kept.length > 0
+            ? await jobKeepMany(
+                this.db,
+                queue.tables,
+                kept.map((b) => ({ ...fence(b.job), result: b.keep!.result })),
+              )
+            : []),
+        ],
+        () => null,
+      );
+      if (ids === null) {
+        for (const b of batch) b.resolve('failed');
+        return;
+      }
+      const deleted = new Set(ids);
+      // Not done in bulk: either our lease was lost, or the job has children (a parent acked by its own
+      // run): the smart ack tells the two apart and suspends a parent until its children finish.
+      await Promise.all(
+        batch.map(async (b) => {
+          if (deleted.has(b.job.id)) return b.resolve('accepted');
+          const keep = b.keep;
+          b.resolve(
+            await this.retrying(keep ? 'keep' : 'ack', () =>
+              keep ? keepOne(this.db, queue, b.job, {}, keep.result) : queue.ack(b.job).then((n) => n > 0),
+            ),
+          );
+        }),
+      );
+    } catch (err) {
+      this.onError(err, 'completer');
+      for (const b of batch) b.resolve('failed');
+    }
+  }
+
+  /**
+   * Retries connection failures a few times. If the write still fails, the error is reported and the job
+   * keeps its lease until it expires; then it is redelivered (at least once).
+   */
+  private async retrying(context: string, fn: () => Promise<boolean>): Promise<Completion>;
+  private async retrying<R>(context: string, fn: () => Promise<R>, onFailure: () => R): Promise<R>;
+  private async retrying<R>(
+    context: string,
+    fn: () => Promise<R | boolean>,
+    onFailure?: () => R,
+  ): Promise<R | Completion> {
+    let lastError: unknown;
+    for (let i = 0; i < FLUSH_RETRIES; i++) {
+      try {
+        const r = await fn();
+        if (typeof r === 'boolean') return r ? 'accepted' : 'fenced';
+        return r;
+      } catch (err) {
+        lastError = err;
+        // Only a connection failure is worth retrying; anything else would fail the same way again.
+        if (!isConnectionError(err)) break;
+        await new Promise((r) => setTimeout(r, 100 * 2 ** i));
+      }
+    }
+    this.onError(lastError, `completer:${context}`);
+    return onFailure ? onFailure() : 'failed';
+  }
+
+  private track(p: Promise<unknown>): void {
+    const tracked = p.catch(() => undefined).finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  /** Writes everything buffered and waits for every pending write. */
+  async drain(): Promise<void> {
+    this.flushNow();
+    while (this.inFlight.size > 0) {
+      await Promise.all([...this.inFlight]);
+      this.flushNow();
+    }
+  }
+}
+
+function fence(job: JobRef): { id: string; attempts: number } {
+  return { id: String(job.id), attempts: job.attempts };
+}
+
+/** Moves a held job (with any descendants) to the dead-letter table, fenced (queue.dlq.move). */
+export async function deadLetter(queue: Queue<unknown>, job: JobRef, error: string): Promise<boolean> {
+  return (await queue.dlq.move(job, describeError(error))) > 0;
+}
+
+class Fenced extends Error {}
+
+/**
+ * Keep as processed for a job in a tree (or one that turned out to have children): copies it to the
+ * history table and smart-acks it in one transaction, so either both happen or neither. A parent that
+ * still has children is only suspended by the ack and not copied (it is not finished yet).
+ */
+async function keepOne(
+  db: Executor,
+  queue: Queue<unknown>,
+  job: Job,
+  childResult: { result?: unknown },
+  result: string | null,
+): Promise<boolean> {
+  try {
+    return await db.transaction(async (tx) => {
+      await jobCopyToHistory(tx, queue.tables, fence(job), result);
+      if ((await queue.using(tx).ack(job, childResult)) === 0) throw new Fenced();
+      return true;
+    });
+  } catch (err) {
+    if (err instanceof Fenced) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,96 @@
+import type { Queue } from '../client/queue.js';
+import type { Job } from '../types.js';
+import type { WorkerEventEmitter } from './events.js';
+import { JobAbortError } from './executor.js';
+import type { ResolvedQueue } from './options.js';
+
+/** One running handler invocation: a single job, or a batch in batched mode. */
+export interface Running {
+  queue: ResolvedQueue;
+  handle: Queue<unknown>;
+  jobs: Job[];
+  controller: AbortController;
+  /** Per job id: when its lease was last confirmed (claim or extension), in ms since epoch. */
+  confirmedAt: Map<string, number>;
+}
+
+/**
+ * Keeps the leases of running jobs alive: every `intervalMs` (a third of the shortest lease), one
+ * extendLeases call per queue. A job reported `stolen` or `acked` has been taken over: its handler's
+ * signal is aborted. If extensions keep failing (database unreachable), handlers are aborted before their
+ * lease can run out, so a worker cut off from the database never keeps working on a job someone else owns.
+ */
+export class LeaseHeartbeat {
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+
+  constructor(
+    private readonly running: () => Iterable<Running>,
+    private readonly intervalMs: number,
+    private readonly events: WorkerEventEmitter,
+  ) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.beat(), this.intervalMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  async beat(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const byQueue = new Map<string, Running[]>();
+      for (const r of this.running()) {
+        if (r.controller.signal.aborted) continue;
+        const list = byQueue.get(r.queue.name) ?? [];
+        list.push(r);
+        byQueue.set(r.queue.name, list);
+      }
+      await Promise.all([...byQueue.values()].map((list) => this.extend(list)));
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async extend(list: Running[]): Promise<void> {
+    const { queue, handle } = list[0]!;
+    const owner = new Map<string, Running>();
+    const jobs: Job[] = [];
+    for (const r of list) {
+      for (const j of r.jobs) {
+        owner.set(j.id, r);
+        jobs.push(j);
+      }
+    }
+    const now = Date.now();
+    try {
+      const updates = await handle.extendLeases(jobs, queue.leaseMs);
+      for (const u of updates) {
+        const r = owner.get(u.id);
+        if (!r) continue;
+        if (u.status === 'updated') {
+          r.confirmedAt.set(u.id, now);
+          continue;
+        }
+        const job = r.jobs.find((j) => j.id === u.id)!;
+        this.events.emit('job:lease-lost', { queue: queue.name, job, status: u.status });
+        r.controller.abort(new JobAbortError('lease-lost', `lease lost (${u.status}) for job ${u.id}`));
+      }
+    } catch (error) {
+      this.events.emit('error', { error, context: 'heartbeat:extend-leases' });
+      // Abort before the lease can expire (keep a 10% margin): the job will be redelivered anyway.
+      for (const r of list) {
+        const oldest = Math.min(...r.jobs.map((j) => r.confirmedAt.get(j.id) ?? now));
+        if (Date.now() - oldest > queue.leaseMs * 0.9 - this.intervalMs) {
+          r.controller.abort(
+            new JobAbortError('lease-lost', 'lease could not be extended (database unreachable)'),
+          );
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,190 @@
+import type { Arbiter } from '../client/arbiter.js';
+import type { Queue } from '../client/queue.js';
+import { canOpenDedicated, openDedicated, type DedicatedConnection } from '../db/dedicated.js';
+import { jobAncientStale, jobRecoverStale } from '../db/queries/job-worker.js';
+import { notifySend } from '../db/queries/notify.js';
+import { workerReleaseDead } from '../db/queries/worker.js';
+import { toJob } from '../db/rows.js';
+import { deadLetter } from './completer.js';
+import type { WorkerEventEmitter } from './events.js';
+
+/** A leader connection that does not answer this fast is presumed dead: resign, let another take over. */
+const LEADER_CHECK_TIMEOUT_MS = 5_000;
+
+export interface MaintenanceOptions {
+  arbiter: Arbiter;
+  workerId: string;
+  connectionString: string | undefined;
+  intervalMs: number;
+  deadWorkerThresholdMs: number;
+  staleMaxAgeMs: number;
+  /** How often groups are recomputed (refreshGroups). */
+  groupRefreshIntervalMs: number;
+  events: WorkerEventEmitter;
+}
+
+/**
+ * Leader-only housekeeping. One worker per schema is elected by holding a session advisory lock on a
+ * dedicated connection; if that worker dies, its connection closes, the lock is freed and another worker
+ * takes over at its next tick. Each tick the leader:
+ * 1. releases the jobs of workers silent past the dead-worker threshold (seed 003);
+ * 2. stale recovery tier 2: jobs claimed longer than `staleMaxAgeMs` ago go to the dead-letter table;
+ * 3. stale recovery tier 1: expired leases with attempts left go back to retry now (seed 001);
+ * 4. jobs whose lease expired on their final attempt go to the dead-letter table (reapExhausted);
+ * 5. now and then, groups are recomputed to correct drift (refreshGroups).
+ */
+export class Maintenance {
+  private conn: DedicatedConnection | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private lastGroupRefresh = Date.now();
+  private leader = false;
+  private stopped = false;
+
+  constructor(private readonly o: MaintenanceOptions) {}
+
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  start(): void {
+    if (!canOpenDedicated(this.o.arbiter.db, this.o.connectionString)) {
+      this.o.events.emit('error', {
+        error: new Error('maintenance needs a pg Pool or connectionString for leader election; disabled'),
+        context: 'maintenance:start',
+      });
+      return;
+    }
+    this.timer ??= setInterval(() => this.tickSoon(), this.o.intervalMs);
+    this.tickSoon();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    // Bounded: a tick stuck waiting for a connection must not hold up shutdown (it resigns by itself).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.running, new Promise((r) => (timer = setTimeout(r, LEADER_CHECK_TIMEOUT_MS)))]);
+    clearTimeout(timer);
+    await this.resign();
+  }
+
+  private tickSoon(): void {
+    this.running ??= this.tick().finally(() => (this.running = undefined));
+  }
+
+  /** One maintenance round; a no-op unless this worker is (or becomes) the leader. */
+  async tick(): Promise<void> {
+    try {
+      if (this.stopped || !(await this.elect())) return;
+      await this.runTasks();
+    } catch (error) {
+      this.o.events.emit('error', { error, context: 'maintenance' });
+      await this.resign(true);
+    }
+  }
+
+  private lockKey(): string {
+    return `arbiter:maintenance:${this.o.arbiter.schema}`;
+  }
+
+  private async elect(): Promise<boolean> {
+    if (this.conn) {
+      // Still connected means still holding the lock; a broken connection throws and we resign.
+      await this.conn.query('SELECT 1', [], LEADER_CHECK_TIMEOUT_MS);
+      return true;
+    }
+    const conn = await openDedicated(this.o.arbiter.db, this.o.connectionString);
+    if (this.stopped) {
+      await conn.close('reuse');
+      return false;
+    }
+    try {
+      const rows = await conn.query<{ ok: boolean }>(
+        'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok',
+        [this.lockKey()],
+        LEADER_CHECK_TIMEOUT_MS,
+      );
+      if (!rows[0]?.ok) {
+        // Not elected: this connection holds nothing, so it can go back to the pool.
+        await conn.close('reuse');
+        return false;
+      }
+    } catch (error) {
+      await conn.close();
+      throw error;
+    }
+    this.conn = conn;
+    conn.onError(() => {
+      if (this.conn === conn) void this.resign(true);
+    });
+    this.leader = true;
+    this.o.events.emit('maintenance:leader', { workerId: this.o.workerId, leader: true });
+    return true;
+  }
+
+  private async resign(broken = false): Promise<void> {
+    const conn = this.conn;
+    this.conn = undefined;
+    if (!conn) return;
+    if (!broken) {
+      await conn
+        .query(
+          'SELECT pg_advisory_unlock(hashtextextended($1, 0))',
+          [this.lockKey()],
+          LEADER_CHECK_TIMEOUT_MS,
+        )
+        .catch(() => undefined);
+    }
+    // Destroy rather than pool the connection: a session lock must never leak to another pool user.
+    await conn.close();
+    if (this.leader) this.o.events.emit('maintenance:leader', { workerId: this.o.workerId, leader: false });
+    this.leader = false;
+  }
+
+  private async runTasks(): Promise<void> {
+    const { arbiter, events } = this.o;
+    const released = await workerReleaseDead(arbiter.db, arbiter.schema, this.o.deadWorkerThresholdMs);
+    if (released.workers.length > 0) {
+      events.emit('maintenance:workers-released', {
+        workers: released.workers,
+        jobs: Object.fromEntries(released.jobs),
+      });
+      for (const queue of released.jobs.keys()) await notifySend(arbiter.db, arbiter.schema, queue);
+    }
+    const queues = await arbiter.listQueues();
+    for (const { name } of queues) {
+      const queue = arbiter.queue(name);
+      await this.recoverStale(queue);
+      await this.reapExhausted(queue);
+    }
+    if (Date.now() - this.lastGroupRefresh >= this.o.groupRefreshIntervalMs) {
+      this.lastGroupRefresh = Date.now();
+      for (const { name } of queues) await arbiter.queue(name).jobs.refreshGroups();
+    }
+  }
+
+  private async recoverStale(queue: Queue<unknown>): Promise<void> {
+    const db = this.o.arbiter.db;
+    let dead = 0;
+    const ancient = await jobAncientStale(db, queue.tables, this.o.staleMaxAgeMs, 500);
+    for (const row of ancient) {
+      const job = toJob(queue.name, row);
+      const error = `stale: claimed at ${row.claimed_at?.toISOString()} and never finished (older than ${this.o.staleMaxAgeMs} ms)`;
+      if (await deadLetter(queue, job, error)) {
+        dead++;
+        this.o.events.emit('job:dead', { queue: queue.name, job, error });
+      }
+    }
+    const retried = await jobRecoverStale(db, queue.tables, this.o.staleMaxAgeMs);
+    // The released rows wake workers through the queue's notify trigger (a release is a transition to ready).
+    if (retried + dead > 0)
+      this.o.events.emit('maintenance:stale-recovered', { queue: queue.name, retried, dead });
+  }
+
+  private async reapExhausted(queue: Queue<unknown>): Promise<void> {
+    const count = await queue.dlq.reapExhausted();
+    if (count > 0) this.o.events.emit('maintenance:exhausted-reaped', { queue: queue.name, count });
+  }
+}

@@ -1,0 +1,71 @@
+import { hostname } from 'node:os';
+import type { Executor } from '../db/executor.js';
+import { workerHeartbeat, workerRegister, workerUnregister } from '../db/queries/worker.js';
+import type { WorkerEventEmitter } from './events.js';
+
+/** Host clock ahead of (positive) or behind the database by more than this: a warning event per heartbeat. */
+const CLOCK_SKEW_WARNING_MS = 60_000;
+
+/**
+ * The worker's row in `_workers` (seed 003 consumers table): registered on start, heartbeat every
+ * `intervalMs`, removed on stop. A worker found evicted (presumed dead while it was merely slow) registers
+ * again; the jobs it held were released, and its late writes on them are fenced off once reclaimed.
+ */
+export class WorkerRegistry {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Executor,
+    private readonly schema: string,
+    private readonly workerId: string,
+    private readonly queues: readonly string[],
+    private readonly intervalMs: number,
+    private readonly events: WorkerEventEmitter,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.register();
+    this.timer ??= setInterval(() => void this.beat(), this.intervalMs);
+  }
+
+  private register(): Promise<void> {
+    return workerRegister(this.db, this.schema, {
+      id: this.workerId,
+      queues: this.queues,
+      hostname: hostname(),
+      pid: process.pid,
+    });
+  }
+
+  async beat(): Promise<void> {
+    try {
+      const sent = Date.now();
+      const { alive, dbNow } = await workerHeartbeat(this.db, this.schema, this.workerId);
+      // Database time is the only clock the queue uses; a skewed host clock only misleads logs and
+      // handler code, but is worth a warning (compared at the midpoint of the round trip).
+      const skewMs = Math.round((sent + Date.now()) / 2 - dbNow.getTime());
+      if (Math.abs(skewMs) > CLOCK_SKEW_WARNING_MS) {
+        this.events.emit('worker:clock-skew', { workerId: this.workerId, skewMs });
+      }
+      if (!alive) {
+        this.events.emit('error', {
+          error: new Error(`worker ${this.workerId} was presumed dead by another worker; registering again`),
+          context: 'registry:evicted',
+        });
+        await this.register();
+      }
+    } catch (error) {
+      this.events.emit('error', { error, context: 'registry:heartbeat' });
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    try {
+      await workerUnregister(this.db, this.schema, this.workerId);
+    } catch (error) {
+      this.events.emit('error', { error, context: 'registry:unregister' });
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import net from 'node:net';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Job } from '../../src/index.js';
+import { databaseUrl, useTestDb } from '../support/db.js';
+import { sleep, startWorker, stopAll, waitFor } from './helpers.js';
+
+const t = useTestDb();
+
+/** A TCP proxy in front of PostgreSQL whose existing connections can be silently blackholed. */
+function startProxy(target: URL): Promise<{ port: number; blackhole(): void; close(): Promise<void> }> {
+  const pairs: { client: net.Socket; upstream: net.Socket; dead: boolean }[] = [];
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    const pair = { client, upstream, dead: false };
+    pairs.push(pair);
+    client.on('data', (d) => void (pair.dead || upstream.write(d)));
+    upstream.on('data', (d) => void (pair.dead || client.write(d)));
+    for (const s of [client, upstream]) s.on('error', () => undefined);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: (server.address() as net.AddressInfo).port,
+        blackhole: () => pairs.forEach((p) => (p.dead = true)),
+        close: () =>
+          new Promise<void>((done) => {
+            for (const p of pairs) {
+              p.client.destroy();
+              p.upstream.destroy();
+            }
+            server.close(() => done());
+          }),
+      }),
+    ),
+  );
+}
+
+let proxy: Awaited<ReturnType<typeof startProxy>> | undefined;
+afterEach(stopAll);
+afterAll(async () => {
+  await proxy?.close();
+});
+
+describe('half-open LISTEN connection', () => {
+  it('a blackholed LISTEN connection is detected by the health check and replaced within a second', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('halfopen');
+    const target = new URL(databaseUrl());
+    proxy = await startProxy(target);
+    const viaProxy = new URL(databaseUrl());
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    const done: number[] = [];
+    const reconnected: number[] = [];
+    const w = await startWorker(t.arbiter, {
+      connectionString: viaProxy.toString(),
+      maintenance: false,
+      pollIntervalMs: 10_000,
+      listenerCheckIntervalMs: 200,
+      listenerCheckTimeoutMs: 200,
+      queues: { halfopen: { handler: async (job: Job<{ n: number }>) => void done.push(job.payload.n) } },
+    });
+    w.on('listener:reconnected', () => reconnected.push(Date.now()));
+    await sleep(300);
+    await q.enqueue({ n: 1 });
+    await waitFor(() => done.includes(1), 'notified through the proxy', 4_000);
+
+    const before = w.listenerPid;
+    proxy.blackhole();
+    const t0 = Date.now();
+    await waitFor(() => reconnected.length > 0, 'reconnected', 3_000);
+    expect(reconnected[0]! - t0).toBeLessThan(1_000);
+    expect(w.listenerPid).not.toBe(before);
+    await sleep(100);
+    await q.enqueue({ n: 2 });
+    await waitFor(() => done.includes(2), 'notified on the new connection', 4_000);
+  });
+});

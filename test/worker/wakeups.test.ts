@@ -1,0 +1,130 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Job } from '../../src/index.js';
+import { notifyChannel } from '../../src/worker/index.js';
+import { useTestDb } from '../support/db.js';
+import { count, sleep, startWorker, stopAll, waitFor } from './helpers.js';
+
+const t = useTestDb();
+afterEach(stopAll);
+
+// Polling is slowed to 10 s in these tests, so a job handled within a couple of seconds was woken by NOTIFY
+// (or by the listener's own wake-up after a reconnect), not found by a poll.
+const SLOW_POLL = 10_000;
+
+async function idle(ms = 300) {
+  await sleep(ms);
+}
+
+describe('wake-ups', () => {
+  it('NOTIFY wakes an idle worker long before the next poll', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('wake');
+    const done: number[] = [];
+    await startWorker(t.arbiter, {
+      pollIntervalMs: SLOW_POLL,
+      queues: { wake: { handler: async (job: Job<{ n: number }>) => void done.push(job.payload.n) } },
+    });
+    await idle();
+    await q.enqueue({ n: 1 });
+    await waitFor(() => done.length === 1, 'notified job', 4_000);
+  });
+
+  it('notifications are coalesced: one per insert statement, folded within a transaction', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('coalesce');
+    const listener = await t.connect();
+    const got: string[] = [];
+    listener.on('notification', (m) => got.push(m.payload ?? ''));
+    await listener.query(`LISTEN "${notifyChannel(t.schema)}"`);
+    await q.enqueueMany(Array.from({ length: 200 }, (_, n) => ({ payload: { n } })));
+    await sleep(200);
+    expect(got).toEqual(['coalesce']);
+    got.length = 0;
+    await t.arbiter.db.transaction(async (tx) => {
+      for (let n = 0; n < 20; n++) await q.enqueue({ n }, { tx });
+    });
+    await sleep(200);
+    expect(got).toEqual(['coalesce']);
+    // Claims and lease extensions are not transitions to ready: they notify nothing.
+    got.length = 0;
+    const claimed = await q.claim({ limit: 5 });
+    await q.extendLeases(claimed, 10_000);
+    await sleep(200);
+    expect(got).toEqual([]);
+  });
+
+  it('a missing notify trigger is detected and recreated (seed 001 trigger repair)', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('repair');
+    await t.pool.query(`DROP TRIGGER repair_notify_ins ON "${t.schema}".repair`);
+    const repaired: string[] = [];
+    const done: number[] = [];
+    const w = await startWorker(t.arbiter, {
+      pollIntervalMs: SLOW_POLL,
+      queues: { repair: { handler: async (job: Job<{ n: number }>) => void done.push(job.payload.n) } },
+    });
+    w.on('listener:trigger-repaired', (e) => repaired.push(e.queue));
+    // Repaired at start; drop it again to see the periodic check repair it too.
+    await t.pool.query(`DROP TRIGGER repair_notify_ins ON "${t.schema}".repair`);
+    await waitFor(() => repaired.length >= 1, 'periodic repair', 3_000);
+    await waitFor(
+      async () => (await count(t.pool, 'pg_catalog', 'pg_trigger', `tgname = 'repair_notify_ins'`)) === 1,
+      'trigger back',
+    );
+    await idle();
+    await q.enqueue({ n: 1 });
+    await waitFor(() => done.length === 1, 'woken through the repaired trigger', 4_000);
+  });
+
+  it('after pg_terminate_backend on the LISTEN connection, it reconnects and wake-ups resume', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('relisten');
+    const done: number[] = [];
+    const reconnects: number[] = [];
+    const w = await startWorker(t.arbiter, {
+      pollIntervalMs: SLOW_POLL,
+      queues: { relisten: { handler: async (job: Job<{ n: number }>) => void done.push(job.payload.n) } },
+    });
+    w.on('listener:reconnected', (e) => reconnects.push(e.attempt));
+    for (let trial = 1; trial <= 5; trial++) {
+      const pid = await waitFor(() => w.listenerPid, 'listener connected');
+      await t.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+      // Enqueued while the listener is down: the wake-up after reconnecting finds it.
+      await sleep(100);
+      await q.enqueue({ n: trial * 10 });
+      await waitFor(() => done.includes(trial * 10), `job after kill #${trial}`, 4_000);
+      await waitFor(() => w.listenerPid !== null && w.listenerPid !== pid, 'new connection', 4_000);
+      // And NOTIFY works on the new connection.
+      await idle(100);
+      await q.enqueue({ n: trial * 10 + 1 });
+      await waitFor(() => done.includes(trial * 10 + 1), `notified job after kill #${trial}`, 4_000);
+    }
+    expect(reconnects.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('with the listener dead and not yet back, polling still covers the gap', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('gap');
+    const done: number[] = [];
+    const w = await startWorker(t.arbiter, {
+      pollIntervalMs: 200,
+      listenerCheckIntervalMs: 60_000,
+      queues: { gap: { handler: async (job: Job<{ n: number }>) => void done.push(job.payload.n) } },
+    });
+    // Simulate a silently lost subscription: the connection is fine but no notification reaches us.
+    await t.pool.query(`DROP TRIGGER gap_notify_ins ON "${t.schema}".gap`);
+    await q.enqueue({ n: 1 });
+    await waitFor(() => done.length === 1, 'polled job', 4_000);
+    expect(w.listenerPid).not.toBeNull();
+  });
+
+  it('poll-only mode (PgBouncer) opens no LISTEN connection and still runs jobs, delayed ones included', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('pollonly');
+    const done: number[] = [];
+    const w = await startWorker(t.arbiter, {
+      listen: false,
+      pollIntervalMs: 100,
+      queues: { pollonly: { handler: async (job: Job<{ n: number }>) => void done.push(job.payload.n) } },
+    });
+    expect(w.listenerPid).toBeNull();
+    await q.enqueue({ n: 1 });
+    await q.enqueue({ n: 2 }, { delayMs: 300 });
+    await waitFor(() => done.length === 2, 'both jobs', 3_000);
+    await waitFor(async () => (await count(t.pool, t.schema, 'pollonly')) === 0, 'both acked');
+  });
+});
