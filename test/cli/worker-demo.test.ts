@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Arbiter } from '../../src/index.js';
+import { databaseUrl, uniqueName } from '../support/db.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const schemas: string[] = [];
+
+function start(args: string[], schema: string) {
+  const env = { ...process.env, DATABASE_URL: databaseUrl(), ARBITER_SCHEMA: schema, NO_COLOR: '1' };
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, env });
+  let out = '';
+  child.stdout.on('data', (d) => (out += String(d)));
+  child.stderr.on('data', (d) => (out += String(d)));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const waitFor = async (pattern: RegExp, ms = 30_000) => {
+    const end = Date.now() + ms;
+    while (!pattern.test(out)) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${pattern}; output so far:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return out.match(pattern)!;
+  };
+  return { child, exited, waitFor, output: () => out };
+}
+
+afterAll(async () => {
+  const pool = new pg.Pool({ connectionString: databaseUrl() });
+  for (const s of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+  await pool.end();
+});
+
+describe('arbiter worker', () => {
+  it('runs the handlers a module exports, then drains and exits 0 on SIGTERM', async () => {
+    const schema = uniqueName('cli_w');
+    schemas.push(schema);
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
+    const arbiter = new Arbiter({ pool, schema });
+    await arbiter.migrate();
+    await pool.query(`CREATE TABLE "${schema}".ran (job_id bigint, payload jsonb)`);
+    const q = await arbiter.createQueue('cli_work');
+    await q.enqueueMany(Array.from({ length: 25 }, (_, i) => ({ payload: { i } })));
+    const w = start(['worker', 'test/fixtures/cli-handlers.ts'], schema);
+    await w.waitFor(/worker .* running/);
+    for (let i = 0; i < 200; i++) {
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".ran`);
+      if (rows[0].n >= 25) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const { rows } = await pool.query(`SELECT count(DISTINCT job_id)::int AS n FROM "${schema}".ran`);
+    expect(rows[0].n).toBe(25);
+    expect(await q.jobs.count()).toBe(0);
+    w.child.kill('SIGTERM');
+    const code = await w.exited;
+    expect(code, w.output()).toBe(0);
+    await pool.end();
+  }, 90_000);
+
+  it('refuses a module without queues (exit 2)', async () => {
+    const w = start(['worker', 'test/fixtures/no-queues.ts'], uniqueName('cli_w'));
+    const code = await w.exited;
+    expect(code).toBe(2);
+    expect(w.output()).toMatch(/queues/);
+  }, 60_000);
+});
+
+describe('arbiter demo', () => {
+  it('runs queues, a worker and the admin API, then stops cleanly', async () => {
+    const schema = uniqueName('cli_demo');
+    schemas.push(schema);
+    const d = start(['demo', '--port', '0', '--duration', '6'], schema);
+    const [, url] = await d.waitFor(/admin API\s+(http:\/\/\S+)\/queues/);
+    const res = await fetch(`${url}/queues`);
+    expect(res.status).toBe(200);
+    const body = JSON.stringify(await res.json());
+    for (const name of ['emails', 'reports', 'flaky']) expect(body).toContain(name);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^# HELP/m);
+    expect(await d.exited).toBe(0);
+    expect(d.output()).toContain('nothing left running');
+    // The worker made progress on the seeded work.
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 1 });
+    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".emails`);
+    expect(rows[0].n).toBeLessThan(50);
+    await pool.end();
+  }, 90_000);
+});
