@@ -215,11 +215,7 @@ export class Queue<T = unknown> {
   async claim(options: ClaimOptions = {}): Promise<Job<T>[]> {
     const o = checkOptions<ClaimOptions>(options, 'options', ['limit', 'leaseMs', 'workerId']);
     const limit = o.limit === undefined ? 1 : intInRange(o.limit, 'options.limit', 1, LIMITS.maxBatch);
-    const leaseMs = leaseOption(o.leaseMs);
-    const workerId =
-      o.workerId === undefined || o.workerId === null
-        ? null
-        : requiredString(o.workerId, 'options.workerId', 200);
+    const { leaseMs, workerId } = leaseAndWorker(o);
     const rows = await withTranslation(this.ctx.t, () =>
       jobClaim(this.ctx.db, this.ctx.t, {
         perGroup: 1,
@@ -246,11 +242,7 @@ export class Queue<T = unknown> {
     ]);
     const batchSize = intInRange(o.batchSize, 'options.batchSize', 1, 1000);
     const maxBatches = intInRange(o.maxBatches, 'options.maxBatches', 1, 1000);
-    const leaseMs = leaseOption(o.leaseMs);
-    const workerId =
-      o.workerId === undefined || o.workerId === null
-        ? null
-        : requiredString(o.workerId, 'options.workerId', 200);
+    const { leaseMs, workerId } = leaseAndWorker(o);
     const rows = await withTranslation(this.ctx.t, () =>
       jobClaim(this.ctx.db, this.ctx.t, {
         perGroup: batchSize,
@@ -342,8 +334,20 @@ export class Queue<T = unknown> {
   }
 }
 
-function leaseOption(value: unknown): number {
-  return value === undefined ? DEFAULT_LEASE_MS : durationMs(value, 'options.leaseMs', LIMITS.maxLeaseMs, 1);
+function leaseAndWorker(o: { leaseMs?: unknown; workerId?: unknown }): {
+  leaseMs: number;
+  workerId: string | null;
+} {
+  return {
+    leaseMs:
+      o.leaseMs === undefined
+        ? DEFAULT_LEASE_MS
+        : durationMs(o.leaseMs, 'options.leaseMs', LIMITS.maxLeaseMs, 1),
+    workerId:
+      o.workerId === undefined || o.workerId === null
+        ? null
+        : requiredString(o.workerId, 'options.workerId', 200),
+  };
 }
 
 export function toFence(job: JobRef, field = 'job'): Fence {
