@@ -1,0 +1,207 @@
+// Browser code, served as part of /ui/app.js. Plain ES2020 in a string so the package needs no bundler;
+// it must contain no backticks (it lives in a template literal). Rules kept everywhere below: data only
+// ever reaches the page through textContent / attributes set by h(), never innerHTML, so a payload or an
+// error message cannot inject markup; every request goes through api(), which sends JSON with the
+// same-origin Origin the admin API's CSRF check expects.
+export const CLIENT_CORE = String.raw`
+var CFG = (function () {
+  var meta = document.querySelector('meta[name="arbiter-config"]');
+  var c = {};
+  try { c = JSON.parse(meta ? meta.getAttribute('content') || '{}' : '{}'); } catch (e) { c = {}; }
+  return { apiBase: c.apiBase || '', hideArgs: c.hideArgsByDefault === true, readOnly: c.readOnly === true, pollMs: c.pollMs || 5000 };
+})();
+
+var state = {
+  queues: [],
+  queue: null,
+  showPayloads: !CFG.hideArgs,
+  auth: sessionStorage.getItem('arbiter.auth') || null,
+};
+
+function ApiError(status, code, message) {
+  this.status = status; this.code = code; this.message = message;
+}
+ApiError.prototype = Object.create(Error.prototype);
+
+/** Calls the admin API. Mutations always carry Content-Type: application/json (CSRF rule). */
+async function api(path, opts) {
+  opts = opts || {};
+  var method = opts.method || 'GET';
+  var headers = { Accept: 'application/json' };
+  if (state.auth) headers.Authorization = state.auth;
+  var init = { method: method, headers: headers, credentials: 'same-origin', cache: 'no-store' };
+  if (method !== 'GET') {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(opts.body === undefined ? {} : opts.body);
+  }
+  var res = await fetch(CFG.apiBase + path, init);
+  var text = await res.text();
+  var data = null;
+  if (opts.raw) { if (!res.ok) throw new ApiError(res.status, 'HTTP_' + res.status, text.slice(0, 300)); return text; }
+  try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+  if (res.status === 401) showLogin();
+  if (!res.ok) {
+    var err = data && data.error ? data.error : { code: 'HTTP_' + res.status, message: text.slice(0, 300) };
+    throw new ApiError(res.status, err.code, err.message);
+  }
+  return data;
+}
+
+function qpath(queue) { return '/queues/' + encodeURIComponent(queue); }
+
+/** Builds an element. Children that are strings become text nodes; functions in attrs become listeners. */
+function h(tag, attrs) {
+  var node = document.createElement(tag);
+  if (attrs) {
+    Object.keys(attrs).forEach(function (k) {
+      var v = attrs[k];
+      if (v === undefined || v === null || v === false) return;
+      if (k.slice(0, 2) === 'on' && typeof v === 'function') node.addEventListener(k.slice(2), v);
+      else if (k === 'class') node.className = v;
+      else if (k === 'text') node.textContent = String(v);
+      else if (k === 'value') node.value = v;
+      else if (k === 'checked') node.checked = !!v;
+      else node.setAttribute(k, v === true ? '' : String(v));
+    });
+  }
+  for (var i = 2; i < arguments.length; i++) append(node, arguments[i]);
+  return node;
+}
+function append(node) {
+  if (arguments.length > 2) { for (var i = 1; i < arguments.length; i++) append(node, arguments[i]); return; }
+  var child = arguments[1];
+  if (child === null || child === undefined || child === false) return;
+  if (Array.isArray(child)) { child.forEach(function (c) { append(node, c); }); return; }
+  node.appendChild(typeof child === 'object' ? child : document.createTextNode(String(child)));
+}
+
+function fmtTime(v) {
+  if (!v) return '—';
+  var d = new Date(v);
+  if (isNaN(d.getTime())) return String(v);
+  return d.toISOString().replace('T', ' ').slice(0, 19) + 'Z';
+}
+function fmtRel(v) {
+  if (!v) return '';
+  var s = Math.round((new Date(v).getTime() - Date.now()) / 1000);
+  var a = Math.abs(s);
+  if (a < 1) return 'now';
+  var txt = a < 60 ? a + ' s' : a < 3600 ? Math.round(a / 60) + ' min' : a < 86400 ? Math.round(a / 3600) + ' h' : Math.round(a / 86400) + ' d';
+  return s >= 0 ? 'in ' + txt : txt + ' ago';
+}
+function timeCell(v) { return v ? h('span', { title: fmtRel(v) }, fmtTime(v), h('span', { class: 'muted' }, ' (' + fmtRel(v) + ')')) : '—'; }
+function json(v) { try { return JSON.stringify(v, null, 2); } catch (e) { return String(v); } }
+function oneLine(v, max) { var s = JSON.stringify(v); if (s === undefined) s = String(v); return s.length > max ? s.slice(0, max) + '…' : s; }
+function badge(status) { return h('span', { class: 'badge ' + status, 'data-status': status }, status); }
+
+var toastTimer = null;
+function toast(message, isError) {
+  var old = document.querySelector('.toast');
+  if (old) old.remove();
+  var t = h('div', { class: 'toast' + (isError ? ' error' : ''), role: 'status', 'data-testid': 'toast' }, message);
+  document.body.appendChild(t);
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(function () { t.remove(); }, isError ? 8000 : 4000);
+}
+function errorBox(e) {
+  return h('div', { class: 'error-box', role: 'alert' }, (e && e.code ? e.code + ': ' : '') + (e && e.message ? e.message : String(e)));
+}
+
+/** An in-page confirmation (no window.confirm: dialogs are reserved for nothing, which the XSS test checks). */
+function confirmBar(container, message, label, onYes) {
+  var old = container.querySelector('.confirm');
+  if (old) old.remove();
+  var bar = h('div', { class: 'confirm', 'data-testid': 'confirm' },
+    h('span', null, message),
+    h('button', { class: 'danger', 'data-testid': 'confirm-yes', onclick: function () { bar.remove(); onYes(); } }, label),
+    h('button', { onclick: function () { bar.remove(); } }, 'Cancel'));
+  container.prepend(bar);
+}
+
+/** Runs a mutating action, reports the outcome, then re-renders. */
+async function act(label, fn, after) {
+  try {
+    var out = await fn();
+    toast(label + (out && typeof out.changed === 'number' ? ' (' + out.changed + ' changed)' : ''));
+  } catch (e) {
+    toast(label + ' failed — ' + (e.code || '') + ': ' + (e.message || e), true);
+  }
+  if (after) after(); else route();
+}
+
+function showLogin() {
+  if (document.getElementById('login')) return;
+  var tok = h('input', { type: 'password', placeholder: 'bearer token or user:password', 'aria-label': 'credentials' });
+  var box = h('div', { class: 'panel', id: 'login' },
+    h('strong', null, 'This API needs credentials. '),
+    tok,
+    h('button', { class: 'primary', onclick: function () {
+      var v = tok.value;
+      state.auth = v.indexOf(':') > 0 ? 'Basic ' + btoa(v) : 'Bearer ' + v;
+      sessionStorage.setItem('arbiter.auth', state.auth);
+      box.remove(); route();
+    } }, 'Sign in'));
+  document.querySelector('main').prepend(box);
+}
+
+async function loadQueues() {
+  var data = await api('/queues');
+  state.queues = data.items || [];
+  if (!state.queue || !state.queues.some(function (q) { return q.name === state.queue; })) {
+    state.queue = state.queues.length ? state.queues[0].name : null;
+  }
+  return state.queues;
+}
+function queueInfo(name) { return state.queues.find(function (q) { return q.name === name; }) || null; }
+
+/** A queue picker that navigates to the same view for another queue. */
+function queuePicker(view, current) {
+  var sel = h('select', { 'aria-label': 'queue', 'data-testid': 'queue-picker', onchange: function () { go(view + '/' + encodeURIComponent(sel.value)); } },
+    state.queues.map(function (q) { return h('option', { value: q.name, selected: q.name === current }, q.name); }));
+  return h('label', null, 'Queue ', sel);
+}
+
+// ------------------------------------------------------------------ routing (hash based: no server routes)
+var VIEWS = {};
+var cleanup = [];
+function go(path) { location.hash = '#/' + path; }
+function parseHash() {
+  var raw = location.hash.replace(/^#\/?/, '');
+  var q = raw.indexOf('?');
+  var path = q < 0 ? raw : raw.slice(0, q);
+  var params = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
+  var parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  return { view: parts[0] || 'overview', args: parts.slice(1), params: params };
+}
+function hashFor(view, args, params) {
+  var s = '#/' + [view].concat(args.map(encodeURIComponent)).join('/');
+  var p = params ? params.toString() : '';
+  return p ? s + '?' + p : s;
+}
+var routeSeq = 0;
+async function route() {
+  cleanup.forEach(function (f) { f(); });
+  cleanup = [];
+  var r = parseHash();
+  var seq = ++routeSeq;
+  document.querySelectorAll('header.top nav a').forEach(function (a) {
+    a.classList.toggle('active', a.getAttribute('data-view') === r.view || (r.view === 'job' && a.getAttribute('data-view') === 'jobs'));
+  });
+  var main = document.querySelector('main');
+  var view = VIEWS[r.view] || VIEWS.overview;
+  var root = h('div', { 'data-view': r.view });
+  try {
+    await loadQueues();
+    await view(root, r.args, r.params);
+  } catch (e) {
+    append(root, errorBox(e));
+  }
+  if (seq !== routeSeq) return; // a newer navigation won
+  var login = document.getElementById('login');
+  main.replaceChildren();
+  if (login) main.appendChild(login);
+  main.appendChild(root);
+  document.body.setAttribute('data-ready', String(seq));
+}
+function every(ms, fn) { var t = setInterval(fn, ms); cleanup.push(function () { clearInterval(t); }); }
+`;

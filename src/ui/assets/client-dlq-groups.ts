@@ -1,0 +1,119 @@
+// Browser code: the dead-letter view (bulk retry / delete behind an in-page confirmation) and the groups
+// view (who is at the head of a group, who is blocked and why).
+export const CLIENT_DLQ_GROUPS = String.raw`
+VIEWS.dlq = async function (root, args, params) {
+  var queue = args[0] || state.queue;
+  if (!queue) { append(root, h('h1', null, 'Dead letters'), h('p', { class: 'muted' }, 'No queues yet.')); return; }
+  state.queue = queue;
+  var p = new URLSearchParams({ limit: params.get('limit') || '50' });
+  if (params.get('cursor')) p.set('cursor', params.get('cursor'));
+  var page = await api(qpath(queue) + '/dead-letters?' + p.toString());
+  var boxes = [];
+  var countLabel = h('span', { class: 'muted', 'data-testid': 'selected-count' }, '0 selected');
+  var selected = function () { return boxes.filter(function (b) { return b.checked; }).map(function (b) { return b.value; }); };
+  var onSel = function () { countLabel.textContent = selected().length + ' selected'; };
+  var all = h('input', { type: 'checkbox', 'aria-label': 'select all', 'data-testid': 'select-all', onchange: function () {
+    boxes.forEach(function (b) { b.checked = all.checked; }); onSel();
+  } });
+  var rows = page.items.map(function (d) {
+    var box = h('input', { type: 'checkbox', value: d.id, 'aria-label': 'select dead letter ' + d.id, onchange: onSel });
+    boxes.push(box);
+    return h('tr', { 'data-dead': d.id },
+      h('td', null, box),
+      h('td', { class: 'mono' }, d.id),
+      h('td', { class: 'mono' }, d.jobId),
+      h('td', null, timeCell(d.failedAt)),
+      h('td', { class: 'num' }, d.attempts + '/' + d.maxAttempts),
+      h('td', null, d.groupKey || '—'),
+      payloadCell(d.payload),
+      h('td', { class: 'error' }, d.lastError || ''));
+  });
+  var panel = h('div', null);
+  var bulk = function (verb, path, cls) {
+    return h('button', { class: cls, 'data-testid': 'bulk-' + verb.toLowerCase(), onclick: function () {
+      var ids = selected();
+      if (!ids.length) { toast('Select dead letters first.', true); return; }
+      confirmBar(panel, verb + ' ' + ids.length + ' dead letter' + (ids.length === 1 ? '' : 's') + ' of "' + queue + '"?', verb, function () {
+        act(verb + ' ' + ids.length + ' dead letters', async function () {
+          var out = await api(qpath(queue) + '/dead-letters/' + path, { method: 'POST', body: { ids: ids } });
+          return out.jobs ? { changed: out.jobs.length } : out;
+        });
+      });
+    } }, verb + ' selected');
+  };
+  append(root, h('h1', null, 'Dead letters ', h('span', { class: 'muted' }, '· ' + queue)),
+    h('div', { class: 'actions' }, queuePicker('dlq', queue),
+      CFG.readOnly ? null : [bulk('Retry', 'retry', 'primary'), bulk('Delete', 'delete', 'danger'), countLabel]),
+    panel,
+    h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'dlq-table' },
+      h('thead', null, h('tr', null, h('th', null, all), ['dead-letter id', 'job id', 'failed', 'attempts', 'group', 'payload', 'last error'].map(function (c) { return h('th', null, c); }))),
+      h('tbody', null, rows.length ? rows : h('tr', null, h('td', { colspan: '8', class: 'muted' }, 'The dead-letter table is empty.'))))),
+    h('div', { class: 'pager' },
+      h('button', { disabled: !params.get('cursor'), onclick: function () { location.hash = hashFor('dlq', [queue]); } }, '« First'),
+      h('button', { 'data-testid': 'next-page', disabled: !page.nextCursor, onclick: function () {
+        location.hash = hashFor('dlq', [queue], new URLSearchParams({ cursor: page.nextCursor }));
+      } }, 'Next ›')));
+};
+
+/** The role of one job of a group, given the group analysis. */
+function groupRole(j, g, now) {
+  if (ts(j.leasedUntil) > now) return ['in flight on ' + (j.workerId || '?') + ' until ' + fmtTime(j.leasedUntil), 'head'];
+  if (j.status === 'waiting') return ['waiting for its children (does not block the group)', ''];
+  if (j.suspended) return ['suspended (does not block the group)', ''];
+  if (g.retrying && g.retrying.id === j.id) return ['retry backoff until ' + fmtTime(j.runAt) + ' — holds the group', 'head'];
+  if (ts(j.runAt) > now) return ['delayed until ' + fmtTime(j.runAt) + ' (does not block the group)', ''];
+  if (j.attempts >= j.maxAttempts) return ['no attempts left', ''];
+  if (g.running) return ['blocked behind in-flight job ' + g.running.id, 'blocked'];
+  if (g.retrying) return ['blocked behind job ' + g.retrying.id + ' (retry backoff)', 'blocked'];
+  if (g.head && g.head.id === j.id) return ['head — runs next', 'head'];
+  if (g.head) return ['blocked behind head ' + g.head.id, 'blocked'];
+  return ['', ''];
+}
+
+VIEWS.groups = async function (root, args, params) {
+  var queue = args[0] || state.queue;
+  if (!queue) { append(root, h('h1', null, 'Groups'), h('p', { class: 'muted' }, 'No queues yet.')); return; }
+  state.queue = queue;
+  var key = params.get('key') || '';
+  // Recently seen group keys: a cheap way to offer groups without a full scan of the group table.
+  var recent = await api(qpath(queue) + '/jobs?limit=300');
+  var keys = [];
+  recent.items.forEach(function (j) { if (j.groupKey !== null && keys.indexOf(j.groupKey) < 0) keys.push(j.groupKey); });
+  var input = h('input', { type: 'text', name: 'key', value: key, placeholder: 'group key', list: 'group-keys', 'aria-label': 'group key' });
+  append(root, h('h1', null, 'Groups ', h('span', { class: 'muted' }, '· ' + queue)),
+    h('form', { class: 'filters panel', onsubmit: function (ev) {
+      ev.preventDefault();
+      location.hash = hashFor('groups', [queue], new URLSearchParams({ key: input.value }));
+    } }, queuePicker('groups', queue), h('label', null, 'Group key', input),
+      h('datalist', { id: 'group-keys' }, keys.map(function (k) { return h('option', { value: k }); })),
+      h('button', { class: 'primary', type: 'submit' }, 'Show')),
+    keys.length ? h('div', { class: 'panel' }, h('span', { class: 'muted' }, 'Recently active groups: '),
+      keys.slice(0, 40).map(function (k, i) {
+        return [i ? ' · ' : '', h('a', { href: hashFor('groups', [queue], new URLSearchParams({ key: k })) }, k)];
+      })) : null);
+  if (!key) return;
+  var page = await api(qpath(queue) + '/groups/' + encodeURIComponent(key) + '?limit=200');
+  var g = await loadGroupAnalysis(queue, key);
+  var now = Date.now();
+  var jobs = page.items.slice().sort(cmpHead);
+  var holder = g.running || g.retrying || g.head;
+  var blocked = jobs.filter(function (j) { return groupRole(j, g, now)[1] === 'blocked'; }).length;
+  var summary = holder
+    ? 'Head: job ' + holder.id + (g.running ? ' (in flight until ' + fmtTime(g.running.leasedUntil) + ')' : g.retrying ? ' (waiting for its retry until ' + fmtTime(g.retrying.runAt) + ')' : ' (ready, runs next)') +
+      '. ' + blocked + ' job' + (blocked === 1 ? '' : 's') + ' blocked behind it.'
+    : 'No job of this group can run now (all delayed, suspended or waiting).';
+  append(root,
+    h('div', { class: 'why', 'data-testid': 'group-summary' }, h('strong', null, 'Group "' + key + '": ' + page.count + ' jobs. '), summary),
+    h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'group-table' },
+      h('thead', null, h('tr', null, ['id', 'status', 'priority', 'attempts', 'run at', 'role', 'payload'].map(function (c) { return h('th', null, c); }))),
+      h('tbody', null, jobs.map(function (j) {
+        var role = groupRole(j, g, now);
+        return h('tr', { 'data-job': j.id, class: role[1] ? role[1] + '-row' : null },
+          h('td', { class: 'mono' }, h('a', { href: hashFor('job', [queue, j.id]) }, j.id)),
+          h('td', null, badge(j.status)), h('td', { class: 'num' }, String(j.priority)),
+          h('td', { class: 'num' }, j.attempts + '/' + j.maxAttempts), h('td', null, timeCell(j.runAt)),
+          h('td', { 'data-role': role[1] || 'other' }, role[0]), payloadCell(j.payload));
+      })))),
+    page.nextCursor ? h('p', { class: 'muted' }, 'Showing the newest 200 jobs of this group.') : null);
+};
+`;

@@ -1,0 +1,150 @@
+// Browser code: the queues overview (live counts + chart) and the workers view. Counts come from
+// /queues/{q}/stats, polled every CFG.pollMs (5 s by default) and only while the overview is open, so a
+// queue of millions of jobs is never counted more often than that.
+export const CLIENT_OVERVIEW = String.raw`
+var SERIES = [
+  { key: 'ready', label: 'ready', color: '#2f5bd3' },
+  { key: 'inFlight', label: 'in flight', color: '#1f8a4c' },
+  { key: 'waitingLater', label: 'scheduled + retrying', color: '#b7791f' },
+  { key: 'throughput', label: 'completed / s (from /metrics)', color: '#c0392b' },
+];
+var history = []; // kept across visits so the chart does not restart from nothing
+var lastCompleted = null;
+
+/** Sum of arbiter_jobs_completed_total over queues, or null when /metrics is absent. */
+var metricsMissing = false; // a 404 once means this server exposes no /metrics: stop asking
+async function completedTotal() {
+  if (metricsMissing) return null;
+  try {
+    var text = await api('/metrics', { raw: true });
+    var total = 0;
+    text.split('\n').forEach(function (line) {
+      var m = /^arbiter_jobs_completed_total(\{[^}]*\})?\s+([0-9.eE+-]+)/.exec(line);
+      if (m) total += Number(m[2]);
+    });
+    return total;
+  } catch (e) { if (e.status === 404) metricsMissing = true; return null; }
+}
+
+function drawChart(canvas) {
+  var dpr = window.devicePixelRatio || 1;
+  var w = canvas.clientWidth || 600, hgt = canvas.clientHeight || 220;
+  canvas.width = Math.round(w * dpr); canvas.height = Math.round(hgt * dpr);
+  var g = canvas.getContext('2d');
+  if (!g) return;
+  g.scale(dpr, dpr);
+  g.clearRect(0, 0, w, hgt);
+  var pad = { l: 44, r: 10, t: 10, b: 22 };
+  var max = 1;
+  history.forEach(function (p) { SERIES.forEach(function (s) { if (p[s.key] != null) max = Math.max(max, p[s.key]); }); });
+  var x = function (i) { return pad.l + (history.length < 2 ? 0 : (i * (w - pad.l - pad.r)) / (history.length - 1)); };
+  var y = function (v) { return hgt - pad.b - (v / max) * (hgt - pad.t - pad.b); };
+  g.strokeStyle = '#e3e6eb'; g.fillStyle = '#667085'; g.font = '11px system-ui, sans-serif'; g.lineWidth = 1;
+  for (var k = 0; k <= 4; k++) {
+    var v = (max * k) / 4, yy = y(v);
+    g.beginPath(); g.moveTo(pad.l, yy); g.lineTo(w - pad.r, yy); g.stroke();
+    g.fillText(v >= 10 ? String(Math.round(v)) : v.toFixed(1), 4, yy + 4);
+  }
+  if (history.length) {
+    g.fillText(new Date(history[0].t).toISOString().slice(11, 19), pad.l, hgt - 6);
+    var last = new Date(history[history.length - 1].t).toISOString().slice(11, 19);
+    g.fillText(last, w - pad.r - g.measureText(last).width, hgt - 6);
+  }
+  SERIES.forEach(function (s) {
+    g.strokeStyle = s.color; g.lineWidth = 2; g.beginPath();
+    var started = false;
+    history.forEach(function (p, i) {
+      if (p[s.key] == null) return;
+      if (!started) { g.moveTo(x(i), y(p[s.key])); started = true; } else g.lineTo(x(i), y(p[s.key]));
+    });
+    g.stroke();
+  });
+}
+
+VIEWS.overview = async function (root) {
+  var tbody = h('tbody');
+  var totals = h('div', { class: 'cards', 'data-testid': 'totals' });
+  var canvas = h('canvas', { class: 'chart', 'data-testid': 'chart', role: 'img', 'aria-label': 'queue depth and throughput over time' });
+  var legend = h('div', { class: 'legend' }, SERIES.map(function (s) {
+    return h('span', null, h('span', { class: 'sw', style: null, 'data-color': s.color }), s.label);
+  }));
+  var stamp = h('span', { class: 'muted' });
+  append(root, h('h1', null, 'Queues'),
+    totals,
+    h('div', { class: 'panel' }, h('strong', null, 'Depth and throughput '), stamp, h('div', { class: 'chart-wrap' }, canvas), legend),
+    h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'queues-table' },
+      h('thead', null, h('tr', null, ['queue', 'state', 'ready', 'in flight', 'scheduled', 'retrying', 'suspended', 'dead letters', 'groups', 'oldest ready', ''].map(function (c, i) {
+        return h('th', { class: i >= 2 && i <= 8 ? 'num' : null }, c);
+      }))), tbody)));
+  // Swatch colours are set through CSSOM (allowed by CSP), not a style attribute.
+  legend.querySelectorAll('.sw').forEach(function (sw) { sw.style.background = sw.getAttribute('data-color'); });
+
+  async function refresh() {
+    var queues = await loadQueues();
+    var stats = await Promise.all(queues.map(function (q) { return api(qpath(q.name) + '/stats').catch(function () { return null; }); }));
+    var sum = { ready: 0, inFlight: 0, scheduled: 0, retrying: 0, suspended: 0, dead: 0 };
+    var rows = queues.map(function (q, i) {
+      var s = stats[i] || {};
+      Object.keys(sum).forEach(function (k) { sum[k] += s[k] || 0; });
+      var n = function (k) { return h('td', { class: 'num', 'data-k': k }, s[k] == null ? '—' : String(s[k])); };
+      return h('tr', { 'data-queue': q.name },
+        h('td', null, h('a', { href: hashFor('jobs', [q.name]) }, q.name)),
+        h('td', null, q.paused ? badge('paused') : h('span', { class: 'badge running' }, 'active')),
+        n('ready'), n('inFlight'), n('scheduled'), n('retrying'), n('suspended'),
+        h('td', { class: 'num', 'data-k': 'dead' }, h('a', { href: hashFor('dlq', [q.name]) }, String(s.dead == null ? '—' : s.dead))),
+        n('groups'),
+        h('td', { class: 'num' }, s.oldestReadyAgeSeconds == null ? '—' : Math.round(s.oldestReadyAgeSeconds) + ' s'),
+        h('td', null, CFG.readOnly ? null : h('button', { 'data-testid': 'toggle-pause', onclick: function () {
+          act((q.paused ? 'Resumed ' : 'Paused ') + q.name, function () { return api(qpath(q.name) + (q.paused ? '/resume' : '/pause'), { method: 'POST' }); });
+        } }, q.paused ? 'Resume' : 'Pause')));
+    });
+    tbody.replaceChildren.apply(tbody, rows.length ? rows : [h('tr', null, h('td', { colspan: '11', class: 'muted' }, 'No queues yet.'))]);
+    totals.replaceChildren.apply(totals, [['ready', 'ready'], ['inFlight', 'in flight'], ['scheduled', 'scheduled'], ['retrying', 'retrying'], ['suspended', 'suspended / waiting'], ['dead', 'dead letters']].map(function (p) {
+      return h('div', { class: 'card', 'data-k': p[0] }, h('div', { class: 'v' }, String(sum[p[0]])), h('div', { class: 'k' }, p[1]));
+    }));
+    var now = Date.now();
+    var completed = await completedTotal();
+    var point = { t: now, ready: sum.ready, inFlight: sum.inFlight, waitingLater: sum.scheduled + sum.retrying, throughput: null };
+    if (completed !== null && lastCompleted !== null && now > lastCompleted.t) {
+      point.throughput = Math.max(0, (completed - lastCompleted.v) / ((now - lastCompleted.t) / 1000));
+    }
+    if (completed !== null) lastCompleted = { t: now, v: completed };
+    history.push(point);
+    if (history.length > 120) history.shift();
+    stamp.textContent = '— updated ' + new Date(now).toISOString().slice(11, 19) + 'Z, every ' + CFG.pollMs / 1000 + ' s';
+    drawChart(canvas);
+  }
+  await refresh();
+  // One refresh at a time, and none while the tab is hidden: each one costs a stats query per queue.
+  var busy = false;
+  every(CFG.pollMs, function () {
+    if (busy || document.hidden) return;
+    busy = true;
+    refresh().catch(function (e) { stamp.textContent = '— refresh failed: ' + e.message; }).then(function () { busy = false; });
+  });
+  var onResize = function () { drawChart(canvas); };
+  window.addEventListener('resize', onResize);
+  cleanup.push(function () { window.removeEventListener('resize', onResize); });
+  requestAnimationFrame(function () { drawChart(canvas); });
+};
+
+VIEWS.workers = async function (root) {
+  var data = await api('/workers');
+  var now = Date.now();
+  var rows = data.items.map(function (w) {
+    var age = (now - new Date(w.lastHeartbeat).getTime()) / 1000;
+    return h('tr', { 'data-worker': w.id },
+      h('td', { class: 'mono' }, w.id),
+      h('td', null, (w.queues || []).join(', ')),
+      h('td', null, w.hostname + ' (pid ' + w.pid + ')'),
+      h('td', null, timeCell(w.startedAt)),
+      h('td', null, timeCell(w.lastHeartbeat)),
+      h('td', null, age < 30 ? h('span', { class: 'badge running' }, 'alive') : h('span', { class: 'badge dead' }, 'silent ' + Math.round(age) + ' s')));
+  });
+  append(root, h('h1', null, 'Workers'),
+    h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'workers-table' },
+      h('thead', null, h('tr', null, ['id', 'queues', 'host', 'started', 'last heartbeat', 'health'].map(function (c) { return h('th', null, c); }))),
+      h('tbody', null, rows.length ? rows : h('tr', null, h('td', { colspan: '6', class: 'muted' }, 'No registered workers.'))))));
+  every(CFG.pollMs, function () { if (parseHash().view === 'workers') route(); });
+};
+`;
