@@ -27,7 +27,14 @@ export class PoolExecutor implements Executor {
 
   async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // pg emits 'error' on a checked-out client whose connection dies (server restart, terminated backend);
+    // without a listener Node would crash the process. The pending query rejects anyway, and that
+    // rejection is what the caller sees.
     let broken: unknown;
+    const onError = (err: Error) => {
+      broken ??= err;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       try {
@@ -44,6 +51,7 @@ export class PoolExecutor implements Executor {
       broken ??= isBroken(err) ? err : undefined;
       throw err;
     } finally {
+      client.off('error', onError);
       client.release(broken instanceof Error ? broken : broken ? new Error('connection broken') : undefined);
     }
   }

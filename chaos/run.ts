@@ -1,0 +1,193 @@
+// Arbiter chaos suite (RELIABILITY.md R1): `npm run chaos` (100k jobs) or `npm run chaos -- --quick` (10k).
+// Enqueues at a steady rate while 4 worker processes run under faults, drains, checks the recorded
+// history and prints ONE summary line; exit code 0 only on PASS. Options: --quick, --jobs N, --rate R,
+// --seed S, --database-url URL (an existing server: the PostgreSQL crash is skipped), --verbose.
+import { appendFileSync } from 'node:fs';
+import pg from 'pg';
+import { Arbiter } from '../src/index.js';
+import { check, maxReclaimS, pausedStale, pgResumeS } from './check.js';
+import { CHAOS, CHAOS_DDL, QUEUE_LIST, SCHEMA, rng, sleep } from './common.js';
+import { buildPlan, runEnqueuer } from './enqueue.js';
+import { FaultInjector } from './faults.js';
+import { loadHistory } from './load.js';
+import { embeddedDatabase, externalDatabase, type ChaosDatabase } from './pg-server.js';
+import { WorkerPool } from './workers.js';
+
+function parseArgs(argv: string[]) {
+  const get = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const quick = argv.includes('--quick');
+  return {
+    quick,
+    jobs: Number(get('--jobs') ?? (quick ? 10_000 : 100_000)),
+    rate: Number(get('--rate') ?? 170),
+    seed: Number(get('--seed') ?? 20261123),
+    concurrency: Number(get('--concurrency') ?? (quick ? 8 : 16)),
+    databaseUrl: get('--database-url'),
+    verbose: argv.includes('--verbose'),
+    logFile: get('--log'),
+  };
+}
+
+const args = parseArgs(process.argv.slice(2));
+const t0 = Date.now();
+const elapsed = () => ((Date.now() - t0) / 1000).toFixed(1);
+const log = (line: string) => {
+  const text = `[chaos +${elapsed()}s] ${line}`;
+  if (args.verbose) process.stderr.write(text + '\n');
+  if (args.logFile) appendFileSync(args.logFile, text + '\n');
+};
+
+async function setup(url: string): Promise<Arbiter> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`DROP SCHEMA IF EXISTS ${CHAOS} CASCADE; DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
+  await admin.query(CHAOS_DDL);
+  await admin.end();
+  const arbiter = new Arbiter({ connectionString: url, schema: SCHEMA, poolSize: 4 });
+  await arbiter.migrate();
+  for (const q of QUEUE_LIST) await arbiter.createQueue(q);
+  return arbiter;
+}
+
+async function remaining(pool: pg.Pool): Promise<number> {
+  const parts = QUEUE_LIST.map((q) => `SELECT count(*)::int AS n FROM "${SCHEMA}"."${q}"`).join(
+    ' UNION ALL ',
+  );
+  const { rows } = await pool.query<{ n: number }>(`SELECT sum(n)::int AS n FROM (${parts}) s`);
+  return rows[0]!.n;
+}
+
+let workers: WorkerPool | undefined;
+// The suite must never leave worker processes behind, even if it crashes itself.
+process.on('uncaughtException', (err) => {
+  workers?.killAllNow();
+  process.stderr.write(`chaos: uncaught ${err.stack ?? err.message}\n`);
+  process.stdout.write('chaos FAIL (the suite itself crashed)\n');
+  process.exit(2);
+});
+
+async function main(): Promise<number> {
+  let db: ChaosDatabase | undefined;
+  try {
+    db = args.databaseUrl
+      ? externalDatabase(args.databaseUrl)
+      : await embeddedDatabase((l) => args.logFile && log(`pg: ${l.trim()}`));
+    log(`database ready (${db.restartable ? 'embedded, restartable' : 'external: no PostgreSQL crash'})`);
+    const arbiter = await setup(db.url);
+    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool.on('error', () => undefined);
+    workers = new WorkerPool(db.url, args.concurrency, log, (l) => args.logFile && log(l));
+    for (let i = 0; i < 4; i++) workers.spawn();
+    const readyBy = Date.now() + 60_000;
+    while (workers.live.some((w) => !w.ready)) {
+      if (Date.now() > readyBy || workers.unexpectedExits.length > 0)
+        throw new Error(`workers did not start: ${workers.unexpectedExits.join('; ')}`);
+      await sleep(100);
+    }
+    log('4 workers ready');
+    const plan = buildPlan(args.jobs, args.seed);
+    const windowMs = (args.jobs / args.rate) * 1000;
+    const faults = new FaultInjector(db, workers, log);
+    const [enq] = await Promise.all([
+      runEnqueuer(db.url, arbiter, plan, args.rate, log),
+      faults.run({ windowMs, random: rng(args.seed + 1), restartPg: db.restartable }),
+    ]);
+    log(`enqueued ${enq.jobs} jobs in ${enq.batches} batches (${enq.retries} retried); faults done`);
+    const drainBy = Date.now() + (args.quick ? 120_000 : 600_000);
+    let left = -1;
+    while (Date.now() < drainBy) {
+      left = await remaining(pool).catch(() => -1);
+      if (left === 0) break;
+      await sleep(500);
+    }
+    log(`drain: ${left} jobs left`);
+    await workers.stopAll(30_000);
+    const history = await loadHistory(pool);
+    const fig = check(history, faults.faults);
+    const reclaim = maxReclaimS(history, faults.faults);
+    const resume = pgResumeS(history, faults.faults);
+    const paused = pausedStale(history, faults.faults);
+    await arbiter.close();
+    await pool.end();
+    const count = (k: string) => faults.faults.filter((f) => f.kind === k).length;
+    const crashes = workers.unexpectedExits.length;
+    const pass =
+      fig.jobs === args.jobs &&
+      fig.lost === 0 &&
+      fig.multi_terminal === 0 &&
+      fig.non_terminal_after_drain === 0 &&
+      fig.unexpected === 0 &&
+      fig.dup_accepted_acks === 0 &&
+      fig.same_attempt_twice === 0 &&
+      fig.unexplained_reexec === 0 &&
+      fig.effect_dups === 0 &&
+      fig.effect_missing === 0 &&
+      fig.fifo_overlap === 0 &&
+      fig.fifo_inversions === 0 &&
+      fig.tree_early === 0 &&
+      fig.tree_double === 0 &&
+      fig.attempts_over === 0 &&
+      paused.accepted === 0 &&
+      crashes === 0 &&
+      (reclaim === null || reclaim <= 10) &&
+      (resume.s === null || resume.s <= 5);
+    const f1 = (x: number | null) => (x === null ? 'n/a' : x.toFixed(1));
+    if (!pass || args.verbose) {
+      for (const d of fig.details) process.stderr.write(`  ${d}\n`);
+      for (const f of faults.faults)
+        process.stderr.write(
+          `  fault ${f.kind} at=${f.at} until=${f.until ?? ''} ${f.workers.join(',')} ${f.detail}\n`,
+        );
+      for (const e of workers.unexpectedExits) process.stderr.write(`  worker exit: ${e}\n`);
+    }
+    const line = [
+      `chaos jobs=${fig.jobs}`,
+      `lost=${fig.lost}`,
+      `multi_terminal=${fig.multi_terminal}`,
+      `non_terminal=${fig.non_terminal_after_drain}`,
+      `unexpected=${fig.unexpected}`,
+      `dup_accepted_acks=${fig.dup_accepted_acks}`,
+      `same_attempt_twice=${fig.same_attempt_twice}`,
+      `unexplained_reexec=${fig.unexplained_reexec}`,
+      `reexec=${fig.reexec}/bound=${fig.bound}`,
+      `effect_dups(tx)=${fig.effect_dups}`,
+      `effect_missing(tx)=${fig.effect_missing}`,
+      `fifo_overlap=${fig.fifo_overlap}`,
+      `fifo_inversions=${fig.fifo_inversions}`,
+      `tree_early=${fig.tree_early}`,
+      `tree_double=${fig.tree_double}`,
+      `attempts_over=${fig.attempts_over}`,
+      `dlq_by_faults=${fig.dlq_by_faults}`,
+      `unrecorded_acks=${fig.unrecorded_acks}`,
+      `kills=${count('kill')}`,
+      `pg_crashes=${db.restartable ? count('pg-crash') : 'n/a(external)'}`,
+      `listen_kills=${count('listen-kill')}`,
+      `ack_kills=${count('ack-kill')}`,
+      `pauses=${count('pause')}`,
+      `paused_stale=${paused.stale}/accepted=${paused.accepted}`,
+      `worker_crashes=${crashes}`,
+      `worker_error_lines=${workers.errorLines.length}`,
+      `max_reclaim_s=${f1(reclaim)}`,
+      `pg_resume_s=${f1(resume.s)}`,
+      `wall_s=${elapsed()}`,
+      pass ? 'PASS' : 'FAIL',
+    ].join(' ');
+    process.stdout.write(line + '\n');
+    return pass ? 0 : 1;
+  } finally {
+    workers?.killAllNow();
+    await db?.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`chaos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stdout.write('chaos FAIL (the run itself failed)\n');
+    process.exit(2);
+  },
+);

@@ -1,0 +1,44 @@
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { PoolExecutor } from '../../src/index.js';
+import { databaseUrl, useTestDb } from '../support/db.js';
+
+const t = useTestDb();
+
+describe('PoolExecutor', () => {
+  it('a transaction whose connection is terminated rejects instead of crashing the process', async () => {
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 1 });
+    pool.on('error', () => undefined);
+    const db = new PoolExecutor(pool);
+    try {
+      const attempt = db.transaction(async (tx) => {
+        const { rows } = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        await t.pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+        await new Promise((r) => setTimeout(r, 200));
+        await tx.query('SELECT 1');
+      });
+      await expect(attempt).rejects.toThrow();
+      // The broken connection was discarded: the pool hands out a working one.
+      const { rows } = await db.query<{ one: number }>('SELECT 1 AS one');
+      expect(rows[0]!.one).toBe(1);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('commits on success and rolls back on error', async () => {
+    const db = new PoolExecutor(t.pool);
+    await t.pool.query(`CREATE TABLE "${t.schema}".tx_probe (v int)`);
+    await db.transaction(async (tx) => {
+      await tx.query(`INSERT INTO "${t.schema}".tx_probe VALUES (1)`);
+    });
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query(`INSERT INTO "${t.schema}".tx_probe VALUES (2)`);
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    const { rows } = await t.pool.query(`SELECT array_agg(v) AS vs FROM "${t.schema}".tx_probe`);
+    expect(rows[0].vs).toEqual([1]);
+  });
+});
