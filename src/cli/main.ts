@@ -8,6 +8,7 @@ import { registerEnqueue } from './commands/enqueue.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerQueue } from './commands/queue.js';
+import { registerServe } from './commands/serve.js';
 import { registerStats } from './commands/stats.js';
 import { registerWorker } from './commands/worker.js';
 import { registerWorkers } from './commands/workers.js';
@@ -51,6 +52,7 @@ function buildProgram(json = false): Command {
   registerWorkers(program);
   registerDoctor(program);
   registerWorker(program);
+  registerServe(program);
   registerDemo(program);
   // Subcommands inherit exitOverride only when created after it; set it (and the help hint) everywhere.
   const walk = (cmd: Command): void => {

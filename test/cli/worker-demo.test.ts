@@ -76,6 +76,9 @@ describe('arbiter demo', () => {
     expect(res.status).toBe(200);
     const body = JSON.stringify(await res.json());
     for (const name of ['emails', 'reports', 'flaky']) expect(body).toContain(name);
+    const page = await fetch(`${url}/`);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toMatch(/<script[^>]+src=/);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/^# HELP/m);
     expect(await d.exited).toBe(0);
@@ -84,6 +87,29 @@ describe('arbiter demo', () => {
     const pool = new pg.Pool({ connectionString: databaseUrl(), max: 1 });
     const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".emails`);
     expect(rows[0].n).toBeLessThan(50);
+    await pool.end();
+  }, 90_000);
+});
+
+describe('arbiter serve', () => {
+  it('serves the dashboard, the API and /metrics; refuses an open non-loopback bind', async () => {
+    const schema = uniqueName('cli_serve');
+    schemas.push(schema);
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 1 });
+    const arbiter = new Arbiter({ pool, schema });
+    await arbiter.migrate();
+    await arbiter.createQueue('served');
+    const s = start(['serve', '--port', '0', '--token', 'secret-token-123'], schema);
+    const [, url] = await s.waitFor(/serving (http:\/\/\S+)\//);
+    expect((await fetch(`${url}/`)).status).toBe(200);
+    expect((await fetch(`${url}/queues`)).status).toBe(401);
+    const res = await fetch(`${url}/queues`, { headers: { authorization: 'Bearer secret-token-123' } });
+    expect(JSON.stringify(await res.json())).toContain('served');
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+    const open = start(['serve', '--host', '0.0.0.0', '--port', '0'], schema);
+    expect(await open.exited).toBe(2);
+    expect(open.output()).toMatch(/credentials/);
     await pool.end();
   }, 90_000);
 });

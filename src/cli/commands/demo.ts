@@ -106,10 +106,17 @@ export function registerDemo(program: Command): void {
         cleanup.push(async () => metrics.stop());
         await worker.start();
         cleanup.unshift(() => worker.stop({ timeoutMs: 3_000 }));
-        const server = await serveAdmin({ arbiter, metrics, host: '127.0.0.1', port: Number(opts.port) });
+        const server = await serveAdmin({
+          arbiter,
+          metrics,
+          dashboard: true,
+          host: '127.0.0.1',
+          port: Number(opts.port),
+        });
         cleanup.unshift(() => server.close());
 
         say(c.green(`\nArbiter demo is running.`));
+        say(`  dashboard   ${server.url}/`);
         say(`  admin API   ${server.url}/queues`);
         say(`  OpenAPI     ${server.url}/openapi.json`);
         say(`  metrics     ${server.url}/metrics`);

@@ -1,0 +1,116 @@
+import { badRequest, notFound } from './errors.js';
+import { jobFilterParams, pageParams } from './params.js';
+import { queueOf, type RouteContext, type RouteDef } from './route.js';
+import { idsBody } from './routes-jobs.js';
+import { DLQ_LIST_QUERY, ref } from './schemas.js';
+
+const jobId = (ctx: RouteContext): string => ctx.params.id ?? '';
+
+/** The dead-letter table of a queue. Ids in these routes are dead-letter ids, not the jobs' old ids. */
+export const deadLetterRoutes: RouteDef[] = [
+  {
+    method: 'get',
+    path: '/queues/{queue}/dead-letters',
+    operationId: 'listDeadLetters',
+    summary: 'Dead letters matching every given filter, most recently failed first.',
+    tag: 'dead-letters',
+    query: DLQ_LIST_QUERY,
+    response: ref('DeadJobPage'),
+    async handle(ctx) {
+      const filter = jobFilterParams(ctx.query, true);
+      return queueOf(ctx).dlq.list({ filter, ...pageParams(ctx.query) });
+    },
+  },
+  {
+    method: 'get',
+    path: '/queues/{queue}/dead-letters/{id}',
+    operationId: 'getDeadLetter',
+    summary: 'One dead letter (by its dead-letter id).',
+    tag: 'dead-letters',
+    response: ref('DeadJob'),
+    async handle(ctx) {
+      const q = queueOf(ctx);
+      const dead = await q.dlq.get(jobId(ctx));
+      if (!dead) throw notFound('JOB_NOT_FOUND', `dead letter ${jobId(ctx)} is not in queue "${q.name}"`);
+      return dead;
+    },
+  },
+  {
+    method: 'post',
+    path: '/queues/{queue}/dead-letters/{id}/retry',
+    operationId: 'retryDeadLetter',
+    summary: 'Puts a dead letter back in the queue as a new job.',
+    tag: 'dead-letters',
+    response: { type: 'object', properties: { job: ref('Job') } },
+    async handle(ctx) {
+      const q = queueOf(ctx);
+      const job = await q.dlq.retry(jobId(ctx));
+      if (!job) throw notFound('JOB_NOT_FOUND', `dead letter ${jobId(ctx)} is not in queue "${q.name}"`);
+      return { job };
+    },
+  },
+  {
+    method: 'delete',
+    path: '/queues/{queue}/dead-letters/{id}',
+    operationId: 'deleteDeadLetter',
+    summary: 'Deletes a dead letter for good.',
+    tag: 'dead-letters',
+    response: ref('Changed'),
+    async handle(ctx) {
+      const q = queueOf(ctx);
+      const changed = await q.dlq.delete(jobId(ctx));
+      if (changed === 0)
+        throw notFound('JOB_NOT_FOUND', `dead letter ${jobId(ctx)} is not in queue "${q.name}"`);
+      return { changed };
+    },
+  },
+  {
+    method: 'post',
+    path: '/queues/{queue}/dead-letters/retry',
+    operationId: 'retryDeadLetters',
+    summary: 'Retries many dead letters (at most 1,000). `missing` lists ids that were not in the table.',
+    tag: 'dead-letters',
+    body: ref('Ids'),
+    response: {
+      type: 'object',
+      properties: {
+        jobs: { type: 'array', items: ref('Job') },
+        missing: { type: 'array', items: { type: 'string' } },
+      },
+    },
+    async handle(ctx) {
+      const ids = idsBody(ctx);
+      if (ids.length > 1000) throw badRequest('ids', 'at most 1000 ids per call');
+      const q = queueOf(ctx);
+      // Validate every id before retrying any, so a bad id leaves the table untouched.
+      const checked = ids.map((id, i) => {
+        const text = typeof id === 'number' && Number.isSafeInteger(id) ? String(id) : id;
+        if (typeof text !== 'string' || !/^[1-9][0-9]{0,17}$/.test(text)) {
+          throw badRequest(`ids[${i}]`, 'must be a positive 64-bit integer id');
+        }
+        return text;
+      });
+      // The library has no retryMany: one transaction per id (see docs/http.md).
+      const jobs = [];
+      const missing: string[] = [];
+      for (const id of checked) {
+        const job = await q.dlq.retry(id);
+        if (job) jobs.push(job);
+        else missing.push(id);
+      }
+      return { jobs, missing };
+    },
+  },
+  {
+    method: 'post',
+    path: '/queues/{queue}/dead-letters/delete',
+    operationId: 'deleteDeadLetters',
+    summary: 'Deletes many dead letters in one transaction.',
+    tag: 'dead-letters',
+    body: ref('Ids'),
+    response: ref('Changed'),
+    async handle(ctx) {
+      return { changed: await queueOf(ctx).dlq.deleteMany(idsBody(ctx) as string[]) };
+    },
+  },
+];

@@ -1,0 +1,189 @@
+import type { EnqueueItem } from '../client/queue.js';
+import type { EnqueueOptions } from '../types.js';
+import { workerList } from '../worker/index.js';
+import { badRequest, notFound } from './errors.js';
+import { checkBodyKeys, objectBody, pageParams } from './params.js';
+import { queueOf, type RouteContext, type RouteDef } from './route.js';
+import { PAGE_QUERY, ref, SCHEMAS } from './schemas.js';
+
+const ENQUEUE_KEYS = Object.keys((SCHEMAS.EnqueueRequest!.properties as object) ?? {});
+
+/** One enqueue item from JSON: known keys only (never `tx`), `runAt` from an ISO string. */
+function enqueueItem(raw: unknown, field: string): EnqueueItem<unknown> {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw badRequest(field || 'body', 'must be a JSON object with a payload');
+  }
+  const o = raw as Record<string, unknown>;
+  checkBodyKeys(o, ENQUEUE_KEYS, field ? `${field}.` : '');
+  if (!('payload' in o)) throw badRequest(field ? `${field}.payload` : 'payload', 'is required');
+  const { payload, runAt, ...rest } = o;
+  const options: EnqueueOptions = rest as EnqueueOptions;
+  if (runAt !== undefined) {
+    const at = typeof runAt === 'string' ? new Date(runAt) : null;
+    if (!at || Number.isNaN(at.getTime())) {
+      throw badRequest(field ? `${field}.runAt` : 'runAt', 'must be an ISO 8601 date-time');
+    }
+    options.runAt = at;
+  }
+  return { payload, ...options };
+}
+
+async function queueInfo(ctx: RouteContext) {
+  const q = queueOf(ctx);
+  const info = (await ctx.arbiter.listQueues()).find((x) => x.name === q.name);
+  if (!info) throw notFound('QUEUE_NOT_FOUND', `queue "${q.name}" does not exist`);
+  return info;
+}
+
+export const queueRoutes: RouteDef[] = [
+  {
+    method: 'get',
+    path: '/queues',
+    operationId: 'listQueues',
+    summary: 'Lists every queue.',
+    tag: 'queues',
+    response: { type: 'object', properties: { items: { type: 'array', items: ref('Queue') } } },
+    async handle(ctx) {
+      return { items: await ctx.arbiter.listQueues() };
+    },
+  },
+  {
+    method: 'post',
+    path: '/queues',
+    operationId: 'createQueue',
+    summary: 'Creates a queue (idempotent).',
+    tag: 'queues',
+    body: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
+    response: ref('Queue'),
+    status: 201,
+    async handle(ctx) {
+      const body = objectBody(ctx.body);
+      checkBodyKeys(body, ['name']);
+      if (typeof body.name !== 'string') throw badRequest('name', 'must be a string');
+      const q = await ctx.arbiter.createQueue(body.name);
+      return queueInfo({ ...ctx, params: { queue: q.name } });
+    },
+  },
+  {
+    method: 'get',
+    path: '/queues/{queue}',
+    operationId: 'getQueue',
+    summary: 'One queue with its counts by status.',
+    tag: 'queues',
+    response: { allOf: [ref('Queue'), { type: 'object', properties: { stats: ref('QueueStats') } }] },
+    async handle(ctx) {
+      const info = await queueInfo(ctx);
+      return { ...info, stats: await queueOf(ctx).jobs.stats() };
+    },
+  },
+  {
+    method: 'delete',
+    path: '/queues/{queue}',
+    operationId: 'dropQueue',
+    summary: 'Drops a queue with all its jobs, dead letters and results.',
+    tag: 'queues',
+    response: { type: 'object', properties: { dropped: { const: true } } },
+    async handle(ctx) {
+      const name = queueOf(ctx).name;
+      if (!(await ctx.arbiter.dropQueue(name)))
+        throw notFound('QUEUE_NOT_FOUND', `queue "${name}" does not exist`);
+      return { dropped: true };
+    },
+  },
+  ...(['pause', 'resume'] as const).map((action): RouteDef => ({
+    method: 'post',
+    path: `/queues/{queue}/${action}`,
+    operationId: `${action}Queue`,
+    summary: action === 'pause' ? 'Stops claims from a queue.' : 'Lets a paused queue be claimed again.',
+    tag: 'queues',
+    response: { type: 'object', properties: { paused: { type: 'boolean' } } },
+    async handle(ctx) {
+      const name = queueOf(ctx).name;
+      const ok =
+        action === 'pause' ? await ctx.arbiter.pauseQueue(name) : await ctx.arbiter.resumeQueue(name);
+      if (!ok) throw notFound('QUEUE_NOT_FOUND', `queue "${name}" does not exist`);
+      return { paused: action === 'pause' };
+    },
+  })),
+  {
+    method: 'get',
+    path: '/queues/{queue}/stats',
+    operationId: 'queueStats',
+    summary: 'Counts by status, groups, dead letters and the oldest ready job age.',
+    tag: 'queues',
+    response: ref('QueueStats'),
+    async handle(ctx) {
+      return queueOf(ctx).jobs.stats();
+    },
+  },
+  {
+    method: 'post',
+    path: '/queues/{queue}/jobs',
+    operationId: 'enqueue',
+    summary: 'Enqueues one job. `job` is null when a dedup key made it skip.',
+    tag: 'jobs',
+    body: ref('EnqueueRequest'),
+    response: { type: 'object', properties: { job: { oneOf: [ref('Job'), { type: 'null' }] } } },
+    status: 201,
+    async handle(ctx) {
+      const { payload, ...options } = enqueueItem(objectBody(ctx.body), '');
+      return { job: await queueOf(ctx).enqueue(payload, options) };
+    },
+  },
+  {
+    method: 'post',
+    path: '/queues/{queue}/jobs/batch',
+    operationId: 'enqueueMany',
+    summary: 'Enqueues many jobs in one statement; all or nothing.',
+    tag: 'jobs',
+    body: {
+      type: 'object',
+      required: ['items'],
+      properties: { items: { type: 'array', items: ref('EnqueueRequest'), maxItems: 10000 } },
+    },
+    response: {
+      type: 'object',
+      properties: { count: { type: 'integer' }, jobs: { type: 'array', items: ref('Job') } },
+    },
+    status: 201,
+    async handle(ctx) {
+      const body = objectBody(ctx.body);
+      checkBodyKeys(body, ['items']);
+      if (!Array.isArray(body.items)) throw badRequest('items', 'must be an array');
+      const items = body.items.map((item, i) => enqueueItem(item, `items[${i}]`));
+      const jobs = await queueOf(ctx).enqueueMany(items);
+      return { count: jobs.length, jobs };
+    },
+  },
+  {
+    method: 'get',
+    path: '/queues/{queue}/groups/{groupKey}',
+    operationId: 'groupJobs',
+    summary: 'Jobs of one group, newest first, with the group size.',
+    tag: 'jobs',
+    query: PAGE_QUERY,
+    response: {
+      allOf: [
+        ref('JobPage'),
+        { type: 'object', properties: { groupKey: { type: 'string' }, count: { type: 'integer' } } },
+      ],
+    },
+    async handle(ctx) {
+      const q = queueOf(ctx);
+      const groupKey = ctx.params.groupKey ?? '';
+      const page = await q.jobs.byGroup(groupKey, pageParams(ctx.query));
+      return { groupKey, count: await q.jobs.countByGroup(groupKey), ...page };
+    },
+  },
+  {
+    method: 'get',
+    path: '/workers',
+    operationId: 'listWorkers',
+    summary: 'Registered workers and their last heartbeat.',
+    tag: 'workers',
+    response: { type: 'object', properties: { items: { type: 'array', items: ref('Worker') } } },
+    async handle(ctx) {
+      return { items: await workerList(ctx.arbiter.db, ctx.arbiter.schema) };
+    },
+  },
+];

@@ -1,0 +1,178 @@
+import { JOB_STATUSES } from '../types.js';
+import { DLQ_FILTER_PARAMS, JOB_FILTER_PARAMS } from './params.js';
+import type { JsonSchema, QueryParamDoc } from './route.js';
+
+// JSON Schemas of the API's request and response bodies, referenced from the OpenAPI document.
+
+export const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+const str: JsonSchema = { type: 'string' };
+const int: JsonSchema = { type: 'integer' };
+const bool: JsonSchema = { type: 'boolean' };
+const dateTime: JsonSchema = { type: 'string', format: 'date-time' };
+const nullable = (s: JsonSchema): JsonSchema => ({ oneOf: [s, { type: 'null' }] });
+const id: JsonSchema = {
+  type: 'string',
+  pattern: '^[1-9][0-9]{0,18}$',
+  description: 'A job id (decimal string).',
+};
+const idList: JsonSchema = {
+  type: 'array',
+  items: { oneOf: [id, { type: 'integer', minimum: 1 }] },
+  maxItems: 10000,
+};
+
+const jobProps = {
+  id,
+  queue: str,
+  payload: {},
+  groupKey: nullable(str),
+  priority: int,
+  attempts: int,
+  maxAttempts: int,
+  lastError: nullable(str),
+  dedupKey: nullable(str),
+  idempotencyKey: nullable(str),
+  parentId: nullable(id),
+  isRollup: bool,
+  parentState: {},
+  meta: nullable({ type: 'object' }),
+  createdAt: dateTime,
+};
+
+export const SCHEMAS: Record<string, JsonSchema> = {
+  Error: {
+    type: 'object',
+    required: ['error'],
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        properties: { code: str, message: str, field: str },
+      },
+    },
+  },
+  Job: {
+    type: 'object',
+    properties: {
+      ...jobProps,
+      status: { type: 'string', enum: JOB_STATUSES.filter((s) => s !== 'dead') },
+      runAt: dateTime,
+      leasedUntil: nullable(dateTime),
+      suspended: bool,
+      workerId: nullable(str),
+      claimedAt: nullable(dateTime),
+      updatedAt: dateTime,
+    },
+  },
+  DeadJob: {
+    type: 'object',
+    properties: { ...jobProps, jobId: id, failedAt: dateTime, status: { const: 'dead' } },
+  },
+  JobPage: {
+    type: 'object',
+    required: ['items', 'nextCursor'],
+    properties: { items: { type: 'array', items: ref('Job') }, nextCursor: nullable(str) },
+  },
+  DeadJobPage: {
+    type: 'object',
+    required: ['items', 'nextCursor'],
+    properties: { items: { type: 'array', items: ref('DeadJob') }, nextCursor: nullable(str) },
+  },
+  Queue: {
+    type: 'object',
+    properties: { name: str, paused: bool, createdAt: dateTime },
+  },
+  QueueStats: {
+    type: 'object',
+    properties: {
+      total: int,
+      ready: int,
+      inFlight: int,
+      scheduled: int,
+      retrying: int,
+      suspended: int,
+      dead: int,
+      groups: int,
+      oldestReadyAgeSeconds: nullable({ type: 'number' }),
+    },
+  },
+  EnqueueRequest: {
+    type: 'object',
+    required: ['payload'],
+    properties: {
+      payload: { description: 'Any JSON value.' },
+      groupKey: nullable(str),
+      priority: int,
+      delayMs: { type: 'number', minimum: 0 },
+      runAt: dateTime,
+      maxAttempts: int,
+      dedup: nullable({
+        type: 'object',
+        required: ['key'],
+        properties: { key: str, mode: { enum: ['ignore', 'replace'] } },
+      }),
+      idempotencyKey: nullable(str),
+      parentId: nullable(id),
+      suspended: bool,
+      meta: nullable({ type: 'object' }),
+    },
+    additionalProperties: false,
+  },
+  Changed: { type: 'object', required: ['changed'], properties: { changed: int } },
+  Ids: { type: 'object', required: ['ids'], properties: { ids: idList }, additionalProperties: false },
+  Worker: {
+    type: 'object',
+    properties: {
+      id: str,
+      queues: { type: 'array', items: str },
+      hostname: str,
+      pid: int,
+      startedAt: dateTime,
+      lastHeartbeat: dateTime,
+    },
+  },
+  JobRef: {
+    type: 'object',
+    required: ['attempts'],
+    properties: {
+      attempts: { type: 'integer', minimum: 1, description: 'The attempt the job was claimed at.' },
+    },
+  },
+};
+
+const FILTER_DOCS: Record<string, [string, JsonSchema]> = {
+  status: [`Comma-separated statuses: ${JOB_STATUSES.join(', ')}.`, str],
+  groupKey: ['Jobs of this group.', str],
+  noGroup: ['true: only jobs without a group.', bool],
+  parentId: ['Children of this job.', id],
+  noParent: ['true: only jobs without a parent.', bool],
+  createdAfter: ['Created strictly after (ISO 8601).', dateTime],
+  createdBefore: ['Created strictly before (ISO 8601).', dateTime],
+  failedAfter: ['Dead-lettered strictly after (ISO 8601).', dateTime],
+  failedBefore: ['Dead-lettered strictly before (ISO 8601).', dateTime],
+  priority: ['Exactly this priority.', int],
+  minAttempts: ['Claimed at least this many times.', int],
+  hasError: ['true: has a recorded error; false: has none.', bool],
+  dedupKey: ['Exactly this dedup key.', str],
+  idempotencyKey: ['Exactly this idempotency key.', str],
+  payloadContains: ['JSON the payload must contain (PostgreSQL @>).', str],
+  ids: ['Comma-separated ids.', str],
+};
+
+export const PAGE_QUERY: readonly QueryParamDoc[] = [
+  {
+    name: 'limit',
+    description: 'Page size, 1–1000. Default 50.',
+    schema: { type: 'integer', minimum: 1, maximum: 1000 },
+  },
+  { name: 'cursor', description: 'nextCursor of the previous page.', schema: str },
+];
+
+const doc = (name: string): QueryParamDoc => ({
+  name,
+  description: FILTER_DOCS[name]![0],
+  schema: FILTER_DOCS[name]![1],
+});
+
+export const JOB_LIST_QUERY: readonly QueryParamDoc[] = [...JOB_FILTER_PARAMS.map(doc), ...PAGE_QUERY];
+export const DLQ_LIST_QUERY: readonly QueryParamDoc[] = [...DLQ_FILTER_PARAMS.map(doc), ...PAGE_QUERY];

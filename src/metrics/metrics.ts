@@ -1,0 +1,182 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Arbiter } from '../client/arbiter.js';
+import { metricsSnapshot } from '../db/queries/metrics.js';
+import type { WorkerEventName, WorkerEvents } from '../worker/events.js';
+
+/** Anything with the worker's typed `on` (a Worker, or a WorkerEventEmitter in tests). */
+export interface WorkerEventSource {
+  on<K extends WorkerEventName>(name: K, fn: (event: WorkerEvents[K]) => void): () => void;
+}
+
+export interface MetricsLogger {
+  error(message: string, details?: Record<string, unknown>): void;
+}
+
+export interface MetricsOptions {
+  arbiter: Arbiter;
+  /** Queues whose gauges are refreshed. Default: every queue in the schema, listed at each refresh. */
+  queues?: readonly string[];
+  /** Registry to register on. Default: a new Registry (never prom-client's global one). */
+  registry?: Registry;
+  /** Gauge refresh period in ms. Default 15,000. 0 disables the timer (call collect() yourself). */
+  intervalMs?: number;
+  /** A worker whose last heartbeat is younger than this counts as live. Default 15,000 (the worker's default dead threshold). */
+  liveWorkerWindowMs?: number;
+  /** Run-duration histogram buckets, in seconds. */
+  durationBuckets?: number[];
+  /** Where refresh failures go. Default: console.error. */
+  logger?: MetricsLogger;
+}
+
+export interface ArbiterMetrics {
+  readonly registry: Registry;
+  /** Subscribes the counters and the histogram to a worker's event stream. Returns a detach function. */
+  attach(worker: WorkerEventSource): () => void;
+  /** Refreshes every gauge now (one statement). Resolves after the gauges are set. */
+  collect(): Promise<void>;
+  /**
+   * Counts jobs enqueued outside a worker. The worker's event stream has no enqueue event, so the
+   * enqueued counter only moves for cron enqueues and for what callers report here.
+   */
+  recordEnqueued(queue: string, count?: number): void;
+  /** Stops the refresh timer and detaches from every worker. Idempotent. */
+  stop(): void;
+}
+
+const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/** Prometheus metrics for Arbiter: counters fed by worker events, gauges from one periodic query. */
+export function createMetrics(options: MetricsOptions): ArbiterMetrics {
+  const { arbiter } = options;
+  const registry = options.registry ?? new Registry();
+  const intervalMs = options.intervalMs ?? 15_000;
+  const liveWindowMs = options.liveWorkerWindowMs ?? 15_000;
+  const logger: MetricsLogger = options.logger ?? {
+    error: (message, details) => console.error(message, details),
+  };
+  if (!Number.isFinite(intervalMs) || intervalMs < 0) throw new RangeError('intervalMs must be >= 0');
+  const fixedQueues = options.queues ? [...options.queues] : undefined;
+  fixedQueues?.forEach((q) => arbiter.queue(q)); // validates the names once, up front
+
+  const counter = (name: string, help: string) =>
+    new Counter({ name, help, labelNames: ['queue'] as const, registers: [registry] });
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new Gauge<L>({ name, help, labelNames, registers: [registry] });
+
+  const enqueued = counter('arbiter_jobs_enqueued_total', 'Jobs enqueued (cron and recordEnqueued).');
+  const completed = counter('arbiter_jobs_completed_total', 'Jobs whose handler succeeded.');
+  const retried = counter('arbiter_jobs_retried_total', 'Jobs scheduled for another attempt.');
+  const failed = counter('arbiter_jobs_failed_total', 'Handler runs that threw or timed out.');
+  const dead = counter('arbiter_jobs_dead_total', 'Jobs moved to the dead-letter table by a worker.');
+  const duration = new Histogram({
+    name: 'arbiter_job_run_duration_seconds',
+    help: 'Handler run time of successful jobs.',
+    labelNames: ['queue'] as const,
+    buckets: options.durationBuckets ?? DEFAULT_BUCKETS,
+    registers: [registry],
+  });
+  const depth = gauge('arbiter_queue_jobs', 'Live jobs by state.', ['queue', 'state']);
+  const inFlight = gauge('arbiter_queue_in_flight', 'Jobs whose lease has not expired.', ['queue']);
+  const oldest = gauge(
+    'arbiter_queue_oldest_ready_age_seconds',
+    'How long the longest-due ready job has waited (0 when none is ready).',
+    ['queue'],
+  );
+  const deadLetters = gauge('arbiter_queue_dead_letters', 'Rows in the dead-letter table.', ['queue']);
+  const liveWorkers = gauge('arbiter_workers_live', 'Workers with a recent heartbeat.', []);
+  const deadTuples = gauge('arbiter_table_dead_tuples', 'n_dead_tup of a queue table.', ['table']);
+  const liveTuples = gauge('arbiter_table_live_tuples', 'n_live_tup of a queue table.', ['table']);
+  const lastAutovacuum = gauge(
+    'arbiter_table_last_autovacuum_timestamp_seconds',
+    'Unix time of the last autovacuum of a queue table (absent when never vacuumed).',
+    ['table'],
+  );
+  const scrapeOk = gauge('arbiter_metrics_refresh_success', '1 when the last gauge refresh worked.', []);
+
+  const detachers = new Set<() => void>();
+  let timer: NodeJS.Timeout | undefined;
+  let inflight: Promise<void> | undefined;
+
+  async function refresh(): Promise<void> {
+    try {
+      const queues = fixedQueues ?? (await arbiter.listQueues()).map((q) => q.name);
+      const snap = await metricsSnapshot(arbiter.db, arbiter.schema, queues, liveWindowMs);
+      // Reset first so a dropped queue's series disappear instead of freezing at their last value.
+      for (const g of [depth, inFlight, oldest, deadLetters, deadTuples, liveTuples, lastAutovacuum])
+        g.reset();
+      for (const q of snap.queues) {
+        for (const state of ['ready', 'scheduled', 'retrying', 'suspended', 'exhausted'] as const) {
+          depth.set({ queue: q.queue, state }, q[state]);
+        }
+        depth.set({ queue: q.queue, state: 'in_flight' }, q.inFlight);
+        inFlight.set({ queue: q.queue }, q.inFlight);
+        oldest.set({ queue: q.queue }, q.oldestReadyAgeSeconds ?? 0);
+        deadLetters.set({ queue: q.queue }, q.dead);
+      }
+      for (const t of snap.tables) {
+        deadTuples.set({ table: t.table }, t.deadTuples);
+        liveTuples.set({ table: t.table }, t.liveTuples);
+        if (t.lastAutovacuum) lastAutovacuum.set({ table: t.table }, t.lastAutovacuum.getTime() / 1000);
+      }
+      liveWorkers.set(snap.liveWorkers);
+      scrapeOk.set(1);
+    } catch (error) {
+      // A refresh failure must not crash the host; the stale values stay and the success gauge says so.
+      scrapeOk.set(0);
+      logger.error('arbiter metrics: gauge refresh failed', { error });
+    }
+  }
+
+  function collect(): Promise<void> {
+    // Concurrent callers share one statement rather than piling up queries.
+    inflight ??= refresh().finally(() => (inflight = undefined));
+    return inflight;
+  }
+
+  if (intervalMs > 0) {
+    timer = setInterval(() => void collect(), intervalMs);
+    timer.unref();
+    void collect();
+  }
+
+  return {
+    registry,
+    attach(worker) {
+      const offs = [
+        worker.on('job:succeeded', (e) => {
+          completed.inc({ queue: e.queue });
+          duration.observe({ queue: e.queue }, e.durationMs / 1000);
+        }),
+        worker.on('job:retried', (e) => retried.inc({ queue: e.queue })),
+        worker.on('job:failed', (e) => failed.inc({ queue: e.queue })),
+        worker.on('job:dead', (e) => dead.inc({ queue: e.queue })),
+        // The maintenance leader dead-letters and retries jobs whose worker vanished; no job:* event
+        // fires for those, so they are counted from the maintenance events.
+        worker.on('maintenance:exhausted-reaped', (e) => dead.inc({ queue: e.queue }, e.count)),
+        worker.on('maintenance:stale-recovered', (e) => {
+          retried.inc({ queue: e.queue }, e.retried);
+          dead.inc({ queue: e.queue }, e.dead);
+        }),
+        worker.on('cron:fired', (e) => {
+          if (e.jobId !== null && !e.skipped) enqueued.inc({ queue: e.queue });
+        }),
+      ];
+      const detach = () => {
+        offs.forEach((off) => off());
+        detachers.delete(detach);
+      };
+      detachers.add(detach);
+      return detach;
+    },
+    collect,
+    recordEnqueued(queue, count = 1) {
+      if (!Number.isInteger(count) || count < 0) throw new RangeError('count must be a non-negative integer');
+      enqueued.inc({ queue }, count);
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      [...detachers].forEach((d) => d());
+    },
+  };
+}

@@ -1,0 +1,208 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Hono } from 'hono';
+import { Registry } from 'prom-client';
+import { Arbiter, PoolExecutor, type Executor, type Job } from '../../src/index.js';
+import { createAdminApp } from '../../src/http/index.js';
+import { createMetrics, type ArbiterMetrics } from '../../src/metrics/index.js';
+import { WorkerEventEmitter } from '../../src/worker/index.js';
+import { useTestDb } from '../support/db.js';
+import { startWorker, stopAll, waitFor } from '../worker/helpers.js';
+import { call, TOKEN } from '../http/helpers.js';
+import { parsePrometheusText, valueOf } from './prom-text.js';
+
+const db = useTestDb();
+const made: ArbiterMetrics[] = [];
+const metricsFor = (options: Partial<Parameters<typeof createMetrics>[0]> = {}) => {
+  const m = createMetrics({ arbiter: db.arbiter, intervalMs: 0, logger: { error() {} }, ...options });
+  made.push(m);
+  return m;
+};
+const scrape = async (m: ArbiterMetrics) => parsePrometheusText(await m.registry.metrics());
+
+afterEach(stopAll);
+afterAll(() => made.forEach((m) => m.stop()));
+
+describe('gauges (one periodic query)', () => {
+  beforeAll(async () => {
+    const q = await db.arbiter.createQueue('m_gauges');
+    await q.enqueueMany([1, 2, 3, 4].map((n) => ({ payload: { n } })));
+    await q.enqueueMany([5, 6].map((n) => ({ payload: { n }, delayMs: 3_600_000 })));
+    await q.enqueue({ n: 7 }, { suspended: true });
+    const [held] = await q.claim({ limit: 1 });
+    await q.dlq.move(held!, 'boom');
+    await q.claim({ limit: 1, leaseMs: 60_000 });
+  });
+
+  it('reflect depth by state, in flight, dead letters, oldest age and table health', async () => {
+    const m = metricsFor({ queues: ['m_gauges'] });
+    await m.collect();
+    const s = await scrape(m);
+    const q = { queue: 'm_gauges' };
+    expect(valueOf(s, 'arbiter_queue_jobs', { ...q, state: 'ready' })).toBe(2);
+    expect(valueOf(s, 'arbiter_queue_jobs', { ...q, state: 'scheduled' })).toBe(2);
+    expect(valueOf(s, 'arbiter_queue_jobs', { ...q, state: 'suspended' })).toBe(1);
+    expect(valueOf(s, 'arbiter_queue_jobs', { ...q, state: 'in_flight' })).toBe(1);
+    expect(valueOf(s, 'arbiter_queue_in_flight', q)).toBe(1);
+    expect(valueOf(s, 'arbiter_queue_dead_letters', q)).toBe(1);
+    expect(valueOf(s, 'arbiter_queue_oldest_ready_age_seconds', q)).toBeGreaterThanOrEqual(0);
+    expect(valueOf(s, 'arbiter_metrics_refresh_success')).toBe(1);
+    // pg_stat_user_tables may lag a little, but the tables are listed.
+    expect(valueOf(s, 'arbiter_table_dead_tuples', { table: 'm_gauges' })).toBeGreaterThanOrEqual(0);
+    expect(valueOf(s, 'arbiter_table_dead_tuples', { table: 'm_gauges_dlq' })).toBeGreaterThanOrEqual(0);
+  });
+
+  it('follow changes on the next refresh, and every queue when none are listed', async () => {
+    const m = metricsFor();
+    const q = await db.arbiter.createQueue('m_follow');
+    await m.collect();
+    expect(valueOf(await scrape(m), 'arbiter_queue_jobs', { queue: 'm_follow', state: 'ready' })).toBe(0);
+    await q.enqueueMany([1, 2, 3].map((n) => ({ payload: n })));
+    await m.collect();
+    const s = await scrape(m);
+    expect(valueOf(s, 'arbiter_queue_jobs', { queue: 'm_follow', state: 'ready' })).toBe(3);
+    expect(valueOf(s, 'arbiter_queue_dead_letters', { queue: 'm_gauges' })).toBe(1);
+    await db.arbiter.dropQueue('m_follow');
+    await m.collect();
+    expect(
+      valueOf(await scrape(m), 'arbiter_queue_jobs', { queue: 'm_follow', state: 'ready' }),
+    ).toBeUndefined();
+  });
+
+  it('costs exactly one statement per refresh for a fixed queue set', async () => {
+    const inner = new PoolExecutor(db.pool);
+    let statements = 0;
+    const counting: Executor = {
+      query: (text, values, name) => {
+        statements += 1;
+        return inner.query(text, values, name);
+      },
+      transaction: (fn) => inner.transaction(fn),
+    };
+    const arbiter = new Arbiter({ executor: counting, schema: db.schema });
+    const m = metricsFor({ arbiter, queues: ['m_gauges'] });
+    await m.collect();
+    await m.collect();
+    expect(statements).toBe(2);
+  });
+
+  it('refreshes on its own timer and stops', async () => {
+    const q = await db.arbiter.createQueue('m_timer');
+    const m = metricsFor({ queues: ['m_timer'], intervalMs: 50 });
+    await q.enqueue({ x: 1 });
+    await waitFor(
+      async () => valueOf(await scrape(m), 'arbiter_queue_jobs', { queue: 'm_timer', state: 'ready' }) === 1,
+      'timer refresh',
+    );
+    m.stop();
+    await q.enqueue({ x: 2 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(valueOf(await scrape(m), 'arbiter_queue_jobs', { queue: 'm_timer', state: 'ready' })).toBe(1);
+  });
+
+  it('reports a failed refresh without throwing', async () => {
+    const errors: unknown[] = [];
+    const m = metricsFor({ queues: ['m_never_created'], logger: { error: (_m, d) => errors.push(d) } });
+    await m.collect();
+    expect(valueOf(await scrape(m), 'arbiter_metrics_refresh_success')).toBe(0);
+    expect(errors).toHaveLength(1);
+  });
+});
+
+describe('counters from the worker event stream', () => {
+  it('move with simulated events and stop after detach', async () => {
+    const m = metricsFor({ queues: [] });
+    const events = new WorkerEventEmitter();
+    const detach = m.attach(events);
+    const job = { id: '1', queue: 'sim' } as Job;
+    events.emit('job:succeeded', { queue: 'sim', job, durationMs: 120 });
+    events.emit('job:succeeded', { queue: 'sim', job, durationMs: 30 });
+    events.emit('job:failed', { queue: 'sim', job, error: new Error('x'), timedOut: false });
+    events.emit('job:retried', { queue: 'sim', job, delayMs: 10, error: 'x' });
+    events.emit('job:dead', { queue: 'sim', job, error: 'x' });
+    events.emit('cron:fired', { name: 'c', queue: 'sim', tick: new Date(), jobId: '9', skipped: false });
+    events.emit('maintenance:exhausted-reaped', { queue: 'sim', count: 2 });
+    events.emit('maintenance:stale-recovered', { queue: 'sim', retried: 3, dead: 1 });
+    m.recordEnqueued('sim', 4);
+    detach();
+    events.emit('job:succeeded', { queue: 'sim', job, durationMs: 1 });
+    const s = await scrape(m);
+    const q = { queue: 'sim' };
+    expect(valueOf(s, 'arbiter_jobs_completed_total', q)).toBe(2);
+    expect(valueOf(s, 'arbiter_jobs_failed_total', q)).toBe(1);
+    expect(valueOf(s, 'arbiter_jobs_retried_total', q)).toBe(1 + 3);
+    expect(valueOf(s, 'arbiter_jobs_dead_total', q)).toBe(1 + 2 + 1);
+    expect(valueOf(s, 'arbiter_jobs_enqueued_total', q)).toBe(5);
+    expect(valueOf(s, 'arbiter_job_run_duration_seconds_count', q)).toBe(2);
+    expect(valueOf(s, 'arbiter_job_run_duration_seconds_sum', q)).toBeCloseTo(0.15);
+    expect(valueOf(s, 'arbiter_job_run_duration_seconds_bucket', { ...q, le: '0.05' })).toBe(1);
+  });
+
+  it('move when a real worker runs jobs', async () => {
+    const q = await db.arbiter.createQueue<{ fail?: boolean }>('m_worker');
+    const m = metricsFor({ queues: ['m_worker'] });
+    const w = await startWorker(db.arbiter, {
+      queues: {
+        m_worker: {
+          handler: async (job: Job<{ fail?: boolean }>) => {
+            if (job.payload.fail) throw new Error('handler failed');
+          },
+          backoff: { type: 'linear', delayMs: 60_000, constant: true },
+        },
+      },
+    });
+    m.attach(w);
+    await q.enqueueMany([{ payload: {} }, { payload: {} }, { payload: {} }]);
+    await q.enqueue({ fail: true }, { maxAttempts: 1 });
+    await q.enqueue({ fail: true }, { maxAttempts: 5 });
+    const q1 = { queue: 'm_worker' };
+    await waitFor(async () => {
+      const s = await scrape(m);
+      return (
+        valueOf(s, 'arbiter_jobs_completed_total', q1) === 3 &&
+        valueOf(s, 'arbiter_jobs_dead_total', q1) === 1 &&
+        valueOf(s, 'arbiter_jobs_retried_total', q1) === 1
+      );
+    }, 'counters');
+    const s = await scrape(m);
+    expect(valueOf(s, 'arbiter_jobs_failed_total', q1)).toBe(2);
+    expect(valueOf(s, 'arbiter_job_run_duration_seconds_count', q1)).toBe(3);
+    await m.collect();
+    expect(valueOf(await scrape(m), 'arbiter_queue_dead_letters', q1)).toBe(1);
+  });
+});
+
+describe('GET /metrics', () => {
+  it('serves Prometheus text behind auth, or publicly with publicMetrics', async () => {
+    const registry = new Registry();
+    const m = metricsFor({ registry, queues: ['m_gauges'] });
+    await m.collect();
+    const guarded = createAdminApp({ arbiter: db.arbiter, auth: { token: TOKEN }, metrics: m });
+    expect((await call(guarded, 'GET', '/metrics', undefined, {})).status).toBe(401);
+    const ok = await call(guarded, 'GET', '/metrics', undefined, { authorization: `Bearer ${TOKEN}` });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(ok.headers.get('x-content-type-options')).toBe('nosniff');
+    const samples = parsePrometheusText(ok.text);
+    expect(valueOf(samples, 'arbiter_queue_dead_letters', { queue: 'm_gauges' })).toBe(1);
+    const open = createAdminApp({
+      arbiter: db.arbiter,
+      auth: { token: TOKEN },
+      metrics: m,
+      publicMetrics: true,
+    });
+    expect((await call(open, 'GET', '/metrics', undefined, {})).status).toBe(200);
+    expect((await call(open, 'GET', '/queues', undefined, {})).status).toBe(401);
+    // Mounted under a prefix: still public, and nothing else becomes public with it.
+    const mounted = new Hono().route('/admin', open);
+    expect((await mounted.request('/admin/metrics')).status).toBe(200);
+    expect((await mounted.request('/admin/queues/metrics')).status).toBe(401);
+    const none = createAdminApp({ arbiter: db.arbiter });
+    expect((await call(none, 'GET', '/metrics', undefined, {})).status).toBe(404);
+  });
+
+  it('the parser rejects malformed text (it can fail)', () => {
+    expect(() => parsePrometheusText('# TYPE a counter\na{x="1} 1\n')).toThrow();
+    expect(() => parsePrometheusText('b 1\n')).toThrow(/undeclared/);
+    expect(() => parsePrometheusText('# TYPE a gauge\na one\n')).toThrow(/bad value/);
+  });
+});
