@@ -27,7 +27,8 @@ export interface FilterSpec {
   ids?: JobId[];
 }
 
-const JOB_FILTER_KEYS = [
+/** The fields of a JobFilter (every outer layer derives its parameter list from these). */
+export const JOB_FILTER_KEYS = [
   'status',
   'groupKey',
   'parentId',
@@ -42,7 +43,7 @@ const JOB_FILTER_KEYS = [
   'ids',
 ] as const;
 
-const DLQ_FILTER_KEYS = [...JOB_FILTER_KEYS, 'failedAfter', 'failedBefore'] as const;
+export const DLQ_FILTER_KEYS = [...JOB_FILTER_KEYS, 'failedAfter', 'failedBefore'] as const;
 
 /** Largest `payloadContains` document accepted (it is a predicate, not a payload). */
 const MAX_CONTAINS_BYTES = 64 * 1024;

@@ -1,5 +1,6 @@
 import type { DeadJobFilter, JobFilter, JobStatus, PageOptions } from '../types.js';
 import { badRequest } from './errors.js';
+import { JOB_FILTER_KEYS } from '../core/job-filter.js';
 
 // Query strings are text; these turn them into the typed options the library validates. Shape checks
 // happen here (is it an integer, a date, JSON?); range and meaning checks stay in the library, once.
@@ -32,23 +33,11 @@ function listParam(query: URLSearchParams, key: string): string[] {
     .filter((v) => v !== '');
 }
 
-/** Query keys of a job listing (documented in the OpenAPI document from the same list). */
-export const JOB_FILTER_PARAMS = [
-  'status',
-  'groupKey',
-  'noGroup',
-  'parentId',
-  'noParent',
-  'createdAfter',
-  'createdBefore',
-  'priority',
-  'minAttempts',
-  'hasError',
-  'dedupKey',
-  'idempotencyKey',
-  'payloadContains',
-  'ids',
-] as const;
+/**
+ * Query keys of a job listing (documented in the OpenAPI document from the same list): the JobFilter
+ * fields, plus noGroup / noParent, which a query string needs to say "is null".
+ */
+export const JOB_FILTER_PARAMS = [...JOB_FILTER_KEYS, 'noGroup', 'noParent'] as const;
 export const DLQ_FILTER_PARAMS = [...JOB_FILTER_PARAMS, 'failedAfter', 'failedBefore'] as const;
 export const PAGE_PARAMS = ['limit', 'cursor'] as const;
 
