@@ -104,49 +104,36 @@ export async function jobPromote(db: Executor, t: QueueTables, id: string): Prom
   return res.rowCount;
 }
 
-/** Makes a job unclaimable. Refuses jobs in flight and jobs already suspended. */
-export async function jobSuspend(db: Executor, t: QueueTables, id: string): Promise<number> {
-  const res = await db.query(
-    `UPDATE ${t.jobs} j SET suspended = true, updated_at = now()
-     WHERE j.id = $1::bigint AND NOT j.suspended AND ${NOT_IN_FLIGHT}`,
-    [id],
-  );
-  return res.rowCount;
-}
-
 /**
- * Lifts an operator suspension. A suspended parent that still has children is waiting for them, not
- * paused: resuming it would run its completion round early, so it is refused.
+ * Suspends or resumes one job (`job`) or a parent's children (`children`), in one statement.
+ * Suspending skips jobs in flight (they finish normally) and jobs already suspended. Resuming skips a
+ * suspended parent that still has children: it is waiting for them, not paused, and resuming it would
+ * run its completion round early.
  */
-export async function jobResume(db: Executor, t: QueueTables, id: string): Promise<number> {
+async function setSuspended(
+  db: Executor,
+  t: QueueTables,
+  target: 'job' | 'children',
+  id: string,
+  suspended: boolean,
+): Promise<number> {
+  const who = target === 'job' ? 'j.id = $1::bigint' : 'j.parent_id = $1::bigint';
+  const guard = suspended
+    ? `NOT j.suspended AND ${NOT_IN_FLIGHT}`
+    : `j.suspended AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)`;
   const res = await db.query(
-    `UPDATE ${t.jobs} j SET suspended = false, updated_at = now()
-     WHERE j.id = $1::bigint AND j.suspended AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)`,
-    [id],
+    `UPDATE ${t.jobs} j SET suspended = $2, updated_at = now() WHERE ${who} AND ${guard}`,
+    [id, suspended],
   );
   return res.rowCount;
 }
 
-/** Suspends a parent's children that are neither suspended nor in flight (in-flight ones finish normally). */
-export async function jobPauseChildren(db: Executor, t: QueueTables, parentId: string): Promise<number> {
-  const res = await db.query(
-    `UPDATE ${t.jobs} j SET suspended = true, updated_at = now()
-     WHERE j.parent_id = $1::bigint AND NOT j.suspended AND ${NOT_IN_FLIGHT}`,
-    [parentId],
-  );
-  return res.rowCount;
-}
-
-/** Resumes a parent's suspended children, except those still waiting for children of their own. */
-export async function jobResumeChildren(db: Executor, t: QueueTables, parentId: string): Promise<number> {
-  const res = await db.query(
-    `UPDATE ${t.jobs} j SET suspended = false, updated_at = now()
-     WHERE j.parent_id = $1::bigint AND j.suspended
-       AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)`,
-    [parentId],
-  );
-  return res.rowCount;
-}
+export const jobSuspend = (db: Executor, t: QueueTables, id: string) => setSuspended(db, t, 'job', id, true);
+export const jobResume = (db: Executor, t: QueueTables, id: string) => setSuspended(db, t, 'job', id, false);
+export const jobPauseChildren = (db: Executor, t: QueueTables, parentId: string) =>
+  setSuspended(db, t, 'children', parentId, true);
+export const jobResumeChildren = (db: Executor, t: QueueTables, parentId: string) =>
+  setSuspended(db, t, 'children', parentId, false);
 
 export interface StatsRow {
   total: string;
