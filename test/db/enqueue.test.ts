@@ -67,8 +67,7 @@ describe('enqueue', () => {
     const [held] = await q.claim({ leaseMs: 60_000 });
     const replaced = await q.enqueue({ v: 2 }, { dedup: { key: 'k', mode: 'replace' } });
     expect(replaced).toBeNull();
-    const row = await q.jobs.get?.(held!.id);
-    if (row) expect(row.payload).toEqual({ v: 1 });
+    expect((await q.jobs.get(held!.id))!.payload).toEqual({ v: 1 });
     expect(await q.ack(held!)).toBe(1);
   });
 

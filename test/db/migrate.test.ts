@@ -31,9 +31,7 @@ describe('migrate', () => {
       expect(appliedCounts.reduce((a, b) => a + b, 0)).toBe(loadMigrations().length);
       const { rows } = await pools[0]!.query(`SELECT count(*)::int AS n FROM "${schema}"._migrations`);
       expect(rows[0].n).toBe(loadMigrations().length);
-      expect(await schemaFingerprint(pools[0]!, schema)).toBe(
-        await schemaFingerprint(t.pool, t.schema).then((f) => f),
-      );
+      expect(await schemaFingerprint(pools[0]!, schema)).toBe(await schemaFingerprint(t.pool, t.schema));
     } finally {
       await pools[0]!.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await Promise.all(pools.map((p) => p.end()));
