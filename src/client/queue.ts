@@ -273,7 +273,8 @@ export class Queue<T = unknown> {
     const o = checkOptions<{ result: unknown }>(options, 'options', ['result']);
     const fence = toFence(job);
     const result = 'result' in o ? encodePayload(o.result, this.ctx.maxPayloadBytes) : undefined;
-    return withTranslation(this.ctx.t, () => jobAck(this.ctx.db, this.ctx.t, fence, result));
+    const inTree = (job as { parentId?: unknown }).parentId != null;
+    return withTranslation(this.ctx.t, () => jobAck(this.ctx.db, this.ctx.t, fence, result, { inTree }));
   }
 
   /** Acks several jobs, each with full smart-ack treatment, in one transaction. Returns how many were acked. */
@@ -283,7 +284,9 @@ export class Queue<T = unknown> {
       this.ctx.db.transaction(async (tx) => {
         const done = new Set(await jobAckBulk(tx, this.ctx.t, fences));
         let count = done.size;
-        for (const f of fences) if (!done.has(f.id)) count += await jobAck(tx, this.ctx.t, f);
+        // The bulk DELETE already took every standalone job: the rest go straight to the tree path.
+        for (const f of fences)
+          if (!done.has(f.id)) count += await jobAck(tx, this.ctx.t, f, undefined, { inTree: true });
         return count;
       }),
     );

@@ -30,8 +30,15 @@ async function ackStandalone(db: Executor, t: QueueTables, f: Fence): Promise<bo
  * for the parent and wakes the parent when it was the last sibling. Sibling acks are serialized on the
  * parent's tree lock, so exactly one of them wakes the parent. Returns 1 on success, 0 when fenced off.
  */
-export async function jobAck(db: Executor, t: QueueTables, f: Fence, result?: string): Promise<number> {
-  if (result === undefined && (await ackStandalone(db, t, f))) return 1;
+export async function jobAck(
+  db: Executor,
+  t: QueueTables,
+  f: Fence,
+  result?: string,
+  opts: { inTree?: boolean } = {},
+): Promise<number> {
+  // The one-statement path only helps standalone jobs; a job known to be in a tree skips the round trip.
+  if (result === undefined && !opts.inTree && (await ackStandalone(db, t, f))) return 1;
   return db.transaction(async (tx) => {
     const head = await tx.query<{ parent_id: string | null }>(
       `SELECT j.parent_id FROM ${t.jobs} j WHERE ${FENCE}`,
@@ -39,8 +46,8 @@ export async function jobAck(db: Executor, t: QueueTables, f: Fence, result?: st
     );
     const row = head.rows[0];
     if (!row) return 0;
-    await treeLock(tx, t, row.parent_id ? [row.parent_id] : []);
-    await treeLock(tx, t, [f.id]);
+    // One round trip: treeLock sorts ids, and a parent's id is always below its children's.
+    await treeLock(tx, t, row.parent_id ? [row.parent_id, f.id] : [f.id]);
     const locked = await tx.query<{ parent_id: string | null; has_children: boolean }>(
       `SELECT j.parent_id, EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id) AS has_children
        FROM ${t.jobs} j WHERE ${FENCE} FOR UPDATE`,
