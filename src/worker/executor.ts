@@ -157,12 +157,7 @@ export async function runJob(
       env.events.emit('job:failed', { queue: q.name, job, error, timedOut });
       outcome = await mapError(q, job, error, true);
     } else {
-      outcome = outcomeFromReturn(r.value);
-      const unstorable = storesResult(q, job, outcome) ? resultProblem(outcome, env.maxResultBytes) : null;
-      if (unstorable) {
-        env.events.emit('job:failed', { queue: q.name, job, error: unstorable, timedOut: false });
-        outcome = await mapError(q, job, unstorable, false);
-      }
+      outcome = await checkResult(q, job, outcomeFromReturn(r.value), env);
     }
   } catch (error) {
     if (controller.signal.aborted && reasonOf(controller.signal) !== 'timeout') {
@@ -236,12 +231,7 @@ export async function runBatch(
       env.events.emit('job:failed', { queue: q.name, job, error: failure.error, timedOut: failure.timedOut });
       outcome = await mapError(q, job, failure.error, failure.timedOut);
     } else {
-      outcome = perJob[v] ?? outcomes.done();
-      const unstorable = storesResult(q, job, outcome) ? resultProblem(outcome, env.maxResultBytes) : null;
-      if (unstorable) {
-        env.events.emit('job:failed', { queue: q.name, job, error: unstorable, timedOut: false });
-        outcome = await mapError(q, job, unstorable, false);
-      }
+      outcome = await checkResult(q, job, perJob[v] ?? outcomes.done(), env);
     }
     v++;
     decisions[i] = {
@@ -251,6 +241,14 @@ export async function runBatch(
     };
   }
   return decisions as RunOutcome[];
+}
+
+/** A returned outcome whose result will be stored but cannot be is a failure: reported, then mapped like one. */
+async function checkResult(q: ResolvedQueue, job: Job, outcome: Outcome, env: RunEnv): Promise<Outcome> {
+  const unstorable = storesResult(q, job, outcome) ? resultProblem(outcome, env.maxResultBytes) : null;
+  if (!unstorable) return outcome;
+  env.events.emit('job:failed', { queue: q.name, job, error: unstorable, timedOut: false });
+  return mapError(q, job, unstorable, false);
 }
 
 /** Whether a returned result will be written: for a parent's rollup, or into the history table. */
