@@ -6,7 +6,14 @@ import { checkCron } from '../core/cron.js';
 import type { Outcome } from '../core/outcome.js';
 import { isStandardSchema, type StandardSchemaV1 } from '../core/standard-schema.js';
 import { validateQueueName } from '../core/identifiers.js';
-import { LIMITS, checkOptions, durationMs, intInRange, isPlainObject } from '../core/validate.js';
+import {
+  LIMITS,
+  checkOptions,
+  durationMs,
+  intInRange,
+  isPlainObject,
+  optionalInt,
+} from '../core/validate.js';
 import { ValidationError } from '../errors.js';
 import type { ChildOutcome, EnqueueOptions, Job, JobId } from '../types.js';
 
@@ -236,8 +243,7 @@ export function resolveOptions(raw: WorkerOptions): ResolvedOptions {
   if (!isPlainObject(o.queues) || Object.keys(o.queues).length === 0) {
     throw new ValidationError('options.queues', o.queues, 'must map at least one queue name to its handler');
   }
-  const concurrency =
-    o.concurrency === undefined ? 10 : intInRange(o.concurrency, 'options.concurrency', 1, 10_000);
+  const concurrency = optionalInt(o.concurrency, 'options.concurrency', 1, 10_000, 10);
   const queues = Object.entries(o.queues).map(([name, cfg]) => resolveQueue(name, cfg, concurrency));
   const workerId =
     o.workerId === undefined ? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}` : o.workerId;
@@ -332,11 +338,8 @@ function resolveQueue(name: string, raw: unknown, workerConcurrency: number): Re
     name,
     handler: c.handler,
     batchHandler: c.batchHandler,
-    batchSize: c.batchSize === undefined ? 10 : intInRange(c.batchSize, `${f}.batchSize`, 1, 1000),
-    concurrency:
-      c.concurrency === undefined
-        ? workerConcurrency
-        : intInRange(c.concurrency, `${f}.concurrency`, 1, 10_000),
+    batchSize: optionalInt(c.batchSize, `${f}.batchSize`, 1, 1000, 10),
+    concurrency: optionalInt(c.concurrency, `${f}.concurrency`, 1, 10_000, workerConcurrency),
     timeoutMs: c.timeoutMs,
     leaseMs: c.leaseMs === undefined ? 30_000 : durationMs(c.leaseMs, `${f}.leaseMs`, LIMITS.maxLeaseMs, 100),
     backoff: c.backoff === undefined ? DEFAULT_BACKOFF : checkBackoff(c.backoff, `${f}.backoff`),
