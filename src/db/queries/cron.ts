@@ -1,14 +1,6 @@
 import type { Executor } from '../executor.js';
 import { quoteIdent } from '../sql.js';
 
-export interface CronRow {
-  name: string;
-  queue: string;
-  pattern: string;
-  tz: string;
-  lastTick: Date | null;
-}
-
 /**
  * Registers a schedule. A new schedule starts at `initialTick` (the tick before now), so it fires at the
  * next tick rather than for the past; an existing one keeps its last fired tick.
