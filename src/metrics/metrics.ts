@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Arbiter } from '../client/arbiter.js';
-import { metricsSnapshot } from '../db/queries/metrics.js';
+import { readMetricsSnapshot } from '../admin/metrics-snapshot.js';
 import type { WorkerEventName, WorkerEvents } from '../worker/events.js';
 
 /** Anything with the worker's typed `on` (a Worker, or a WorkerEventEmitter in tests). */
@@ -100,7 +100,7 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
   async function refresh(): Promise<void> {
     try {
       const queues = fixedQueues ?? (await arbiter.listQueues()).map((q) => q.name);
-      const snap = await metricsSnapshot(arbiter.db, arbiter.schema, queues, liveWindowMs);
+      const snap = await readMetricsSnapshot(arbiter, queues, liveWindowMs);
       // Reset first so a dropped queue's series disappear instead of freezing at their last value.
       for (const g of [depth, inFlight, oldest, deadLetters, deadTuples, liveTuples, lastAutovacuum])
         g.reset();

@@ -1,0 +1,14 @@
+import type { Arbiter } from '../client/arbiter.js';
+import { metricsSnapshot, type MetricsSnapshot } from '../db/queries/metrics.js';
+
+/**
+ * Every gauge of `queues` in one statement (see db/queries/metrics.ts): the admin facade the metrics
+ * module reads through, so it never imports db/queries itself.
+ */
+export function readMetricsSnapshot(
+  arbiter: Arbiter,
+  queues: readonly string[],
+  liveWindowMs: number,
+): Promise<MetricsSnapshot> {
+  return metricsSnapshot(arbiter.db, arbiter.schema, queues, liveWindowMs);
+}
