@@ -130,14 +130,13 @@ export function isMutating(method: string): boolean {
  * and this API answers no preflight.
  */
 export function checkSameOrigin(headers: Headers, requestUrl: string, trusted: readonly string[] = []): void {
-  const claimed = headers.get('origin');
+  const origin = headers.get('origin');
   // An explicitly trusted origin (e.g. a dashboard on another host) may call cross-site.
-  if (claimed !== null && trusted.includes(claimed)) return;
+  if (origin !== null && trusted.includes(origin)) return;
   const site = headers.get('sec-fetch-site');
   if (site === 'cross-site' || site === 'same-site') {
     throw new HttpError(403, 'CROSS_SITE', `cross-site request refused (Sec-Fetch-Site: ${site})`);
   }
-  const origin = headers.get('origin');
   if (origin === null) return;
   const host = headers.get('x-forwarded-host') ?? headers.get('host') ?? new URL(requestUrl).host;
   let originHost: string;
