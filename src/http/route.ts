@@ -64,7 +64,3 @@ export async function changedOr404(
   if (!job) throw notFound('JOB_NOT_FOUND', `job ${id} is not in queue "${queue.name}"`);
   throw new HttpError(409, 'CONFLICT', `${action} does not apply to job ${id} in status ${job.status}`);
 }
-
-export function toObject<V>(map: Map<string, V>): Record<string, V> {
-  return Object.fromEntries(map);
-}

@@ -1,6 +1,6 @@
 import { badRequest, notFound } from './errors.js';
 import { checkBodyKeys, jobFilterParams, objectBody, pageParams } from './params.js';
-import { changedOr404, queueOf, toObject, type RouteContext, type RouteDef } from './route.js';
+import { changedOr404, queueOf, type RouteContext, type RouteDef } from './route.js';
 import { JOB_LIST_QUERY, PAGE_QUERY, ref } from './schemas.js';
 
 const jobId = (ctx: RouteContext): string => ctx.params.id ?? '';
@@ -83,8 +83,8 @@ export const jobRoutes: RouteDef[] = [
       }
       return {
         ...page,
-        results: toObject(outcomes.results),
-        deadChildErrors: toObject(outcomes.dlqErrors),
+        results: Object.fromEntries(outcomes.results),
+        deadChildErrors: Object.fromEntries(outcomes.dlqErrors),
         snapshot: outcomes.snapshot,
       };
     },
