@@ -1,10 +1,14 @@
-import { badRequest, notFound } from './errors.js';
+import { toJobId } from '../core/ids.js';
+import { badRequest, notFound, type HttpError } from './errors.js';
 import { jobFilterParams, pageParams } from './params.js';
 import { queueOf, type RouteContext, type RouteDef } from './route.js';
 import { idsBody } from './routes-jobs.js';
 import { DLQ_LIST_QUERY, ref } from './schemas.js';
 
 const jobId = (ctx: RouteContext): string => ctx.params.id ?? '';
+
+const notInDlq = (ctx: RouteContext, queue: string): HttpError =>
+  notFound('JOB_NOT_FOUND', `dead letter ${jobId(ctx)} is not in queue "${queue}"`);
 
 /** The dead-letter table of a queue. Ids in these routes are dead-letter ids, not the jobs' old ids. */
 export const deadLetterRoutes: RouteDef[] = [
@@ -31,7 +35,7 @@ export const deadLetterRoutes: RouteDef[] = [
     async handle(ctx) {
       const q = queueOf(ctx);
       const dead = await q.dlq.get(jobId(ctx));
-      if (!dead) throw notFound('JOB_NOT_FOUND', `dead letter ${jobId(ctx)} is not in queue "${q.name}"`);
+      if (!dead) throw notInDlq(ctx, q.name);
       return dead;
     },
   },
@@ -45,7 +49,7 @@ export const deadLetterRoutes: RouteDef[] = [
     async handle(ctx) {
       const q = queueOf(ctx);
       const job = await q.dlq.retry(jobId(ctx));
-      if (!job) throw notFound('JOB_NOT_FOUND', `dead letter ${jobId(ctx)} is not in queue "${q.name}"`);
+      if (!job) throw notInDlq(ctx, q.name);
       return { job };
     },
   },
@@ -59,8 +63,7 @@ export const deadLetterRoutes: RouteDef[] = [
     async handle(ctx) {
       const q = queueOf(ctx);
       const changed = await q.dlq.delete(jobId(ctx));
-      if (changed === 0)
-        throw notFound('JOB_NOT_FOUND', `dead letter ${jobId(ctx)} is not in queue "${q.name}"`);
+      if (changed === 0) throw notInDlq(ctx, q.name);
       return { changed };
     },
   },
@@ -83,13 +86,7 @@ export const deadLetterRoutes: RouteDef[] = [
       if (ids.length > 1000) throw badRequest('ids', 'at most 1000 ids per call');
       const q = queueOf(ctx);
       // Validate every id before retrying any, so a bad id leaves the table untouched.
-      const checked = ids.map((id, i) => {
-        const text = typeof id === 'number' && Number.isSafeInteger(id) ? String(id) : id;
-        if (typeof text !== 'string' || !/^[1-9][0-9]{0,17}$/.test(text)) {
-          throw badRequest(`ids[${i}]`, 'must be a positive 64-bit integer id');
-        }
-        return text;
-      });
+      const checked = ids.map((id, i) => toJobId(id, `ids[${i}]`));
       // The library has no retryMany: one transaction per id (see docs/http.md).
       const jobs = [];
       const missing: string[] = [];

@@ -244,6 +244,13 @@ describe('R6: hostile HTTP input', () => {
       code: 'INVALID_ARGUMENT',
       field: 'ids[0]',
     },
+    {
+      name: 'malformed id in a bulk dead-letter retry',
+      run: () => call(app, 'POST', `${base}/dead-letters/retry`, { ids: ['1', '1; DROP TABLE x'] }),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+      field: 'ids[1]',
+    },
     { name: 'unknown route', run: () => call(app, 'GET', '/nope'), status: 404, code: 'NOT_FOUND' },
   ];
 
