@@ -12,6 +12,7 @@ import {
   dlqGet,
   dlqList,
   dlqRetry,
+  dlqRetryMany,
   type DlqKeyset,
 } from '../db/queries/dlq.js';
 import {
@@ -35,6 +36,12 @@ import type {
 } from '../types.js';
 
 type IdInput = JobId | number | bigint;
+
+/** What `dlq.retryMany` did: each dead letter retried (its dead-letter `id` and the new job), and ids not found. */
+export interface DeadLetterRetryResult<T = unknown> {
+  retried: { id: JobId; job: Job<T> }[];
+  missing: JobId[];
+}
 
 const CURSOR_KIND = 'dlq:failed-desc';
 const FAILED_AT_KEY = /^[0-9]{4,6}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$/;
@@ -103,6 +110,27 @@ export class DeadLetters<T = unknown> {
     const { db, t, name } = this.ctx;
     const row = await withTranslation(t, () => db.transaction((tx) => dlqRetry(tx, t, dlqId)));
     return row ? toJob<T>(name, row) : null;
+  }
+
+  /**
+   * retry for many dead letters in one transaction: all of them come back, or (on an error) none. Ids are
+   * validated before any I/O; duplicates count once; a dead parent listed with its dead children is retried
+   * first, so they attach to the new parent. Returns the new jobs (`retried`, in the order given, each with
+   * its dead-letter id) and the ids that were not in the table (`missing`). At most 10,000 ids per call.
+   */
+  async retryMany(ids: readonly IdInput[]): Promise<DeadLetterRetryResult<T>> {
+    const list = [...new Set(toJobIds(ids, 'ids', LIMITS.maxBatch))];
+    if (list.length === 0) return { retried: [], missing: [] };
+    const { db, t, name } = this.ctx;
+    const rows = await withTranslation(t, () => db.transaction((tx) => dlqRetryMany(tx, t, list)));
+    const retried: DeadLetterRetryResult<T>['retried'] = [];
+    const missing: JobId[] = [];
+    for (const id of list) {
+      const row = rows.get(id);
+      if (row) retried.push({ id, job: toJob<T>(name, row) });
+      else missing.push(id);
+    }
+    return { retried, missing };
   }
 
   async exists(id: IdInput): Promise<boolean> {

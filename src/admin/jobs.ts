@@ -23,6 +23,8 @@ import {
 import { jobCancelCascade, jobCancelMany, jobTreeRoot } from '../db/queries/job-cancel.js';
 import { toJob, type JobRow } from '../db/rows.js';
 import { QueueNotFoundError, ValidationError } from '../errors.js';
+import { listGroups, type GroupInfo } from './groups.js';
+import { overviewCap, readQueueOverview, type OverviewOptions, type QueueOverview } from './overview.js';
 import type {
   ChildCounts,
   Job,
@@ -85,6 +87,16 @@ export class JobsAdmin<T = unknown> {
     return this.page({ groupKey: this.groupKey(groupKey) }, this.pageOptions(page), 'page');
   }
 
+  /**
+   * The queue's groups in key order, keyset-paginated (`limit` 1–1000, default 50; pass `nextCursor` back
+   * as `cursor`), each with its job count, FIFO head, and whether it is blocked and by which job: one in
+   * flight, or one that failed and waits for its retry. Reads the groups table and a few index probes per
+   * group, never the whole job table.
+   */
+  async listGroups(page: PageOptions = {}): Promise<Page<GroupInfo>> {
+    return listGroups(this.ctx, page, 'page');
+  }
+
   async countByGroup(groupKey: string): Promise<number> {
     const spec = { groupKey: this.groupKey(groupKey) };
     return this.run(() => jobCount(this.ctx.db, this.ctx.t, spec));
@@ -126,9 +138,21 @@ export class JobsAdmin<T = unknown> {
   }
 
   /**
-   * Counts by status in one pass. `ready`: claimable now apart from group serialization; `suspended`:
-   * every suspended job, including parents waiting for children; `dead`: rows in the dead-letter table;
-   * `groups`: group keys with live jobs; `oldestReadyAgeSeconds`: how long the longest-due ready job waited.
+   * Figures for dashboards that refresh often, cheap on a queue of any size: every count stops after
+   * `cap` rows (default 10,000) and reads an index range shaped for it, so it never scans the table.
+   * Past the cap, the job, dead-letter and group totals are the planner's estimates and the per-state
+   * counts are lower bounds; each figure says which (`kind`). Use stats() for exact counts.
+   */
+  async overview(options: OverviewOptions = {}): Promise<QueueOverview> {
+    return readQueueOverview(this.ctx, overviewCap(options));
+  }
+
+  /**
+   * Exact counts by status in one pass over the whole job table (a full scan: fine for scripts and the
+   * CLI, too slow to repeat every few seconds on a large queue; dashboards use overview()).
+   * `ready`: claimable now apart from group serialization; `suspended`: every suspended job, including
+   * parents waiting for children; `dead`: rows in the dead-letter table; `groups`: group keys with live
+   * jobs; `oldestReadyAgeSeconds`: how long the longest-due ready job waited.
    */
   async stats(): Promise<QueueStats> {
     const r = await this.run(() => jobStats(this.ctx.db, this.ctx.t));

@@ -5,6 +5,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEnqueue } from './commands/enqueue.js';
+import { registerGroups } from './commands/groups.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerQueue } from './commands/queue.js';
@@ -48,6 +49,7 @@ function buildProgram(json = false): Command {
   registerEnqueue(program);
   registerJobs(program);
   registerDlq(program);
+  registerGroups(program);
   registerStats(program);
   registerWorkers(program);
   registerDoctor(program);

@@ -5,7 +5,14 @@ import { checkOptions, intInRange } from '../core/validate.js';
 import type { Executor } from '../db/executor.js';
 import { currentVersion, migrate, pendingMigrationSql, type MigrateResult } from '../db/migrate.js';
 import { PoolExecutor, createPool, toExecutor, type ExecutorSource } from '../db/pg-executor.js';
-import { queueCreate, queueDrop, queueList, queueSetPaused, type QueueInfo } from '../db/queries/queue.js';
+import {
+  queueCreate,
+  queueDrop,
+  queueGet,
+  queueList,
+  queueSetPaused,
+  type QueueInfo,
+} from '../db/queries/queue.js';
 import { queueTables } from '../db/sql.js';
 import { ValidationError } from '../errors.js';
 import { Queue } from './queue.js';
@@ -124,6 +131,12 @@ export class Arbiter {
 
   listQueues(): Promise<QueueInfo[]> {
     return queueList(this.db, this.schema);
+  }
+
+  /** One queue's name, state and creation time, or null when it does not exist (one primary-key lookup). */
+  async getQueue(name: string): Promise<QueueInfo | null> {
+    validateQueueName(name);
+    return queueGet(this.db, this.schema, name);
   }
 
   /** A typed handle on an existing queue (no I/O). Operations on a queue never created throw QueueNotFoundError. */

@@ -1,4 +1,5 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { OverviewReader } from '../admin/overview.js';
 import { Hono, type Context } from 'hono';
 import type { Arbiter } from '../client/arbiter.js';
 import type { ArbiterMetrics } from '../metrics/metrics.js';
@@ -55,6 +56,13 @@ export interface AdminAppOptions {
    * Behind a proxy, return the address your proxy reports (and only trust it from the proxy).
    */
   clientAddress?: (c: Context) => string;
+  /**
+   * How long one reading of GET /overview is served to every caller, in ms: N dashboards open at once
+   * cost one round of (bounded) queries per period. Default 5000 (the dashboard's refresh); 0 = no cache.
+   */
+  overviewCacheMs?: number;
+  /** GET /overview's counts stop after this many rows (then a lower bound or an estimate). Default 10,000. */
+  overviewCap?: number;
 }
 
 const VERSION = '0.1.0';
@@ -139,6 +147,10 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   };
   const clientAddress = options.clientAddress ?? defaultAddress;
   const publicMetrics = options.publicMetrics === true;
+  const overview = new OverviewReader(arbiter, {
+    cacheMs: options.overviewCacheMs ?? 5000,
+    cap: options.overviewCap,
+  });
   const routes = ALL_ROUTES.filter((r) => !r.claim || options.allowClaim === true);
   const openapi: OpenApiDocument = buildOpenApi(routes, {
     version: VERSION,
@@ -231,6 +243,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
         params: c.req.param() as Record<string, string>,
         query,
         body,
+        overview,
       });
       return c.json(result as object, route.status ?? 200);
     });

@@ -1,3 +1,4 @@
+import type { OverviewReader } from '../admin/overview.js';
 import type { Arbiter } from '../client/arbiter.js';
 import type { Queue } from '../client/queue.js';
 import type { JobId } from '../types.js';
@@ -19,6 +20,8 @@ export interface RouteContext {
   query: URLSearchParams;
   /** The parsed JSON body, or undefined when the request had none. */
   body: unknown;
+  /** The app's cached overview of every queue (one reading per cache period, shared by all callers). */
+  overview: OverviewReader;
 }
 
 /**

@@ -1,5 +1,4 @@
-import { toJobId } from '../core/ids.js';
-import { badRequest, notFound, type HttpError } from './errors.js';
+import { notFound, type HttpError } from './errors.js';
 import { jobFilterParams, pageParams } from './params.js';
 import { queueOf, type RouteContext, type RouteDef } from './route.js';
 import { idsBody } from './routes-jobs.js';
@@ -71,7 +70,9 @@ export const deadLetterRoutes: RouteDef[] = [
     method: 'post',
     path: '/queues/{queue}/dead-letters/retry',
     operationId: 'retryDeadLetters',
-    summary: 'Retries many dead letters (at most 1,000). `missing` lists ids that were not in the table.',
+    summary:
+      'Retries up to 1,000 dead letters in one transaction (all or none). `jobs` are the new jobs in the ' +
+      'order given; `missing` lists ids that were not in the table.',
     tag: 'dead-letters',
     body: ref('Ids'),
     response: {
@@ -82,27 +83,15 @@ export const deadLetterRoutes: RouteDef[] = [
       },
     },
     async handle(ctx) {
-      const ids = idsBody(ctx);
-      if (ids.length > 1000) throw badRequest('ids', 'at most 1000 ids per call');
-      const q = queueOf(ctx);
-      // Validate every id before retrying any, so a bad id leaves the table untouched.
-      const checked = ids.map((id, i) => toJobId(id, `ids[${i}]`));
-      // The library has no retryMany: one transaction per id (see docs/http.md).
-      const jobs = [];
-      const missing: string[] = [];
-      for (const id of checked) {
-        const job = await q.dlq.retry(id);
-        if (job) jobs.push(job);
-        else missing.push(id);
-      }
-      return { jobs, missing };
+      const { retried, missing } = await queueOf(ctx).dlq.retryMany(idsBody(ctx) as string[]);
+      return { jobs: retried.map((r) => r.job), missing };
     },
   },
   {
     method: 'post',
     path: '/queues/{queue}/dead-letters/delete',
     operationId: 'deleteDeadLetters',
-    summary: 'Deletes many dead letters in one transaction.',
+    summary: 'Deletes up to 1,000 dead letters in one transaction.',
     tag: 'dead-letters',
     body: ref('Ids'),
     response: ref('Changed'),

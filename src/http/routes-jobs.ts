@@ -1,14 +1,25 @@
-import { badRequest, notFound } from './errors.js';
+import { badRequest, HttpError, notFound } from './errors.js';
 import { checkBodyKeys, jobFilterParams, objectBody, pageParams } from './params.js';
 import { changedOr404, queueOf, type RouteContext, type RouteDef } from './route.js';
 import { JOB_LIST_QUERY, PAGE_QUERY, ref } from './schemas.js';
 
 const jobId = (ctx: RouteContext): string => ctx.params.id ?? '';
 
+/**
+ * The most ids one bulk request (cancel, dead-letter retry, dead-letter delete) may carry. Lower than the
+ * library's 10,000 so one request holds its transaction's locks briefly; documented in docs/http.md and
+ * as maxItems of `Ids` in the OpenAPI document.
+ */
+export const MAX_BULK_IDS = 1000;
+
+/** The `ids` of a bulk request: an array of at most MAX_BULK_IDS (each id is validated by the library). */
 export function idsBody(ctx: RouteContext): unknown[] {
   const body = objectBody(ctx.body);
   checkBodyKeys(body, ['ids']);
   if (!Array.isArray(body.ids)) throw badRequest('ids', 'must be an array of job ids');
+  if (body.ids.length > MAX_BULK_IDS) {
+    throw new HttpError(400, 'BATCH_TOO_LARGE', `ids: at most ${MAX_BULK_IDS} ids per request`, 'ids');
+  }
   return body.ids;
 }
 
@@ -106,7 +117,7 @@ export const jobRoutes: RouteDef[] = [
     method: 'post',
     path: '/queues/{queue}/jobs/cancel',
     operationId: 'cancelJobs',
-    summary: 'Cancels many jobs in one transaction (jobs with children are skipped).',
+    summary: 'Cancels up to 1,000 jobs in one transaction (jobs with children are skipped).',
     tag: 'jobs',
     body: ref('Ids'),
     response: ref('Changed'),

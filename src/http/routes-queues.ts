@@ -30,7 +30,7 @@ function enqueueItem(raw: unknown, field: string): EnqueueItem<unknown> {
 
 async function queueInfo(ctx: RouteContext) {
   const q = queueOf(ctx);
-  const info = (await ctx.arbiter.listQueues()).find((x) => x.name === q.name);
+  const info = await ctx.arbiter.getQueue(q.name);
   if (!info) throw notFound('QUEUE_NOT_FOUND', `queue "${q.name}" does not exist`);
   return info;
 }
@@ -45,6 +45,19 @@ export const queueRoutes: RouteDef[] = [
     response: { type: 'object', properties: { items: { type: 'array', items: ref('Queue') } } },
     async handle(ctx) {
       return { items: await ctx.arbiter.listQueues() };
+    },
+  },
+  {
+    method: 'get',
+    path: '/overview',
+    operationId: 'overview',
+    summary:
+      'Every queue with bounded counts (exact up to a cap, then a lower bound or an estimate), read at most ' +
+      'once per cache period (overviewCacheMs) for all callers. What the dashboard polls.',
+    tag: 'queues',
+    response: ref('Overview'),
+    async handle(ctx) {
+      return ctx.overview.read();
     },
   },
   {
@@ -153,6 +166,20 @@ export const queueRoutes: RouteDef[] = [
       const items = body.items.map((item, i) => enqueueItem(item, `items[${i}]`));
       const jobs = await queueOf(ctx).enqueueMany(items);
       return { count: jobs.length, jobs };
+    },
+  },
+  {
+    method: 'get',
+    path: '/queues/{queue}/groups',
+    operationId: 'listGroups',
+    summary:
+      "A queue's groups in key order (keyset pagination), each with its job count, FIFO head, and whether " +
+      'it is blocked, by which job and why.',
+    tag: 'jobs',
+    query: PAGE_QUERY,
+    response: ref('GroupPage'),
+    async handle(ctx) {
+      return queueOf(ctx).jobs.listGroups(pageParams(ctx.query));
     },
   },
   {

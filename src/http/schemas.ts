@@ -15,10 +15,11 @@ const id: JsonSchema = {
   pattern: '^[1-9][0-9]{0,18}$',
   description: 'A job id (decimal string).',
 };
+// The bulk cap of every { ids } route (MAX_BULK_IDS in routes-jobs.ts, checked by a test).
 const idList: JsonSchema = {
   type: 'array',
   items: { oneOf: [id, { type: 'integer', minimum: 1 }] },
-  maxItems: 10000,
+  maxItems: 1000,
 };
 
 const jobProps = {
@@ -94,6 +95,79 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       dead: int,
       groups: int,
       oldestReadyAgeSeconds: nullable({ type: 'number' }),
+    },
+  },
+  GroupJob: {
+    type: 'object',
+    properties: {
+      id,
+      status: { type: 'string', enum: JOB_STATUSES.filter((x) => x !== 'dead') },
+      priority: int,
+      attempts: int,
+      maxAttempts: int,
+      runAt: dateTime,
+      leasedUntil: nullable(dateTime),
+      workerId: nullable(str),
+      lastError: nullable(str),
+    },
+  },
+  Group: {
+    type: 'object',
+    required: ['groupKey', 'jobCount', 'state', 'blocked', 'reason'],
+    properties: {
+      groupKey: str,
+      jobCount: int,
+      state: {
+        enum: ['in-flight', 'retry-wait', 'ready', 'idle'],
+        description:
+          'in-flight: a job holds a lease; retry-wait: a job failed and waits for its retry (FIFO survives ' +
+          'failures); ready: a claim would take nextJobId now; idle: nothing can run now.',
+      },
+      blocked: bool,
+      blockedUntil: nullable(dateTime),
+      reason: str,
+      head: { oneOf: [ref('GroupJob'), { type: 'null' }], description: 'First job in FIFO order.' },
+      blocker: { oneOf: [ref('GroupJob'), { type: 'null' }], description: 'The job holding the group.' },
+      nextJobId: nullable(id),
+    },
+  },
+  GroupPage: {
+    type: 'object',
+    required: ['items', 'nextCursor'],
+    properties: { items: { type: 'array', items: ref('Group') }, nextCursor: nullable(str) },
+  },
+  Count: {
+    type: 'object',
+    required: ['value', 'exact', 'kind'],
+    description:
+      'A count that may be approximate: exact; atLeast (counting stopped at the cap: more than value); ' +
+      "estimate (the planner's statistics, past the cap).",
+    properties: { value: int, exact: bool, kind: { enum: ['exact', 'atLeast', 'estimate'] } },
+  },
+  Overview: {
+    type: 'object',
+    required: ['generatedAt', 'maxAgeMs', 'cap', 'queues'],
+    properties: {
+      generatedAt: dateTime,
+      maxAgeMs: { ...int, description: 'How long this reading is served from cache.' },
+      cap: { ...int, description: 'Counts stop after this many rows.' },
+      queues: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            name: str,
+            paused: bool,
+            createdAt: dateTime,
+            ...Object.fromEntries(
+              ['total', 'ready', 'inFlight', 'scheduled', 'retrying', 'suspended', 'dead', 'groups'].map(
+                (k) => [k, ref('Count')],
+              ),
+            ),
+            oldestReadyAgeSeconds: nullable({ type: 'number' }),
+          },
+        },
+      },
     },
   },
   EnqueueRequest: {

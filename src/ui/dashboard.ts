@@ -18,7 +18,10 @@ export interface DashboardOptions {
   hideArgsByDefault?: boolean;
   /** Hide every action (for an admin API created with readOnly: true, which refuses them). Default false. */
   readOnly?: boolean;
-  /** Milliseconds between refreshes of the live counts; each refresh runs one stats query per queue. Default 5000. */
+  /**
+   * Milliseconds between refreshes of the live counts. Each refresh is one GET /overview, which the admin
+   * API caches for `overviewCacheMs` (default 5000) across every open dashboard. Default 5000.
+   */
   pollMs?: number;
 }
 

@@ -251,6 +251,80 @@ describe('R6: hostile HTTP input', () => {
       code: 'INVALID_ARGUMENT',
       field: 'ids[1]',
     },
+    {
+      name: 'groups listing: tampered cursor',
+      run: () =>
+        call(
+          app,
+          'GET',
+          `${base}/groups?cursor=${Buffer.from('["groups:key-asc",1]').toString('base64url')}`,
+        ),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+      field: 'cursor',
+    },
+    {
+      name: 'groups listing: a job-listing cursor replayed',
+      run: () => call(app, 'GET', `${base}/groups?cursor=WyJqb2JzOmlkLWRlc2MiLCIxIl0`),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+      field: 'cursor',
+    },
+    {
+      name: 'groups listing: limit=1001',
+      run: () => call(app, 'GET', `${base}/groups?limit=1001`),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+      field: 'limit',
+    },
+    {
+      name: 'groups listing: unknown query parameter',
+      run: () => call(app, 'GET', `${base}/groups?status=running`),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+      field: 'status',
+    },
+    {
+      name: 'groups listing: injection in queue name',
+      run: () => call(app, 'GET', `/queues/${encodeURIComponent("x' OR 1=1 --")}/groups`),
+      status: 400,
+      code: 'INVALID_IDENTIFIER',
+    },
+    {
+      name: 'overview: unknown query parameter',
+      run: () => call(app, 'GET', '/overview?cap=1'),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+      field: 'cap',
+    },
+    ...(['dead-letters/retry', 'dead-letters/delete', 'jobs/cancel'] as const).map((path) => ({
+      name: `${path}: 1,001 ids (one cap for every bulk route)`,
+      run: () =>
+        call(app, 'POST', `${base}/${path}`, { ids: Array.from({ length: 1001 }, (_, i) => String(i + 1)) }),
+      status: 400,
+      code: 'BATCH_TOO_LARGE',
+      field: 'ids',
+    })),
+    {
+      name: 'bulk dead-letter retry: ids not an array',
+      run: () => call(app, 'POST', `${base}/dead-letters/retry`, { ids: '1,2' }),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+      field: 'ids',
+    },
+    {
+      name: 'bulk dead-letter retry: extra body key',
+      run: () => call(app, 'POST', `${base}/dead-letters/retry`, { ids: ['1'], all: true }),
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+      field: 'all',
+    },
+    {
+      name: 'single queue: injection in the name',
+      run: () => call(app, 'GET', `/queues/${encodeURIComponent("q'; DROP TABLE x; --")}`),
+      status: 400,
+      code: 'INVALID_IDENTIFIER',
+    },
     { name: 'unknown route', run: () => call(app, 'GET', '/nope'), status: 404, code: 'NOT_FOUND' },
   ];
 

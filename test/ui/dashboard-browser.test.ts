@@ -22,7 +22,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
   };
 
   beforeAll(async () => {
-    server = await startUiServer({ arbiter: db.arbiter }, { pollMs: 700 });
+    server = await startUiServer({ arbiter: db.arbiter, overviewCacheMs: 500 }, { pollMs: 700 });
     browser = await launch();
     page = await watchedPage(browser, watch);
   });
@@ -47,8 +47,9 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
 
     await open(page, server.url, 'overview', 'tr[data-queue="ov"]');
     for (const k of ['ready', 'inFlight', 'scheduled', 'retrying', 'suspended', 'dead', 'groups'] as const) {
-      const text = await page.locator(`tr[data-queue="ov"] [data-k="${k}"]`).innerText();
-      expect(text, k).toBe(String(stats[k]));
+      const cell = page.locator(`tr[data-queue="ov"] [data-k="${k}"]`);
+      expect(await cell.innerText(), k).toBe(String(stats[k]));
+      expect(await cell.getAttribute('data-kind'), k).toBe('exact');
     }
     // A few polls so the chart has a line, and new work shows up without a reload.
     await q.enqueueMany([{ payload: { n: 7 } }, { payload: { n: 8 } }]);
@@ -212,6 +213,93 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
     await page.click('[data-testid=confirm-yes]');
     await eventually(async () => (await q.dlq.count()) === 0, 'bulk delete');
     expect((await q.jobs.stats()).total).toBe(2);
+  });
+
+  it('lists every group with its state and why, pages through them, and opens one', async () => {
+    const q = await db.arbiter.createQueue('grp');
+    const [busy] = await q.enqueueMany([1, 2, 3].map((n) => ({ payload: { n }, groupKey: 'busy' })));
+    const [failing] = await q.enqueueMany([1, 2].map((n) => ({ payload: { n }, groupKey: 'failing' })));
+    const claimed = await q.claim({ limit: 2, workerId: 'worker-grp', leaseMs: 10 * 60_000 });
+    expect(claimed.map((j) => j.id).sort()).toEqual([busy!.id, failing!.id].sort());
+    await q.retry(
+      claimed.find((j) => j.id === failing!.id)!,
+      { delayMs: HOUR, error: 'mail API answered 503' },
+    );
+    await q.enqueue({ n: 1 }, { groupKey: 'free' });
+    await q.enqueue({ n: 1 }, { groupKey: 'later', delayMs: HOUR });
+
+    // From the overview's group count to the queue's groups.
+    await open(page, server.url, 'overview', 'tr[data-queue="grp"]');
+    expect(await page.locator('tr[data-queue="grp"] [data-k="groups"]').innerText()).toBe('4');
+    await page.click('tr[data-queue="grp"] [data-k="groups"] a');
+    await page.waitForSelector('[data-testid=groups-list] tr[data-group="busy"]');
+    await page.screenshot({ path: '/tmp/arbiter-ui-groups-list.png', fullPage: true });
+    const states = await page.$$eval('[data-testid=groups-list] tr[data-group]', (rows) =>
+      rows.map((r) => [r.getAttribute('data-group'), r.getAttribute('data-state')]),
+    );
+    expect(states).toEqual([
+      ['busy', 'in-flight'],
+      ['failing', 'retry-wait'],
+      ['free', 'ready'],
+      ['later', 'idle'],
+    ]);
+    const reason = (g: string) =>
+      page.locator(`tr[data-group="${g}"] [data-testid=group-reason]`).innerText();
+    expect(await reason('busy')).toContain(`job ${busy!.id} is in flight on worker-grp`);
+    expect(await reason('failing')).toContain('mail API answered 503');
+    expect(await reason('later')).toContain('is scheduled for');
+    expect(await page.locator('tr[data-group="busy"] td').nth(1).innerText()).toBe('3');
+
+    // Pages of two, walked with the Next button.
+    await open(page, server.url, 'groups/grp?limit=2', '[data-testid=groups-list] tr[data-group="busy"]');
+    expect(await rowIds(page, '[data-testid=groups-list] tr[data-group]', 'data-group')).toEqual([
+      'busy',
+      'failing',
+    ]);
+    await page.click('[data-testid=next-page]');
+    await page.waitForSelector('[data-testid=groups-list] tr[data-group="free"]');
+    expect(await rowIds(page, '[data-testid=groups-list] tr[data-group]', 'data-group')).toEqual([
+      'free',
+      'later',
+    ]);
+
+    // One group from the list: its jobs, head first.
+    await page.click('tr[data-group="free"] a');
+    await page.waitForSelector('[data-testid=group-table]');
+    await open(page, server.url, 'groups/grp', '[data-testid=groups-list] tr[data-group="busy"]');
+    await page.click('tr[data-group="busy"] td a');
+    await page.waitForSelector(`[data-testid=group-table] tr[data-job="${busy!.id}"]`);
+    expect(await page.locator(`tr[data-job="${busy!.id}"] [data-role]`).getAttribute('data-role')).toBe(
+      'head',
+    );
+    expect(await page.locator('[data-testid=group-summary]').innerText()).toContain(`Head: job ${busy!.id}`);
+  });
+
+  it('labels counts past the cap as lower bounds and estimates', async () => {
+    const q = await db.arbiter.createQueue('capped');
+    await q.enqueueMany(Array.from({ length: 5 }, (_, n) => ({ payload: { n } })));
+    await q.enqueueMany(Array.from({ length: 5 }, (_, n) => ({ payload: { n } })));
+    for (const j of await q.claim({ limit: 5 })) await q.dlq.move(j, 'boom');
+    await db.pool.query(`ANALYZE "${db.schema}".capped_dlq`);
+    const small = await startUiServer(
+      { arbiter: db.arbiter, overviewCap: 2, overviewCacheMs: 0 },
+      { pollMs: 60_000 },
+    );
+    try {
+      await open(page, small.url, 'overview', 'tr[data-queue="capped"]');
+      const cell = (k: string) => page.locator(`tr[data-queue="capped"] [data-k="${k}"]`);
+      expect(await cell('ready').innerText()).toBe('2+');
+      expect(await cell('ready').getAttribute('data-kind')).toBe('atLeast');
+      expect(await cell('ready').getAttribute('title')).toContain('more than 2');
+      expect(await cell('dead').innerText()).toBe('\u22485');
+      expect(await cell('dead').getAttribute('data-kind')).toBe('estimate');
+      expect(await cell('inFlight').innerText()).toBe('0');
+      expect(await page.locator('[data-testid=totals] [data-k="ready"]').getAttribute('data-kind')).toBe(
+        'atLeast',
+      );
+    } finally {
+      await small.close();
+    }
   });
 
   it('raised no dialog, page error or CSP violation on any of these views', () => {

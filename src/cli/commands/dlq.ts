@@ -13,10 +13,8 @@ interface BulkFlags extends FilterOptions {
   yes?: boolean;
 }
 
-/** Dead letters read per page during --all. */
+/** Dead letters read per page during --all (each page is retried or deleted in one transaction). */
 const PAGE = 500;
-/** Retries in flight at once (each is its own transaction). */
-const RETRY_CONCURRENCY = 4;
 
 export function registerDlq(program: Command): void {
   const dlq = program.command('dlq').description('inspect, retry and delete dead letters');
@@ -98,13 +96,16 @@ async function byIds(
 ): Promise<ExitCode> {
   const done: { id: string; jobId?: string }[] = [];
   const missing: string[] = [];
-  for (const id of ids) {
-    if (verb === 'retry') {
-      const job = await queue.dlq.retry(id);
-      if (job === null) missing.push(id);
-      else done.push({ id, jobId: job.id });
-    } else if ((await queue.dlq.delete(id)) === 0) missing.push(id);
-    else done.push({ id });
+  if (verb === 'retry') {
+    // One transaction for all of them: every id is validated first, and they all come back or none does.
+    const result = await queue.dlq.retryMany(ids);
+    for (const r of result.retried) done.push({ id: r.id, jobId: r.job.id });
+    missing.push(...result.missing);
+  } else {
+    for (const id of ids) {
+      if ((await queue.dlq.delete(id)) === 0) missing.push(id);
+      else done.push({ id });
+    }
   }
   ctx.emit({ queue: queue.name, action: verb, done, missing }, () => {
     const lines = done.map((d) =>
@@ -142,23 +143,10 @@ async function bulk(
     const page = await queue.dlq.list({ filter, limit: PAGE, cursor });
     cursor = page.nextCursor;
     const ids = page.items.map((d) => d.id);
-    if (verb === 'delete') {
-      const n = await queue.dlq.deleteMany(ids);
-      done += n;
-      missed += ids.length - n;
-    } else {
-      for (let i = 0; i < ids.length; i += RETRY_CONCURRENCY) {
-        const results = await Promise.all(
-          ids.slice(i, i + RETRY_CONCURRENCY).map((id) => queue.dlq.retry(id)),
-        );
-        for (const r of results) {
-          if (r === null) missed++;
-          else done++;
-        }
-        progress.add(results.length);
-      }
-      continue;
-    }
+    const n =
+      verb === 'delete' ? await queue.dlq.deleteMany(ids) : (await queue.dlq.retryMany(ids)).retried.length;
+    done += n;
+    missed += ids.length - n;
     progress.add(ids.length);
   } while (cursor !== null);
   progress.finish();

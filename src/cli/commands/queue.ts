@@ -16,7 +16,7 @@ export function registerQueue(program: Command): void {
     .action(
       action(async (ctx, name: string) => {
         const arbiter = await ctx.arbiter();
-        const before = (await arbiter.listQueues()).some((q) => q.name === name);
+        const before = (await arbiter.getQueue(name)) !== null;
         await arbiter.createQueue(name);
         ctx.emit({ queue: name, created: !before }, () =>
           before ? `Queue "${name}" already exists.` : `${ctx.c.green('Created')} queue "${name}".`,

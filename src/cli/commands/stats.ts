@@ -16,11 +16,11 @@ export function registerStats(program: Command): void {
     .action(
       action(async (ctx, queueName: string | undefined) => {
         const arbiter = await ctx.arbiter();
-        const queues = await arbiter.listQueues();
-        const selected = queueName === undefined ? queues : queues.filter((q) => q.name === queueName);
         // An unknown queue is reported by the stats call itself (QueueNotFoundError, exit code 3).
         const names =
-          queueName !== undefined && selected.length === 0 ? [{ name: queueName, paused: false }] : selected;
+          queueName === undefined
+            ? await arbiter.listQueues()
+            : [(await arbiter.getQueue(queueName)) ?? { name: queueName, paused: false }];
         const rows: QueueStatsRow[] = [];
         for (const q of names) {
           rows.push({ queue: q.name, paused: q.paused, ...(await arbiter.queue(q.name).jobs.stats()) });

@@ -72,30 +72,36 @@ export async function dlqCount(db: Executor, t: QueueTables, spec: FilterSpec): 
   return Number(rows[0]?.n ?? 0);
 }
 
+/** A dead letter locked for a retry: what deciding the new job needs. */
+interface LockedDead {
+  id: string;
+  job_id: string;
+  parent_id: string | null;
+  idempotency_key: string | null;
+}
+
 /**
- * Re-inserts a dead letter as a new job (seed 000 retryFromDLQ) and removes the dead letter, atomically.
- * The new job has a new id, attempts 0, no error and no dedup key (it must not collide with new dedup
- * inserts); its idempotency key comes back only if no live job holds it now; its parent is kept only if
- * that parent is still in the queue; its parent_state snapshot is kept. Dead children of the old job are
- * re-pointed to the new one, so a retried rollup finalizer still sees their errors (and retrying one of
- * them later attaches it to the new parent). Returns null when the dead letter does not exist.
+ * Locks the given dead letters and their dead children (whose parent id a retry re-points), in ascending
+ * dead-letter id order, the order every multi-row dead-letter write uses.
  */
-export async function dlqRetry(tx: Executor, t: QueueTables, id: string): Promise<JobRow | null> {
-  const locked = await tx.query<{
-    id: string;
-    job_id: string;
-    parent_id: string | null;
-    idempotency_key: string | null;
-  }>(
+async function lockForRetry(tx: Executor, t: QueueTables, ids: readonly string[]): Promise<LockedDead[]> {
+  const { rows } = await tx.query<LockedDead>(
     `SELECT d.id, d.job_id, d.parent_id, d.idempotency_key FROM ${t.dlq} d
-     WHERE d.id = $1::bigint OR d.parent_id = (SELECT x.job_id FROM ${t.dlq} x WHERE x.id = $1::bigint)
+     WHERE d.id = ANY($1::bigint[])
+        OR d.parent_id IN (SELECT x.job_id FROM ${t.dlq} x WHERE x.id = ANY($1::bigint[]))
      ORDER BY d.id FOR UPDATE`,
-    [id],
+    [ids],
   );
-  const dead = locked.rows.find((r) => r.id === id);
-  if (!dead) return null;
-  // The parent's fate (ack, wake, cancel) is decided under its tree lock; attach the child under it too.
-  if (dead.parent_id !== null) await treeLock(tx, t, [dead.parent_id]);
+  return rows;
+}
+
+/** The retry itself, on a locked dead letter whose parent's tree lock is held. */
+async function retryLocked(
+  tx: Executor,
+  t: QueueTables,
+  dead: LockedDead,
+  hasDeadChildren: boolean,
+): Promise<JobRow> {
   // Copied inside the database, so payloads keep numbers JavaScript cannot represent exactly.
   const insert = (withKey: boolean) =>
     tx.query<JobRow>(
@@ -106,20 +112,90 @@ export async function dlqRetry(tx: Executor, t: QueueTables, id: string): Promis
        FROM ${t.dlq} d WHERE d.id = $1::bigint
        ${withKey ? 'ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING' : ''}
        RETURNING ${jobColumns('j')}`,
-      [id],
+      [dead.id],
     );
   // The key comes back only if no live job took it meanwhile; ON CONFLICT also covers a concurrent insert.
   let row = dead.idempotency_key !== null ? (await insert(true)).rows[0] : undefined;
   row ??= (await insert(false)).rows[0];
   if (!row) throw new Error('dead-letter retry inserted no row');
-  await tx.query(`DELETE FROM ${t.dlq} d WHERE d.id = $1::bigint`, [id]);
-  if (locked.rows.length > 1) {
+  await tx.query(`DELETE FROM ${t.dlq} d WHERE d.id = $1::bigint`, [dead.id]);
+  if (hasDeadChildren) {
     await tx.query(`UPDATE ${t.dlq} d SET parent_id = $2::bigint WHERE d.parent_id = $1::bigint`, [
       dead.job_id,
       row.id,
     ]);
   }
   return row;
+}
+
+/**
+ * Re-inserts a dead letter as a new job (seed 000 retryFromDLQ) and removes the dead letter, atomically.
+ * The new job has a new id, attempts 0, no error and no dedup key (it must not collide with new dedup
+ * inserts); its idempotency key comes back only if no live job holds it now; its parent is kept only if
+ * that parent is still in the queue; its parent_state snapshot is kept. Dead children of the old job are
+ * re-pointed to the new one, so a retried rollup finalizer still sees their errors (and retrying one of
+ * them later attaches it to the new parent). Returns null when the dead letter does not exist.
+ */
+export async function dlqRetry(tx: Executor, t: QueueTables, id: string): Promise<JobRow | null> {
+  const locked = await lockForRetry(tx, t, [id]);
+  const dead = locked.find((r) => r.id === id);
+  if (!dead) return null;
+  // The parent's fate (ack, wake, cancel) is decided under its tree lock; attach the child under it too.
+  if (dead.parent_id !== null) await treeLock(tx, t, [dead.parent_id]);
+  return retryLocked(tx, t, dead, locked.length > 1);
+}
+
+/**
+ * dlqRetry for many dead letters in one transaction (the caller's). Every dead letter (and dead child)
+ * is locked first, in id order, then every parent's tree lock, in id order, so concurrent bulk retries
+ * over overlapping sets cannot deadlock. A dead parent is retried before its dead children given in the
+ * same call, so they attach to the new parent. Returns dead-letter id → new job row; ids not in the
+ * table are absent.
+ */
+export async function dlqRetryMany(
+  tx: Executor,
+  t: QueueTables,
+  ids: readonly string[],
+): Promise<Map<string, JobRow>> {
+  const out = new Map<string, JobRow>();
+  if (ids.length === 0) return out;
+  const locked = await lockForRetry(tx, t, ids);
+  const wanted = new Set(ids);
+  const items = locked.filter((r) => wanted.has(r.id));
+  if (items.length === 0) return out;
+  await treeLock(
+    tx,
+    t,
+    items.flatMap((r) => (r.parent_id === null ? [] : [r.parent_id])),
+  );
+  // Parents first: depth within the batch (a dead letter whose parent is another item's old job id).
+  const byJobId = new Map(items.map((r) => [r.job_id, r] as const));
+  const depth = (r: LockedDead): number => {
+    let d = 0;
+    for (let p = r.parent_id; p !== null && byJobId.has(p) && d <= items.length; d++)
+      p = byJobId.get(p)!.parent_id;
+    return d;
+  };
+  const ordered = items
+    .map((r) => ({ r, d: depth(r) }))
+    .sort((a, b) => a.d - b.d || (BigInt(a.r.id) < BigInt(b.r.id) ? -1 : 1))
+    .map((x) => x.r);
+  const parentOf = new Map(locked.map((r) => [r.id, r.parent_id] as const));
+  for (const dead of ordered) {
+    const current = { ...dead, parent_id: parentOf.get(dead.id) ?? null };
+    // A parent retried earlier in this loop is a new job of this transaction: lock it like any parent.
+    if (current.parent_id !== null && current.parent_id !== dead.parent_id) {
+      await treeLock(tx, t, [current.parent_id]);
+    }
+    const hasDeadChildren = locked.some((r) => parentOf.get(r.id) === dead.job_id);
+    const row = await retryLocked(tx, t, current, hasDeadChildren);
+    // Mirror the re-pointing done in the table, for the children still to come.
+    if (hasDeadChildren) {
+      for (const r of locked) if (parentOf.get(r.id) === dead.job_id) parentOf.set(r.id, row.id);
+    }
+    out.set(dead.id, row);
+  }
+  return out;
 }
 
 /**

@@ -30,8 +30,26 @@ export async function queueList(db: Executor, schema: string): Promise<QueueInfo
   return rows.map((r) => ({ name: r.name, createdAt: r.created_at, paused: r.paused }));
 }
 
+/** One queue's registry row, or null when it does not exist (a primary-key lookup). */
+export async function queueGet(db: Executor, schema: string, name: string): Promise<QueueInfo | null> {
+  const { rows } = await db.query<{ name: string; created_at: Date; paused: boolean }>(
+    `SELECT name, created_at, paused FROM ${quoteIdent(schema)}._queues WHERE name = $1`,
+    [name],
+  );
+  const r = rows[0];
+  return r ? { name: r.name, createdAt: r.created_at, paused: r.paused } : null;
+}
+
 /** Pauses or resumes claiming from a queue. Returns false when the queue does not exist. */
-export async function queueSetPaused(db: Executor, schema: string, name: string, paused: boolean): Promise<boolean> {
-  const res = await db.query(`UPDATE ${quoteIdent(schema)}._queues SET paused = $2 WHERE name = $1`, [name, paused]);
+export async function queueSetPaused(
+  db: Executor,
+  schema: string,
+  name: string,
+  paused: boolean,
+): Promise<boolean> {
+  const res = await db.query(`UPDATE ${quoteIdent(schema)}._queues SET paused = $2 WHERE name = $1`, [
+    name,
+    paused,
+  ]);
   return res.rowCount > 0;
 }

@@ -1,5 +1,6 @@
 // Browser code: the dead-letter view (bulk retry / delete behind an in-page confirmation) and the groups
-// view (who is at the head of a group, who is blocked and why).
+// views: every group of a queue from GET /queues/{q}/groups (keyset pages of the groups table, each with
+// its state and why it is blocked), and one group's jobs (who is at the head, who waits behind whom).
 export const CLIENT_DLQ_GROUPS = String.raw`
 VIEWS.dlq = async function (root, args, params) {
   var queue = args[0] || state.queue;
@@ -75,23 +76,39 @@ VIEWS.groups = async function (root, args, params) {
   if (!queue) { append(root, h('h1', null, 'Groups'), h('p', { class: 'muted' }, 'No queues yet.')); return; }
   state.queue = queue;
   var key = params.get('key') || '';
-  // Recently seen group keys: a cheap way to offer groups without a full scan of the group table.
-  var recent = await api(qpath(queue) + '/jobs?limit=300');
-  var keys = [];
-  recent.items.forEach(function (j) { if (j.groupKey !== null && keys.indexOf(j.groupKey) < 0) keys.push(j.groupKey); });
-  var input = h('input', { type: 'text', name: 'key', value: key, placeholder: 'group key', list: 'group-keys', 'aria-label': 'group key' });
-  append(root, h('h1', null, 'Groups ', h('span', { class: 'muted' }, '· ' + queue)),
+  var input = h('input', { type: 'text', name: 'key', value: key, placeholder: 'group key', 'aria-label': 'group key' });
+  append(root, h('h1', null, 'Groups ', h('span', { class: 'muted' }, '\u00b7 ' + queue)),
     h('form', { class: 'filters panel', onsubmit: function (ev) {
       ev.preventDefault();
-      location.hash = hashFor('groups', [queue], new URLSearchParams({ key: input.value }));
+      location.hash = hashFor('groups', [queue], input.value ? new URLSearchParams({ key: input.value }) : null);
     } }, queuePicker('groups', queue), h('label', null, 'Group key', input),
-      h('datalist', { id: 'group-keys' }, keys.map(function (k) { return h('option', { value: k }); })),
-      h('button', { class: 'primary', type: 'submit' }, 'Show')),
-    keys.length ? h('div', { class: 'panel' }, h('span', { class: 'muted' }, 'Recently active groups: '),
-      keys.slice(0, 40).map(function (k, i) {
-        return [i ? ' · ' : '', h('a', { href: hashFor('groups', [queue], new URLSearchParams({ key: k })) }, k)];
-      })) : null);
-  if (!key) return;
+      h('button', { class: 'primary', type: 'submit' }, 'Show'),
+      key ? h('a', { href: hashFor('groups', [queue]), 'data-testid': 'all-groups' }, 'All groups') : null));
+  if (!key) {
+    var p = new URLSearchParams({ limit: params.get('limit') || '50' });
+    if (params.get('cursor')) p.set('cursor', params.get('cursor'));
+    var list = await api(qpath(queue) + '/groups?' + p.toString());
+    var STATE_BADGE = { 'in-flight': 'running', 'retry-wait': 'retrying', ready: 'pending', idle: 'scheduled' };
+    var rows = list.items.map(function (g) {
+      return h('tr', { 'data-group': g.groupKey, 'data-state': g.state, class: g.blocked ? 'blocked-row' : null },
+        h('td', null, h('a', { href: hashFor('groups', [queue], new URLSearchParams({ key: g.groupKey })) }, g.groupKey)),
+        h('td', { class: 'num' }, g.jobCount.toLocaleString('en-US')),
+        h('td', null, h('span', { class: 'badge ' + (STATE_BADGE[g.state] || ''), 'data-testid': 'group-state' }, g.state)),
+        h('td', { class: 'mono' }, g.head ? [h('a', { href: hashFor('job', [queue, g.head.id]) }, g.head.id), ' ', badge(g.head.status)] : '\u2014'),
+        h('td', null, g.blockedUntil ? timeCell(g.blockedUntil) : '\u2014'),
+        h('td', { 'data-testid': 'group-reason' }, g.reason));
+    });
+    append(root,
+      h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'groups-list' },
+        h('thead', null, h('tr', null, ['group', 'jobs', 'state', 'head', 'blocked until', 'why'].map(function (c, i) { return h('th', { class: i === 1 ? 'num' : null }, c); }))),
+        h('tbody', null, rows.length ? rows : h('tr', null, h('td', { colspan: '6', class: 'muted' }, 'No groups: no live job of this queue has a group key.'))))),
+      h('div', { class: 'pager' },
+        h('button', { disabled: !params.get('cursor'), onclick: function () { location.hash = hashFor('groups', [queue]); } }, '\u00ab First'),
+        h('button', { 'data-testid': 'next-page', disabled: !list.nextCursor, onclick: function () {
+          location.hash = hashFor('groups', [queue], new URLSearchParams({ cursor: list.nextCursor }));
+        } }, 'Next \u203a')));
+    return;
+  }
   var page = await api(qpath(queue) + '/groups/' + encodeURIComponent(key) + '?limit=200');
   var g = await loadGroupAnalysis(queue, key);
   var now = Date.now();

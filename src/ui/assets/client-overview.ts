@@ -1,6 +1,7 @@
-// Browser code: the queues overview (live counts + chart) and the workers view. Counts come from
-// /queues/{q}/stats, polled every CFG.pollMs (5 s by default) and only while the overview is open, so a
-// queue of millions of jobs is never counted more often than that.
+// Browser code: the queues overview (live counts + chart) and the workers view. Counts come from one
+// GET /overview, polled every CFG.pollMs (5 s by default) and only while the overview is open. The server
+// caches that reading for all dashboards and its counts stop at a cap (exact below it, "10,000+" or a
+// planner estimate "≈1.2M" above), so a refresh never scans a queue of millions of jobs.
 export const CLIENT_OVERVIEW = String.raw`
 var SERIES = [
   { key: 'ready', label: 'ready', color: '#2f5bd3' },
@@ -8,6 +9,38 @@ var SERIES = [
   { key: 'waitingLater', label: 'scheduled + retrying', color: '#b7791f' },
   { key: 'throughput', label: 'completed / s (from /metrics)', color: '#c0392b' },
 ];
+/** A count from /overview: exact ("1,234"), a lower bound ("10,000+") or a planner estimate ("≈1.2M"). */
+function compactNumber(n) {
+  var units = [[1e9, 'B'], [1e6, 'M'], [1e3, 'k']];
+  for (var i = 0; i < units.length; i++) {
+    if (n >= units[i][0]) return (n / units[i][0]).toFixed(n >= 10 * units[i][0] ? 0 : 1).replace(/\.0$/, '') + units[i][1];
+  }
+  return String(n);
+}
+function fmtCount(c) {
+  if (c == null) return '\u2014';
+  if (c.kind === 'atLeast') return c.value.toLocaleString('en-US') + '+';
+  if (c.kind === 'estimate') return '\u2248' + compactNumber(c.value);
+  return c.value.toLocaleString('en-US');
+}
+function countTitle(c) {
+  if (c == null || c.kind === 'exact') return null;
+  return c.kind === 'atLeast' ? 'more than ' + c.value.toLocaleString('en-US') + ' (counting stops there)' : 'planner estimate';
+}
+/** Sum of counts: approximate when any part is. */
+function sumCounts(list) {
+  var out = { value: 0, exact: true, kind: 'exact' };
+  list.forEach(function (c) {
+    if (!c) return;
+    out.value += c.value;
+    if (!c.exact) { out.exact = false; out.kind = c.kind === 'estimate' || out.kind === 'estimate' ? 'estimate' : 'atLeast'; }
+  });
+  return out;
+}
+function countCell(c, k) {
+  return h('td', { class: 'num', 'data-k': k, 'data-kind': c ? c.kind : null, title: countTitle(c) }, fmtCount(c));
+}
+
 var history = []; // kept across visits so the chart does not restart from nothing
 var lastCompleted = null;
 
@@ -80,42 +113,43 @@ VIEWS.overview = async function (root) {
   legend.querySelectorAll('.sw').forEach(function (sw) { sw.style.background = sw.getAttribute('data-color'); });
 
   async function refresh() {
-    var queues = await loadQueues();
-    var stats = await Promise.all(queues.map(function (q) { return api(qpath(q.name) + '/stats').catch(function () { return null; }); }));
-    var sum = { ready: 0, inFlight: 0, scheduled: 0, retrying: 0, suspended: 0, dead: 0 };
-    var rows = queues.map(function (q, i) {
-      var s = stats[i] || {};
-      Object.keys(sum).forEach(function (k) { sum[k] += s[k] || 0; });
-      var n = function (k) { return h('td', { class: 'num', 'data-k': k }, s[k] == null ? '—' : String(s[k])); };
+    var data = await api('/overview');
+    var queues = data.queues;
+    var keys = ['ready', 'inFlight', 'scheduled', 'retrying', 'suspended', 'dead'];
+    var sum = {};
+    keys.forEach(function (k) { sum[k] = sumCounts(queues.map(function (q) { return q[k]; })); });
+    var rows = queues.map(function (q) {
       return h('tr', { 'data-queue': q.name },
         h('td', null, h('a', { href: hashFor('jobs', [q.name]) }, q.name)),
         h('td', null, q.paused ? badge('paused') : h('span', { class: 'badge running' }, 'active')),
-        n('ready'), n('inFlight'), n('scheduled'), n('retrying'), n('suspended'),
-        h('td', { class: 'num', 'data-k': 'dead' }, h('a', { href: hashFor('dlq', [q.name]) }, String(s.dead == null ? '—' : s.dead))),
-        n('groups'),
-        h('td', { class: 'num' }, s.oldestReadyAgeSeconds == null ? '—' : Math.round(s.oldestReadyAgeSeconds) + ' s'),
+        countCell(q.ready, 'ready'), countCell(q.inFlight, 'inFlight'), countCell(q.scheduled, 'scheduled'),
+        countCell(q.retrying, 'retrying'), countCell(q.suspended, 'suspended'),
+        h('td', { class: 'num', 'data-k': 'dead', 'data-kind': q.dead.kind, title: countTitle(q.dead) }, h('a', { href: hashFor('dlq', [q.name]) }, fmtCount(q.dead))),
+        h('td', { class: 'num', 'data-k': 'groups', 'data-kind': q.groups.kind, title: countTitle(q.groups) }, h('a', { href: hashFor('groups', [q.name]) }, fmtCount(q.groups))),
+        h('td', { class: 'num' }, q.oldestReadyAgeSeconds == null ? '\u2014' : Math.round(q.oldestReadyAgeSeconds) + ' s'),
         h('td', null, CFG.readOnly ? null : h('button', { 'data-testid': 'toggle-pause', onclick: function () {
           act((q.paused ? 'Resumed ' : 'Paused ') + q.name, function () { return api(qpath(q.name) + (q.paused ? '/resume' : '/pause'), { method: 'POST' }); });
         } }, q.paused ? 'Resume' : 'Pause')));
     });
     tbody.replaceChildren.apply(tbody, rows.length ? rows : [h('tr', null, h('td', { colspan: '11', class: 'muted' }, 'No queues yet.'))]);
     totals.replaceChildren.apply(totals, [['ready', 'ready'], ['inFlight', 'in flight'], ['scheduled', 'scheduled'], ['retrying', 'retrying'], ['suspended', 'suspended / waiting'], ['dead', 'dead letters']].map(function (p) {
-      return h('div', { class: 'card', 'data-k': p[0] }, h('div', { class: 'v' }, String(sum[p[0]])), h('div', { class: 'k' }, p[1]));
+      var c = sum[p[0]];
+      return h('div', { class: 'card', 'data-k': p[0], 'data-kind': c.kind, title: countTitle(c) }, h('div', { class: 'v' }, fmtCount(c)), h('div', { class: 'k' }, p[1]));
     }));
     var now = Date.now();
     var completed = await completedTotal();
-    var point = { t: now, ready: sum.ready, inFlight: sum.inFlight, waitingLater: sum.scheduled + sum.retrying, throughput: null };
+    var point = { t: now, ready: sum.ready.value, inFlight: sum.inFlight.value, waitingLater: sum.scheduled.value + sum.retrying.value, throughput: null };
     if (completed !== null && lastCompleted !== null && now > lastCompleted.t) {
       point.throughput = Math.max(0, (completed - lastCompleted.v) / ((now - lastCompleted.t) / 1000));
     }
     if (completed !== null) lastCompleted = { t: now, v: completed };
     history.push(point);
     if (history.length > 120) history.shift();
-    stamp.textContent = '— updated ' + new Date(now).toISOString().slice(11, 19) + 'Z, every ' + CFG.pollMs / 1000 + ' s';
+    stamp.textContent = '\u2014 counts as of ' + new Date(data.generatedAt).toISOString().slice(11, 19) + 'Z, refreshed every ' + CFG.pollMs / 1000 + ' s; counts stop at ' + data.cap.toLocaleString('en-US') + ' (then "+" or "\u2248" estimates)';
     drawChart(canvas);
   }
   await refresh();
-  // One refresh at a time, and none while the tab is hidden: each one costs a stats query per queue.
+  // One refresh at a time, and none while the tab is hidden (the server caches /overview as well).
   var busy = false;
   every(CFG.pollMs, function () {
     if (busy || document.hidden) return;

@@ -1,0 +1,128 @@
+import type { Arbiter } from '../client/arbiter.js';
+import type { QueueContext } from '../client/context.js';
+import { checkOptions, intInRange } from '../core/validate.js';
+import { withTranslation } from '../db/errors.js';
+import { queueOverview } from '../db/queries/overview.js';
+import type { QueueInfo } from '../db/queries/queue.js';
+import { QueueNotFoundError } from '../errors.js';
+
+/**
+ * A count that may be approximate. `exact`: the real number. `atLeast`: counting stopped at the cap, so
+ * there are more than `value` (shown as "10,000+"). `estimate`: past the cap, the planner's statistics
+ * (pg_class.reltuples scaled to the table's current size), shown as "≈1.2M".
+ */
+export interface OverviewCount {
+  value: number;
+  exact: boolean;
+  kind: 'exact' | 'atLeast' | 'estimate';
+}
+
+/** One queue's figures for dashboards: cheap at any size (see queue.jobs.overview). */
+export interface QueueOverview {
+  total: OverviewCount;
+  ready: OverviewCount;
+  inFlight: OverviewCount;
+  scheduled: OverviewCount;
+  retrying: OverviewCount;
+  /** Suspended jobs, including parents waiting for their children (as in stats()). */
+  suspended: OverviewCount;
+  dead: OverviewCount;
+  groups: OverviewCount;
+  oldestReadyAgeSeconds: number | null;
+}
+
+export interface OverviewOptions {
+  /** Counts stop after this many rows, 1–1,000,000. Default 10,000. */
+  cap?: number;
+}
+
+export const DEFAULT_OVERVIEW_CAP = 10_000;
+const MAX_OVERVIEW_CAP = 1_000_000;
+
+export function overviewCap(options: OverviewOptions | undefined, field = 'options'): number {
+  const o = checkOptions<OverviewOptions>(options ?? {}, field, ['cap']);
+  return o.cap === undefined ? DEFAULT_OVERVIEW_CAP : intInRange(o.cap, `${field}.cap`, 1, MAX_OVERVIEW_CAP);
+}
+
+function count(raw: string, cap: number, estimate?: number | null): OverviewCount {
+  const n = Number(raw);
+  if (n <= cap) return { value: n, exact: true, kind: 'exact' };
+  if (estimate !== undefined && estimate !== null && estimate > cap) {
+    return { value: Math.round(estimate), exact: false, kind: 'estimate' };
+  }
+  return { value: cap, exact: false, kind: 'atLeast' };
+}
+
+/** Reads one queue's overview (the implementation of queue.jobs.overview). */
+export async function readQueueOverview(ctx: QueueContext, cap: number): Promise<QueueOverview> {
+  const r = await withTranslation(ctx.t, () => queueOverview(ctx.db, ctx.t, cap));
+  return {
+    total: count(r.total, cap, r.total_estimate),
+    ready: count(r.ready, cap),
+    inFlight: count(r.in_flight, cap),
+    scheduled: count(r.scheduled, cap),
+    retrying: count(r.retrying, cap),
+    suspended: count(r.suspended, cap),
+    dead: count(r.dead, cap, r.dead_estimate),
+    groups: count(r.groups, cap, r.groups_estimate),
+    oldestReadyAgeSeconds: r.oldest_ready_age === null ? null : Math.max(0, r.oldest_ready_age),
+  };
+}
+
+export interface QueuesOverview {
+  /** When the figures were read (they may be served from cache until `generatedAt + maxAgeMs`). */
+  generatedAt: Date;
+  maxAgeMs: number;
+  cap: number;
+  queues: (QueueInfo & QueueOverview)[];
+}
+
+export interface OverviewReaderOptions extends OverviewOptions {
+  /** How long one reading is served to every caller. Default 5,000 ms (the dashboard's refresh); 0 = never cached. */
+  cacheMs?: number;
+}
+
+/**
+ * Every queue's overview, read at most once per `cacheMs` however many callers ask (concurrent callers
+ * share the reading in progress), so N open dashboards cost one round of queries per refresh period.
+ */
+export class OverviewReader {
+  readonly cap: number;
+  readonly cacheMs: number;
+  private cached: { at: number; value: Promise<QueuesOverview> } | undefined;
+
+  constructor(
+    private readonly arbiter: Arbiter,
+    options: OverviewReaderOptions = {},
+  ) {
+    const { cacheMs, ...rest } = checkOptions<OverviewReaderOptions>(options, 'options', ['cap', 'cacheMs']);
+    this.cap = overviewCap(rest);
+    this.cacheMs = cacheMs === undefined ? 5000 : intInRange(cacheMs, 'options.cacheMs', 0, 3_600_000);
+  }
+
+  read(): Promise<QueuesOverview> {
+    const now = Date.now();
+    if (this.cached && now - this.cached.at < this.cacheMs) return this.cached.value;
+    const value = this.load();
+    this.cached = { at: now, value };
+    // A failed reading is not kept: the next caller tries again.
+    value.catch(() => {
+      if (this.cached?.value === value) this.cached = undefined;
+    });
+    return value;
+  }
+
+  private async load(): Promise<QueuesOverview> {
+    const generatedAt = new Date();
+    const queues: QueuesOverview['queues'] = [];
+    // One queue after another: a refresh takes one pooled connection, not one per queue.
+    for (const info of await this.arbiter.listQueues()) {
+      try {
+        queues.push({ ...info, ...(await this.arbiter.queue(info.name).jobs.overview({ cap: this.cap })) });
+      } catch (err) {
+        if (!(err instanceof QueueNotFoundError)) throw err; // dropped since it was listed
+      }
+    }
+    return { generatedAt, maxAgeMs: this.cacheMs, cap: this.cap, queues };
+  }
+}
