@@ -1,6 +1,7 @@
 import type { Executor } from '../executor.js';
 import type { QueueTables } from '../sql.js';
 import { treeLock, wakeParents } from './tree.js';
+import { held } from './fence.js';
 
 /** One job to dead-letter: the fence it was claimed at and the error to record (already truncated). */
 export interface DlqMoveItem {
@@ -32,7 +33,7 @@ interface Descendant {
 
 // The fence of every caller-driven DLQ write (see job-complete.ts). The reaper adds "and the lease has
 // expired on the final attempt", so a job re-leased or retried in between is left alone.
-const FENCE = `j.attempts = u.attempts AND j.leased_until IS NOT NULL`;
+const FENCE = `j.attempts = u.attempts AND ${held('j')}`;
 const REAPABLE = `AND j.leased_until <= now() AND j.attempts >= j.max_attempts`;
 
 function fencedItems(t: QueueTables, reap: boolean, lock: string): string {
@@ -184,7 +185,7 @@ export async function dlqMoveStandalone(db: Executor, t: QueueTables, item: DlqM
   const res = await db.query(
     `WITH moved AS (
        DELETE FROM ${t.jobs} j
-       WHERE j.id = $1 AND j.attempts = $2 AND j.leased_until IS NOT NULL AND j.parent_id IS NULL
+       WHERE j.id = $1 AND j.attempts = $2 AND ${held('j')} AND j.parent_id IS NULL
          AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)
        RETURNING j.*
      ),

@@ -140,8 +140,9 @@ export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Pr
       claimed_at = now(),
       worker_id = $4,
       updated_at = now()
-    FROM chosen
-    WHERE j.id = chosen.id AND (SELECT count(*) FROM group_locks) >= 0
+    -- An id array, not a join: the rows are always fetched through the primary key (a join let the planner
+    -- hash the whole table for a large claim).
+    WHERE j.id = ANY (ARRAY(SELECT id FROM chosen)) AND (SELECT count(*) FROM group_locks) >= 0
     RETURNING ${jobColumns('j')}`;
   const { rows } = await db.query<JobRow>(
     text,

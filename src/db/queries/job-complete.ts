@@ -2,6 +2,7 @@ import type { Executor } from '../executor.js';
 import type { QueueTables } from '../sql.js';
 import { lockGroupsSql } from './group-lock.js';
 import { treeLock, wakeParents } from './tree.js';
+import { FENCE, fencedBy } from './fence.js';
 
 /** A fenced reference: the job id and the attempt number the caller claimed it at. */
 export interface Fence {
@@ -9,9 +10,8 @@ export interface Fence {
   attempts: number;
 }
 
-// Every write after a claim carries this predicate: the row must still be at the caller's attempt and
-// still leased. A worker whose lease was taken over (attempts moved on) or released changes nothing.
-const FENCE = `j.id = $1 AND j.attempts = $2 AND j.leased_until IS NOT NULL`;
+// Every write after a claim carries FENCE: the row must still be at the caller's attempt and still
+// leased. A worker whose lease was taken over (attempts moved on) or released changes nothing.
 
 /** Deletes a standalone job (no parent, no children) in one statement. */
 async function ackStandalone(db: Executor, t: QueueTables, f: Fence): Promise<boolean> {
@@ -84,15 +84,21 @@ export async function jobAck(
 export async function jobAckBulk(db: Executor, t: QueueTables, fences: readonly Fence[]): Promise<string[]> {
   if (fences.length === 0) return [];
   const { rows } = await db.query<{ id: string }>(
+    // Each row is looked up by its primary key (LIMIT 1 keeps the lookup a nested loop: as a join, the
+    // planner could hash the whole table or walk every leased row).
     `WITH target AS (
-       SELECT j.id, j.group_key FROM ${t.jobs} j JOIN unnest($1::bigint[], $2::int[]) AS u(id, attempts)
-         ON j.id = u.id AND j.attempts = u.attempts
-       WHERE j.leased_until IS NOT NULL AND j.parent_id IS NULL
-         AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)
-       FOR UPDATE OF j
+       SELECT j.id, j.group_key FROM unnest($1::bigint[], $2::int[]) AS u(id, attempts)
+       CROSS JOIN LATERAL (
+         SELECT x.id, x.group_key FROM ${t.jobs} x
+         WHERE ${fencedBy('x', 'u')} AND x.parent_id IS NULL
+           AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = x.id)
+         LIMIT 1
+         FOR UPDATE
+       ) j
      ),
      group_locks AS (${lockGroupsSql(t, 'target')})
-     DELETE FROM ${t.jobs} j WHERE j.id IN (SELECT id FROM target) AND (SELECT count(*) FROM group_locks) >= 0
+     DELETE FROM ${t.jobs} j WHERE j.id = ANY (ARRAY(SELECT id FROM target))
+       AND (SELECT count(*) FROM group_locks) >= 0
      RETURNING j.id`,
     [fences.map((f) => f.id), fences.map((f) => f.attempts)],
     `${t.statementPrefix}ack:bulk`,

@@ -2,9 +2,9 @@ import type { Executor } from '../executor.js';
 import { jobColumns, type JobRow } from '../rows.js';
 import { quoteIdent, type QueueTables } from '../sql.js';
 import type { Fence } from './job-complete.js';
+import { FENCE, fencedBy } from './fence.js';
 
 // Same fence as the core writes: the caller's attempt, still leased.
-const FENCE = `j.id = $1 AND j.attempts = $2 AND j.leased_until IS NOT NULL`;
 
 /**
  * Releases a held job to run again after `delayMs` without spending an attempt. Attempts never go down
@@ -40,7 +40,7 @@ export async function jobReleaseMany(
     `UPDATE ${t.jobs} j SET leased_until = NULL, run_at = now(), max_attempts = j.max_attempts + 1,
        worker_id = NULL, last_error = $3, updated_at = now()
      FROM unnest($1::bigint[], $2::int[]) AS u(id, attempts)
-     WHERE j.id = u.id AND j.attempts = u.attempts AND j.leased_until IS NOT NULL`,
+     WHERE ${fencedBy('j', 'u')}`,
     [fences.map((x) => x.id), fences.map((x) => x.attempts), note],
   );
   return res.rowCount;
@@ -100,7 +100,7 @@ export async function jobKeepMany(
     `WITH u AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[]) AS u(id, attempts, result)),
      done AS (
        DELETE FROM ${t.jobs} j USING u
-       WHERE j.id = u.id AND j.attempts = u.attempts AND j.leased_until IS NOT NULL AND j.parent_id IS NULL
+       WHERE ${fencedBy('j', 'u')} AND j.parent_id IS NULL
          AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)
        RETURNING j.*, u.result)
      INSERT INTO ${historyTable(t)} ${HISTORY_COLUMNS}
