@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Executor, QueryResult } from './executor.js';
+import { queryTypes } from './types.js';
 
 type Queryable = pg.Pool | pg.PoolClient | pg.Client;
 
@@ -10,8 +11,8 @@ async function run<R>(
   name: string | undefined,
 ): Promise<QueryResult<R>> {
   const config: pg.QueryConfig = name
-    ? { name, text, values: values as unknown[] | undefined }
-    : { text, values: values as unknown[] | undefined };
+    ? { name, text, values: values as unknown[] | undefined, types: queryTypes }
+    : { text, values: values as unknown[] | undefined, types: queryTypes };
   const res = await target.query(config);
   return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
 }
@@ -57,9 +58,15 @@ export class PoolExecutor implements Executor {
   }
 }
 
+/**
+ * Whether a connection that saw this error must not be reused: it is broken, or (25006) it is attached to
+ * a server or session that refuses writes — after a failover the old primary is read-only and sessions
+ * keep `default_transaction_read_only`, so only a new connection can reach a writable server. (pg's
+ * `pool.query` already discards a connection after any error; this covers transactions.)
+ */
 function isBroken(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code !== 'string' || code.startsWith('08') || code.startsWith('57');
+  return typeof code !== 'string' || code.startsWith('08') || code.startsWith('57') || code === '25006';
 }
 
 /**
