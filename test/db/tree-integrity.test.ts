@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ParentNotFoundError } from '../../src/index.js';
 import { useTestDb } from '../support/db.js';
 
-// Migration 0004 replaced the parent/child foreign keys with triggers that cost standalone jobs nothing
+// Migration 0003 replaced the parent/child foreign keys with triggers that cost standalone jobs nothing
 // per row. These tests hold the triggers to the foreign key's promises: no child without a parent, no
 // parent deleted under its children, child results removed with their parent, even under races.
 const t = useTestDb({ poolSize: 24 });

@@ -1,4 +1,4 @@
--- Arbiter schema, version 4: tree integrity without per-row foreign-key triggers on the hot path.
+-- Arbiter schema, version 3: tree integrity without per-row foreign-key triggers on the hot path.
 -- "{{schema}}" is replaced by the validated schema name before this file runs.
 --
 -- The parent/child foreign key of a job table, and the child results' foreign key with ON DELETE CASCADE,
@@ -83,15 +83,15 @@ BEGIN
 END
 $create$;
 
--- _create_queue keeps its version-3 body under another name and gains the tree triggers.
-ALTER FUNCTION "{{schema}}"._create_queue(text) RENAME TO _create_queue_v3;
+-- _create_queue keeps its version-2 body under another name and gains the tree triggers.
+ALTER FUNCTION "{{schema}}"._create_queue(text) RENAME TO _create_queue_v2;
 
 CREATE FUNCTION "{{schema}}"._create_queue(q text) RETURNS boolean
 LANGUAGE plpgsql AS $create$
 DECLARE
   created boolean;
 BEGIN
-  created := "{{schema}}"._create_queue_v3(q);
+  created := "{{schema}}"._create_queue_v2(q);
   IF created THEN
     PERFORM "{{schema}}"._create_tree_triggers(q);
   END IF;
