@@ -51,11 +51,17 @@ function conflictClause(mode: DedupMode | null, hasKeys: boolean): string {
 
 export type InsertedRow = JobRow & { inserted: boolean };
 
-export async function jobInsert(db: Executor, t: QueueTables, job: JobInsert): Promise<InsertedRow | null> {
+export async function jobInsert(
+  db: Executor,
+  t: QueueTables,
+  job: JobInsert,
+  opts: QuietOption = {},
+): Promise<InsertedRow | null> {
   const conflict = conflictClause(job.dedupMode, job.dedupKey !== null || job.idempotencyKey !== null);
-  const text = `INSERT INTO ${t.jobs} AS j ${INSERT_COLUMNS}
-    VALUES ($1::jsonb, $2, $3, coalesce($4::timestamptz, now() + $5::bigint * interval '1 millisecond'), $6, $7, $8,
-            $9::bigint, $10, $11, $12::jsonb)
+  const text = `${opts.quiet ? QUIET_CTE : ''} INSERT INTO ${t.jobs} AS j ${INSERT_COLUMNS}
+    SELECT $1::jsonb, $2, $3, coalesce($4::timestamptz, now() + $5::bigint * interval '1 millisecond'), $6, $7, $8,
+           $9::bigint, $10, $11, $12::jsonb
+    ${opts.quiet ? 'FROM quiet' : ''}
     ${conflict}
     RETURNING ${jobColumns('j')}, (j.xmax = 0) AS inserted`;
   const { rows } = await db.query<InsertedRow>(
@@ -74,10 +80,22 @@ export async function jobInsert(db: Executor, t: QueueTables, job: JobInsert): P
       job.suspended,
       job.meta,
     ],
-    `${t.statementPrefix}insert:${job.dedupMode ?? (conflict ? 'keys' : 'plain')}`,
+    `${t.statementPrefix}insert:${job.dedupMode ?? (conflict ? 'keys' : 'plain')}${opts.quiet ? ':quiet' : ''}`,
   );
   return rows[0] ?? null;
 }
+
+export interface QuietOption {
+  /**
+   * Suppress the insert trigger's NOTIFY for this statement: the caller sends the wake-up itself once
+   * the statement has committed (see migration 0004). Only for statements that commit on their own.
+   */
+  quiet?: boolean;
+}
+
+// Sets arbiter.notify = 'off' for the rest of the (single-statement) transaction, before the insert's
+// statement trigger reads it. A CTE with a volatile function is evaluated once and never inlined.
+const QUIET_CTE = `WITH quiet AS MATERIALIZED (SELECT set_config('arbiter.notify', 'off', true) AS off)`;
 
 /** The live (non-terminal) job holding an idempotency key, if any. */
 export async function jobByIdempotencyKey(db: Executor, t: QueueTables, key: string): Promise<JobRow | null> {
@@ -114,16 +132,18 @@ export async function jobInsertMany(
   jobs: JobInsert[],
   mode: DedupMode | null,
   returning: boolean,
+  opts: QuietOption = {},
 ): Promise<{ rows: InsertedRow[]; count: number }> {
   if (jobs.length === 0) return { rows: [], count: 0 };
   const hasKeys = jobs.some((j) => j.dedupKey !== null || j.idempotencyKey !== null);
   const conflict = conflictClause(mode, hasKeys);
-  const text = `INSERT INTO ${t.jobs} AS j ${INSERT_COLUMNS}
+  const text = `${opts.quiet ? QUIET_CTE : ''} INSERT INTO ${t.jobs} AS j ${INSERT_COLUMNS}
     SELECT u.p::jsonb, u.g, u.pr, coalesce(u.ra, now() + u.d * interval '1 millisecond'), u.ma, u.dk, u.ik, u.pid,
            u.ir, u.su, u.m::jsonb
     FROM unnest($1::text[], $2::text[], $3::smallint[], $4::timestamptz[], $5::bigint[], $6::int[], $7::text[],
                 $8::text[], $9::bigint[], $10::bool[], $11::bool[], $12::text[])
          WITH ORDINALITY AS u(p, g, pr, ra, d, ma, dk, ik, pid, ir, su, m, ord)
+         ${opts.quiet ? 'CROSS JOIN quiet' : ''}
     ORDER BY u.ord
     ${conflict}
     ${returning ? `RETURNING ${jobColumns('j')}, (j.xmax = 0) AS inserted` : ''}`;
