@@ -138,10 +138,13 @@ export class JobsAdmin<T = unknown> {
   }
 
   /**
-   * Figures for dashboards that refresh often, cheap on a queue of any size: every count stops after
-   * `cap` rows (default 10,000) and reads an index range shaped for it, so it never scans the table.
-   * Past the cap, the job, dead-letter and group totals are the planner's estimates and the per-state
-   * counts are lower bounds; each figure says which (`kind`). Use stats() for exact counts.
+   * Figures for dashboards that refresh often, cheap on a queue of any size: total, claimable (due
+   * ungrouped jobs plus one head per ready group), in flight, dead letters, groups and the oldest
+   * claimable age. Each reads at most `cap` + 1 entries (default 10,000) of an index the claim uses
+   * anyway, so it never scans the table. Past the cap, the job, dead-letter and group totals are the
+   * planner's estimates and the others lower bounds; each figure says which (`kind`). Scheduled,
+   * retrying and suspended jobs cannot be counted that way: stats() counts everything exactly, in one
+   * full scan.
    */
   async overview(options: OverviewOptions = {}): Promise<QueueOverview> {
     return readQueueOverview(this.ctx, overviewCap(options));

@@ -52,8 +52,10 @@ export const queueRoutes: RouteDef[] = [
     path: '/overview',
     operationId: 'overview',
     summary:
-      'Every queue with bounded counts (exact up to a cap, then a lower bound or an estimate), read at most ' +
-      'once per cache period (overviewCacheMs) for all callers. What the dashboard polls.',
+      'Every queue with bounded figures (total, ready/claimable, in flight, dead letters, groups: exact up to ' +
+      'a cap, then a lower bound or an estimate; never a table scan), read at most once per cache period ' +
+      '(overviewCacheMs) for all callers. What the dashboard polls. Scheduled, retrying and suspended ' +
+      'counts need a full scan: GET /queues/{queue}/stats, on demand.',
     tag: 'queues',
     response: ref('Overview'),
     async handle(ctx) {
@@ -122,7 +124,9 @@ export const queueRoutes: RouteDef[] = [
     method: 'get',
     path: '/queues/{queue}/stats',
     operationId: 'queueStats',
-    summary: 'Counts by status, groups, dead letters and the oldest ready job age.',
+    summary:
+      'Exact counts by status, groups, dead letters and the oldest ready job age, in one full scan of the ' +
+      "queue's job table: on demand, not for polling (GET /overview is the bounded reading).",
     tag: 'queues',
     response: ref('QueueStats'),
     async handle(ctx) {

@@ -140,7 +140,7 @@ export const SCHEMAS: Record<string, JsonSchema> = {
     type: 'object',
     required: ['value', 'exact', 'kind'],
     description:
-      'A count that may be approximate: exact; atLeast (counting stopped at the cap: more than value); ' +
+      'A count that may be approximate: exact; atLeast (counting stopped at the cap: value or more); ' +
       "estimate (the planner's statistics, past the cap).",
     properties: { value: int, exact: bool, kind: { enum: ['exact', 'atLeast', 'estimate'] } },
   },
@@ -150,21 +150,32 @@ export const SCHEMAS: Record<string, JsonSchema> = {
     properties: {
       generatedAt: dateTime,
       maxAgeMs: { ...int, description: 'How long this reading is served from cache.' },
-      cap: { ...int, description: 'Counts stop after this many rows.' },
+      cap: { ...int, description: 'Each figure reads at most this many index entries (+1), then stops.' },
       queues: {
         type: 'array',
         items: {
           type: 'object',
+          required: ['name', 'total', 'claimable', 'inFlight', 'dead', 'groups', 'oldestClaimableAgeSeconds'],
           properties: {
             name: str,
             paused: bool,
             createdAt: dateTime,
-            ...Object.fromEntries(
-              ['total', 'ready', 'inFlight', 'scheduled', 'retrying', 'suspended', 'dead', 'groups'].map(
-                (k) => [k, ref('Count')],
-              ),
-            ),
-            oldestReadyAgeSeconds: nullable({ type: 'number' }),
+            total: { ...ref('Count'), description: 'Live jobs (dead letters not included).' },
+            claimable: {
+              ...ref('Count'),
+              description:
+                'Ready (claimable now): due ungrouped jobs, plus one per ready group (its head; a group runs ' +
+                'one job at a time).',
+            },
+            inFlight: { ...ref('Count'), description: 'Jobs holding an unexpired lease.' },
+            dead: { ...ref('Count'), description: 'Rows in the dead-letter table.' },
+            groups: { ...ref('Count'), description: 'Group keys with live jobs.' },
+            oldestClaimableAgeSeconds: {
+              ...nullable({ type: 'number' }),
+              description:
+                "How long the longest-waiting claimable work has been claimable (a job's run_at, a group's " +
+                'ready_at); null when nothing is.',
+            },
           },
         },
       },

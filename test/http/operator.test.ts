@@ -25,13 +25,16 @@ describe('GET /overview', () => {
     expect(first.status).toBe(200);
     expect(first.body).toMatchObject({ maxAgeMs: 5000, cap: 10_000 });
     const mine = first.body.queues.find((x: { name: string }) => x.name === Q);
-    expect(mine).toMatchObject({
+    expect(mine).toEqual({
       name: Q,
       paused: false,
-      ready: { value: 2, exact: true, kind: 'exact' },
-      scheduled: { value: 1, exact: true, kind: 'exact' },
+      createdAt: expect.any(String),
+      claimable: { value: 2, exact: true, kind: 'exact' },
+      inFlight: { value: 0, exact: true, kind: 'exact' },
       total: { value: 3, exact: true, kind: 'exact' },
       dead: { value: 0, exact: true, kind: 'exact' },
+      groups: { value: 0, exact: true, kind: 'exact' },
+      oldestClaimableAgeSeconds: expect.any(Number),
     });
     // Served from the cache: a job enqueued now is not counted until the period is over.
     await q.enqueue(4);
@@ -40,7 +43,24 @@ describe('GET /overview', () => {
     const uncached = createAdminApp({ arbiter: db.arbiter, auth: { token: TOKEN }, overviewCacheMs: 0 });
     const fresh = await call(uncached, 'GET', '/overview');
     expect(fresh.body.maxAgeMs).toBe(0);
-    expect(fresh.body.queues.find((x: { name: string }) => x.name === Q).ready.value).toBe(3);
+    expect(fresh.body.queues.find((x: { name: string }) => x.name === Q).claimable.value).toBe(3);
+  });
+
+  it('counts a ready group once (its head), and leaves the full-scan breakdown to /stats', async () => {
+    const q = await db.arbiter.createQueue('http_ov_groups');
+    await q.enqueueMany([1, 2, 3].map((n) => ({ payload: n, groupKey: 'a' })));
+    await q.enqueueMany([1, 2].map((n) => ({ payload: n, groupKey: 'b' })));
+    await q.enqueue(0, { delayMs: HOUR });
+    const uncached = createAdminApp({ arbiter: db.arbiter, auth: { token: TOKEN }, overviewCacheMs: 0 });
+    const mine = (await call(uncached, 'GET', '/overview')).body.queues.find(
+      (x: { name: string }) => x.name === 'http_ov_groups',
+    );
+    expect(mine.claimable).toEqual({ value: 2, exact: true, kind: 'exact' });
+    expect(mine.groups).toEqual({ value: 2, exact: true, kind: 'exact' });
+    expect(mine.total).toEqual({ value: 6, exact: true, kind: 'exact' });
+    expect(mine).not.toHaveProperty('scheduled');
+    const stats = await call(uncached, 'GET', '/queues/http_ov_groups/stats');
+    expect(stats.body).toMatchObject({ ready: 5, scheduled: 1, total: 6, groups: 2 });
   });
 
   it('needs credentials like every other route', async () => {

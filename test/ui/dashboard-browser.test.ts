@@ -46,15 +46,46 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
     expect(stats).toMatchObject({ ready: 1, inFlight: 1, scheduled: 2, suspended: 1, dead: 1 });
 
     await open(page, server.url, 'overview', 'tr[data-queue="ov"]');
-    for (const k of ['ready', 'inFlight', 'scheduled', 'retrying', 'suspended', 'dead', 'groups'] as const) {
+    const live = { claimable: stats.ready, inFlight: stats.inFlight, dead: stats.dead, groups: 0, total: 5 };
+    for (const [k, v] of Object.entries(live)) {
       const cell = page.locator(`tr[data-queue="ov"] [data-k="${k}"]`);
-      expect(await cell.innerText(), k).toBe(String(stats[k]));
+      expect(await cell.innerText(), k).toBe(String(v));
       expect(await cell.getAttribute('data-kind'), k).toBe('exact');
     }
-    // A few polls so the chart has a line, and new work shows up without a reload.
+    const headers = await page.$$eval('[data-testid=queues-table] th', (ths) =>
+      ths.map((t) => t.textContent),
+    );
+    expect(headers).toContain('ready (claimable now)');
+    // Counts that need a full scan are not polled: absent from the live table, shown on request.
+    for (const k of ['scheduled', 'retrying', 'suspended']) {
+      expect(await page.locator(`tr[data-queue="ov"] [data-k="${k}"]`).count(), k).toBe(0);
+    }
+    expect(await page.locator('[data-testid=overview-note]').innerText()).toContain('full scan');
+    expect(await page.locator('[data-testid=exact-counts]').isVisible()).toBe(false);
+    await page.locator('tr[data-queue="ov"] [data-testid=exact-counts-btn]').click();
+    const exact = page.locator('[data-testid=exact-counts][data-queue="ov"][data-state="done"]');
+    await exact.waitFor();
+    expect(await exact.innerText()).toContain('full scan');
+    for (const k of [
+      'total',
+      'ready',
+      'inFlight',
+      'scheduled',
+      'retrying',
+      'suspended',
+      'dead',
+      'groups',
+    ] as const) {
+      expect(await exact.locator(`[data-k="${k}"] .v`).innerText(), k).toBe(String(stats[k]));
+    }
+    // A few polls so the chart has a line, and new work shows up without a reload; the exact counts stay a
+    // snapshot (no polling of the full scan).
     await q.enqueueMany([{ payload: { n: 7 } }, { payload: { n: 8 } }]);
-    await page.locator('tr[data-queue="ov"] [data-k="ready"]', { hasText: /^3$/ }).waitFor();
+    await page.locator('tr[data-queue="ov"] [data-k="claimable"]', { hasText: /^3$/ }).waitFor();
+    expect(await exact.locator('[data-k="ready"] .v').innerText()).toBe('1');
     await page.screenshot({ path: '/tmp/arbiter-ui-overview.png', fullPage: true });
+    await page.click('[data-testid=exact-counts-close]');
+    expect(await page.locator('[data-testid=exact-counts]').isVisible()).toBe(false);
 
     await page.locator('tr[data-queue="ov"] [data-testid=toggle-pause]').click();
     await eventually(
@@ -231,6 +262,10 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
     // From the overview's group count to the queue's groups.
     await open(page, server.url, 'overview', 'tr[data-queue="grp"]');
     expect(await page.locator('tr[data-queue="grp"] [data-k="groups"]').innerText()).toBe('4');
+    // Ready counts a group once, by its head, and only when the group can run: "free" (not busy, failing
+    // or later), although three more grouped jobs are due.
+    expect(await page.locator('tr[data-queue="grp"] [data-k="claimable"]').innerText()).toBe('1');
+    expect((await q.jobs.stats()).ready).toBe(4);
     await page.click('tr[data-queue="grp"] [data-k="groups"] a');
     await page.waitForSelector('[data-testid=groups-list] tr[data-group="busy"]');
     await page.screenshot({ path: '/tmp/arbiter-ui-groups-list.png', fullPage: true });
@@ -288,13 +323,13 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
     try {
       await open(page, small.url, 'overview', 'tr[data-queue="capped"]');
       const cell = (k: string) => page.locator(`tr[data-queue="capped"] [data-k="${k}"]`);
-      expect(await cell('ready').innerText()).toBe('2+');
-      expect(await cell('ready').getAttribute('data-kind')).toBe('atLeast');
-      expect(await cell('ready').getAttribute('title')).toContain('more than 2');
+      expect(await cell('claimable').innerText()).toBe('2+');
+      expect(await cell('claimable').getAttribute('data-kind')).toBe('atLeast');
+      expect(await cell('claimable').getAttribute('title')).toContain('2 or more');
       expect(await cell('dead').innerText()).toBe('\u22485');
       expect(await cell('dead').getAttribute('data-kind')).toBe('estimate');
       expect(await cell('inFlight').innerText()).toBe('0');
-      expect(await page.locator('[data-testid=totals] [data-k="ready"]').getAttribute('data-kind')).toBe(
+      expect(await page.locator('[data-testid=totals] [data-k="claimable"]').getAttribute('data-kind')).toBe(
         'atLeast',
       );
     } finally {

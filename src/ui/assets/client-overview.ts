@@ -1,12 +1,13 @@
 // Browser code: the queues overview (live counts + chart) and the workers view. Counts come from one
 // GET /overview, polled every CFG.pollMs (5 s by default) and only while the overview is open. The server
-// caches that reading for all dashboards and its counts stop at a cap (exact below it, "10,000+" or a
-// planner estimate "≈1.2M" above), so a refresh never scans a queue of millions of jobs.
+// caches that reading for all dashboards and every figure reads a bounded number of index entries (exact
+// below the cap, "10,000+" or a planner estimate "≈1.2M" above), so a refresh never scans a queue of
+// millions of jobs. Scheduled / retrying / suspended counts need a full scan: only on a click ("Exact
+// counts", GET /queues/{queue}/stats), never polled.
 export const CLIENT_OVERVIEW = String.raw`
 var SERIES = [
-  { key: 'ready', label: 'ready', color: '#2f5bd3' },
+  { key: 'claimable', label: 'ready (claimable now)', color: '#2f5bd3' },
   { key: 'inFlight', label: 'in flight', color: '#1f8a4c' },
-  { key: 'waitingLater', label: 'scheduled + retrying', color: '#b7791f' },
   { key: 'throughput', label: 'completed / s (from /metrics)', color: '#c0392b' },
 ];
 /** A count from /overview: exact ("1,234"), a lower bound ("10,000+") or a planner estimate ("≈1.2M"). */
@@ -25,7 +26,7 @@ function fmtCount(c) {
 }
 function countTitle(c) {
   if (c == null || c.kind === 'exact') return null;
-  return c.kind === 'atLeast' ? 'more than ' + c.value.toLocaleString('en-US') + ' (counting stops there)' : 'planner estimate';
+  return c.kind === 'atLeast' ? c.value.toLocaleString('en-US') + ' or more (counting stops at the cap)' : 'planner estimate';
 }
 /** Sum of counts: approximate when any part is. */
 function sumCounts(list) {
@@ -94,58 +95,91 @@ function drawChart(canvas) {
   });
 }
 
+var CLAIMABLE_TITLE = 'Jobs a claim could take now: due ungrouped jobs, plus one per ready group (its head: a group runs one job at a time, so its other jobs are not counted).';
+
+/** The exact breakdown of one queue (GET /queues/{queue}/stats: one full scan of its job table), on request. */
+async function showExactCounts(panel, name) {
+  panel.hidden = false;
+  panel.setAttribute('data-queue', name);
+  panel.setAttribute('data-state', 'loading');
+  panel.replaceChildren(h('strong', null, 'Exact counts for ' + name), h('span', { class: 'muted' }, ' \u2014 counting (one full scan of the job table)\u2026'));
+  try {
+    var s = await api(qpath(name) + '/stats');
+    if (panel.getAttribute('data-queue') !== name) return; // another queue was asked for meanwhile
+    var items = [['total', 'total'], ['ready', 'ready (every due job, grouped ones included)'], ['inFlight', 'in flight'], ['scheduled', 'scheduled'], ['retrying', 'retrying'], ['suspended', 'suspended / waiting'], ['dead', 'dead letters'], ['groups', 'groups']];
+    panel.replaceChildren(
+      h('strong', null, 'Exact counts for ' + name),
+      h('span', { class: 'muted' }, ' \u2014 as of ' + new Date().toISOString().slice(11, 19) + 'Z; read with one full scan of the queue\u2019s job table, so not refreshed automatically'),
+      h('div', { class: 'cards' }, items.map(function (p) {
+        return h('div', { class: 'card', 'data-k': p[0] }, h('div', { class: 'v' }, Number(s[p[0]]).toLocaleString('en-US')), h('div', { class: 'k' }, p[1]));
+      })),
+      h('div', null, 'Oldest ready job: ', s.oldestReadyAgeSeconds == null ? '\u2014' : Math.round(s.oldestReadyAgeSeconds) + ' s', ' ',
+        h('button', { 'data-testid': 'exact-counts-close', onclick: function () { panel.hidden = true; panel.replaceChildren(); panel.removeAttribute('data-queue'); } }, 'Close')));
+    panel.setAttribute('data-state', 'done');
+  } catch (e) {
+    panel.replaceChildren(errorBox(e));
+    panel.setAttribute('data-state', 'error');
+  }
+}
+
 VIEWS.overview = async function (root) {
   var tbody = h('tbody');
   var totals = h('div', { class: 'cards', 'data-testid': 'totals' });
-  var canvas = h('canvas', { class: 'chart', 'data-testid': 'chart', role: 'img', 'aria-label': 'queue depth and throughput over time' });
+  var canvas = h('canvas', { class: 'chart', 'data-testid': 'chart', role: 'img', 'aria-label': 'claimable and in-flight jobs and throughput over time' });
   var legend = h('div', { class: 'legend' }, SERIES.map(function (s) {
     return h('span', null, h('span', { class: 'sw', style: null, 'data-color': s.color }), s.label);
   }));
   var stamp = h('span', { class: 'muted' });
+  var exactPanel = h('div', { class: 'panel', 'data-testid': 'exact-counts', hidden: 'hidden' });
+  var heads = [['queue'], ['state'], ['ready (claimable now)', CLAIMABLE_TITLE], ['in flight'], ['dead letters'], ['groups'], ['total jobs', 'Live jobs, dead letters not included'], ['oldest ready', 'How long the longest-waiting claimable job (or ready group) has been claimable'], ['']];
   append(root, h('h1', null, 'Queues'),
     totals,
-    h('div', { class: 'panel' }, h('strong', null, 'Depth and throughput '), stamp, h('div', { class: 'chart-wrap' }, canvas), legend),
+    h('div', { class: 'panel' }, h('strong', null, 'Ready, in flight and throughput '), stamp, h('div', { class: 'chart-wrap' }, canvas), legend),
     h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'queues-table' },
-      h('thead', null, h('tr', null, ['queue', 'state', 'ready', 'in flight', 'scheduled', 'retrying', 'suspended', 'dead letters', 'groups', 'oldest ready', ''].map(function (c, i) {
-        return h('th', { class: i >= 2 && i <= 8 ? 'num' : null }, c);
-      }))), tbody)));
+      h('thead', null, h('tr', null, heads.map(function (c, i) {
+        return h('th', { class: i >= 2 && i <= 6 ? 'num' : null, title: c[1] || null }, c[0]);
+      }))), tbody)),
+    h('p', { class: 'muted', 'data-testid': 'overview-note' }, 'Live counts read a bounded number of index entries per queue. Ready counts each group once (its head). Scheduled, retrying and suspended jobs cannot be counted that way: \u201cExact counts\u201d on a queue counts everything, with one full scan of its job table.'),
+    exactPanel);
   // Swatch colours are set through CSSOM (allowed by CSP), not a style attribute.
   legend.querySelectorAll('.sw').forEach(function (sw) { sw.style.background = sw.getAttribute('data-color'); });
 
   async function refresh() {
     var data = await api('/overview');
     var queues = data.queues;
-    var keys = ['ready', 'inFlight', 'scheduled', 'retrying', 'suspended', 'dead'];
+    var keys = ['claimable', 'inFlight', 'dead', 'total'];
     var sum = {};
     keys.forEach(function (k) { sum[k] = sumCounts(queues.map(function (q) { return q[k]; })); });
     var rows = queues.map(function (q) {
       return h('tr', { 'data-queue': q.name },
         h('td', null, h('a', { href: hashFor('jobs', [q.name]) }, q.name)),
         h('td', null, q.paused ? badge('paused') : h('span', { class: 'badge running' }, 'active')),
-        countCell(q.ready, 'ready'), countCell(q.inFlight, 'inFlight'), countCell(q.scheduled, 'scheduled'),
-        countCell(q.retrying, 'retrying'), countCell(q.suspended, 'suspended'),
+        countCell(q.claimable, 'claimable'), countCell(q.inFlight, 'inFlight'),
         h('td', { class: 'num', 'data-k': 'dead', 'data-kind': q.dead.kind, title: countTitle(q.dead) }, h('a', { href: hashFor('dlq', [q.name]) }, fmtCount(q.dead))),
         h('td', { class: 'num', 'data-k': 'groups', 'data-kind': q.groups.kind, title: countTitle(q.groups) }, h('a', { href: hashFor('groups', [q.name]) }, fmtCount(q.groups))),
-        h('td', { class: 'num' }, q.oldestReadyAgeSeconds == null ? '\u2014' : Math.round(q.oldestReadyAgeSeconds) + ' s'),
-        h('td', null, CFG.readOnly ? null : h('button', { 'data-testid': 'toggle-pause', onclick: function () {
-          act((q.paused ? 'Resumed ' : 'Paused ') + q.name, function () { return api(qpath(q.name) + (q.paused ? '/resume' : '/pause'), { method: 'POST' }); });
-        } }, q.paused ? 'Resume' : 'Pause')));
+        countCell(q.total, 'total'),
+        h('td', { class: 'num', 'data-k': 'oldest' }, q.oldestClaimableAgeSeconds == null ? '\u2014' : Math.round(q.oldestClaimableAgeSeconds) + ' s'),
+        h('td', null,
+          h('button', { 'data-testid': 'exact-counts-btn', title: 'Count every status exactly: one full scan of this queue\u2019s job table', onclick: function () { showExactCounts(exactPanel, q.name); } }, 'Exact counts'),
+          CFG.readOnly ? null : h('button', { 'data-testid': 'toggle-pause', onclick: function () {
+            act((q.paused ? 'Resumed ' : 'Paused ') + q.name, function () { return api(qpath(q.name) + (q.paused ? '/resume' : '/pause'), { method: 'POST' }); });
+          } }, q.paused ? 'Resume' : 'Pause')));
     });
-    tbody.replaceChildren.apply(tbody, rows.length ? rows : [h('tr', null, h('td', { colspan: '11', class: 'muted' }, 'No queues yet.'))]);
-    totals.replaceChildren.apply(totals, [['ready', 'ready'], ['inFlight', 'in flight'], ['scheduled', 'scheduled'], ['retrying', 'retrying'], ['suspended', 'suspended / waiting'], ['dead', 'dead letters']].map(function (p) {
+    tbody.replaceChildren.apply(tbody, rows.length ? rows : [h('tr', null, h('td', { colspan: '9', class: 'muted' }, 'No queues yet.'))]);
+    totals.replaceChildren.apply(totals, [['claimable', 'ready (claimable now)', CLAIMABLE_TITLE], ['inFlight', 'in flight'], ['dead', 'dead letters'], ['total', 'total jobs']].map(function (p) {
       var c = sum[p[0]];
-      return h('div', { class: 'card', 'data-k': p[0], 'data-kind': c.kind, title: countTitle(c) }, h('div', { class: 'v' }, fmtCount(c)), h('div', { class: 'k' }, p[1]));
+      return h('div', { class: 'card', 'data-k': p[0], 'data-kind': c.kind, title: countTitle(c) || p[2] || null }, h('div', { class: 'v' }, fmtCount(c)), h('div', { class: 'k' }, p[1]));
     }));
     var now = Date.now();
     var completed = await completedTotal();
-    var point = { t: now, ready: sum.ready.value, inFlight: sum.inFlight.value, waitingLater: sum.scheduled.value + sum.retrying.value, throughput: null };
+    var point = { t: now, claimable: sum.claimable.value, inFlight: sum.inFlight.value, throughput: null };
     if (completed !== null && lastCompleted !== null && now > lastCompleted.t) {
       point.throughput = Math.max(0, (completed - lastCompleted.v) / ((now - lastCompleted.t) / 1000));
     }
     if (completed !== null) lastCompleted = { t: now, v: completed };
     history.push(point);
     if (history.length > 120) history.shift();
-    stamp.textContent = '\u2014 counts as of ' + new Date(data.generatedAt).toISOString().slice(11, 19) + 'Z, refreshed every ' + CFG.pollMs / 1000 + ' s; counts stop at ' + data.cap.toLocaleString('en-US') + ' (then "+" or "\u2248" estimates)';
+    stamp.textContent = '\u2014 counts as of ' + new Date(data.generatedAt).toISOString().slice(11, 19) + 'Z, refreshed every ' + CFG.pollMs / 1000 + ' s; each count stops at ' + data.cap.toLocaleString('en-US') + ' (then "+" or "\u2248" estimates)';
     drawChart(canvas);
   }
   await refresh();
