@@ -153,7 +153,8 @@ export class EnqueueBatcher {
         true,
         { quiet },
       );
-      if (rows.length !== sorted.length) throw new Error(`coalesced insert returned ${rows.length} of ${sorted.length} rows`);
+      if (rows.length !== sorted.length)
+        throw new Error(`coalesced insert returned ${rows.length} of ${sorted.length} rows`);
       // Ids are assigned in row order, so sorting by id lines rows up with the sorted input.
       rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
       sorted.forEach((p, i) => p.resolve(rows[i]!));

@@ -27,7 +27,8 @@ export function parseTimestamptz(text: string): Date | number {
 
 function parseIso(s: string): number {
   const n = s.length;
-  if (n < 22 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 32) return Number.NaN;
+  if (n < 22 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 32)
+    return Number.NaN;
   const sign3 = s.charCodeAt(n - 3);
   // "+hh": complete the offset to "+hh:00".
   if (sign3 === 43 || sign3 === 45) return Date.parse(`${s.slice(0, 10)}T${s.slice(11)}:00`);
