@@ -98,3 +98,55 @@ export async function openDedicated(db: Executor, connectionString?: string): Pr
     close: (how = 'destroy') => release(how === 'reuse'),
   };
 }
+
+/**
+ * A few connections kept apart from the Arbiter pool for the worker's control traffic (lease extensions,
+ * completions, registry heartbeats), so that handlers or the application exhausting the shared pool
+ * cannot starve them: a job whose handler is waiting for a pooled connection still has its lease
+ * extended, and a finished job is still acked.
+ */
+export interface ReservedPool {
+  readonly db: Executor;
+  close(): Promise<void>;
+}
+
+/** How long closing a reserved pool may wait for connections still in use. */
+const RESERVED_CLOSE_TIMEOUT_MS = 5_000;
+
+/**
+ * Opens (lazily: no connection until the first query) a pool of `size` connections to the same server
+ * as the Arbiter's pool, or to `connectionString` when the Arbiter was built from another executor.
+ * Its connections are held while it is open (no idle timeout): they are reserved. Returns undefined
+ * when `size` is 0 or there is nothing to connect with; control traffic then shares the Arbiter's pool.
+ */
+export function openReservedPool(
+  db: Executor,
+  size: number,
+  connectionString?: string,
+): ReservedPool | undefined {
+  if (size <= 0) return undefined;
+  let config: pg.PoolConfig;
+  if (db instanceof PoolExecutor) {
+    // Same server, credentials, TLS and timeouts as the Arbiter's pool.
+    config = { ...(db.pool.options as pg.PoolConfig) };
+  } else if (connectionString !== undefined) {
+    config = { connectionString, connectionTimeoutMillis: 10_000 };
+  } else {
+    return undefined;
+  }
+  const pool = new pg.Pool({ ...config, max: size, min: 0, idleTimeoutMillis: 0, allowExitOnIdle: false });
+  // An idle client's error (the server restarted, the backend was terminated) must not crash the
+  // process; the pool drops the client and opens a new one on the next query.
+  pool.on('error', () => undefined);
+  let closing: Promise<void> | undefined;
+  const close = async () => {
+    // end() waits for checked-out connections; one stuck on a half-open socket must not hold up shutdown.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      pool.end().catch(() => undefined),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, RESERVED_CLOSE_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+  };
+  return { db: new PoolExecutor(pool), close: () => (closing ??= close()) };
+}

@@ -54,6 +54,30 @@ export interface JobRow {
   status?: JobStatus;
 }
 
+/**
+ * The host clock's offset from the database clock (host minus database, in ms), as last measured by a
+ * worker's registry heartbeat; 0 until measured. Only used to derive the status of rows whose query did
+ * not compute it: database time is the only clock, and a skewed host clock must not make a job just
+ * claimed look expired (host ahead) or a job just released look scheduled (host behind).
+ */
+let hostClockOffsetMs = 0;
+
+/** Records a measurement of the host clock against the database clock (host minus database, ms). */
+export function observeClockOffset(offsetMs: number): void {
+  if (Number.isFinite(offsetMs)) hostClockOffsetMs = offsetMs;
+}
+
+/**
+ * The best estimate of the database's current time: the host clock corrected by the measured offset,
+ * and never earlier than the row's `updated_at`, which is the database's own `now()` of the statement
+ * that last wrote it (exact for rows returned by a write: claims, inserts, retries).
+ */
+function databaseNow(r: JobRow): number {
+  const estimate = Date.now() - hostClockOffsetMs;
+  const written = r.updated_at instanceof Date ? r.updated_at.getTime() : NaN;
+  return Number.isNaN(written) ? estimate : Math.max(estimate, written);
+}
+
 function deriveStatus(r: JobRow, now: number): JobStatus {
   if (r.leased_until && r.leased_until.getTime() > now) return 'running';
   if (r.suspended) return 'suspended';
@@ -85,7 +109,7 @@ export function toJob<T>(queue: string, r: JobRow): Job<T> {
     claimedAt: r.claimed_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
-    status: r.status ?? deriveStatus(r, Date.now()),
+    status: r.status ?? deriveStatus(r, databaseNow(r)),
   };
 }
 

@@ -42,6 +42,19 @@ export class Completer {
   ) {}
 
   complete(queue: Queue<unknown>, job: Job, action: Action): Promise<Completion> {
+    if (action.type === 'ack' && job.parentId === null && !job.isRollup) {
+      // A result is only stored for a parent (or kept in history), so a standalone job is acked in bulk
+      // (the flush that writes it is what drain() waits for).
+      let keep: PendingAck['keep'] = null;
+      if (action.keep) {
+        try {
+          keep = { result: action.hasResult ? encodePayload(action.result, this.maxResultBytes) : null };
+        } catch (error) {
+          return Promise.reject(error as Error);
+        }
+      }
+      return this.bufferAck(queue, job, keep);
+    }
     const p = this.write(queue, job, action);
     this.track(p);
     return p;
@@ -53,8 +66,6 @@ export class Completer {
         const keep = action.keep
           ? { result: action.hasResult ? encodePayload(action.result, this.maxResultBytes) : null }
           : null;
-        // A result is only stored for a parent (or kept in history), so a standalone job is acked in bulk.
-        if (job.parentId === null && !job.isRollup) return this.bufferAck(queue, job, keep);
         const childResult = action.hasResult && job.parentId !== null ? { result: action.result } : {};
         if (keep) return this.retrying('keep', () => keepOne(this.db, queue, job, childResult, keep.result));
         return this.retrying('ack', () => queue.ack(job, childResult).then((n) => n > 0));

@@ -12,12 +12,12 @@ export interface WorkerEvents {
   'job:retried': { queue: string; job: Job; delayMs: number; error: string };
   'job:snoozed': { queue: string; job: Job; delayMs: number };
   /** The handler threw (or timed out); the decided follow-up is reported as retried or dead. */
-  'job:failed': { queue: string; job: Job; error: unknown; timedOut: boolean };
+  'job:failed': { queue: string; job: Job; error: unknown; timedOut: boolean; durationMs: number };
   'job:dead': { queue: string; job: Job; error: string };
   'job:timed-out': { queue: string; job: Job; timeoutMs: number };
   /** Our write was fenced off, or a heartbeat found the job taken over: the result was not recorded. */
   'job:lease-lost': { queue: string; job: Job; status: 'stolen' | 'acked' | 'fenced' };
-  /** Released by graceful shutdown, visible again at once with its attempt refunded. */
+  /** Given back unrun (graceful shutdown, or prefetched too long): visible again at once, attempt refunded. */
   'job:released': { queue: string; job: Job };
   'listener:connected': { channel: string };
   'listener:reconnected': { channel: string; attempt: number };
@@ -27,8 +27,12 @@ export interface WorkerEvents {
   'maintenance:exhausted-reaped': { queue: string; count: number };
   'maintenance:leader': { workerId: string; leader: boolean };
   'cron:fired': { name: string; queue: string; tick: Date; jobId: string | null; skipped: boolean };
-  /** Unexpected errors in the worker's own loops. They never crash the process; loops back off and continue. */
-  error: { error: unknown; context: string };
+  /**
+   * Unexpected errors in the worker's own loops. They never crash the process; loops back off and
+   * continue. Rate-limited per context (see `errorIntervalMs`): `suppressed` counts the errors of the same
+   * context left out since the previous event of that context.
+   */
+  error: { error: unknown; context: string; suppressed?: number };
 }
 
 export type WorkerEventName = keyof WorkerEvents;
@@ -40,6 +44,22 @@ type Listener<K extends WorkerEventName> = (event: WorkerEvents[K]) => void;
  */
 export class WorkerEventEmitter {
   private readonly listeners = new Map<WorkerEventName, Set<Listener<WorkerEventName>>>();
+  private limiter: ErrorRateLimiter | undefined;
+
+  /**
+   * From now on, `error` events are rate-limited per context: at most one every `intervalMs` (0 = every
+   * error is emitted). See ErrorRateLimiter.
+   */
+  limitErrors(intervalMs: number): void {
+    this.limiter?.flush();
+    this.limiter =
+      intervalMs > 0 ? new ErrorRateLimiter(intervalMs, (e) => this.deliver('error', e)) : undefined;
+  }
+
+  /** Emits the summaries of errors still held back by the rate limiter (e.g. before the worker stops). */
+  flushErrors(): void {
+    this.limiter?.flush();
+  }
 
   on<K extends WorkerEventName>(name: K, fn: Listener<K>): () => void {
     let set = this.listeners.get(name);
@@ -61,6 +81,14 @@ export class WorkerEventEmitter {
   }
 
   emit<K extends WorkerEventName>(name: K, event: WorkerEvents[K]): void {
+    if (name === 'error' && this.limiter) {
+      this.limiter.report(event as WorkerEvents['error']);
+      return;
+    }
+    this.deliver(name, event);
+  }
+
+  private deliver<K extends WorkerEventName>(name: K, event: WorkerEvents[K]): void {
     const set = this.listeners.get(name);
     if (!set) return;
     for (const fn of [...set]) {
@@ -74,5 +102,89 @@ export class WorkerEventEmitter {
 
   listenerCount(name: WorkerEventName): number {
     return this.listeners.get(name)?.size ?? 0;
+  }
+}
+
+interface ContextState {
+  /** Monotonic time (ms) before which further errors of this context are held back. */
+  quietUntil: number;
+  /** Errors held back since the last event of this context; the latest one is kept for the summary. */
+  held: number;
+  latest: WorkerEvents['error'] | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Rate limit for `error` events, per context (e.g. `fetcher:claim:emails`, `heartbeat:extend-leases`):
+ * the first error of a context is emitted at once; errors of the same context in the next `intervalMs`
+ * are held back, and when the interval ends the latest of them is emitted with `suppressed` = how many
+ * others were left out. A failing database thus produces at most one event per context per interval
+ * (graphile-worker#224 logged ~1,500 lines a second during a failover), and nothing is lost silently:
+ * events + Σ suppressed = errors. Uses a monotonic clock, so host clock jumps do not matter.
+ */
+export class ErrorRateLimiter {
+  private readonly contexts = new Map<string, ContextState>();
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly emit: (event: WorkerEvents['error']) => void,
+  ) {}
+
+  report(event: WorkerEvents['error']): void {
+    const now = performance.now();
+    const state = this.contexts.get(event.context);
+    if (!state || (now >= state.quietUntil && state.held === 0)) {
+      if (state?.timer) clearTimeout(state.timer);
+      const fresh: ContextState = {
+        quietUntil: now + this.intervalMs,
+        held: 0,
+        latest: undefined,
+        timer: undefined,
+      };
+      this.contexts.set(event.context, fresh);
+      this.emit(event);
+      this.armSummary(event.context, fresh);
+      return;
+    }
+    state.held++;
+    state.latest = event;
+  }
+
+  /** Emits every held-back summary now (stop, or the limiter is replaced). */
+  flush(): void {
+    for (const [context, state] of this.contexts) {
+      if (state.timer) clearTimeout(state.timer);
+      state.timer = undefined;
+      if (state.held > 0) this.summarize(state);
+      this.contexts.delete(context);
+    }
+  }
+
+  /** At the end of the quiet interval: emit the summary if errors were held back, else forget the context. */
+  private armSummary(context: string, state: ContextState): void {
+    state.timer = setTimeout(
+      () => {
+        state.timer = undefined;
+        if (this.contexts.get(context) !== state) return;
+        if (state.held === 0) {
+          this.contexts.delete(context);
+          return;
+        }
+        this.summarize(state);
+        // The summary opens a new quiet interval: a steady stream of errors yields one event per interval.
+        state.quietUntil = performance.now() + this.intervalMs;
+        this.armSummary(context, state);
+      },
+      Math.max(0, state.quietUntil - performance.now()),
+    );
+    state.timer.unref?.();
+  }
+
+  private summarize(state: ContextState): void {
+    const latest = state.latest!;
+    const suppressed = state.held - 1;
+    state.held = 0;
+    state.latest = undefined;
+    this.emit(suppressed > 0 ? { ...latest, suppressed } : latest);
   }
 }

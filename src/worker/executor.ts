@@ -11,6 +11,7 @@ import {
 import { encodePayload } from '../core/payload.js';
 import { runSchema } from '../core/standard-schema.js';
 import type { ChildOutcome, Job, JobId } from '../types.js';
+import type { JobController } from './abort.js';
 import type { WorkerEventEmitter } from './events.js';
 import { jobTimeout, type BatchResult, type JobContext, type ResolvedQueue } from './options.js';
 
@@ -40,7 +41,21 @@ export interface RunEnv {
   maxResultBytes: number;
   /** A rollup parent's merged child outcomes. */
   childOutcomes(job: Job): Promise<Map<JobId, ChildOutcome>>;
+  /** Runs a handler call inside the worker's handler wrappers (tracing context and the like), if any. */
+  wrap?: HandlerWrapper;
 }
+
+/** One handler call, as handler wrappers see it: the queue and its job (or the batch's jobs). */
+export interface HandlerCall {
+  queue: string;
+  jobs: readonly Job[];
+}
+
+/**
+ * Runs around every handler call: must call `next` exactly once and return (or await and return) its
+ * result. Used to run handlers inside a tracing context; see Worker.wrapHandlers.
+ */
+export type HandlerWrapper = (call: HandlerCall, next: () => unknown) => unknown;
 
 const helpers = {
   done: outcomes.done,
@@ -70,38 +85,51 @@ export async function validatePayload(
 }
 
 /**
- * Races the handler against its abort signal, so a handler that ignores the signal cannot hold the
+ * Races the handler against its abort switch, so a handler that ignores the signal cannot hold the
  * worker past its timeout or a lost lease. Resolves with the handler's value or rejects with its error;
- * resolves to `aborted` when the signal fired first.
+ * resolves to `aborted` when the switch was thrown first.
  */
-async function raceAbort<R>(
+function raceAbort<R>(
   run: () => R | Promise<R>,
-  signal: AbortSignal,
+  controller: JobController,
 ): Promise<{ aborted: false; value: R } | { aborted: true; reason: AbortReason }> {
-  if (signal.aborted) return { aborted: true, reason: reasonOf(signal) };
-  let onAbort: () => void = () => undefined;
-  const aborted = new Promise<{ aborted: true; reason: AbortReason }>((resolve) => {
-    onAbort = () => resolve({ aborted: true, reason: reasonOf(signal) });
-    signal.addEventListener('abort', onAbort, { once: true });
+  return new Promise((resolve, reject) => {
+    if (controller.aborted) return resolve({ aborted: true, reason: reasonOf(controller) });
+    const off = controller.onAbort(() => resolve({ aborted: true, reason: reasonOf(controller) }));
+    let value: R | Promise<R>;
+    try {
+      value = run();
+    } catch (error) {
+      off();
+      return reject(error as Error);
+    }
+    if (!isThenable(value)) {
+      off();
+      return resolve({ aborted: false, value });
+    }
+    value.then(
+      (v) => {
+        off();
+        resolve({ aborted: false, value: v });
+      },
+      (error: unknown) => {
+        off();
+        reject(error as Error);
+      },
+    );
   });
-  try {
-    return await Promise.race([
-      Promise.resolve()
-        .then(run)
-        .then((value) => ({ aborted: false as const, value })),
-      aborted,
-    ]);
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
 }
 
-function reasonOf(signal: AbortSignal): AbortReason {
-  return signal.reason instanceof JobAbortError ? signal.reason.reason : 'shutdown';
+function isThenable<R>(v: R | Promise<R>): v is Promise<R> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+function reasonOf(controller: JobController): AbortReason {
+  return controller.reason instanceof JobAbortError ? controller.reason.reason : 'shutdown';
 }
 
 /** Arms the timeout for one run; returns a disarm function. */
-function armTimeout(controller: AbortController, timeoutMs: number): () => void {
+function armTimeout(controller: JobController, timeoutMs: number): () => void {
   if (timeoutMs <= 0) return () => undefined;
   const timer = setTimeout(
     () => controller.abort(new JobAbortError('timeout', `job timed out after ${timeoutMs} ms`)),
@@ -124,50 +152,75 @@ async function mapError(q: ResolvedQueue, job: Job, error: unknown, timedOut: bo
   return defaultErrorOutcome(error, b, q.backoff);
 }
 
+const NO_CHILDREN: ReadonlyMap<JobId, ChildOutcome> = new Map();
+
 /** Runs one job's handler and decides what to write. */
 export async function runJob(
   q: ResolvedQueue,
   job: Job,
-  controller: AbortController,
+  controller: JobController,
   env: RunEnv,
 ): Promise<RunOutcome> {
-  const valid = await validatePayload(q, job);
-  if (!valid.ok) return { kind: 'write', action: { type: 'dead', error: valid.error }, timedOut: false };
+  if (q.schema) {
+    const valid = await validatePayload(q, job);
+    if (!valid.ok) return { kind: 'write', action: { type: 'dead', error: valid.error }, timedOut: false };
+  }
   const timeoutMs = jobTimeout(q, job);
-  let children: Map<JobId, ChildOutcome> = new Map();
-  if (job.isRollup) children = await env.childOutcomes(job);
+  const children = job.isRollup ? await env.childOutcomes(job) : NO_CHILDREN;
   const ctx: JobContext = {
-    signal: controller.signal,
+    get signal() {
+      return controller.signal;
+    },
     workerId: env.workerId,
-    children,
+    children: children as Map<JobId, ChildOutcome>,
     extendLease: (leaseMs = q.leaseMs) => env.extendLease(job, leaseMs),
     ...helpers,
   };
-  env.events.emit('job:started', { queue: q.name, job });
+  const events = env.events;
+  if (events.listenerCount('job:started') > 0) events.emit('job:started', { queue: q.name, job });
   const disarm = armTimeout(controller, timeoutMs);
+  const started = performance.now();
+  const handler = () => q.handler!(job, ctx);
+  const wrap = env.wrap;
   let outcome: Outcome;
   let timedOut = false;
   try {
-    const r = await raceAbort(() => q.handler!(job, ctx), controller.signal);
+    const r = await raceAbort(
+      wrap ? () => wrap({ queue: q.name, jobs: [job] }, handler) : handler,
+      controller,
+    );
     if (r.aborted) {
       if (r.reason !== 'timeout') return { kind: 'abandon', reason: r.reason };
       timedOut = true;
-      const error = controller.signal.reason as JobAbortError;
-      env.events.emit('job:timed-out', { queue: q.name, job, timeoutMs });
-      env.events.emit('job:failed', { queue: q.name, job, error, timedOut });
+      const error = controller.reason as JobAbortError;
+      events.emit('job:timed-out', { queue: q.name, job, timeoutMs });
+      events.emit('job:failed', {
+        queue: q.name,
+        job,
+        error,
+        timedOut,
+        durationMs: performance.now() - started,
+      });
       outcome = await mapError(q, job, error, true);
     } else {
-      outcome = await checkResult(q, job, outcomeFromReturn(r.value), env);
+      outcome = outcomeFromReturn(r.value);
+      if (storesResult(q, job, outcome)) outcome = await checkResult(q, job, outcome, env, started);
     }
   } catch (error) {
-    if (controller.signal.aborted && reasonOf(controller.signal) !== 'timeout') {
-      return { kind: 'abandon', reason: reasonOf(controller.signal) };
+    if (controller.aborted && reasonOf(controller) !== 'timeout') {
+      return { kind: 'abandon', reason: reasonOf(controller) };
     }
-    timedOut = controller.signal.aborted;
+    timedOut = controller.aborted;
     // After a timeout, the handler's own error is usually an AbortError: record the timeout itself.
-    const failure = timedOut ? (controller.signal.reason as unknown) : error;
-    if (timedOut) env.events.emit('job:timed-out', { queue: q.name, job, timeoutMs });
-    env.events.emit('job:failed', { queue: q.name, job, error: failure, timedOut });
+    const failure = timedOut ? (controller.reason as unknown) : error;
+    if (timedOut) events.emit('job:timed-out', { queue: q.name, job, timeoutMs });
+    events.emit('job:failed', {
+      queue: q.name,
+      job,
+      error: failure,
+      timedOut,
+      durationMs: performance.now() - started,
+    });
     outcome = await mapError(q, job, failure, timedOut);
   } finally {
     disarm();
@@ -179,7 +232,7 @@ export async function runJob(
 export async function runBatch(
   q: ResolvedQueue,
   jobs: Job[],
-  controller: AbortController,
+  controller: JobController,
   env: RunEnv,
 ): Promise<RunOutcome[]> {
   const decisions: (RunOutcome | undefined)[] = new Array<RunOutcome | undefined>(jobs.length);
@@ -191,7 +244,9 @@ export async function runBatch(
   }
   const timeoutMs = Math.max(0, ...valid.map((j) => jobTimeout(q, j)));
   const ctx = {
-    signal: controller.signal,
+    get signal() {
+      return controller.signal;
+    },
     workerId: env.workerId,
     extendLease: async (leaseMs = q.leaseMs) => {
       const all = await Promise.all(valid.map((j) => env.extendLease(j, leaseMs)));
@@ -201,24 +256,30 @@ export async function runBatch(
   };
   for (const job of valid) env.events.emit('job:started', { queue: q.name, job });
   const disarm = armTimeout(controller, timeoutMs);
+  const started = performance.now();
+  const wrap = env.wrap;
+  const handler = () => q.batchHandler!(valid, ctx);
   let perJob: (Outcome | undefined)[] = [];
   let failure: { error: unknown; timedOut: boolean } | undefined;
   try {
     if (valid.length > 0) {
-      const r = await raceAbort<BatchResult>(() => q.batchHandler!(valid, ctx), controller.signal);
+      const r = await raceAbort<BatchResult>(
+        wrap ? () => wrap({ queue: q.name, jobs: valid }, handler) as BatchResult : handler,
+        controller,
+      );
       if (r.aborted) {
         if (r.reason !== 'timeout') return jobs.map(() => ({ kind: 'abandon', reason: r.reason }));
-        failure = { error: controller.signal.reason, timedOut: true };
+        failure = { error: controller.reason, timedOut: true };
         for (const job of valid) env.events.emit('job:timed-out', { queue: q.name, job, timeoutMs });
       } else {
         perJob = spreadBatchResult(r.value, valid);
       }
     }
   } catch (error) {
-    if (controller.signal.aborted && reasonOf(controller.signal) !== 'timeout') {
-      return jobs.map(() => ({ kind: 'abandon', reason: reasonOf(controller.signal) }));
+    if (controller.aborted && reasonOf(controller) !== 'timeout') {
+      return jobs.map(() => ({ kind: 'abandon', reason: reasonOf(controller) }));
     }
-    failure = { error, timedOut: controller.signal.aborted };
+    failure = { error, timedOut: controller.aborted };
   } finally {
     disarm();
   }
@@ -228,10 +289,17 @@ export async function runBatch(
     const job = jobs[i]!;
     let outcome: Outcome;
     if (failure) {
-      env.events.emit('job:failed', { queue: q.name, job, error: failure.error, timedOut: failure.timedOut });
+      env.events.emit('job:failed', {
+        queue: q.name,
+        job,
+        error: failure.error,
+        timedOut: failure.timedOut,
+        durationMs: performance.now() - started,
+      });
       outcome = await mapError(q, job, failure.error, failure.timedOut);
     } else {
-      outcome = await checkResult(q, job, perJob[v] ?? outcomes.done(), env);
+      outcome = perJob[v] ?? outcomes.done();
+      if (storesResult(q, job, outcome)) outcome = await checkResult(q, job, outcome, env, started);
     }
     v++;
     decisions[i] = {
@@ -244,10 +312,22 @@ export async function runBatch(
 }
 
 /** A returned outcome whose result will be stored but cannot be is a failure: reported, then mapped like one. */
-async function checkResult(q: ResolvedQueue, job: Job, outcome: Outcome, env: RunEnv): Promise<Outcome> {
-  const unstorable = storesResult(q, job, outcome) ? resultProblem(outcome, env.maxResultBytes) : null;
+async function checkResult(
+  q: ResolvedQueue,
+  job: Job,
+  outcome: Outcome,
+  env: RunEnv,
+  started: number,
+): Promise<Outcome> {
+  const unstorable = resultProblem(outcome, env.maxResultBytes);
   if (!unstorable) return outcome;
-  env.events.emit('job:failed', { queue: q.name, job, error: unstorable, timedOut: false });
+  env.events.emit('job:failed', {
+    queue: q.name,
+    job,
+    error: unstorable,
+    timedOut: false,
+    durationMs: performance.now() - started,
+  });
   return mapError(q, job, unstorable, false);
 }
 

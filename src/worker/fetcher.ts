@@ -13,60 +13,142 @@ export interface FetchTarget {
   handle: Queue<unknown>;
 }
 
+export interface FetcherHooks {
+  /**
+   * Starts handlers for claimed jobs: one entry per handler call (a job, or a batch in batched mode), with
+   * when it was claimed (the lease runs from then, not from when a slot freed up).
+   */
+  dispatch(target: FetchTarget, claims: Claimed[]): void;
+  /** Gives prefetched jobs back (visible again at once, attempt refunded): at shutdown, or when stale. */
+  release(target: FetchTarget, jobs: Job[]): Promise<void>;
+}
+
+/** Recent throughput is an exponentially decaying count of completions with this time constant. */
+const RATE_WINDOW_MS = 1_000;
+/** Largest single claim. */
+const MAX_CLAIM = 1_000;
+
+export interface Claimed {
+  batch: Job[];
+  /** performance.now() when it was claimed (monotonic: immune to clock changes). */
+  at: number;
+}
+
+class QueueState {
+  readonly buffer: Claimed[] = [];
+  /** The queue may have claimable jobs: after a NOTIFY, a poll tick, or a claim that filled its limit. */
+  maybeMore = true;
+  /** Wake-ups counted, so one that arrives while a claim is in flight is never lost. */
+  wakes = 0;
+  /** Decaying completion count (≈ completions in the last RATE_WINDOW_MS when steady). */
+  private score = 0;
+  private scoredAt = 0;
+
+  constructor(readonly target: FetchTarget) {}
+
+  completed(now: number): void {
+    this.score = this.decayed(now) + 1;
+    this.scoredAt = now;
+  }
+
+  /**
+   * How many jobs to hold beyond the free slots: about the queue's recent throughput over a horizon of
+   * at most one second and a quarter of the lease, capped by the queue's `prefetch`. Slow handlers
+   * prefetch (almost) nothing, so a buffered job never waits long with its lease running.
+   */
+  prefetchTarget(now: number): number {
+    const q = this.target.queue;
+    if (q.prefetch === 0) return 0;
+    const horizonMs = Math.min(RATE_WINDOW_MS, q.leaseMs / 4);
+    return Math.min(q.prefetch, Math.floor((this.decayed(now) * horizonMs) / RATE_WINDOW_MS));
+  }
+
+  private decayed(now: number): number {
+    if (this.score === 0) return 0;
+    return this.score * Math.exp(-(now - this.scoredAt) / RATE_WINDOW_MS);
+  }
+}
+
 /**
- * The one process-level fetcher (design guide: one fetcher fills free slots). It claims, per queue, as
- * many jobs (or batches) as there are free slots, in one statement. A queue is asked again only when it
- * may have more work: after a NOTIFY for it, on each poll tick (polling is the floor, and what finds
- * delayed jobs and expired leases), or when its last claim filled every slot. Runs are serialized; wake-ups
- * that arrive during a run coalesce into one more run.
+ * The one process-level fetcher (design guide: one fetcher fills free slots). Per queue it claims, in one
+ * statement, the free slots plus a prefetch sized to the queue's recent throughput, so that a finished
+ * handler's slot is refilled from memory at once while the next claim is already on its way: claims
+ * overlap handler runs instead of alternating with them. A queue is asked again only when it may have
+ * more work: after a NOTIFY for it, on each poll tick (polling is the floor, and what finds delayed jobs
+ * and expired leases), or when its last claim filled its limit. Runs are serialized; wake-ups that arrive
+ * during a run coalesce into one more run. Prefetched jobs are leased like running ones: a buffered job
+ * older than half its lease is given back, and so is the whole buffer at shutdown.
  */
 export class Fetcher {
-  private readonly maybeMore = new Map<string, boolean>();
-  /** Wake-ups per queue, so a wake that arrives while a claim is in flight is never lost. */
-  private readonly wakes = new Map<string, number>();
+  private readonly states: QueueState[];
+  private readonly byName = new Map<string, QueueState>();
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = true;
   private pollTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private next = 0;
+  private readonly releases = new Set<Promise<void>>();
 
   constructor(
-    private readonly targets: readonly FetchTarget[],
+    targets: readonly FetchTarget[],
     private readonly slots: FetcherSlots,
     private readonly workerId: string,
     private readonly pollIntervalMs: number,
-    private readonly dispatch: (target: FetchTarget, batches: Job[][]) => void,
+    private readonly hooks: FetcherHooks,
     private readonly events: WorkerEventEmitter,
-  ) {}
+  ) {
+    this.states = targets.map((t) => new QueueState(t));
+    for (const s of this.states) this.byName.set(s.target.queue.name, s);
+  }
 
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.pollTimer = setInterval(() => this.wake(null), this.pollIntervalMs);
+    this.pollTimer = setInterval(() => {
+      this.releaseStale();
+      this.wake(null);
+    }, this.pollIntervalMs);
     this.wake(null);
   }
 
-  /** Stops claiming. Resolves once a claim in progress has finished (its jobs are dispatched). */
+  /**
+   * Stops claiming. Resolves once a claim in progress has finished (its jobs are dispatched or buffered)
+   * and every buffered job has been given back.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.running;
+    for (const s of this.states) this.giveBack(s, s.buffer.splice(0));
+    while (this.releases.size > 0) await Promise.all([...this.releases]);
+  }
+
+  /** Jobs claimed and waiting in memory for a free slot. */
+  get buffered(): number {
+    let n = 0;
+    for (const s of this.states) for (const b of s.buffer) n += b.batch.length;
+    return n;
   }
 
   /** A hint that `queue` (or every queue, for null) may have claimable jobs. */
   wake(queue: string | null): void {
-    for (const t of this.targets) {
-      if (queue !== null && t.queue.name !== queue) continue;
-      this.maybeMore.set(t.queue.name, true);
-      this.wakes.set(t.queue.name, (this.wakes.get(t.queue.name) ?? 0) + 1);
+    for (const s of this.states) {
+      if (queue !== null && s.target.queue.name !== queue) continue;
+      s.maybeMore = true;
+      s.wakes++;
     }
     this.schedule();
   }
 
-  /** A slot was freed: claim more for queues that may still have work. */
-  slotFreed(): void {
+  /**
+   * A slot of `queue` was freed (`completed`: by a finished handler call, which counts toward the queue's
+   * throughput): refill it from memory, then top up.
+   */
+  slotFreed(queue: string, completed = true): void {
+    if (completed) this.byName.get(queue)?.completed(performance.now());
+    this.drainBuffers();
     this.schedule();
   }
 
@@ -79,28 +161,49 @@ export class Fetcher {
     this.running = this.loop().finally(() => (this.running = undefined));
   }
 
+  /** Starts buffered jobs in free slots, round-robin over queues. Synchronous: no slot waits for I/O. */
+  private drainBuffers(): void {
+    if (this.stopped) return;
+    const n = this.states.length;
+    const start = this.next % n;
+    for (let i = 0; i < n; i++) {
+      const s = this.states[(start + i) % n]!;
+      if (s.buffer.length === 0) continue;
+      const free = this.slots.free(s.target.queue);
+      if (free <= 0) continue;
+      this.hooks.dispatch(s.target, s.buffer.splice(0, free));
+    }
+  }
+
   private async loop(): Promise<void> {
     do {
       this.again = false;
+      this.drainBuffers();
       // Round-robin the starting queue so one busy queue cannot starve the others of global slots.
-      const n = this.targets.length;
+      const n = this.states.length;
       const start = this.next++ % n;
       for (let i = 0; i < n && !this.stopped; i++) {
-        const target = this.targets[(start + i) % n]!;
-        if (!this.maybeMore.get(target.queue.name)) continue;
-        const free = this.slots.free(target.queue);
-        if (free <= 0) continue;
-        const name = target.queue.name;
-        const wakesBefore = this.wakes.get(name) ?? 0;
+        const s = this.states[(start + i) % n]!;
+        if (!s.maybeMore) continue;
+        const free = this.slots.free(s.target.queue);
+        const target = s.prefetchTarget(performance.now());
+        const want = free + target - s.buffer.length;
+        // Top up only when a slot is free or the buffer has run down to half its target: one claim of
+        // many jobs costs far less than many claims of a few.
+        if (want <= 0 || (free <= 0 && s.buffer.length > target / 2)) continue;
+        const limit = Math.min(want, MAX_CLAIM);
+        const wakesBefore = s.wakes;
         try {
-          const batches = await this.claim(target, free);
+          const batches = await this.claim(s.target, limit);
           // Fewer than asked: the queue looked empty to this claim. A wake-up that arrived meanwhile (its
           // job may have committed after our snapshot) keeps the queue marked, so it is asked again.
-          if (batches.length < free && (this.wakes.get(name) ?? 0) === wakesBefore)
-            this.maybeMore.set(name, false);
-          if (batches.length > 0) this.dispatch(target, batches);
+          if (batches.length < limit && s.wakes === wakesBefore) s.maybeMore = false;
+          const at = performance.now();
+          for (const batch of batches) s.buffer.push({ batch, at });
+          if (this.stopped) break;
+          this.drainBuffers();
         } catch (error) {
-          this.events.emit('error', { error, context: `fetcher:claim:${target.queue.name}` });
+          this.events.emit('error', { error, context: `fetcher:claim:${s.target.queue.name}` });
           // Back off: the poll timer (or this retry) tries again; never a tight error loop.
           this.retryTimer ??= setTimeout(
             () => {
@@ -115,21 +218,44 @@ export class Fetcher {
     } while (this.again && !this.stopped);
   }
 
-  private async claim(target: FetchTarget, free: number): Promise<Job[][]> {
+  private async claim(target: FetchTarget, limit: number): Promise<Job[][]> {
     const { queue, handle } = target;
     if (queue.batchHandler) {
       return handle.claimBatched({
         batchSize: queue.batchSize,
-        maxBatches: Math.min(free, 1000),
+        maxBatches: limit,
         leaseMs: queue.leaseMs,
         workerId: this.workerId,
       });
     }
-    const jobs = await handle.claim({
-      limit: Math.min(free, 10_000),
-      leaseMs: queue.leaseMs,
-      workerId: this.workerId,
-    });
+    const jobs = await handle.claim({ limit, leaseMs: queue.leaseMs, workerId: this.workerId });
     return jobs.map((j) => [j]);
+  }
+
+  /** Gives back buffered jobs that have waited half their lease (handlers slowed down since the claim). */
+  private releaseStale(): void {
+    const now = performance.now();
+    for (const s of this.states) {
+      const limit = s.target.queue.leaseMs / 2;
+      const stale = s.buffer.filter((b) => now - b.at > limit);
+      if (stale.length === 0) continue;
+      s.buffer.splice(0, s.buffer.length, ...s.buffer.filter((b) => now - b.at <= limit));
+      this.giveBack(s, stale);
+    }
+  }
+
+  private giveBack(s: QueueState, entries: Claimed[]): void {
+    if (entries.length === 0) return;
+    const p = this.hooks
+      .release(
+        s.target,
+        entries.flatMap((b) => b.batch),
+      )
+      .catch((error: unknown) => {
+        // Not given back: the leases expire and the jobs are redelivered then.
+        this.events.emit('error', { error, context: `fetcher:release:${s.target.queue.name}` });
+      })
+      .finally(() => this.releases.delete(p));
+    this.releases.add(p);
   }
 }

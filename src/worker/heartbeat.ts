@@ -1,6 +1,7 @@
 import type { Queue } from '../client/queue.js';
 import type { Job } from '../types.js';
 import type { WorkerEventEmitter } from './events.js';
+import type { JobController } from './abort.js';
 import { JobAbortError } from './executor.js';
 import type { ResolvedQueue } from './options.js';
 
@@ -9,8 +10,11 @@ export interface Running {
   queue: ResolvedQueue;
   handle: Queue<unknown>;
   jobs: Job[];
-  controller: AbortController;
-  /** Per job id: when its lease was last confirmed (claim or extension), in ms since epoch. */
+  controller: JobController;
+  /**
+   * Per job id: when its lease was last confirmed (claim or extension), on the monotonic clock
+   * (`performance.now()`), so a host clock that jumps cannot make a lease look older or younger.
+   */
   confirmedAt: Map<string, number>;
 }
 
@@ -40,12 +44,19 @@ export class LeaseHeartbeat {
   }
 
   async beat(): Promise<void> {
-    if (this.busy) return;
+    if (this.busy) {
+      // The previous extension has not answered (a hung connection gives no error): its jobs' leases
+      // are running out all the same.
+      const byQueue = new Map<string, Running[]>();
+      for (const r of this.running()) byQueue.set(r.queue.name, [...(byQueue.get(r.queue.name) ?? []), r]);
+      for (const list of byQueue.values()) this.abortStale(list, 'lease could not be extended (no answer)');
+      return;
+    }
     this.busy = true;
     try {
       const byQueue = new Map<string, Running[]>();
       for (const r of this.running()) {
-        if (r.controller.signal.aborted) continue;
+        if (r.controller.aborted) continue;
         const list = byQueue.get(r.queue.name) ?? [];
         list.push(r);
         byQueue.set(r.queue.name, list);
@@ -66,7 +77,7 @@ export class LeaseHeartbeat {
         jobs.push(j);
       }
     }
-    const now = Date.now();
+    const now = performance.now();
     try {
       const updates = await handle.extendLeases(jobs, queue.leaseMs);
       for (const u of updates) {
@@ -82,14 +93,18 @@ export class LeaseHeartbeat {
       }
     } catch (error) {
       this.events.emit('error', { error, context: 'heartbeat:extend-leases' });
-      // Abort before the lease can expire (keep a 10% margin): the job will be redelivered anyway.
-      for (const r of list) {
-        const oldest = Math.min(...r.jobs.map((j) => r.confirmedAt.get(j.id) ?? now));
-        if (Date.now() - oldest > queue.leaseMs * 0.9 - this.intervalMs) {
-          r.controller.abort(
-            new JobAbortError('lease-lost', 'lease could not be extended (database unreachable)'),
-          );
-        }
+      this.abortStale(list, 'lease could not be extended (database unreachable)');
+    }
+  }
+
+  /** Aborts runs whose lease could expire before the next beat (10% margin): they will be redelivered anyway. */
+  private abortStale(list: Running[], message: string): void {
+    const now = performance.now();
+    for (const r of list) {
+      if (r.controller.aborted) continue;
+      const oldest = Math.min(...r.jobs.map((j) => r.confirmedAt.get(j.id) ?? now));
+      if (now - oldest > r.queue.leaseMs * 0.9 - this.intervalMs) {
+        r.controller.abort(new JobAbortError('lease-lost', message));
       }
     }
   }

@@ -78,6 +78,13 @@ export interface QueueConfig<T = unknown> {
   schema?: StandardSchemaV1<unknown, T>;
   /** Keep finished jobs as processed (history table with finish time and result) instead of deleting. Default false. */
   keepProcessed?: boolean;
+  /**
+   * Most jobs (or batches) claimed ahead of free slots, so a finished handler's slot is refilled from
+   * memory while the next claim is under way. Adaptive below this cap: about one second of the queue's
+   * recent throughput (at most a quarter of the lease), so slow handlers prefetch next to nothing.
+   * 0 = claim only for free slots. Default 1,000.
+   */
+  prefetch?: number;
 }
 
 export interface CronSchedule {
@@ -131,6 +138,17 @@ export interface WorkerOptions<P extends Record<string, unknown> = Record<string
   handleSignals?: boolean;
   /** Completions are written in batches: at most this long after the first one waits. Default 5 ms. */
   completionFlushMs?: number;
+  /**
+   * Connections kept apart from the Arbiter's pool for lease extensions, completions and registry
+   * heartbeats, so a pool exhausted by handlers or the application cannot make leases expire. 0 = share
+   * the Arbiter's pool. Default 2.
+   */
+  reservedConnections?: number;
+  /**
+   * `error` events are rate-limited per context: the first at once, then at most one per this many ms,
+   * carrying `suppressed` (how many were left out). 0 = emit every error. Default 1,000.
+   */
+  errorIntervalMs?: number;
   /** Recurring jobs. */
   cron?: CronSchedule[];
   /** How often schedules are checked. Default 1,000 (and never later than a schedule's next tick). */
@@ -150,6 +168,7 @@ export interface ResolvedQueue {
   onError: QueueConfig['onError'];
   schema: StandardSchemaV1 | undefined;
   keepProcessed: boolean;
+  prefetch: number;
 }
 
 export interface ResolvedCron {
@@ -181,6 +200,8 @@ export interface ResolvedOptions {
   shutdownTimeoutMs: number;
   handleSignals: boolean;
   completionFlushMs: number;
+  reservedConnections: number;
+  errorIntervalMs: number;
   cron: ResolvedCron[];
   cronCheckIntervalMs: number;
 }
@@ -204,6 +225,8 @@ const WORKER_KEYS = [
   'shutdownTimeoutMs',
   'handleSignals',
   'completionFlushMs',
+  'reservedConnections',
+  'errorIntervalMs',
   'cron',
   'cronCheckIntervalMs',
 ] as const;
@@ -219,6 +242,7 @@ const QUEUE_KEYS = [
   'onError',
   'schema',
   'keepProcessed',
+  'prefetch',
 ] as const;
 const CRON_KEYS = ['name', 'queue', 'pattern', 'tz', 'payload', 'overlap', 'enqueueOptions'] as const;
 
@@ -309,6 +333,8 @@ export function resolveOptions(raw: WorkerOptions): ResolvedOptions {
     shutdownTimeoutMs: ms(o.shutdownTimeoutMs, 'options.shutdownTimeoutMs', 30_000, 0),
     handleSignals: bool(o.handleSignals, 'options.handleSignals', true),
     completionFlushMs: ms(o.completionFlushMs, 'options.completionFlushMs', 5, 0, 10_000),
+    reservedConnections: optionalInt(o.reservedConnections, 'options.reservedConnections', 0, 100, 2),
+    errorIntervalMs: ms(o.errorIntervalMs, 'options.errorIntervalMs', 1_000, 0, 3_600_000),
     cron,
     cronCheckIntervalMs: ms(o.cronCheckIntervalMs, 'options.cronCheckIntervalMs', 1_000, 10),
   };
@@ -350,6 +376,7 @@ function resolveQueue(name: string, raw: unknown, workerConcurrency: number): Re
     onError: c.onError as QueueConfig['onError'],
     schema: c.schema,
     keepProcessed: bool(c.keepProcessed, `${f}.keepProcessed`, false),
+    prefetch: optionalInt(c.prefetch, `${f}.prefetch`, 0, 10_000, 1_000),
   };
 }
 

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { Executor } from '../db/executor.js';
 import { workerHeartbeat, workerRegister, workerUnregister } from '../db/queries/worker.js';
+import { observeClockOffset } from '../db/rows.js';
 import type { WorkerEventEmitter } from './events.js';
 
 /** Host clock ahead of (positive) or behind the database by more than this: a warning event per heartbeat. */
@@ -25,6 +26,8 @@ export class WorkerRegistry {
 
   async start(): Promise<void> {
     await this.register();
+    // Measure the host clock against the database's before the first claim (see observeClockOffset).
+    await this.beat();
     this.timer ??= setInterval(() => void this.beat(), this.intervalMs);
   }
 
@@ -44,6 +47,7 @@ export class WorkerRegistry {
       // Database time is the only clock the queue uses; a skewed host clock only misleads logs and
       // handler code, but is worth a warning (compared at the midpoint of the round trip).
       const skewMs = Math.round((sent + Date.now()) / 2 - dbNow.getTime());
+      observeClockOffset(skewMs);
       if (Math.abs(skewMs) > CLOCK_SKEW_WARNING_MS) {
         this.events.emit('worker:clock-skew', { workerId: this.workerId, skewMs });
       }

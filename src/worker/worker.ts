@@ -1,13 +1,22 @@
 import type { Queue } from '../client/queue.js';
-import { canOpenDedicated } from '../db/dedicated.js';
+import { canOpenDedicated, openReservedPool, type ReservedPool } from '../db/dedicated.js';
+import type { Executor } from '../db/executor.js';
 import { jobReleaseMany } from '../db/queries/job-worker.js';
 import type { Job } from '../types.js';
 import { loadChildOutcomes } from './children.js';
+import { JobController } from './abort.js';
 import { Completer } from './completer.js';
 import { CronScheduler } from './cron.js';
 import { WorkerEventEmitter, type WorkerEventName, type WorkerEvents } from './events.js';
-import { JobAbortError, runBatch, runJob, type RunEnv, type RunOutcome } from './executor.js';
-import { Fetcher, type FetchTarget } from './fetcher.js';
+import {
+  JobAbortError,
+  runBatch,
+  runJob,
+  type HandlerWrapper,
+  type RunEnv,
+  type RunOutcome,
+} from './executor.js';
+import { Fetcher, type Claimed, type FetchTarget } from './fetcher.js';
 import { LeaseHeartbeat, type Running } from './heartbeat.js';
 import { Listener } from './listener.js';
 import { Maintenance } from './maintenance.js';
@@ -15,6 +24,9 @@ import { resolveOptions, type ResolvedOptions, type WorkerOptions } from './opti
 import { WorkerRegistry } from './registry.js';
 
 type State = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** Outcomes waiting to be written before the worker stops starting jobs (see freeSlots). */
+const MAX_PENDING_WRITES = 5_000;
 
 /**
  * Runs handlers for one or more queues: one fetcher claims jobs into free slots, handlers run with an
@@ -37,11 +49,22 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
   private readonly maintenance: Maintenance | undefined;
   private readonly cron: CronScheduler;
   private readonly env: RunEnv;
+  /** Connections of our own for control traffic (leases, completions, registry); see reservedConnections. */
+  private readonly reserve: ReservedPool | undefined;
+  /** Where control traffic goes: the reserved pool, or the Arbiter's own executor without one. */
+  private readonly control: Executor;
+  /** Per queue, a handle whose writes go through `control`. */
+  private readonly controlHandles = new Map<string, Queue<unknown>>();
   private nextRunId = 0;
+  private readonly wrappers: HandlerWrapper[] = [];
+  /** Outcomes decided but not yet written. */
+  private pendingWrites = 0;
   private state: State = 'idle';
   private stopping: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
-  private readonly executions = new Set<Promise<void>>();
+  /** Handler calls whose outcome is not written yet, and who waits for them to reach zero. */
+  private executions = 0;
+  private executionWaiters: (() => void)[] = [];
   private signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
   private readonly stoppedPromise: Promise<void>;
   private resolveStopped: () => void = () => undefined;
@@ -49,12 +72,17 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
 
   constructor(options: WorkerOptions<P>) {
     this.o = resolveOptions(options as unknown as WorkerOptions);
+    this.emitter.limitErrors(this.o.errorIntervalMs);
     this.stoppedPromise = new Promise<void>((resolve) => (this.resolveStopped = resolve));
     const { arbiter } = this.o;
     this.id = this.o.workerId;
     this.targets = this.o.queues.map((queue) => ({ queue, handle: arbiter.queue(queue.name) }));
+    this.reserve = openReservedPool(arbiter.db, this.o.reservedConnections, this.o.connectionString);
+    this.control = this.reserve?.db ?? arbiter.db;
+    for (const { queue, handle } of this.targets)
+      this.controlHandles.set(queue.name, this.reserve ? handle.using(this.control) : handle);
     this.completer = new Completer(
-      arbiter.db,
+      this.control,
       this.o.completionFlushMs,
       arbiter.maxPayloadBytes,
       (error, context) => this.emitter.emit('error', { error, context }),
@@ -64,7 +92,10 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       { free: (q) => this.freeSlots(q.name, q.concurrency) },
       this.id,
       this.o.pollIntervalMs,
-      (target, batches) => this.dispatch(target, batches),
+      {
+        dispatch: (target, claims) => this.dispatch(target, claims),
+        release: (target, jobs) => this.release(target.queue.name, target.handle, jobs).then(() => undefined),
+      },
       this.emitter,
     );
     const minLease = Math.min(...this.o.queues.map((q) => q.leaseMs));
@@ -75,7 +106,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     );
     const queueNames = this.o.queues.map((q) => q.name);
     this.registry = new WorkerRegistry(
-      arbiter.db,
+      this.control,
       arbiter.schema,
       this.id,
       queueNames,
@@ -130,9 +161,29 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     this.emitter.off(name, fn);
   }
 
+  /**
+   * Runs every handler call inside `wrapper`, which must call `next` once and return its result (e.g.
+   * to run handlers inside a tracing context: attachTracing does this). Wrappers added later run inside
+   * earlier ones. Returns a function that removes the wrapper.
+   */
+  wrapHandlers(wrapper: HandlerWrapper): () => void {
+    this.wrappers.push(wrapper);
+    this.env.wrap = composeWrappers(this.wrappers);
+    return () => {
+      const i = this.wrappers.indexOf(wrapper);
+      if (i >= 0) this.wrappers.splice(i, 1);
+      this.env.wrap = composeWrappers(this.wrappers);
+    };
+  }
+
   /** Handler invocations in progress (a batch counts once). */
   get activeCount(): number {
     return this.running.size;
+  }
+
+  /** Jobs claimed ahead of free slots and waiting in memory to start (see the queue option `prefetch`). */
+  get prefetchedCount(): number {
+    return this.fetcher.buffered;
   }
 
   /** True while this worker holds the maintenance leadership. */
@@ -194,7 +245,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     await this.waitIdle(timeoutMs);
     let abandoned = 0;
     if (this.running.size > 0) abandoned = await this.abortAndRelease();
-    await Promise.all([...this.executions]);
+    if (this.executions > 0) await new Promise<void>((r) => this.executionWaiters.push(r));
     await this.completer.drain();
     await this.shutdownServices();
     this.removeSignalHandlers();
@@ -210,6 +261,8 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     await this.maintenance?.stop();
     await this.cron.stop();
     await this.registry.stop();
+    await this.reserve?.close();
+    this.emitter.flushErrors();
   }
 
   private waitIdle(timeoutMs: number): Promise<void> {
@@ -238,17 +291,23 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     let count = 0;
     for (const [queue, { handle, jobs }] of byQueue) {
       try {
-        count += await jobReleaseMany(
-          this.o.arbiter.db,
-          handle.tables,
-          jobs.map((j) => ({ id: j.id, attempts: j.attempts })),
-          `released by worker ${this.id} at shutdown`,
-        );
-        for (const job of jobs) this.emitter.emit('job:released', { queue, job });
+        count += await this.release(queue, handle, jobs);
       } catch (error) {
         this.emitter.emit('error', { error, context: 'shutdown:release' });
       }
     }
+    return count;
+  }
+
+  /** Makes held jobs claimable again now, refunding the attempt (fenced: a lost lease changes nothing). */
+  private async release(queue: string, handle: Queue<unknown>, jobs: Job[]): Promise<number> {
+    const count = await jobReleaseMany(
+      this.control,
+      handle.tables,
+      jobs.map((j) => ({ id: j.id, attempts: j.attempts })),
+      `released by worker ${this.id} (${this.state === 'running' ? 'prefetched too long' : 'shutdown'})`,
+    );
+    for (const job of jobs) this.emitter.emit('job:released', { queue, job });
     return count;
   }
 
@@ -274,49 +333,70 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
 
   private freeSlots(queue: string, queueConcurrency: number): number {
     if (this.state !== 'running' && this.state !== 'starting') return 0;
+    // Backpressure: while the database lags behind on writing outcomes, stop starting new jobs.
+    if (this.pendingWrites >= MAX_PENDING_WRITES) return 0;
     return Math.min(
       queueConcurrency - (this.perQueue.get(queue) ?? 0),
       this.o.concurrency - this.running.size,
     );
   }
 
-  private dispatch(target: FetchTarget, batches: Job[][]): void {
-    for (const jobs of batches) {
+  private dispatch(target: FetchTarget, claims: Claimed[]): void {
+    for (const { batch: jobs, at } of claims) {
       const run: Running = {
         queue: target.queue,
-        handle: target.handle,
+        // Lease extensions and completions of this run use the reserved connections.
+        handle: this.controlHandles.get(target.queue.name) ?? target.handle,
         jobs,
-        controller: new AbortController(),
-        confirmedAt: new Map(jobs.map((j) => [j.id, Date.now()])),
+        controller: new JobController(),
+        confirmedAt: new Map(jobs.map((j) => [j.id, at])),
       };
       const runId = this.nextRunId++;
       this.running.set(runId, run);
       this.perQueue.set(target.queue.name, (this.perQueue.get(target.queue.name) ?? 0) + 1);
-      for (const job of jobs) this.emitter.emit('job:claimed', { queue: target.queue.name, job });
-      const p = this.execute(runId, run).finally(() => this.executions.delete(p));
-      this.executions.add(p);
+      if (this.emitter.listenerCount('job:claimed') > 0)
+        for (const job of jobs) this.emitter.emit('job:claimed', { queue: target.queue.name, job });
+      this.executions++;
+      void this.execute(runId, run).finally(() => {
+        if (--this.executions === 0) for (const w of this.executionWaiters.splice(0)) w();
+      });
     }
   }
 
+  /**
+   * Runs one handler call. Its slot is freed as soon as the handler has decided, before the outcome is
+   * written: the write joins the completer's next batch while the slot already runs the next job (the
+   * job stays leased until the write commits, so nobody else can take it meanwhile). Writes still pending
+   * count against `maxPendingWrites`, and shutdown waits for them.
+   */
   private async execute(runId: number, run: Running): Promise<void> {
-    const started = Date.now();
+    const started = performance.now();
+    let decisions: RunOutcome[] = [];
     try {
-      const decisions: RunOutcome[] = run.queue.batchHandler
+      decisions = run.queue.batchHandler
         ? await runBatch(run.queue, run.jobs, run.controller, this.env)
         : [await runJob(run.queue, run.jobs[0]!, run.controller, this.env)];
-      this.running.delete(runId);
-      await Promise.all(decisions.map((d, i) => this.record(run, run.jobs[i]!, d, started)));
+    } catch (error) {
+      this.emitter.emit('error', { error, context: `execute:${run.queue.name}` });
+    }
+    const durationMs = performance.now() - started;
+    this.pendingWrites += decisions.length;
+    this.running.delete(runId);
+    this.perQueue.set(run.queue.name, (this.perQueue.get(run.queue.name) ?? 1) - 1);
+    if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+    this.fetcher.slotFreed(run.queue.name);
+    try {
+      if (decisions.length === 1) await this.record(run, run.jobs[0]!, decisions[0]!, durationMs);
+      else await Promise.all(decisions.map((d, i) => this.record(run, run.jobs[i]!, d, durationMs)));
     } catch (error) {
       this.emitter.emit('error', { error, context: `execute:${run.queue.name}` });
     } finally {
-      this.running.delete(runId);
-      this.perQueue.set(run.queue.name, (this.perQueue.get(run.queue.name) ?? 1) - 1);
-      if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
-      this.fetcher.slotFreed();
+      this.pendingWrites -= decisions.length;
+      if (this.pendingWrites < MAX_PENDING_WRITES) this.fetcher.slotFreed(run.queue.name, false);
     }
   }
 
-  private async record(run: Running, job: Job, decision: RunOutcome, started: number): Promise<void> {
+  private async record(run: Running, job: Job, decision: RunOutcome, durationMs: number): Promise<void> {
     const queue = run.queue.name;
     if (decision.kind === 'abandon') return;
     const { action } = decision;
@@ -325,7 +405,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     if (written !== 'accepted') return; // 'failed' was reported as an error event
     switch (action.type) {
       case 'ack':
-        this.emitter.emit('job:succeeded', { queue, job, durationMs: Date.now() - started });
+        this.emitter.emit('job:succeeded', { queue, job, durationMs });
         break;
       case 'retry':
         this.emitter.emit('job:retried', { queue, job, delayMs: action.delayMs, error: action.error });
@@ -340,9 +420,11 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
   }
 
   private async extendLease(job: Job, leaseMs: number): Promise<boolean> {
-    const ok = (await this.o.arbiter.queue(job.queue).extendLease(job, leaseMs)) > 0;
+    const handle = this.controlHandles.get(job.queue) ?? this.o.arbiter.queue(job.queue);
+    const ok = (await handle.extendLease(job, leaseMs)) > 0;
     if (ok)
-      for (const r of this.running.values()) if (r.jobs.includes(job)) r.confirmedAt.set(job.id, Date.now());
+      for (const r of this.running.values())
+        if (r.jobs.includes(job)) r.confirmedAt.set(job.id, performance.now());
     return ok;
   }
 }
@@ -352,4 +434,14 @@ export function createWorker<P extends Record<string, unknown> = Record<string, 
   options: WorkerOptions<P>,
 ): Worker<P> {
   return new Worker<P>(options);
+}
+
+/** One wrapper out of many: the first added is the outermost. Undefined when there are none. */
+function composeWrappers(wrappers: readonly HandlerWrapper[]): HandlerWrapper | undefined {
+  if (wrappers.length === 0) return undefined;
+  const list = [...wrappers];
+  return (call, next) => {
+    const run = (i: number): unknown => (i === list.length ? next() : list[i]!(call, () => run(i + 1)));
+    return run(0);
+  };
 }

@@ -26,6 +26,27 @@ describe('PoolExecutor', () => {
     }
   });
 
+  it('a connection that refused a write as read-only (a demoted primary) is not reused', async () => {
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 1 });
+    pool.on('error', () => undefined);
+    const db = new PoolExecutor(pool);
+    try {
+      await db.query(`CREATE TABLE IF NOT EXISTS "${t.schema}".ro_probe (v int)`);
+      // The session turns read-only, as sessions on a primary demoted by a failover do.
+      await db.query('SET default_transaction_read_only = on');
+      const { rows: before } = await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await expect(
+        db.transaction((tx) => tx.query(`INSERT INTO "${t.schema}".ro_probe VALUES (1)`)),
+      ).rejects.toMatchObject({ code: '25006' });
+      // A new connection: writable again (the server is), and a different backend.
+      const { rows: after } = await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      expect(after[0]!.pid).not.toBe(before[0]!.pid);
+      await db.transaction((tx) => tx.query(`INSERT INTO "${t.schema}".ro_probe VALUES (2)`));
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('commits on success and rolls back on error', async () => {
     const db = new PoolExecutor(t.pool);
     await t.pool.query(`CREATE TABLE "${t.schema}".tx_probe (v int)`);

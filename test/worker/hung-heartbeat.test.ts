@@ -1,0 +1,92 @@
+// A lease extension that never answers (half-open connection: no error, no reply) must not let a handler
+// run on past its lease: the heartbeat aborts it before the lease can expire, as it does when extensions fail.
+import net from 'node:net';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { Arbiter, type Job } from '../../src/index.js';
+import type { JobAbortError } from '../../src/worker/executor.js';
+import { databaseUrl, useTestDb } from '../support/db.js';
+import { startWorker, stopAll, waitFor } from './helpers.js';
+
+const t = useTestDb();
+
+/** A TCP proxy whose open connections can be blackholed (nothing passes, nothing is closed). */
+async function startProxy(target: URL) {
+  const pairs: { client: net.Socket; upstream: net.Socket; dead: boolean }[] = [];
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    const pair = { client, upstream, dead: false };
+    pairs.push(pair);
+    client.on('data', (d) => void (pair.dead || upstream.write(d)));
+    upstream.on('data', (d) => void (pair.dead || client.write(d)));
+    for (const s of [client, upstream]) s.on('error', () => undefined);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    blackhole: () => pairs.forEach((p) => (p.dead = true)),
+    close: () =>
+      new Promise<void>((done) => {
+        for (const p of pairs) {
+          p.client.destroy();
+          p.upstream.destroy();
+        }
+        server.close(() => done());
+      }),
+  };
+}
+
+let proxy: Awaited<ReturnType<typeof startProxy>> | undefined;
+let viaProxy: Arbiter | undefined;
+afterEach(async () => {
+  await proxy?.close(); // unblocks the worker's hung queries so it can stop
+  await stopAll();
+});
+afterAll(async () => {
+  await viaProxy?.close();
+});
+
+describe('hung lease extension', () => {
+  it('aborts the handler before its lease runs out when the heartbeat gets no answer', async () => {
+    const leaseMs = 900;
+    await t.arbiter.createQueue('hung');
+    proxy = await startProxy(new URL(databaseUrl()));
+    const url = new URL(databaseUrl());
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    viaProxy = new Arbiter({ connectionString: url.toString(), schema: t.schema, poolSize: 4 });
+    let started = false;
+    let aborted: { at: number; reason: unknown } | undefined;
+    await startWorker(viaProxy, {
+      listen: false,
+      maintenance: false,
+      queues: {
+        hung: {
+          leaseMs,
+          handler: async (_job: Job, ctx) => {
+            started = true;
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, 10_000);
+              ctx.signal.addEventListener('abort', () => {
+                aborted = { at: performance.now(), reason: ctx.signal.reason };
+                clearTimeout(timer);
+                resolve();
+              });
+            });
+          },
+        },
+      },
+    });
+    await t.arbiter.queue('hung').enqueue({});
+    await waitFor(() => started, 'job started', 5_000);
+    await new Promise((r) => setTimeout(r, leaseMs)); // a few extensions go through first
+    expect(aborted).toBeUndefined();
+    proxy.blackhole();
+    const cutAt = performance.now();
+    await waitFor(() => aborted, 'handler aborted', 5_000);
+    expect((aborted!.reason as JobAbortError).reason).toBe('lease-lost');
+    // Before the lease (last confirmed no later than the cut) could have run out.
+    expect(aborted!.at - cutAt).toBeLessThan(leaseMs);
+  });
+});
