@@ -1,4 +1,4 @@
-export { Arbiter, type ArbiterOptions } from './client/arbiter.js';
+export { Arbiter, type ArbiterOptions, type EnqueuedEvent } from './client/arbiter.js';
 export {
   Queue,
   type EnqueueCallOptions,

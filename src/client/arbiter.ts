@@ -45,12 +45,19 @@ const OPTION_KEYS = [
 ] as const;
 
 /** Entry point: one database, one schema, any number of queues. */
+/** Jobs inserted by one statement (see Arbiter.onEnqueued). */
+export interface EnqueuedEvent {
+  queue: string;
+  count: number;
+}
+
 export class Arbiter {
   readonly schema: string;
   readonly db: Executor;
   readonly maxPayloadBytes: number;
   private readonly ownedPool: pg.Pool | undefined;
   private readonly queues = new Map<string, Queue<unknown>>();
+  private readonly enqueueListeners = new Set<(event: EnqueuedEvent) => void>();
 
   constructor(options: ArbiterOptions) {
     const o = checkOptions<ArbiterOptions>(options, 'options', OPTION_KEYS);
@@ -149,10 +156,33 @@ export class Arbiter {
         t: queueTables(this.schema, name),
         name,
         maxPayloadBytes: this.maxPayloadBytes,
+        enqueued: (queue, count) => this.reportEnqueued(queue, count),
       });
       this.queues.set(name, q);
     }
     return q as Queue<T>;
+  }
+
+  /**
+   * Subscribes to the jobs inserted through this Arbiter's queue handles: `{ queue, count }` once per
+   * successful insert statement (a dedup-skipped or idempotent enqueue inserts nothing and reports
+   * nothing). Inside a caller's transaction it fires when the statement succeeds, before that transaction
+   * commits. Metrics count enqueues from here. Returns an unsubscribe function.
+   */
+  onEnqueued(fn: (event: EnqueuedEvent) => void): () => void {
+    this.enqueueListeners.add(fn);
+    return () => this.enqueueListeners.delete(fn);
+  }
+
+  private reportEnqueued(queue: string, count: number): void {
+    if (count <= 0) return;
+    for (const fn of this.enqueueListeners) {
+      try {
+        fn({ queue, count });
+      } catch {
+        // A faulty subscriber must not fail an enqueue that has already happened.
+      }
+    }
   }
 
   /** Closes the pool Arbiter created (a pool or executor passed in is left open). */

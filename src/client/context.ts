@@ -7,4 +7,6 @@ export interface QueueContext {
   readonly t: QueueTables;
   readonly name: string;
   readonly maxPayloadBytes: number;
+  /** Reports jobs inserted (the Arbiter's enqueue event stream). */
+  readonly enqueued?: (queue: string, count: number) => void;
 }

@@ -117,7 +117,10 @@ export class Queue<T = unknown> {
             ? (this.batcher ??= new EnqueueBatcher(db, this.ctx.t)).submit(row)
             : jobInsert(db, this.ctx.t, row),
         );
-        if (inserted) return this.job(inserted);
+        if (inserted) {
+          this.ctx.enqueued?.(this.ctx.name, 1);
+          return this.job(inserted);
+        }
         if (row.idempotencyKey !== null) {
           const existing = await jobByIdempotencyKey(db, this.ctx.t, row.idempotencyKey);
           if (existing) return this.job(existing);
@@ -182,7 +185,9 @@ export class Queue<T = unknown> {
             if (returning) return [...a.rows, ...b.rows];
             return new Array<JobRow>(a.count + b.count);
           };
-          return replace.length > 0 && others.length > 0 ? db.transaction(run) : run(db);
+          const rows = await (replace.length > 0 && others.length > 0 ? db.transaction(run) : run(db));
+          this.ctx.enqueued?.(this.ctx.name, rows.length);
+          return rows;
         }),
       { parentId: null },
     );
@@ -199,9 +204,11 @@ export class Queue<T = unknown> {
     return withTranslation(
       this.ctx.t,
       () =>
-        guardCommit('enqueueTree', db, () =>
-          db.transaction((tx) => insertTree<T>(tx, this.ctx, root, (r) => this.job(r))),
-        ),
+        guardCommit('enqueueTree', db, async () => {
+          const tree = await db.transaction((tx) => insertTree<T>(tx, this.ctx, root, (r) => this.job(r)));
+          this.ctx.enqueued?.(this.ctx.name, countTree(tree));
+          return tree;
+        }),
       { parentId: null },
     );
   }
@@ -383,4 +390,8 @@ async function guardCommit<R>(operation: string, db: Executor, fn: () => Promise
     if (isConnectionError(err) && !db.pinned) throw new OutcomeUnknownError(operation, err);
     throw err;
   }
+}
+
+function countTree(tree: InsertedTree<unknown>): number {
+  return tree.children.reduce((n, c) => n + countTree(c), 1);
 }

@@ -2,10 +2,13 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Arbiter } from '../client/arbiter.js';
 import { readMetricsSnapshot } from '../admin/metrics-snapshot.js';
 import type { WorkerEventName, WorkerEvents } from '../worker/events.js';
+import type { HandlerWrapper } from '../worker/executor.js';
 
 /** Anything with the worker's typed `on` (a Worker, or a WorkerEventEmitter in tests). */
 export interface WorkerEventSource {
   on<K extends WorkerEventName>(name: K, fn: (event: WorkerEvents[K]) => void): () => void;
+  /** A Worker also runs handler calls inside wrappers (tracing uses it; see Worker.wrapHandlers). */
+  wrapHandlers?(wrapper: HandlerWrapper): () => void;
 }
 
 export interface MetricsLogger {
@@ -35,8 +38,8 @@ export interface ArbiterMetrics {
   /** Refreshes every gauge now (one statement). Resolves after the gauges are set. */
   collect(): Promise<void>;
   /**
-   * Counts jobs enqueued outside a worker. The worker's event stream has no enqueue event, so the
-   * enqueued counter only moves for cron enqueues and for what callers report here.
+   * Counts jobs enqueued elsewhere (another Arbiter instance, another process, plain SQL). Enqueues
+   * through this metrics object's Arbiter are counted by themselves (Arbiter.onEnqueued).
    */
   recordEnqueued(queue: string, count?: number): void;
   /** Stops the refresh timer and detaches from every worker. Idempotent. */
@@ -63,15 +66,18 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     new Gauge<L>({ name, help, labelNames, registers: [registry] });
 
-  const enqueued = counter('arbiter_jobs_enqueued_total', 'Jobs enqueued (cron and recordEnqueued).');
+  const enqueued = counter(
+    'arbiter_jobs_enqueued_total',
+    'Jobs inserted through this Arbiter (including cron), plus what recordEnqueued reports.',
+  );
   const completed = counter('arbiter_jobs_completed_total', 'Jobs whose handler succeeded.');
   const retried = counter('arbiter_jobs_retried_total', 'Jobs scheduled for another attempt.');
   const failed = counter('arbiter_jobs_failed_total', 'Handler runs that threw or timed out.');
   const dead = counter('arbiter_jobs_dead_total', 'Jobs moved to the dead-letter table by a worker.');
   const duration = new Histogram({
     name: 'arbiter_job_run_duration_seconds',
-    help: 'Handler run time of successful jobs.',
-    labelNames: ['queue'] as const,
+    help: 'Handler run time, by outcome: succeeded, or failed (threw, timed out, or returned a result that cannot be stored).',
+    labelNames: ['queue', 'outcome'] as const,
     buckets: options.durationBuckets ?? DEFAULT_BUCKETS,
     registers: [registry],
   });
@@ -133,6 +139,8 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
     return inflight;
   }
 
+  const offEnqueued = arbiter.onEnqueued((e) => enqueued.inc({ queue: e.queue }, e.count));
+
   if (intervalMs > 0) {
     timer = setInterval(() => void collect(), intervalMs);
     timer.unref();
@@ -145,10 +153,13 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
       const offs = [
         worker.on('job:succeeded', (e) => {
           completed.inc({ queue: e.queue });
-          duration.observe({ queue: e.queue }, e.durationMs / 1000);
+          duration.observe({ queue: e.queue, outcome: 'succeeded' }, e.durationMs / 1000);
         }),
         worker.on('job:retried', (e) => retried.inc({ queue: e.queue })),
-        worker.on('job:failed', (e) => failed.inc({ queue: e.queue })),
+        worker.on('job:failed', (e) => {
+          failed.inc({ queue: e.queue });
+          duration.observe({ queue: e.queue, outcome: 'failed' }, e.durationMs / 1000);
+        }),
         worker.on('job:dead', (e) => dead.inc({ queue: e.queue })),
         // The maintenance leader dead-letters and retries jobs whose worker vanished; no job:* event
         // fires for those, so they are counted from the maintenance events.
@@ -156,9 +167,6 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
         worker.on('maintenance:stale-recovered', (e) => {
           retried.inc({ queue: e.queue }, e.retried);
           dead.inc({ queue: e.queue }, e.dead);
-        }),
-        worker.on('cron:fired', (e) => {
-          if (e.jobId !== null && !e.skipped) enqueued.inc({ queue: e.queue });
         }),
       ];
       const detach = () => {
@@ -176,6 +184,7 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
     stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
+      offEnqueued();
       [...detachers].forEach((d) => d());
     },
   };

@@ -116,7 +116,13 @@ describe('counters from the worker event stream', () => {
     const job = { id: '1', queue: 'sim' } as Job;
     events.emit('job:succeeded', { queue: 'sim', job, durationMs: 120 });
     events.emit('job:succeeded', { queue: 'sim', job, durationMs: 30 });
-    events.emit('job:failed', { queue: 'sim', job, error: new Error('x'), timedOut: false });
+    events.emit('job:failed', {
+      queue: 'sim',
+      job,
+      error: new Error('x'),
+      timedOut: false,
+      durationMs: 2_000,
+    });
     events.emit('job:retried', { queue: 'sim', job, delayMs: 10, error: 'x' });
     events.emit('job:dead', { queue: 'sim', job, error: 'x' });
     events.emit('cron:fired', { name: 'c', queue: 'sim', tick: new Date(), jobId: '9', skipped: false });
@@ -131,10 +137,33 @@ describe('counters from the worker event stream', () => {
     expect(valueOf(s, 'arbiter_jobs_failed_total', q)).toBe(1);
     expect(valueOf(s, 'arbiter_jobs_retried_total', q)).toBe(1 + 3);
     expect(valueOf(s, 'arbiter_jobs_dead_total', q)).toBe(1 + 2 + 1);
-    expect(valueOf(s, 'arbiter_jobs_enqueued_total', q)).toBe(5);
-    expect(valueOf(s, 'arbiter_job_run_duration_seconds_count', q)).toBe(2);
-    expect(valueOf(s, 'arbiter_job_run_duration_seconds_sum', q)).toBeCloseTo(0.15);
-    expect(valueOf(s, 'arbiter_job_run_duration_seconds_bucket', { ...q, le: '0.05' })).toBe(1);
+    // Cron enqueues are counted where every enqueue is: at the Arbiter (see the next test).
+    expect(valueOf(s, 'arbiter_jobs_enqueued_total', q)).toBe(4);
+    const ok = { ...q, outcome: 'succeeded' };
+    expect(valueOf(s, 'arbiter_job_run_duration_seconds_count', ok)).toBe(2);
+    expect(valueOf(s, 'arbiter_job_run_duration_seconds_sum', ok)).toBeCloseTo(0.15);
+    expect(valueOf(s, 'arbiter_job_run_duration_seconds_bucket', { ...ok, le: '0.05' })).toBe(1);
+    const failed = { ...q, outcome: 'failed' };
+    expect(valueOf(s, 'arbiter_job_run_duration_seconds_count', failed)).toBe(1);
+    expect(valueOf(s, 'arbiter_job_run_duration_seconds_sum', failed)).toBeCloseTo(2);
+  });
+
+  it('count every enqueue made through the Arbiter, and none that inserted nothing', async () => {
+    const m = metricsFor({ queues: [] });
+    const q = await db.arbiter.createQueue('m_enqueued');
+    await q.enqueue({ a: 1 });
+    await q.enqueueMany([{ payload: { b: 1 } }, { payload: { b: 2 } }]);
+    await q.enqueueManyCount([{ payload: { c: 1 } }]);
+    await q.enqueueTree({ payload: { p: 1 }, children: [{ payload: { c: 1 } }, { payload: { c: 2 } }] });
+    await q.enqueue({ d: 1 }, { dedup: { key: 'once' } });
+    await q.enqueue({ d: 2 }, { dedup: { key: 'once' } }); // skipped: inserts nothing
+    await q.enqueue({ e: 1 }, { idempotencyKey: 'k' });
+    await q.enqueue({ e: 1 }, { idempotencyKey: 'k' }); // returns the existing job
+    m.stop();
+    await q.enqueue({ after: 'stop' });
+    const s = await scrape(m);
+    expect(valueOf(s, 'arbiter_jobs_enqueued_total', { queue: 'm_enqueued' })).toBe(1 + 2 + 1 + 3 + 1 + 1);
+    expect(await q.jobs.count()).toBe(10);
   });
 
   it('move when a real worker runs jobs', async () => {
@@ -165,7 +194,10 @@ describe('counters from the worker event stream', () => {
     }, 'counters');
     const s = await scrape(m);
     expect(valueOf(s, 'arbiter_jobs_failed_total', q1)).toBe(2);
-    expect(valueOf(s, 'arbiter_job_run_duration_seconds_count', q1)).toBe(3);
+    expect(valueOf(s, 'arbiter_job_run_duration_seconds_count', { ...q1, outcome: 'succeeded' })).toBe(3);
+    expect(valueOf(s, 'arbiter_job_run_duration_seconds_count', { ...q1, outcome: 'failed' })).toBe(2);
+    // The worker enqueued nothing; the test's own five enqueues went through the same Arbiter.
+    expect(valueOf(s, 'arbiter_jobs_enqueued_total', q1)).toBe(5);
     await m.collect();
     expect(valueOf(await scrape(m), 'arbiter_queue_dead_letters', q1)).toBe(1);
   });
