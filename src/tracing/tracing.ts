@@ -84,9 +84,9 @@ export async function tracedEnqueue<T>(
 
 /**
  * Opens a CONSUMER span (`<queue> process`) for every run a worker starts, as a child of the trace
- * context stored with the job, and closes it on the run's outcome event. Returns a detach function that
- * also ends any span still open. Handler code does not run inside this span's context: the worker's
- * event stream reports runs, it cannot wrap them.
+ * context stored with the job, and closes it on the run's outcome event. A Worker's handlers run inside
+ * that span's context (through Worker.wrapHandlers), so spans they start, and instrumented libraries they
+ * call, become its children. Returns a detach function that also ends any span still open.
  */
 export function attachTracing(worker: WorkerEventSource, options: TracingOptions = {}): () => void {
   const tracer = tracerOf(options);
@@ -153,8 +153,15 @@ export function attachTracing(worker: WorkerEventSource, options: TracingOptions
       finish(queue, job, (s) => s.setAttribute('arbiter.outcome', 'released')),
     ),
   ];
+  // Single-job runs execute inside their span's context; a batch has one span per job and keeps the
+  // caller's context.
+  const unwrap = worker.wrapHandlers?.((call, next) => {
+    const span = call.jobs.length === 1 ? open.get(key(call.queue, call.jobs[0]!)) : undefined;
+    return span ? context.with(trace.setSpan(context.active(), span), next) : next();
+  });
   return () => {
     offs.forEach((off) => off());
+    unwrap?.();
     for (const span of open.values()) span.end();
     open.clear();
   };

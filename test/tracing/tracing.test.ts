@@ -88,6 +88,43 @@ describe('with an SDK registered', () => {
     expect(good.status.code).toBe(SpanStatusCode.OK);
   });
 
+  it('runs handlers inside the process span: their own spans are its children', async () => {
+    const q = await db.arbiter.createQueue<{ n: number }>('t_inner');
+    const activeDuringHandler: (string | undefined)[] = [];
+    const w = await startWorker(db.arbiter, {
+      queues: {
+        t_inner: {
+          handler: async (job: Job<{ n: number }>) => {
+            activeDuringHandler.push(trace.getActiveSpan()?.spanContext().spanId);
+            await trace.getTracer('handler').startActiveSpan(`inner ${job.payload.n}`, async (span) => {
+              await new Promise((r) => setTimeout(r, 5));
+              span.end();
+            });
+          },
+        },
+      },
+    });
+    const detach = attachTracing(w);
+    const job = (await tracedEnqueue(q, { n: 1 }))!;
+    await waitFor(
+      () => exporter.getFinishedSpans().some((s) => s.name === 't_inner process'),
+      'process span',
+    );
+    const spans = exporter.getFinishedSpans();
+    const process = spans.find((s) => s.name === 't_inner process')!;
+    const inner = spans.find((s) => s.name === 'inner 1')!;
+    expect(process.attributes['messaging.message.id']).toBe(job.id);
+    expect(inner.parentSpanContext?.spanId).toBe(process.spanContext().spanId);
+    expect(inner.spanContext().traceId).toBe(process.spanContext().traceId);
+    expect(activeDuringHandler).toEqual([process.spanContext().spanId]);
+    // Detached: handlers no longer run inside a process span.
+    detach();
+    await q.enqueue({ n: 2 });
+    await waitFor(() => exporter.getFinishedSpans().some((s) => s.name === 'inner 2'), 'inner span 2');
+    expect(activeDuringHandler[1]).toBeUndefined();
+    expect(exporter.getFinishedSpans().find((s) => s.name === 'inner 2')!.parentSpanContext).toBeUndefined();
+  });
+
   it('records a failed enqueue on its span and rethrows', async () => {
     const q = db.arbiter.queue('t_never_created');
     await expect(tracedEnqueue(q, { x: 1 })).rejects.toMatchObject({ code: 'QUEUE_NOT_FOUND' });
