@@ -176,9 +176,12 @@ export function check(h: History, faults: Fault[]): Figures {
     const term = done[0] ?? dlq[0];
     if (term) {
       const acc = execs.find((e) => e.attempt === term.attempts);
-      if (acc) accepted.set(j.key, acc);
       const t = [...(h.hist.get(j.key) ?? []), ...(h.dlq.get(j.key) ?? []), ...(h.effects.get(j.key) ?? [])];
-      finalTerminalAt.set(j.key, t.length > 0 ? Math.min(...t.map((x) => x.at)) : (acc?.end ?? 0));
+      const terminalAt = t.length > 0 ? Math.min(...t.map((x) => x.at)) : (acc?.end ?? 0);
+      // A final attempt whose worker was killed mid-run never records an end; the job held its group
+      // until it left it (dead-lettered as worker lost), so that is when the run ended for FIFO purposes.
+      if (acc) accepted.set(j.key, acc.end === null ? { ...acc, end: terminalAt } : acc);
+      finalTerminalAt.set(j.key, terminalAt);
     }
   }
   checkFifo(h, accepted, fig, note);
