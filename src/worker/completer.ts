@@ -21,6 +21,9 @@ interface QueueBuffer {
 }
 
 const MAX_BUFFER = 500;
+/** A flush this large means the queue is busy: plain acks then wait LOADED_WINDOW × flushMs. */
+const LOADED_BATCH = 50;
+const LOADED_WINDOW = 4;
 const FLUSH_RETRIES = 3;
 
 /**
@@ -32,6 +35,10 @@ const FLUSH_RETRIES = 3;
 export class Completer {
   private readonly buffers = new Map<string, QueueBuffer>();
   private timer: NodeJS.Timeout | undefined;
+  /** performance.now() at which the pending flush timer fires. */
+  private timerDue = 0;
+  /** The last flush carried at least LOADED_BATCH acks. */
+  private loaded = false;
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
@@ -88,14 +95,25 @@ export class Completer {
       let buf = this.buffers.get(queue.name);
       if (!buf) this.buffers.set(queue.name, (buf = { queue, acks: [] }));
       buf.acks.push({ job, keep, resolve });
-      if (buf.acks.length >= MAX_BUFFER) this.flushNow();
-      else this.timer ??= setTimeout(() => this.flushNow(), this.flushMs);
+      if (buf.acks.length >= MAX_BUFFER) return this.flushNow();
+      // Under load (the last flush was large) plain acks wait longer and leave in fewer, larger
+      // statements: a bulk DELETE costs PostgreSQL about half as much per row at 500 rows as at 100.
+      // An ack that lets a group move on (the group's next job waits for it) keeps the short window.
+      const windowMs = this.loaded && job.groupKey === null ? this.flushMs * LOADED_WINDOW : this.flushMs;
+      const due = performance.now() + windowMs;
+      if (this.timer && this.timerDue <= due) return;
+      if (this.timer) clearTimeout(this.timer);
+      this.timerDue = due;
+      this.timer = setTimeout(() => this.flushNow(), windowMs);
     });
   }
 
   private flushNow(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    let flushed = 0;
+    for (const buf of this.buffers.values()) flushed += buf.acks.length;
+    this.loaded = flushed >= LOADED_BATCH;
     for (const buf of this.buffers.values()) {
       if (buf.acks.length === 0) continue;
       const batch = buf.acks.splice(0);
