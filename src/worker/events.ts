@@ -1,3 +1,4 @@
+import { isConnectionError } from '../db/executor.js';
 import type { Job } from '../types.js';
 
 /** Everything the worker reports. Metrics and tracing subscribe here; nothing else is an observability hook. */
@@ -26,6 +27,8 @@ export interface WorkerEvents {
   'maintenance:stale-recovered': { queue: string; retried: number; dead: number };
   'maintenance:exhausted-reaped': { queue: string; count: number };
   'maintenance:leader': { workerId: string; leader: boolean };
+  /** The leader vacuumed a queue table whose dead rows had piled up (autovacuum off or behind). */
+  'maintenance:vacuumed': { queue: string; table: string; deadTuples: number; durationMs: number };
   'cron:fired': { name: string; queue: string; tick: Date; jobId: string | null; skipped: boolean };
   /**
    * Unexpected errors in the worker's own loops. They never crash the process; loops back off and
@@ -132,7 +135,10 @@ export class ErrorRateLimiter {
 
   report(event: WorkerEvents['error']): void {
     const now = performance.now();
-    const state = this.contexts.get(event.context);
+    // Every loop fails at once when the database is down or read-only: those errors share one bucket,
+    // so an outage or a failover yields one event per interval per worker, not one per loop.
+    const key = databaseUnavailable(event.error) ? UNAVAILABLE : event.context;
+    const state = this.contexts.get(key);
     if (!state || (now >= state.quietUntil && state.held === 0)) {
       if (state?.timer) clearTimeout(state.timer);
       const fresh: ContextState = {
@@ -141,9 +147,9 @@ export class ErrorRateLimiter {
         latest: undefined,
         timer: undefined,
       };
-      this.contexts.set(event.context, fresh);
+      this.contexts.set(key, fresh);
       this.emit(event);
-      this.armSummary(event.context, fresh);
+      this.armSummary(key, fresh);
       return;
     }
     state.held++;
@@ -187,4 +193,24 @@ export class ErrorRateLimiter {
     state.latest = undefined;
     this.emit(suppressed > 0 ? { ...latest, suppressed } : latest);
   }
+}
+
+/** The rate-limit bucket shared by all errors that mean the database cannot be used right now. */
+const UNAVAILABLE = '\u0000database-unavailable';
+
+/**
+ * Errors that say the database cannot be used right now, whichever loop saw them: the connection failed
+ * or was cut, the server is starting or shutting down, refuses connections, or is read-only (a demoted
+ * primary after a failover).
+ */
+function databaseUnavailable(error: unknown): boolean {
+  if (isConnectionError(error)) return true;
+  const e = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (code === '25006' || code === '53300' || code.startsWith('57P')) return true;
+  return (
+    code === '55000' &&
+    typeof e?.message === 'string' &&
+    /does not allow connections|not currently accepting connections/.test(e.message)
+  );
 }
