@@ -3,10 +3,17 @@ import type { Queue } from '../client/queue.js';
 import { canOpenDedicated, openDedicated, type DedicatedConnection } from '../db/dedicated.js';
 import { jobAncientStale, jobRecoverStale } from '../db/queries/job-worker.js';
 import { notifySend } from '../db/queries/notify.js';
+import { vacuumCandidates, vacuumStatement } from '../db/queries/vacuum.js';
 import { workerReleaseDead } from '../db/queries/worker.js';
 import { toJob } from '../db/rows.js';
 import { deadLetter } from './completer.js';
 import type { WorkerEventEmitter } from './events.js';
+
+/** Vacuum a queue table once it holds this many dead rows, and this many per live row, ... */
+const VACUUM_MIN_DEAD = 10_000;
+const VACUUM_DEAD_RATIO = 0.2;
+/** ... unless it was vacuumed (by us or autovacuum) this recently. */
+const VACUUM_QUIET_MS = 30_000;
 
 /** A leader connection that does not answer this fast is presumed dead: resign, let another take over. */
 const LEADER_CHECK_TIMEOUT_MS = 5_000;
@@ -31,7 +38,8 @@ export interface MaintenanceOptions {
  * 2. stale recovery tier 2: jobs claimed longer than `staleMaxAgeMs` ago go to the dead-letter table;
  * 3. stale recovery tier 1: expired leases with attempts left go back to retry now (seed 001);
  * 4. jobs whose lease expired on their final attempt go to the dead-letter table (reapExhausted);
- * 5. now and then, groups are recomputed to correct drift (refreshGroups).
+ * 5. now and then, groups are recomputed to correct drift (refreshGroups);
+ * 6. a job or group table whose dead rows pile up (autovacuum off, or behind) is vacuumed.
  */
 export class Maintenance {
   private conn: DedicatedConnection | undefined;
@@ -162,6 +170,39 @@ export class Maintenance {
     if (Date.now() - this.lastGroupRefresh >= this.o.groupRefreshIntervalMs) {
       this.lastGroupRefresh = Date.now();
       for (const { name } of queues) await arbiter.queue(name).jobs.refreshGroups();
+    }
+    await this.vacuum(queues.map((q) => q.name));
+  }
+
+  /**
+   * Vacuums the queue tables that autovacuum left behind. Its per-table settings (set at createQueue)
+   * normally get there first; this covers a server with autovacuum off or throttled, where a busy queue
+   * would otherwise slow down by the minute (measured with autovacuum off: 8.7k jobs/s in the first
+   * minute, 530/s in the second, with a million dead rows in the job table).
+   */
+  private async vacuum(queues: string[]): Promise<void> {
+    const { arbiter, events } = this.o;
+    const conn = this.conn;
+    if (!conn || queues.length === 0) return;
+    const candidates = await vacuumCandidates(
+      arbiter.db,
+      arbiter.schema,
+      queues,
+      VACUUM_MIN_DEAD,
+      VACUUM_DEAD_RATIO,
+      VACUUM_QUIET_MS,
+    );
+    for (const c of candidates) {
+      if (this.stopped) return;
+      const started = performance.now();
+      // On the leader's own session: VACUUM cannot run in a transaction, and it blocks no claim or write.
+      await conn.query(vacuumStatement(arbiter.schema, c.table));
+      events.emit('maintenance:vacuumed', {
+        queue: c.queue,
+        table: c.table,
+        deadTuples: c.deadTuples,
+        durationMs: performance.now() - started,
+      });
     }
   }
 
