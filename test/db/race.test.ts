@@ -170,7 +170,9 @@ describe('concurrent claims', () => {
           const [j] = await q.claim({ leaseMs: 100 });
           if (!j) return;
           await sleep(50);
-          accepted += await q.ack(j);
+          // Not `accepted += await …`: that reads `accepted` before the await and can undo a racer's count.
+          const n = await q.ack(j);
+          accepted += n;
         }),
       );
       // Nobody may be left holding it: finish whatever remains so the next iteration starts clean.
@@ -179,7 +181,10 @@ describe('concurrent claims', () => {
         if (rows[0].n === 0) break;
         await sleep(110);
         const [j] = await q.claim({ leaseMs: 100 });
-        if (j) accepted += await q.ack(j);
+        if (j) {
+          const n = await q.ack(j);
+          accepted += n;
+        }
       }
       expect(accepted).toBe(1);
     }

@@ -193,10 +193,20 @@ describe('reserved connections (pool exhaustion)', () => {
     await q.enqueueMany([{ payload: { n: 1 } }, { payload: { n: 2 } }]);
     await waitFor(() => started === 2, 'both jobs started', 10_000);
     const held: pg.PoolClient[] = [];
+    // Keep taking every connection that comes back: a worker query in flight when the pool first looks
+    // exhausted returns its connection afterwards, and a heartbeat would otherwise get it.
+    let grabbing = true;
+    const grabber = (async () => {
+      while (grabbing) {
+        if (pool.totalCount < POOL_SIZE || pool.idleCount > 0) held.push(await pool.connect());
+        else await sleep(1);
+      }
+    })();
     try {
-      while (pool.totalCount < POOL_SIZE || pool.idleCount > 0) held.push(await pool.connect());
       await sleep(4 * LEASE_MS);
     } finally {
+      grabbing = false;
+      await grabber;
       for (const c of held) c.release();
     }
     const { expired } = await stopMonitor();
