@@ -9,7 +9,7 @@ import { databaseUrl, useTestDb } from '../support/db.js';
 import { count, sleep, startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
-const LEASE_MS = 500;
+const LEASE_MS = 1_000;
 const POOL_SIZE = 4;
 
 /** An Arbiter on the test schema over its own small pool: the pool the handlers exhaust. */
@@ -23,6 +23,7 @@ beforeAll(async () => {
     at timestamptz NOT NULL DEFAULT clock_timestamp())`);
 });
 afterEach(stopAll);
+let attempt = 0;
 afterAll(async () => {
   await pool.end();
 });
@@ -72,144 +73,158 @@ async function execLog(queue: string): Promise<{ job_id: string; attempt: number
   return rows;
 }
 
+// Lease timings are real (1 s leases, heartbeats every third): on a CI machine running every file at
+// once a starved attempt can miss one, so each test gets up to two more attempts.
 describe('reserved connections (pool exhaustion)', () => {
-  it('handlers holding every pooled connection for many lease periods: each job runs once and is acked, no lease expires', async () => {
-    const name = 'exhaust_handlers';
-    const q = await arbiter.createQueue<{ n: number }>(name);
-    const jobs = 6;
-    await q.enqueueMany(Array.from({ length: jobs }, (_, n) => ({ payload: { n } })));
-    // A healthy peer on another pool leads maintenance: it would release the jobs of a worker whose
-    // registry heartbeat starved (dead-worker threshold 1.5 s, far shorter than the exhaustion).
-    await t.arbiter.createQueue('exhaust_peer');
-    const released: string[] = [];
-    const peer = await startWorker(t.arbiter, { queues: { exhaust_peer: { handler: () => undefined } } });
-    peer.on('maintenance:workers-released', (e) => released.push(...e.workers));
-    await waitFor(() => peer.isLeader, 'peer leads maintenance', 5_000);
-    const stopMonitor = leaseMonitor(await t.connect(), name);
-    const holdMs = 3 * LEASE_MS;
-    // The LISTEN and leader connections take 2 of the 4; the handlers fight over the other 2, so most of
-    // them wait for a connection for several lease periods, and the pool is never free while jobs run.
-    const w = await startWorker(arbiter, {
-      concurrency: jobs,
-      queues: {
-        [name]: {
-          leaseMs: LEASE_MS,
-          handler: async (job: Job<{ n: number }>) => {
-            const client = await pool.connect();
-            try {
-              await sleep(holdMs);
-              await client.query(
-                `INSERT INTO "${t.schema}".exec_log (job_id, attempt, queue) VALUES ($1, $2, $3)`,
-                [job.id, job.attempts, name],
-              );
-            } finally {
-              client.release();
-            }
+  it(
+    'handlers holding every pooled connection for many lease periods: each job runs once and is acked, no lease expires',
+    { retry: 2 },
+    async () => {
+      const name = `exhaust_handlers_${++attempt}`; // a fresh queue per attempt (retries)
+      const q = await arbiter.createQueue<{ n: number }>(name);
+      const jobs = 6;
+      await q.enqueueMany(Array.from({ length: jobs }, (_, n) => ({ payload: { n } })));
+      // A healthy peer on another pool leads maintenance: it would release the jobs of a worker whose
+      // registry heartbeat starved (dead-worker threshold 1.5 s, far shorter than the exhaustion).
+      await t.arbiter.createQueue('exhaust_peer');
+      const released: string[] = [];
+      const peer = await startWorker(t.arbiter, { queues: { exhaust_peer: { handler: () => undefined } } });
+      peer.on('maintenance:workers-released', (e) => released.push(...e.workers));
+      await waitFor(() => peer.isLeader, 'peer leads maintenance', 5_000);
+      const stopMonitor = leaseMonitor(await t.connect(), name);
+      const holdMs = 3 * LEASE_MS;
+      // The LISTEN and leader connections take 2 of the 4; the handlers fight over the other 2, so most of
+      // them wait for a connection for several lease periods, and the pool is never free while jobs run.
+      const w = await startWorker(arbiter, {
+        concurrency: jobs,
+        queues: {
+          [name]: {
+            leaseMs: LEASE_MS,
+            handler: async (job: Job<{ n: number }>) => {
+              const client = await pool.connect();
+              try {
+                await sleep(holdMs);
+                await client.query(
+                  `INSERT INTO "${t.schema}".exec_log (job_id, attempt, queue) VALUES ($1, $2, $3)`,
+                  [job.id, job.attempts, name],
+                );
+              } finally {
+                client.release();
+              }
+            },
           },
         },
-      },
-    });
-    const seen = watch(w);
-    await waitFor(async () => (await execLog(name)).length === jobs, 'every job executed', 30_000, 50);
-    await waitFor(() => seen.succeeded === jobs, 'every job acked', 10_000);
-    const { expired, reclaimed } = await stopMonitor();
+      });
+      const seen = watch(w);
+      await waitFor(async () => (await execLog(name)).length === jobs, 'every job executed', 30_000, 50);
+      await waitFor(() => seen.succeeded === jobs, 'every job acked', 10_000);
+      const { expired, reclaimed } = await stopMonitor();
 
-    const log = await execLog(name);
-    expect(new Set(log.map((r) => r.job_id)).size).toBe(jobs); // each job exactly once…
-    expect(log.every((r) => r.attempt === 1)).toBe(true); // …on its first attempt
-    expect(await count(t.pool, t.schema, name)).toBe(0); // acked (deleted)
-    expect(expired).toBe(0);
-    expect(reclaimed).toBe(0);
-    expect(seen.leaseLost).toBe(0);
-    expect(seen.errors).toEqual([]);
-    expect(released).not.toContain(w.id);
-  });
+      const log = await execLog(name);
+      expect(new Set(log.map((r) => r.job_id)).size).toBe(jobs); // each job exactly once…
+      expect(log.every((r) => r.attempt === 1)).toBe(true); // …on its first attempt
+      expect(await count(t.pool, t.schema, name)).toBe(0); // acked (deleted)
+      expect(expired).toBe(0);
+      expect(reclaimed).toBe(0);
+      expect(seen.leaseLost).toBe(0);
+      expect(seen.errors).toEqual([]);
+      expect(released).not.toContain(w.id);
+    },
+  );
 
-  it('the application holding every pooled connection: running jobs keep their leases and finished jobs are acked meanwhile', async () => {
-    const name = 'exhaust_app';
-    const q = await arbiter.createQueue<{ n: number }>(name);
-    const jobs = 4;
-    const stopMonitor = leaseMonitor(await t.connect(), name);
-    const started: string[] = [];
-    const w = await startWorker(arbiter, {
-      concurrency: jobs,
-      queues: {
-        [name]: {
-          leaseMs: LEASE_MS,
-          handler: async (job: Job<{ n: number }>) => {
-            started.push(job.id);
-            await sleep(3 * LEASE_MS);
+  it(
+    'the application holding every pooled connection: running jobs keep their leases and finished jobs are acked meanwhile',
+    { retry: 2 },
+    async () => {
+      const name = `exhaust_app_${++attempt}`; // a fresh queue per attempt (retries)
+      const q = await arbiter.createQueue<{ n: number }>(name);
+      const jobs = 4;
+      const stopMonitor = leaseMonitor(await t.connect(), name);
+      const started: string[] = [];
+      const w = await startWorker(arbiter, {
+        concurrency: jobs,
+        queues: {
+          [name]: {
+            leaseMs: LEASE_MS,
+            handler: async (job: Job<{ n: number }>) => {
+              started.push(job.id);
+              await sleep(3 * LEASE_MS);
+            },
           },
         },
-      },
-    });
-    const seen = watch(w);
-    await q.enqueueMany(Array.from({ length: jobs }, (_, n) => ({ payload: { n } })));
-    await waitFor(() => started.length === jobs, 'every job started', 10_000);
+      });
+      const seen = watch(w);
+      await q.enqueueMany(Array.from({ length: jobs }, (_, n) => ({ payload: { n } })));
+      await waitFor(() => started.length === jobs, 'every job started', 10_000);
 
-    // The application takes every connection the worker's listener and leader left in the pool.
-    const held: pg.PoolClient[] = [];
-    try {
-      while (pool.totalCount < POOL_SIZE || pool.idleCount > 0) held.push(await pool.connect());
-      expect(pool.idleCount).toBe(0);
-      const heldAt = Date.now();
-      // Acked while the pool is still exhausted: the jobs are gone, seen from another connection.
-      await waitFor(
-        async () => (await count(t.pool, t.schema, name)) === 0,
-        'acked during exhaustion',
-        10_000,
-      );
-      expect(Date.now() - heldAt).toBeLessThan(6 * LEASE_MS); // well before the application lets go
-      expect(seen.succeeded).toBe(jobs);
-    } finally {
-      for (const c of held) c.release();
-    }
-    const { expired, reclaimed } = await stopMonitor();
-    expect(expired).toBe(0);
-    expect(reclaimed).toBe(0);
-    expect(started.length).toBe(jobs);
-    expect(seen.leaseLost).toBe(0);
-    expect(seen.errors).toEqual([]);
-  });
-
-  it('without a reserve (reservedConnections: 0) the same exhaustion lets leases run out: the test can fail', async () => {
-    const name = 'exhaust_noreserve';
-    const q = await arbiter.createQueue<{ n: number }>(name);
-    const stopMonitor = leaseMonitor(await t.connect(), name);
-    let started = 0;
-    await startWorker(arbiter, {
-      concurrency: 2,
-      reservedConnections: 0,
-      queues: {
-        [name]: {
-          leaseMs: LEASE_MS,
-          handler: async () => {
-            started++;
-            await sleep(3 * LEASE_MS);
-          },
-        },
-      },
-    });
-    await q.enqueueMany([{ payload: { n: 1 } }, { payload: { n: 2 } }]);
-    await waitFor(() => started === 2, 'both jobs started', 10_000);
-    const held: pg.PoolClient[] = [];
-    // Keep taking every connection that comes back: a worker query in flight when the pool first looks
-    // exhausted returns its connection afterwards, and a heartbeat would otherwise get it.
-    let grabbing = true;
-    const grabber = (async () => {
-      while (grabbing) {
-        if (pool.totalCount < POOL_SIZE || pool.idleCount > 0) held.push(await pool.connect());
-        else await sleep(1);
+      // The application takes every connection the worker's listener and leader left in the pool.
+      const held: pg.PoolClient[] = [];
+      try {
+        while (pool.totalCount < POOL_SIZE || pool.idleCount > 0) held.push(await pool.connect());
+        expect(pool.idleCount).toBe(0);
+        const heldAt = Date.now();
+        // Acked while the pool is still exhausted: the jobs are gone, seen from another connection.
+        await waitFor(
+          async () => (await count(t.pool, t.schema, name)) === 0,
+          'acked during exhaustion',
+          10_000,
+        );
+        expect(Date.now() - heldAt).toBeLessThan(6 * LEASE_MS); // well before the application lets go
+        expect(seen.succeeded).toBe(jobs);
+      } finally {
+        for (const c of held) c.release();
       }
-    })();
-    try {
-      await sleep(4 * LEASE_MS);
-    } finally {
-      grabbing = false;
-      await grabber;
-      for (const c of held) c.release();
-    }
-    const { expired } = await stopMonitor();
-    expect(expired).toBeGreaterThan(0);
-  });
+      const { expired, reclaimed } = await stopMonitor();
+      expect(expired).toBe(0);
+      expect(reclaimed).toBe(0);
+      expect(started.length).toBe(jobs);
+      expect(seen.leaseLost).toBe(0);
+      expect(seen.errors).toEqual([]);
+    },
+  );
+
+  it(
+    'without a reserve (reservedConnections: 0) the same exhaustion lets leases run out: the test can fail',
+    { retry: 2 },
+    async () => {
+      const name = `exhaust_noreserve_${++attempt}`; // a fresh queue per attempt (retries)
+      const q = await arbiter.createQueue<{ n: number }>(name);
+      const stopMonitor = leaseMonitor(await t.connect(), name);
+      let started = 0;
+      await startWorker(arbiter, {
+        concurrency: 2,
+        reservedConnections: 0,
+        queues: {
+          [name]: {
+            leaseMs: LEASE_MS,
+            handler: async () => {
+              started++;
+              await sleep(3 * LEASE_MS);
+            },
+          },
+        },
+      });
+      await q.enqueueMany([{ payload: { n: 1 } }, { payload: { n: 2 } }]);
+      await waitFor(() => started === 2, 'both jobs started', 10_000);
+      const held: pg.PoolClient[] = [];
+      // Keep taking every connection that comes back: a worker query in flight when the pool first looks
+      // exhausted returns its connection afterwards, and a heartbeat would otherwise get it.
+      let grabbing = true;
+      const grabber = (async () => {
+        while (grabbing) {
+          if (pool.totalCount < POOL_SIZE || pool.idleCount > 0) held.push(await pool.connect());
+          else await sleep(1);
+        }
+      })();
+      try {
+        await sleep(4 * LEASE_MS);
+      } finally {
+        grabbing = false;
+        await grabber;
+        for (const c of held) c.release();
+      }
+      const { expired } = await stopMonitor();
+      expect(expired).toBeGreaterThan(0);
+    },
+  );
 });
