@@ -1,10 +1,9 @@
 import type { QueueContext } from '../client/context.js';
-import { encodeCursor } from '../core/cursor.js';
+import { decodeCursor, encodeCursor } from '../core/cursor.js';
 import { DEFAULT_PAGE_SIZE } from '../core/job-filter.js';
 import { LIMITS, checkOptions, intInRange } from '../core/validate.js';
 import { withTranslation } from '../db/errors.js';
 import { groupList, type GroupJobColumns, type GroupListRow } from '../db/queries/group-list.js';
-import { ValidationError } from '../errors.js';
 import type { JobId, JobStatus, Page, PageOptions } from '../types.js';
 
 /** A job of a group, as the groups listing shows it (no payload: a page of groups stays small). */
@@ -122,28 +121,8 @@ function describe(r: GroupListRow): Pick<GroupInfo, 'state' | 'blocked' | 'block
 }
 
 function parseCursor(value: unknown, field: string): string {
-  const bad = (): never => {
-    throw new ValidationError(field, value, 'is not a cursor returned by this listing');
-  };
-  // Like core/cursor.ts, with room for the longest group key (512 characters of any script).
-  if (
-    typeof value !== 'string' ||
-    value.length === 0 ||
-    value.length > 4096 ||
-    !/^[A-Za-z0-9_-]+$/.test(value)
-  ) {
-    return bad();
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
-  } catch {
-    return bad();
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2 || parsed[0] !== GROUP_CURSOR_KIND) return bad();
-  const key = (parsed as unknown[])[1];
-  if (typeof key !== 'string' || encodeCursor(GROUP_CURSOR_KIND, [key]) !== value) return bad();
-  return key;
+  // Room for the longest group key (512 characters of any script), base64url-encoded.
+  return decodeCursor(value, field, GROUP_CURSOR_KIND, 1, 4096)[0]!;
 }
 
 /** A page of a queue's groups in key order (the implementation of queue.jobs.listGroups). */

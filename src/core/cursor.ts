@@ -9,15 +9,24 @@ export function encodeCursor(kind: string, parts: readonly string[]): string {
   return Buffer.from(JSON.stringify([kind, ...parts]), 'utf8').toString('base64url');
 }
 
-/** Returns the cursor's parts; the caller validates each one (e.g. with toJobId). */
-export function decodeCursor(value: unknown, field: string, kind: string, arity: number): string[] {
+/**
+ * Returns the cursor's parts; the caller validates each one (e.g. with toJobId). `maxLength` bounds the
+ * encoded cursor (listings keyed by long strings, such as group keys, need more than ids).
+ */
+export function decodeCursor(
+  value: unknown,
+  field: string,
+  kind: string,
+  arity: number,
+  maxLength = 512,
+): string[] {
   const bad = (): never => {
     throw new ValidationError(field, value, 'is not a cursor returned by this listing');
   };
   if (
     typeof value !== 'string' ||
     value.length === 0 ||
-    value.length > 512 ||
+    value.length > maxLength ||
     !/^[A-Za-z0-9_-]+$/.test(value)
   ) {
     return bad();
