@@ -1,41 +1,13 @@
 // A lease extension that never answers (half-open connection: no error, no reply) must not let a handler
 // run on past its lease: the heartbeat aborts it before the lease can expire, as it does when extensions fail.
-import net from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Arbiter, type Job } from '../../src/index.js';
 import type { JobAbortError } from '../../src/worker/executor.js';
 import { databaseUrl, useTestDb } from '../support/db.js';
+import { startProxy } from '../support/proxy.js';
 import { startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
-
-/** A TCP proxy whose open connections can be blackholed (nothing passes, nothing is closed). */
-async function startProxy(target: URL) {
-  const pairs: { client: net.Socket; upstream: net.Socket; dead: boolean }[] = [];
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
-    const pair = { client, upstream, dead: false };
-    pairs.push(pair);
-    client.on('data', (d) => void (pair.dead || upstream.write(d)));
-    upstream.on('data', (d) => void (pair.dead || client.write(d)));
-    for (const s of [client, upstream]) s.on('error', () => undefined);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    blackhole: () => pairs.forEach((p) => (p.dead = true)),
-    close: () =>
-      new Promise<void>((done) => {
-        for (const p of pairs) {
-          p.client.destroy();
-          p.upstream.destroy();
-        }
-        server.close(() => done());
-      }),
-  };
-}
 
 let proxy: Awaited<ReturnType<typeof startProxy>> | undefined;
 let viaProxy: Arbiter | undefined;
