@@ -16,6 +16,11 @@ export function toJobId(value: unknown, field = 'id'): JobId {
   throw new ValidationError(field, value, 'must be a positive 64-bit integer id');
 }
 
+/** Orders job ids numerically (decimal strings without leading zeros: by length, then by digits). */
+export function compareJobIds(a: JobId, b: JobId): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
 export function toJobIds(values: unknown, field = 'ids', max = 10_000): JobId[] {
   if (!Array.isArray(values)) throw new ValidationError(field, values, 'must be an array of job ids');
   if (values.length > max)

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ParentNotFoundError, QueueNotFoundError } from '../../src/index.js';
+import {
+  type EnqueueItem,
+  ParentNotFoundError,
+  QueueNotFoundError,
+  type InsertedTree,
+  type TreeNode,
+} from '../../src/index.js';
 import { useTestDb } from '../support/db.js';
 
 const t = useTestDb();
@@ -135,6 +141,33 @@ describe('enqueue', () => {
   });
 });
 
+describe('concurrent enqueues', () => {
+  it('each caller gets its own job exactly as stored, whichever statement carried it', async () => {
+    const q = await t.arbiter.createQueue<{ n: number; s?: string }>('enq_concurrent');
+    const runAt = new Date(Date.now() + 3_600_000);
+    // Rounds of 16 concurrent calls: they leave together in multi-row statements.
+    for (let round = 0; round < 5; round++) {
+      const calls = Array.from({ length: 16 }, (_, i) => {
+        const n = round * 100 + i;
+        return q.enqueue(i % 4 === 0 ? { n, s: '{"z":1,"a":[2]}' } : { n }, {
+          ...(i % 3 === 0 ? { groupKey: `g${i % 2}` } : {}),
+          ...(i % 5 === 0 ? { priority: -i } : {}),
+          ...(i % 7 === 0 ? { delayMs: 60_000 } : i === 5 ? { runAt } : {}),
+          ...(i % 2 ? { maxAttempts: i } : {}),
+          ...(i === 3 ? { meta: { zeta: 1, alpha: [true] } } : {}),
+          ...(i === 9 ? { suspended: true } : {}),
+        });
+      });
+      const jobs = await Promise.all(calls);
+      expect(new Set(jobs.map((j) => j!.id)).size).toBe(16);
+      for (const [i, job] of jobs.entries()) {
+        expect(job!.payload.n).toBe(round * 100 + i);
+        expect(job).toEqual(await q.jobs.get(job!.id));
+      }
+    }
+  });
+});
+
 describe('enqueueMany', () => {
   it('inserts in one call and returns rows in caller order within groups', async () => {
     const q = await t.arbiter.createQueue<{ i: number }>('many_basic');
@@ -149,6 +182,54 @@ describe('enqueueMany', () => {
     }
     expect(await q.enqueueManyCount([{ payload: { i: 100 } }, { payload: { i: 101 } }])).toBe(2);
     expect(await count('many_basic')).toBe(52);
+  });
+
+  it('writes each row its own options, whichever columns vary across the batch', async () => {
+    const q = await t.arbiter.createQueue<{ i: number; s?: string }>('many_columns');
+    const runAt = new Date(Date.now() + 7_200_000);
+    // Every option set on some rows and not others, and payloads that are not all alike in shape.
+    const items: EnqueueItem<{ i: number; s?: string }>[] = Array.from({ length: 12 }, (_, i) => ({
+      payload: i % 3 === 0 ? { i, s: 'q"uo\\te,[x]' } : { i },
+      ...(i % 2 ? { groupKey: `g${i % 4}` } : {}),
+      ...(i % 3 ? { priority: i - 6 } : {}),
+      ...(i === 5 ? { runAt } : i % 4 === 1 ? { delayMs: 60_000 } : {}),
+      ...(i % 5 ? { maxAttempts: i + 1 } : {}),
+      ...(i === 7 ? { dedup: { key: 'k7' } } : {}),
+      ...(i === 8 ? { idempotencyKey: 'i8' } : {}),
+      ...(i % 2 === 0 ? { suspended: true } : {}),
+      ...(i === 3 ? { meta: { note: 'three' } } : {}),
+    }));
+    const jobs = await q.enqueueMany(items);
+    expect(jobs).toHaveLength(items.length);
+    const { rows } = await t.pool.query(
+      `SELECT payload, group_key, priority, run_at, max_attempts, dedup_key, idempotency_key, suspended, meta,
+              extract(epoch FROM run_at - created_at) AS delay_s
+         FROM "${t.schema}".many_columns`,
+    );
+    expect(rows).toHaveLength(items.length);
+    for (const item of items) {
+      const row = rows.find((r) => r.payload.i === item.payload.i)!;
+      expect(row.payload).toEqual(item.payload);
+      expect(row.group_key).toBe(item.groupKey ?? null);
+      expect(row.priority).toBe(item.priority ?? 0);
+      expect(row.max_attempts).toBe(item.maxAttempts ?? 25);
+      expect(row.dedup_key).toBe(item.dedup?.key ?? null);
+      expect(row.idempotency_key).toBe(item.idempotencyKey ?? null);
+      expect(row.suspended).toBe(item.suspended ?? false);
+      expect(row.meta).toEqual(item.meta ?? null);
+      if (item.runAt) expect(row.run_at.toISOString()).toBe(runAt.toISOString());
+      else if (item.delayMs) expect(Number(row.delay_s)).toBeCloseTo(60, 0);
+      else expect(Number(row.delay_s)).toBe(0);
+    }
+    // One varying column at a time, the rest alike: the same rows come back.
+    const single = await q.enqueueMany([
+      { payload: { i: 100 }, priority: 1 },
+      { payload: { i: 101 }, priority: 2 },
+    ]);
+    expect(single.map((j) => [j.payload.i, j.priority])).toEqual([
+      [100, 1],
+      [101, 2],
+    ]);
   });
 
   it('keeps the last occurrence of a dedup key and returns only inserted or replaced jobs', async () => {
@@ -211,5 +292,95 @@ describe('enqueueTree', () => {
       q.enqueueTree({ payload: 1, options: { parentId: '424242424' }, children: [] }),
     ).rejects.toBeInstanceOf(ParentNotFoundError);
     expect(await count('tree_bad')).toBe(0);
+  });
+
+  it("writes every node of a large tree under its own parent, in the caller's shape and order", async () => {
+    type P = { path: string };
+    const q = await t.arbiter.createQueue<P>('tree_levels');
+    const groups = [null, 'gb', 'ga', 'gc'] as const;
+    // Three levels, a few hundred nodes. Group keys vary among siblings, so a level's rows are reordered
+    // by group before insert and a node's position in the level differs from its position in the insert.
+    const node = (path: string, i: number, kids: TreeNode<P>[]): TreeNode<P> => {
+      const groupKey = groups[(i * 7 + path.length) % groups.length]!;
+      return {
+        payload: { path },
+        options: { ...(groupKey ? { groupKey } : {}), priority: ((i * 5) % 9) - 4 },
+        ...(i % 3 === 0 ? { rollup: true } : {}),
+        ...(kids.length > 0 ? { children: kids } : {}),
+      };
+    };
+    const mids = Array.from({ length: 16 }, (_, i) => {
+      // Some middle nodes are leaves, the others have up to 37 children.
+      const n = i % 4 === 1 ? 0 : 10 + ((i * 13) % 28);
+      return node(
+        `0.${i}`,
+        i,
+        Array.from({ length: n }, (_, j) => node(`0.${i}.${j}`, j, [])),
+      );
+    });
+    const root: TreeNode<P> = { payload: { path: '0' }, rollup: true, children: mids };
+    const tree = await q.enqueueTree(root);
+
+    // Every input node, with the path of its parent.
+    const inputs = new Map<string, { node: TreeNode<P>; parent: string | null }>();
+    const index = (n: TreeNode<P>, parent: string | null) => {
+      inputs.set(n.payload.path, { node: n, parent });
+      for (const c of n.children ?? []) index(c, n.payload.path);
+    };
+    index(root, null);
+    expect(inputs.size).toBeGreaterThan(300);
+
+    const { rows } = await t.pool.query(
+      `SELECT id, parent_id, suspended, is_rollup, payload, group_key, priority FROM "${t.schema}".tree_levels`,
+    );
+    expect(rows).toHaveLength(inputs.size);
+    const byPath = new Map<string, (typeof rows)[number]>(rows.map((r) => [r.payload.path as string, r]));
+    for (const [path, { node: n, parent }] of inputs) {
+      const row = byPath.get(path)!;
+      expect(row, path).toBeDefined();
+      expect(row.parent_id, path).toBe(parent === null ? null : byPath.get(parent)!.id);
+      expect(row.suspended, path).toBe((n.children ?? []).length > 0);
+      expect(row.is_rollup, path).toBe(n.rollup ?? false);
+      expect(row.payload, path).toEqual(n.payload);
+      expect(row.group_key, path).toBe(n.options?.groupKey ?? null);
+      expect(row.priority, path).toBe(n.options?.priority ?? 0);
+    }
+
+    // The returned tree mirrors the input: same shape, same order, each job the row written for its node.
+    const mirror = (n: TreeNode<P>, out: InsertedTree<P>, parentId: string | null) => {
+      const path = n.payload.path;
+      expect(out.job.payload, path).toEqual(n.payload);
+      expect(out.job.id, path).toBe(byPath.get(path)!.id);
+      expect(out.job.parentId, path).toBe(parentId);
+      expect(out.job.groupKey, path).toBe(n.options?.groupKey ?? null);
+      expect(out.children, path).toHaveLength((n.children ?? []).length);
+      (n.children ?? []).forEach((c, i) => mirror(c, out.children[i]!, out.job.id));
+    };
+    mirror(root, tree, null);
+
+    // Siblings in one group keep their order in ids, so the group runs them in the caller's order.
+    for (const mid of tree.children) {
+      for (const g of groups.filter((x) => x !== null)) {
+        const ids = mid.children.filter((c) => c.job.groupKey === g).map((c) => BigInt(c.job.id));
+        expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+      }
+    }
+  });
+
+  it('inserts a level wider than one statement takes', async () => {
+    const q = await t.arbiter.createQueue<{ i: number }>('tree_wide');
+    const children = Array.from({ length: 2_345 }, (_, i) => ({
+      payload: { i },
+      options: i % 2 ? { groupKey: `g${i % 5}` } : {},
+    }));
+    const tree = await q.enqueueTree({ payload: { i: -1 }, children });
+    expect(tree.children.map((c) => c.job.payload.i)).toEqual(children.map((c) => c.payload.i));
+    expect(new Set(tree.children.map((c) => c.job.parentId))).toEqual(new Set([tree.job.id]));
+    const { rows } = await t.pool.query(
+      `SELECT id, parent_id, payload FROM "${t.schema}".tree_wide WHERE parent_id IS NOT NULL`,
+    );
+    expect(rows).toHaveLength(children.length);
+    const idOf = new Map(rows.map((r) => [r.payload.i as number, r.id as string]));
+    tree.children.forEach((c, i) => expect(c.job.id).toBe(idOf.get(i)));
   });
 });

@@ -1,3 +1,4 @@
+import { compareJobIds } from '../../core/ids.js';
 import type { DedupMode } from '../../types.js';
 import type { Executor } from '../executor.js';
 import { jobColumns, type JobRow } from '../rows.js';
@@ -106,11 +107,6 @@ export async function jobByIdempotencyKey(db: Executor, t: QueueTables, key: str
   return rows[0] ?? null;
 }
 
-/**
- * Inserts many jobs in one statement, in the order given. Callers pass rows through sortForInsert first:
- * every batch then takes group locks in the same order, so concurrent batches cannot deadlock, and ids
- * (assigned in row order) follow that order. All rows must share one dedup mode.
- */
 /** Ungrouped rows first, then by group key (code-point order); stable, so caller order holds inside a group. */
 export function sortForInsert<R extends { groupKey: string | null }>(rows: readonly R[]): R[] {
   return rows
@@ -126,6 +122,42 @@ export function sortForInsert<R extends { groupKey: string | null }>(rows: reado
     .map((x) => x.row);
 }
 
+/**
+ * The columns of a batch insert besides the payload. A column whose value is the same in every row (the
+ * common case: defaults) travels as one scalar parameter; the others as arrays, zipped with the payloads
+ * by ROWS FROM. Sending 1,000 copies of a default costs the client an array literal to build and escape
+ * and the server one to parse, per column.
+ */
+interface BatchColumn {
+  alias: string;
+  type: string;
+  value: (j: JobInsert) => unknown;
+  same?: (a: unknown, b: unknown) => boolean;
+}
+
+const sameTime = (a: unknown, b: unknown) =>
+  a === b || (a instanceof Date && b instanceof Date && a.getTime() === b.getTime());
+
+const BATCH_COLUMNS: readonly BatchColumn[] = [
+  { alias: 'g', type: 'text', value: (j) => j.groupKey },
+  { alias: 'pr', type: 'smallint', value: (j) => j.priority },
+  { alias: 'ra', type: 'timestamptz', value: (j) => j.runAt, same: sameTime },
+  { alias: 'd', type: 'bigint', value: (j) => j.delayMs },
+  { alias: 'ma', type: 'int', value: (j) => j.maxAttempts },
+  { alias: 'dk', type: 'text', value: (j) => j.dedupKey },
+  { alias: 'ik', type: 'text', value: (j) => j.idempotencyKey },
+  { alias: 'pid', type: 'bigint', value: (j) => j.parentId },
+  { alias: 'ir', type: 'bool', value: (j) => j.isRollup },
+  { alias: 'su', type: 'bool', value: (j) => j.suspended },
+  { alias: 'm', type: 'text', value: (j) => j.meta },
+];
+
+/**
+ * Inserts many jobs in one statement, in the order given. Callers pass rows through sortForInsert first:
+ * every batch then takes group locks in the same order, so concurrent batches cannot deadlock, and ids
+ * (assigned in row order) follow that order. All rows must share one dedup mode.
+ * Returns the rows in id order.
+ */
 export async function jobInsertMany(
   db: Executor,
   t: QueueTables,
@@ -137,29 +169,47 @@ export async function jobInsertMany(
   if (jobs.length === 0) return { rows: [], count: 0 };
   const hasKeys = jobs.some((j) => j.dedupKey !== null || j.idempotencyKey !== null);
   const conflict = conflictClause(mode, hasKeys);
+  // Payloads are JSON texts already: joined, they are one JSON array, parsed once by the server.
+  let payloads = '[';
+  for (let i = 0; i < jobs.length; i++) payloads += (i === 0 ? '' : ',') + jobs[i]!.payload;
+  const values: unknown[] = [payloads + ']'];
+  const sources = ['jsonb_array_elements($1::jsonb)'];
+  const aliases = ['p'];
+  const expr: Record<string, string> = {};
+  let shape = '';
+  const first = jobs[0]!;
+  for (const col of BATCH_COLUMNS) {
+    const v0 = col.value(first);
+    const same = col.same ?? ((a, b) => a === b);
+    let uniform = true;
+    for (let i = 1; i < jobs.length && uniform; i++) uniform = same(col.value(jobs[i]!), v0);
+    if (uniform) {
+      values.push(v0);
+      expr[col.alias] = `$${values.length}::${col.type}`;
+      shape += 's';
+    } else {
+      values.push(jobs.map(col.value));
+      sources.push(`unnest($${values.length}::${col.type}[])`);
+      aliases.push(col.alias);
+      expr[col.alias] = `u.${col.alias}`;
+      shape += 'a';
+    }
+  }
   const text = `${opts.quiet ? QUIET_CTE : ''} INSERT INTO ${t.jobs} AS j ${INSERT_COLUMNS}
-    SELECT u.p::jsonb, u.g, u.pr, coalesce(u.ra, now() + u.d * interval '1 millisecond'), u.ma, u.dk, u.ik, u.pid,
-           u.ir, u.su, u.m::jsonb
-    FROM unnest($1::text[], $2::text[], $3::smallint[], $4::timestamptz[], $5::bigint[], $6::int[], $7::text[],
-                $8::text[], $9::bigint[], $10::bool[], $11::bool[], $12::text[])
-         WITH ORDINALITY AS u(p, g, pr, ra, d, ma, dk, ik, pid, ir, su, m, ord)
+    SELECT u.p, ${expr.g}, ${expr.pr}, coalesce(${expr.ra}, now() + ${expr.d} * interval '1 millisecond'),
+           ${expr.ma}, ${expr.dk}, ${expr.ik}, ${expr.pid}, ${expr.ir}, ${expr.su}, ${expr.m}::jsonb
+    FROM ROWS FROM (${sources.join(', ')}) WITH ORDINALITY AS u(${aliases.join(', ')}, ord)
          ${opts.quiet ? 'CROSS JOIN quiet' : ''}
     ORDER BY u.ord
     ${conflict}
     ${returning ? `RETURNING ${jobColumns('j')}, (j.xmax = 0) AS inserted` : ''}`;
-  const res = await db.query<InsertedRow>(text, [
-    jobs.map((j) => j.payload),
-    jobs.map((j) => j.groupKey),
-    jobs.map((j) => j.priority),
-    jobs.map((j) => j.runAt),
-    jobs.map((j) => j.delayMs),
-    jobs.map((j) => j.maxAttempts),
-    jobs.map((j) => j.dedupKey),
-    jobs.map((j) => j.idempotencyKey),
-    jobs.map((j) => j.parentId),
-    jobs.map((j) => j.isRollup),
-    jobs.map((j) => j.suspended),
-    jobs.map((j) => j.meta),
-  ]);
+  const name = `${t.statementPrefix}insertMany:${mode ?? (conflict ? 'keys' : 'plain')}:${shape}${returning ? ':r' : ''}${opts.quiet ? ':quiet' : ''}`;
+  // Prepared only for the common shapes (at most two varying columns), so the statements one connection
+  // keeps prepared stay few whatever mix of options callers send.
+  const arrays = aliases.length - 1;
+  const res = await db.query<InsertedRow>(text, values, arrays <= 2 ? name : undefined);
+  // Inserted rows get their ids in row order, so in id order they follow `jobs`: callers without a
+  // conflict clause line the rows up with what they sent. (A row replaced by dedup keeps its older id.)
+  res.rows.sort((a, b) => compareJobIds(a.id, b.id));
   return { rows: res.rows, count: res.rowCount };
 }
