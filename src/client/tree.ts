@@ -1,6 +1,6 @@
 import { isPlainObject } from '../core/validate.js';
 import type { Executor } from '../db/executor.js';
-import { jobInsert } from '../db/queries/job-insert.js';
+import { jobInsertMany, sortForInsert, type JobInsert } from '../db/queries/job-insert.js';
 import type { JobRow } from '../db/rows.js';
 import { ValidationError } from '../errors.js';
 import type { EnqueueOptions, Job } from '../types.js';
@@ -73,7 +73,26 @@ function check<T>(node: unknown, path: string, counter: { n: number }, isRoot: b
   };
 }
 
-/** Inserts a validated tree inside `tx`, parents before children. */
+/** Rows per insert statement when a tree level is large. */
+const LEVEL_CHUNK = 1_000;
+
+/** A node waiting to be inserted, and where its inserted form goes in the result. */
+interface Pending<T> {
+  c: Checked<T>;
+  row: JobInsert;
+  /** The parent's result node (null for the root) and this node's index among its children. */
+  parent: InsertedTree<T> | null;
+  index: number;
+  /** Set once the node's row is in. */
+  id?: string;
+  out?: InsertedTree<T>;
+}
+
+/**
+ * Inserts a validated tree inside `tx`, one level at a time: a child needs its parent's id, which the
+ * database assigns, so each level waits for the one above, but a whole level goes in one multi-row
+ * statement (chunked when large) instead of one round trip per node.
+ */
 export async function insertTree<T>(
   tx: Executor,
   ctx: QueueContext,
@@ -82,7 +101,7 @@ export async function insertTree<T>(
 ): Promise<InsertedTree<T>> {
   const checked = check<T>(root, 'tree', { n: 0 }, true);
   // Validate every node's payload and options before writing anything.
-  const prepared = new Map<Checked<T>, ReturnType<typeof toJobInsert>>();
+  const prepared = new Map<Checked<T>, JobInsert>();
   const walk = (c: Checked<T>) => {
     const opts = c.node.options ?? {};
     const ins = toJobInsert(c.node.payload, opts, ctx.maxPayloadBytes, `${c.path}.options`, {
@@ -93,13 +112,47 @@ export async function insertTree<T>(
     c.children.forEach(walk);
   };
   walk(checked);
-  const insert = async (c: Checked<T>, parentId: string | null): Promise<InsertedTree<T>> => {
-    const ins = prepared.get(c)!;
-    const row = await jobInsert(tx, ctx.t, parentId === null ? ins : { ...ins, parentId });
-    if (!row) throw new Error('tree insert returned no row');
-    const children: InsertedTree<T>[] = [];
-    for (const child of c.children) children.push(await insert(child, row.id));
-    return { job: toJob(row), children };
-  };
-  return insert(checked, null);
+
+  let result: InsertedTree<T> | null = null;
+  // The root keeps its own parentId option (if any); every other node gets its parent's id below.
+  let level: Pending<T>[] = [{ c: checked, row: prepared.get(checked)!, parent: null, index: 0 }];
+  while (level.length > 0) {
+    // Sorted like every other batch insert, so concurrent statements take group locks in one order
+    // and cannot deadlock within a level; the sort is stable, so siblings keep their order (and
+    // their id order) inside a group. Ids are assigned in this row order.
+    const sorted = sortForInsert(level.map((p) => ({ p, groupKey: p.row.groupKey })));
+    for (let from = 0; from < sorted.length; from += LEVEL_CHUNK) {
+      const chunk = sorted.slice(from, from + LEVEL_CHUNK);
+      // No dedup or idempotency keys in a tree, so there is no conflict clause and every row comes back.
+      const { rows } = await jobInsertMany(
+        tx,
+        ctx.t,
+        chunk.map((s) => s.p.row),
+        null,
+        true,
+      );
+      if (rows.length !== chunk.length) {
+        throw new Error(`tree insert returned ${rows.length} of ${chunk.length} rows`);
+      }
+      // No conflict clause: the rows come back in input order.
+      for (let i = 0; i < chunk.length; i++) {
+        const { p } = chunk[i]!;
+        const row = rows[i]!;
+        p.id = row.id;
+        p.out = { job: toJob(row), children: new Array<InsertedTree<T>>(p.c.children.length) };
+        if (p.parent === null) result = p.out;
+        else p.parent.children[p.index] = p.out;
+      }
+    }
+    // The next level in the caller's order: parents in this level's order, each one's children in theirs.
+    const next: Pending<T>[] = [];
+    for (const p of level) {
+      p.c.children.forEach((child, index) => {
+        next.push({ c: child, row: { ...prepared.get(child)!, parentId: p.id! }, parent: p.out!, index });
+      });
+    }
+    level = next;
+  }
+  if (result === null) throw new Error('tree insert returned no root');
+  return result;
 }
