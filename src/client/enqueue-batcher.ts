@@ -89,6 +89,7 @@ export class WakeNotifier {
 export class EnqueueBatcher {
   private readonly waiting: Pending[] = [];
   private inFlight = 0;
+  private inFlightRows = 0;
   /** A statement just finished: the next one leaves on the next turn of the event loop. */
   private settling = false;
 
@@ -116,10 +117,13 @@ export class EnqueueBatcher {
 
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.waiting.length > 0) {
-      const batch = this.waiting.splice(0, this.maxBatch);
+      const share = Math.ceil((this.waiting.length + this.inFlightRows) / this.maxInFlight);
+      const batch = this.waiting.splice(0, Math.min(this.maxBatch, share));
       this.inFlight++;
+      this.inFlightRows += batch.length;
       void this.flush(batch).finally(() => {
         this.inFlight--;
+        this.inFlightRows -= batch.length;
         // Let the callers this statement just answered enqueue their next job first (they resume on
         // microtasks), so they share the next statement instead of one going out alone ahead of them.
         this.settling = true;
@@ -155,8 +159,7 @@ export class EnqueueBatcher {
       );
       if (rows.length !== sorted.length)
         throw new Error(`coalesced insert returned ${rows.length} of ${sorted.length} rows`);
-      // Ids are assigned in row order, so sorting by id lines rows up with the sorted input.
-      rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+      // Plain rows cannot conflict: the rows come back in input order.
       sorted.forEach((p, i) => p.resolve(rows[i]!));
     } catch (err) {
       if (isConnectionError(err)) {
