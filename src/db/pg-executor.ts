@@ -1,8 +1,29 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Executor, QueryResult } from './executor.js';
 import { queryTypes } from './types.js';
 
 type Queryable = pg.Pool | pg.PoolClient | pg.Client;
+
+/** PostgreSQL keeps the first 63 bytes of a name: longer statement names could collide once cut. */
+const MAX_NAME_BYTES = 63;
+const shortNames = new Map<string, string>();
+
+/**
+ * The name a statement is prepared under: as given when it fits, otherwise a digest of it (stable, so the
+ * statement is still prepared once per connection). Names embed the schema and queue, so long ones are
+ * ordinary, and two that differ only after byte 63 must not share a prepared statement.
+ */
+export function statementName(name: string): string {
+  if (name.length <= MAX_NAME_BYTES && Buffer.byteLength(name) <= MAX_NAME_BYTES) return name;
+  let short = shortNames.get(name);
+  if (short === undefined) {
+    short = `arb:${createHash('sha256').update(name).digest('base64url').slice(0, 40)}`;
+    if (shortNames.size >= 10_000) shortNames.clear();
+    shortNames.set(name, short);
+  }
+  return short;
+}
 
 async function run<R>(
   target: Queryable,
@@ -11,7 +32,7 @@ async function run<R>(
   name: string | undefined,
 ): Promise<QueryResult<R>> {
   const config: pg.QueryConfig = name
-    ? { name, text, values: values as unknown[] | undefined, types: queryTypes }
+    ? { name: statementName(name), text, values: values as unknown[] | undefined, types: queryTypes }
     : { text, values: values as unknown[] | undefined, types: queryTypes };
   const res = await target.query(config);
   return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };

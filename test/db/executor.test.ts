@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { PoolExecutor } from '../../src/index.js';
+import { Arbiter, PoolExecutor } from '../../src/index.js';
 import { databaseUrl, useTestDb } from '../support/db.js';
 
 const t = useTestDb();
@@ -61,5 +61,34 @@ describe('PoolExecutor', () => {
     ).rejects.toThrow('abort');
     const { rows } = await t.pool.query(`SELECT array_agg(v) AS vs FROM "${t.schema}".tx_probe`);
     expect(rows[0].vs).toEqual([1]);
+  });
+});
+
+describe('prepared statement names', () => {
+  it('statements whose names differ only past 63 bytes stay distinct (long schema and queue names)', async () => {
+    const schema = `${t.schema}_a_rather_long_schema_name_for_statement_names`.slice(0, 63);
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 1 });
+    const arbiter = new Arbiter({ pool, schema });
+    try {
+      await arbiter.migrate();
+      const q = await arbiter.createQueue<{ n: number }>('a_queue_name_long_enough_to_push_past_the_limit');
+      // Batches of different shapes (which columns vary) are different statements on one connection.
+      await q.enqueueMany([{ payload: { n: 1 } }, { payload: { n: 2 } }]);
+      await q.enqueueMany([
+        { payload: { n: 3 }, priority: 1 },
+        { payload: { n: 4 }, priority: 2 },
+      ]);
+      await q.enqueueMany([
+        { payload: { n: 5 }, groupKey: 'a' },
+        { payload: { n: 6 }, groupKey: 'b' },
+      ]);
+      await q.enqueueMany([{ payload: { n: 7 } }, { payload: { n: 8 } }]);
+      const jobs = await q.claim({ limit: 10 });
+      expect(jobs.map((j) => j.payload.n).sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await arbiter.close();
+      await pool.end().catch(() => undefined);
+    }
   });
 });
