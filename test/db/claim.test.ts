@@ -58,6 +58,25 @@ describe('claim', () => {
     expect(await q.ack(again!)).toBe(1);
   });
 
+  it('returns claimed jobs exactly as stored, including the fields the claim fills in itself', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('c_fields');
+    await q.enqueueMany([
+      { payload: { n: 1 }, meta: { m: 1 }, dedup: { key: 'd1' }, maxAttempts: 4 },
+      { payload: { n: 2 }, groupKey: 'g', priority: -2, idempotencyKey: 'i2' },
+      { payload: { n: 3 }, priority: 3 },
+    ]);
+    for (const leaseMs of [1_234, 60_000]) {
+      const claimed = await q.claim({ limit: 10, leaseMs, workerId: `w-${leaseMs}` });
+      expect(claimed).toHaveLength(3);
+      for (const job of claimed) {
+        const stored = await q.jobs.get(job.id);
+        expect(job).toEqual({ ...stored, status: 'running' });
+        expect(job.claimedAt!.getTime()).toBe(job.leasedUntil!.getTime() - leaseMs);
+      }
+      await expireAll('c_fields');
+    }
+  });
+
   it('does not let a delayed or suspended job block its group', async () => {
     const q = await t.arbiter.createQueue<{ n: number }>('c_delayed');
     await q.enqueue({ n: 1 }, { groupKey: 'g', delayMs: 3_600_000 });
