@@ -7,10 +7,15 @@ import type { QueueTables } from '../sql.js';
  * Job rows are always locked before group rows.
  */
 export function lockGroupsSql(t: QueueTables, source: string): string {
-  return `SELECT g.group_key FROM ${t.groups} g
-    WHERE g.group_key IN (SELECT s.group_key FROM ${source} s WHERE s.group_key IS NOT NULL)
-    ORDER BY g.group_key COLLATE "C"
-    FOR UPDATE OF g`;
+  // One primary-key probe per key, in key order (the lateral runs once per outer row, in the outer
+  // order). Written as a join, a plan made without knowing how many keys there are (a generic plan)
+  // could read and hash every group of the queue on each call.
+  return `SELECT g.group_key FROM (
+      SELECT s.group_key FROM ${source} s WHERE s.group_key IS NOT NULL
+      GROUP BY s.group_key ORDER BY s.group_key COLLATE "C"
+    ) k CROSS JOIN LATERAL (
+      SELECT g.group_key FROM ${t.groups} g WHERE g.group_key = k.group_key FOR UPDATE OF g
+    ) g`;
 }
 
 /** Code-point order, which is the byte order of UTF-8 and so matches `COLLATE "C"`. */
