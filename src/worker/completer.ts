@@ -144,11 +144,15 @@ export class Completer {
         return;
       }
       const deleted = new Set(ids);
+      const rest: PendingAck[] = [];
+      for (const b of batch) {
+        if (deleted.has(b.job.id)) b.resolve('accepted');
+        else rest.push(b);
+      }
       // Not done in bulk: either our lease was lost, or the job has children (a parent acked by its own
       // run): the smart ack tells the two apart and suspends a parent until its children finish.
       await Promise.all(
-        batch.map(async (b) => {
-          if (deleted.has(b.job.id)) return b.resolve('accepted');
+        rest.map(async (b) => {
           const keep = b.keep;
           b.resolve(
             await this.retrying(keep ? 'keep' : 'ack', () =>

@@ -12,10 +12,22 @@ export interface Running {
   jobs: Job[];
   controller: JobController;
   /**
-   * Per job id: when its lease was last confirmed (claim or extension), on the monotonic clock
-   * (`performance.now()`), so a host clock that jumps cannot make a lease look older or younger.
+   * When the run's jobs were claimed, and per job id when its lease was last extended (the map is created
+   * by the first extension), on the monotonic clock (`performance.now()`), so a host clock that jumps
+   * cannot make a lease look older or younger.
    */
-  confirmedAt: Map<string, number>;
+  claimedAt: number;
+  extendedAt?: Map<string, number>;
+}
+
+/** When `job`'s lease was last confirmed: its latest extension, or the claim. */
+export function confirmedAt(r: Running, id: string): number {
+  return r.extendedAt?.get(id) ?? r.claimedAt;
+}
+
+/** Records that `id`'s lease was extended at `now`. */
+export function confirmLease(r: Running, id: string, now: number): void {
+  (r.extendedAt ??= new Map()).set(id, now);
 }
 
 /**
@@ -84,7 +96,7 @@ export class LeaseHeartbeat {
         const r = owner.get(u.id);
         if (!r) continue;
         if (u.status === 'updated') {
-          r.confirmedAt.set(u.id, now);
+          confirmLease(r, u.id, now);
           continue;
         }
         const job = r.jobs.find((j) => j.id === u.id)!;
@@ -102,7 +114,7 @@ export class LeaseHeartbeat {
     const now = performance.now();
     for (const r of list) {
       if (r.controller.aborted) continue;
-      const oldest = Math.min(...r.jobs.map((j) => r.confirmedAt.get(j.id) ?? now));
+      const oldest = Math.min(...r.jobs.map((j) => confirmedAt(r, j.id)));
       if (now - oldest > r.queue.leaseMs * 0.9 - this.intervalMs) {
         r.controller.abort(new JobAbortError('lease-lost', message));
       }

@@ -17,7 +17,7 @@ import {
   type RunOutcome,
 } from './executor.js';
 import { Fetcher, type Claimed, type FetchTarget } from './fetcher.js';
-import { LeaseHeartbeat, type Running } from './heartbeat.js';
+import { confirmLease, LeaseHeartbeat, type Running } from './heartbeat.js';
 import { Listener } from './listener.js';
 import { Maintenance } from './maintenance.js';
 import { resolveOptions, type ResolvedOptions, type WorkerOptions } from './options.js';
@@ -88,7 +88,9 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       (error, context) => this.emitter.emit('error', { error, context }),
     );
     this.fetcher = new Fetcher(
-      this.targets,
+      // Claims go through the reserved connections too: they are control traffic that handlers must not
+      // starve, and they run there with generic plans.
+      this.targets.map((t) => ({ queue: t.queue, handle: this.controlHandles.get(t.queue.name)! })),
       { free: (q) => this.freeSlots(q.name, q.concurrency) },
       this.id,
       this.o.pollIntervalMs,
@@ -349,7 +351,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
         handle: this.controlHandles.get(target.queue.name) ?? target.handle,
         jobs,
         controller: new JobController(),
-        confirmedAt: new Map(jobs.map((j) => [j.id, at])),
+        claimedAt: at,
       };
       const runId = this.nextRunId++;
       this.running.set(runId, run);
@@ -405,7 +407,8 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     if (written !== 'accepted') return; // 'failed' was reported as an error event
     switch (action.type) {
       case 'ack':
-        this.emitter.emit('job:succeeded', { queue, job, durationMs });
+        if (this.emitter.listenerCount('job:succeeded') > 0)
+          this.emitter.emit('job:succeeded', { queue, job, durationMs });
         break;
       case 'retry':
         this.emitter.emit('job:retried', { queue, job, delayMs: action.delayMs, error: action.error });
@@ -424,7 +427,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     const ok = (await handle.extendLease(job, leaseMs)) > 0;
     if (ok)
       for (const r of this.running.values())
-        if (r.jobs.includes(job)) r.confirmedAt.set(job.id, performance.now());
+        if (r.jobs.includes(job)) confirmLease(r, job.id, performance.now());
     return ok;
   }
 }
