@@ -32,3 +32,20 @@ export function isConnectionError(err: unknown): boolean {
     msg,
   );
 }
+
+/**
+ * Errors that say the database cannot be used right now, whichever loop saw them: the connection failed
+ * or was cut, the server is starting or shutting down, refuses connections, or is read-only (a demoted
+ * primary after a failover).
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (isConnectionError(error)) return true;
+  const e = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (code === '25006' || code === '53300' || code.startsWith('57P')) return true;
+  return (
+    code === '55000' &&
+    typeof e?.message === 'string' &&
+    /does not allow connections|not currently accepting connections/.test(e.message)
+  );
+}

@@ -1,4 +1,4 @@
-import { isConnectionError } from '../db/executor.js';
+import { isDatabaseUnavailable } from '../db/executor.js';
 import type { Job } from '../types.js';
 
 /** Everything the worker reports. Metrics and tracing subscribe here; nothing else is an observability hook. */
@@ -137,7 +137,7 @@ export class ErrorRateLimiter {
     const now = performance.now();
     // Every loop fails at once when the database is down or read-only: those errors share one bucket,
     // so an outage or a failover yields one event per interval per worker, not one per loop.
-    const key = databaseUnavailable(event.error) ? UNAVAILABLE : event.context;
+    const key = isDatabaseUnavailable(event.error) ? UNAVAILABLE : event.context;
     const state = this.contexts.get(key);
     if (!state || (now >= state.quietUntil && state.held === 0)) {
       if (state?.timer) clearTimeout(state.timer);
@@ -197,20 +197,3 @@ export class ErrorRateLimiter {
 
 /** The rate-limit bucket shared by all errors that mean the database cannot be used right now. */
 const UNAVAILABLE = '\u0000database-unavailable';
-
-/**
- * Errors that say the database cannot be used right now, whichever loop saw them: the connection failed
- * or was cut, the server is starting or shutting down, refuses connections, or is read-only (a demoted
- * primary after a failover).
- */
-function databaseUnavailable(error: unknown): boolean {
-  if (isConnectionError(error)) return true;
-  const e = error as { code?: unknown; message?: unknown } | null;
-  const code = typeof e?.code === 'string' ? e.code : '';
-  if (code === '25006' || code === '53300' || code.startsWith('57P')) return true;
-  return (
-    code === '55000' &&
-    typeof e?.message === 'string' &&
-    /does not allow connections|not currently accepting connections/.test(e.message)
-  );
-}

@@ -1,5 +1,7 @@
 import type { Queue } from '../client/queue.js';
+import { isDatabaseUnavailable } from '../db/executor.js';
 import type { Job } from '../types.js';
+import { BackoffTimer } from './backoff-timer.js';
 import type { WorkerEventEmitter } from './events.js';
 import type { ResolvedQueue } from './options.js';
 
@@ -27,6 +29,12 @@ export interface FetcherHooks {
 const RATE_WINDOW_MS = 1_000;
 /** Largest single claim. */
 const MAX_CLAIM = 1_000;
+/**
+ * Longest wait between claims while they keep failing: how late, at worst, a worker that hears no
+ * wake-up (poll-only, or an idle schema) notices that the database is back. The listener's reconnect
+ * backoff has the same cap.
+ */
+const CLAIM_BACKOFF_MAX_MS = 30_000;
 
 export interface Claimed {
   batch: Job[];
@@ -78,6 +86,11 @@ class QueueState {
  * and expired leases), or when its last claim filled its limit. Runs are serialized; wake-ups that arrive
  * during a run coalesce into one more run. Prefetched jobs are leased like running ones: a buffered job
  * older than half its lease is given back, and so is the whole buffer at shutdown.
+ *
+ * When a claim fails because the database is unavailable (down, restarting, read-only), claims back off exponentially
+ * (BackoffTimer, from min(pollIntervalMs, 1 s) up to 30 s) and nothing else starts one early: not the poll
+ * timer, not a freed slot. Only a wake-up from LISTEN (a NOTIFY, or the LISTEN connection coming back)
+ * ends a wait early, since it shows the database answers again.
  */
 export class Fetcher {
   private readonly states: QueueState[];
@@ -87,6 +100,16 @@ export class Fetcher {
   private stopped = true;
   private pollTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Paces claims while they fail; waiting = no claim starts until it calls back (or a wake-up ends it). */
+  private readonly backoff: BackoffTimer;
+  /**
+   * Whether a wake-up may end the current wait. Not after a claim started that way failed too: otherwise
+   * a stream of NOTIFYs while only claims fail (their connections cut, the listener's not) would set
+   * the pace again.
+   */
+  private wakeEndsBackoff = false;
+  /** The next run was started by a wake-up that ended a wait. */
+  private earlyRetry = false;
   private next = 0;
   private readonly releases = new Set<Promise<void>>();
 
@@ -100,6 +123,9 @@ export class Fetcher {
   ) {
     this.states = targets.map((t) => new QueueState(t));
     for (const s of this.states) this.byName.set(s.target.queue.name, s);
+    this.backoff = new BackoffTimer(Math.min(pollIntervalMs, 1_000), CLAIM_BACKOFF_MAX_MS, () =>
+      this.schedule(),
+    );
   }
 
   start(): void {
@@ -107,9 +133,11 @@ export class Fetcher {
     this.stopped = false;
     this.pollTimer = setInterval(() => {
       this.releaseStale();
-      this.wake(null);
+      this.mark(null);
+      this.schedule();
     }, this.pollIntervalMs);
-    this.wake(null);
+    this.mark(null);
+    this.schedule();
   }
 
   /**
@@ -120,6 +148,7 @@ export class Fetcher {
     this.stopped = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.backoff.cancel();
     await this.running;
     for (const s of this.states) this.giveBack(s, s.buffer.splice(0));
     while (this.releases.size > 0) await Promise.all([...this.releases]);
@@ -132,14 +161,25 @@ export class Fetcher {
     return n;
   }
 
-  /** A hint that `queue` (or every queue, for null) may have claimable jobs. */
+  /**
+   * A hint from LISTEN that `queue` (or every queue, for null: the connection was (re)established) may
+   * have claimable jobs. It came over a live connection, so it also ends a wait after failed claims.
+   */
   wake(queue: string | null): void {
+    this.mark(queue);
+    if (this.backoff.waiting && this.wakeEndsBackoff) {
+      this.backoff.cancel();
+      this.earlyRetry = true;
+    }
+    this.schedule();
+  }
+
+  private mark(queue: string | null): void {
     for (const s of this.states) {
       if (queue !== null && s.target.queue.name !== queue) continue;
       s.maybeMore = true;
       s.wakes++;
     }
-    this.schedule();
   }
 
   /**
@@ -153,7 +193,8 @@ export class Fetcher {
   }
 
   private schedule(): void {
-    if (this.stopped) return;
+    // While backing off, the marks stay set and the backoff's callback claims them.
+    if (this.stopped || this.backoff.waiting) return;
     if (this.running) {
       this.again = true;
       return;
@@ -176,6 +217,8 @@ export class Fetcher {
   }
 
   private async loop(): Promise<void> {
+    const early = this.earlyRetry;
+    this.earlyRetry = false;
     do {
       this.again = false;
       this.drainBuffers();
@@ -195,6 +238,7 @@ export class Fetcher {
         const wakesBefore = s.wakes;
         try {
           const batches = await this.claim(s.target, limit);
+          this.backoff.succeeded();
           // Fewer than asked: the queue looked empty to this claim. A wake-up that arrived meanwhile (its
           // job may have committed after our snapshot) keeps the queue marked, so it is asked again.
           if (batches.length < limit && s.wakes === wakesBefore) s.maybeMore = false;
@@ -204,14 +248,23 @@ export class Fetcher {
           this.drainBuffers();
         } catch (error) {
           this.events.emit('error', { error, context: `fetcher:claim:${s.target.queue.name}` });
-          // Back off: the poll timer (or this retry) tries again; never a tight error loop.
-          this.retryTimer ??= setTimeout(
-            () => {
-              this.retryTimer = undefined;
-              this.wake(null);
-            },
-            Math.min(this.pollIntervalMs, 1_000),
-          );
+          if (this.stopped) return;
+          if (isDatabaseUnavailable(error)) {
+            // The queue stays marked: the backoff's callback claims it again.
+            this.wakeEndsBackoff = !early;
+            this.backoff.failed();
+          } else {
+            // Any other failure (a statement error on one queue) gets one prompt retry and does not hold
+            // up the other queues' claims.
+            this.retryTimer ??= setTimeout(
+              () => {
+                this.retryTimer = undefined;
+                this.mark(null);
+                this.schedule();
+              },
+              Math.min(this.pollIntervalMs, 1_000),
+            );
+          }
           return;
         }
       }

@@ -6,6 +6,8 @@ import { notifySend } from '../db/queries/notify.js';
 import { vacuumCandidates, vacuumStatement } from '../db/queries/vacuum.js';
 import { workerReleaseDead } from '../db/queries/worker.js';
 import { toJob } from '../db/rows.js';
+import { BackoffTimer } from './backoff-timer.js';
+import { isDatabaseUnavailable } from '../db/executor.js';
 import { deadLetter } from './completer.js';
 import type { WorkerEventEmitter } from './events.js';
 
@@ -17,6 +19,8 @@ const VACUUM_QUIET_MS = 30_000;
 
 /** A leader connection that does not answer this fast is presumed dead: resign, let another take over. */
 const LEADER_CHECK_TIMEOUT_MS = 5_000;
+/** Longest wait between rounds while they keep failing (unless the interval itself is longer). */
+const FAILURE_BACKOFF_MAX_MS = 30_000;
 
 export interface MaintenanceOptions {
   arbiter: Arbiter;
@@ -40,6 +44,8 @@ export interface MaintenanceOptions {
  * 4. jobs whose lease expired on their final attempt go to the dead-letter table (reapExhausted);
  * 5. now and then, groups are recomputed to correct drift (refreshGroups);
  * 6. a job or group table whose dead rows pile up (autovacuum off, or behind) is vacuumed.
+ * A failed round (the database is down: even electing opens a connection) delays the next: the waits
+ * double from the interval up to 30 s, and the interval's own ticks are skipped meanwhile.
  */
 export class Maintenance {
   private conn: DedicatedConnection | undefined;
@@ -48,8 +54,11 @@ export class Maintenance {
   private lastGroupRefresh = Date.now();
   private leader = false;
   private stopped = false;
+  private readonly backoff: BackoffTimer;
 
-  constructor(private readonly o: MaintenanceOptions) {}
+  constructor(private readonly o: MaintenanceOptions) {
+    this.backoff = new BackoffTimer(o.intervalMs, FAILURE_BACKOFF_MAX_MS, () => this.tickSoon());
+  }
 
   get isLeader(): boolean {
     return this.leader;
@@ -71,6 +80,7 @@ export class Maintenance {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.backoff.cancel();
     // Bounded: a tick stuck waiting for a connection must not hold up shutdown (it resigns by itself).
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.running, new Promise((r) => (timer = setTimeout(r, LEADER_CHECK_TIMEOUT_MS)))]);
@@ -79,17 +89,23 @@ export class Maintenance {
   }
 
   private tickSoon(): void {
+    // While backing off, the interval's ticks are skipped: the backoff's callback runs the next round.
+    if (this.backoff.waiting) return;
     this.running ??= this.tick().finally(() => (this.running = undefined));
   }
 
   /** One maintenance round; a no-op unless this worker is (or becomes) the leader. */
   async tick(): Promise<void> {
     try {
-      if (this.stopped || !(await this.elect())) return;
-      await this.runTasks();
+      if (this.stopped) return;
+      if (await this.elect()) await this.runTasks();
+      this.backoff.succeeded();
     } catch (error) {
       this.o.events.emit('error', { error, context: 'maintenance' });
       await this.resign(true);
+      // Only an unavailable database slows the rounds down; a round failing for another reason is
+      // retried at the usual interval.
+      if (!this.stopped && isDatabaseUnavailable(error)) this.backoff.failed();
     }
   }
 

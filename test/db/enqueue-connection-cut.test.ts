@@ -1,72 +1,21 @@
 // R3 "connection cut during enqueue commit": the caller gets a typed OutcomeUnknownError (never a silent
 // success, never an untyped error), and a retry with the same idempotency key leaves exactly one job,
 // whether the cut came before the commit (nothing written) or after it (written, answer lost).
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Arbiter, OutcomeUnknownError } from '../../src/index.js';
 import { databaseUrl, useTestDb } from '../support/db.js';
+import { startProxy, type Proxy } from '../support/proxy.js';
 
 const t = useTestDb();
 
-/**
- * A TCP proxy in front of PostgreSQL. `cutAfterAnswer(marker)`: the next client message containing
- * `marker` is forwarded, and when the server answers it (the statement ran and, in autocommit, committed)
- * the answer is dropped and both sides are closed, as if the network failed right after the commit.
- */
-async function startProxy(target: URL) {
-  let armed: string | null = null;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
-    let cutting = false;
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
-    client.on('data', (d) => {
-      if (armed !== null && d.includes(armed)) {
-        armed = null;
-        cutting = true;
-      }
-      upstream.write(d);
-    });
-    upstream.on('data', (d) => {
-      if (cutting) {
-        client.destroy();
-        upstream.destroy();
-        return;
-      }
-      client.write(d);
-    });
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    cutAfterAnswer(marker: string) {
-      armed = marker;
-    },
-    close: () =>
-      new Promise<void>((done) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => done());
-      }),
-  };
-}
-
 const QUEUE = 'cut';
-let proxy: Awaited<ReturnType<typeof startProxy>>;
+let proxy: Proxy;
 let viaProxy: Arbiter;
 let direct: Arbiter;
 
 beforeAll(async () => {
-  proxy = await startProxy(new URL(databaseUrl()));
-  const url = new URL(databaseUrl());
-  url.hostname = '127.0.0.1';
-  url.port = String(proxy.port);
-  viaProxy = new Arbiter({ connectionString: url.toString(), schema: t.schema, poolSize: 2 });
+  proxy = await startProxy(databaseUrl());
+  viaProxy = new Arbiter({ connectionString: proxy.url, schema: t.schema, poolSize: 2 });
   const app = new URL(databaseUrl());
   app.searchParams.set('application_name', 'arbiter-enqueue-cut');
   direct = new Arbiter({ connectionString: app.toString(), schema: t.schema, poolSize: 2 });

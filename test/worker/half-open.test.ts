@@ -1,12 +1,12 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/index.js';
 import { databaseUrl, useTestDb } from '../support/db.js';
-import { startProxy } from '../support/proxy.js';
+import { startProxy, type Proxy } from '../support/proxy.js';
 import { sleep, startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
 
-let proxy: Awaited<ReturnType<typeof startProxy>> | undefined;
+let proxy: Proxy | undefined;
 afterEach(stopAll);
 afterAll(async () => {
   await proxy?.close();
@@ -15,15 +15,11 @@ afterAll(async () => {
 describe('half-open LISTEN connection', () => {
   it('a blackholed LISTEN connection is detected by the health check and replaced within a second', async () => {
     const q = await t.arbiter.createQueue<{ n: number }>('halfopen');
-    const target = new URL(databaseUrl());
-    proxy = await startProxy(target);
-    const viaProxy = new URL(databaseUrl());
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
+    proxy = await startProxy(databaseUrl());
     const done: number[] = [];
     const reconnected: number[] = [];
     const w = await startWorker(t.arbiter, {
-      connectionString: viaProxy.toString(),
+      connectionString: proxy.url,
       maintenance: false,
       pollIntervalMs: 10_000,
       listenerCheckIntervalMs: 200,

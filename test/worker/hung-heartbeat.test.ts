@@ -4,12 +4,12 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Arbiter, type Job } from '../../src/index.js';
 import type { JobAbortError } from '../../src/worker/executor.js';
 import { databaseUrl, useTestDb } from '../support/db.js';
-import { startProxy } from '../support/proxy.js';
+import { startProxy, type Proxy } from '../support/proxy.js';
 import { startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
 
-let proxy: Awaited<ReturnType<typeof startProxy>> | undefined;
+let proxy: Proxy | undefined;
 let viaProxy: Arbiter | undefined;
 afterEach(async () => {
   await proxy?.close(); // unblocks the worker's hung queries so it can stop
@@ -28,11 +28,8 @@ describe('hung lease extension', () => {
     async () => {
       const leaseMs = 900;
       await t.arbiter.createQueue('hung');
-      proxy = await startProxy(new URL(databaseUrl()));
-      const url = new URL(databaseUrl());
-      url.hostname = '127.0.0.1';
-      url.port = String(proxy.port);
-      viaProxy = new Arbiter({ connectionString: url.toString(), schema: t.schema, poolSize: 4 });
+      proxy = await startProxy(databaseUrl());
+      viaProxy = new Arbiter({ connectionString: proxy.url, schema: t.schema, poolSize: 4 });
       let started = false;
       let aborted: { at: number; reason: unknown } | undefined;
       await startWorker(viaProxy, {

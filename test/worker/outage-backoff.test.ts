@@ -1,0 +1,173 @@
+// Database outages: failing claims and maintenance rounds back off exponentially instead of retrying at
+// the poll or maintenance pace, and the worker still resumes by itself (at once when a NOTIFY shows the
+// database is back). The worker reaches PostgreSQL through a TCP proxy that can cut every connection and
+// refuse new ones. Errors are not rate-limited here (errorIntervalMs: 0), so each failed attempt is one
+// `error` event of its context.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Arbiter, type Job } from '../../src/index.js';
+import type { Worker } from '../../src/worker/index.js';
+import { databaseUrl, useTestDb } from '../support/db.js';
+import { startProxy, type Proxy } from '../support/proxy.js';
+import { sleep, startWorker, stopAll, waitFor } from './helpers.js';
+
+const t = useTestDb();
+
+let proxy: Proxy;
+/** An Arbiter on the test schema whose every connection goes through the proxy. */
+let proxied: Arbiter;
+
+beforeAll(async () => {
+  proxy = await startProxy(databaseUrl());
+  proxied = new Arbiter({ connectionString: proxy.url, schema: t.schema, poolSize: 4 });
+});
+afterEach(async () => {
+  proxy.up();
+  await stopAll();
+});
+afterAll(async () => {
+  await proxied?.close();
+  await proxy?.close();
+});
+
+/** Counts `error` events per context (each is one failed attempt: errors are not rate-limited here). */
+function countErrors(worker: Worker): Map<string, number> {
+  const counts = new Map<string, number>();
+  worker.on('error', (e) => counts.set(e.context, (counts.get(e.context) ?? 0) + 1 + (e.suppressed ?? 0)));
+  return counts;
+}
+
+async function startOutageWorker(
+  queue: string,
+  done: number[],
+  options: Record<string, unknown>,
+): Promise<{ worker: Worker; errors: Map<string, number> }> {
+  const worker = await startWorker(proxied, {
+    errorIntervalMs: 0,
+    ...options,
+    queues: { [queue]: { handler: async (job: Job<{ n: number }>) => void done.push(job.payload.n) } },
+  });
+  return { worker, errors: countErrors(worker) };
+}
+
+describe('outage backoff', () => {
+  it('an outage costs few claim and maintenance attempts, and the worker resumes once it ends', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('outage');
+    const done: number[] = [];
+    // Everything goes through the proxy: claims, LISTEN and the maintenance leader's connection.
+    const { worker, errors } = await startOutageWorker('outage', done, {
+      pollIntervalMs: 100,
+      maintenanceIntervalMs: 200,
+    });
+    await q.enqueue({ n: 1 });
+    await waitFor(() => done.includes(1), 'job before the outage', 5_000);
+    await waitFor(() => worker.isLeader, 'maintenance leadership', 5_000);
+
+    errors.clear();
+    proxy.down();
+    const outageMs = 7_000;
+    await sleep(outageMs);
+    const claims = errors.get('fetcher:claim:outage') ?? 0;
+    const rounds = errors.get('maintenance') ?? 0;
+    proxy.up();
+    const back = performance.now();
+    await q.enqueue({ n: 2 });
+    await waitFor(() => done.includes(2), 'job after the outage', 20_000);
+    const resumeMs = performance.now() - back;
+
+    // At the poll pace that would be ~70 claims, and ~35 rounds at the maintenance interval. Backing off
+    // from 100 ms (claims) and 200 ms (rounds), doubling each time, it is about 7 and 6.
+    expect(claims).toBeGreaterThanOrEqual(3);
+    expect(claims).toBeLessThanOrEqual(15);
+    expect(rounds).toBeGreaterThanOrEqual(2);
+    expect(rounds).toBeLessThanOrEqual(12);
+    // At worst one backoff step (here ≤ 6.4 s) after the outage, or sooner when LISTEN reconnects.
+    expect(resumeMs).toBeLessThan(15_000);
+    console.log(
+      `[outage ${outageMs} ms] ${claims} claims, ${rounds} maintenance rounds; resumed in ${Math.round(resumeMs)} ms`,
+    );
+  });
+
+  it('a NOTIFY ends the backoff: claiming resumes at once when the database answers again', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('notified');
+    const done: number[] = [];
+    // Claims go through the proxy; LISTEN connects directly, so it stays up and hears the NOTIFY.
+    const { errors } = await startOutageWorker('notified', done, {
+      connectionString: databaseUrl(),
+      maintenance: false,
+      pollIntervalMs: 1_000,
+    });
+    await q.enqueue({ n: 1 });
+    await waitFor(() => done.includes(1), 'job before the outage', 5_000);
+
+    proxy.down();
+    await waitFor(() => (errors.get('fetcher:claim:notified') ?? 0) > 0, 'first failed claim', 5_000);
+    // Retries after about 1, 2, 4, 8 s (at least 0.75, 1.5, 3, 6 s with jitter): the fourth is due no
+    // sooner than 11.25 s after the first failure, 3.75 s after the outage ends.
+    await sleep(7_500);
+    const claims = errors.get('fetcher:claim:notified') ?? 0;
+    proxy.up();
+    const back = performance.now();
+    await q.enqueue({ n: 2 });
+    await waitFor(() => done.includes(2), 'job after the outage', 10_000);
+    const resumeMs = performance.now() - back;
+
+    console.log(`[claims cut, LISTEN up] ${claims} claims; resumed on NOTIFY in ${Math.round(resumeMs)} ms`);
+    expect(claims).toBeLessThanOrEqual(6);
+    expect(resumeMs).toBeLessThan(2_500);
+  });
+
+  it('NOTIFYs during an outage do not set the pace of failing claims', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('chatty');
+    const done: number[] = [];
+    const { errors } = await startOutageWorker('chatty', done, {
+      connectionString: databaseUrl(),
+      maintenance: false,
+      pollIntervalMs: 1_000,
+    });
+    await q.enqueue({ n: 0 });
+    await waitFor(() => done.includes(0), 'job before the outage', 5_000);
+
+    proxy.down();
+    // Jobs keep arriving (directly, not through the proxy): a NOTIFY every 200 ms reaches the worker.
+    const outageMs = 6_000;
+    const until = performance.now() + outageMs;
+    let n = 1;
+    while (performance.now() < until) {
+      await q.enqueue({ n: n++ });
+      await sleep(200);
+    }
+    const claims = errors.get('fetcher:claim:chatty') ?? 0;
+    proxy.up();
+    const back = performance.now();
+    await waitFor(() => done.length === n, 'jobs enqueued during the outage', 20_000);
+    const resumeMs = performance.now() - back;
+
+    console.log(
+      `[claims cut, ${n - 1} NOTIFYs in ${outageMs} ms] ${claims} claims; resumed in ${Math.round(resumeMs)} ms`,
+    );
+    // One claim per NOTIFY would be ~30; a NOTIFY may end a wait, but not twice in a row.
+    expect(claims).toBeGreaterThanOrEqual(2);
+    expect(claims).toBeLessThanOrEqual(8);
+    // At worst one backoff step (≤ 8 s here) after the outage.
+    expect(resumeMs).toBeLessThan(15_000);
+  });
+
+  it('stopping while backing off is prompt and leaves no retry behind', async () => {
+    await t.arbiter.createQueue<{ n: number }>('stopping');
+    const done: number[] = [];
+    const { worker, errors } = await startOutageWorker('stopping', done, {
+      connectionString: databaseUrl(),
+      maintenance: false,
+      pollIntervalMs: 100,
+    });
+    proxy.down();
+    // Several failures in, the next retry is seconds away.
+    await waitFor(() => (errors.get('fetcher:claim:stopping') ?? 0) >= 5, 'failing claims', 10_000);
+    const started = performance.now();
+    await worker.stop({ timeoutMs: 500 });
+    expect(performance.now() - started).toBeLessThan(3_000);
+    const after = errors.get('fetcher:claim:stopping') ?? 0;
+    await sleep(3_000);
+    expect(errors.get('fetcher:claim:stopping') ?? 0).toBe(after);
+  });
+});
