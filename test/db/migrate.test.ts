@@ -21,14 +21,15 @@ describe('migrate', () => {
     expect(again.current).toBe(loadMigrations().at(-1)!.version);
   });
 
-  it('8 concurrent migrations on an empty schema: one applies, the rest no-op, no errors', async () => {
+  it('8 concurrent migrations on an empty schema: each migration applied exactly once, no errors', async () => {
     const schema = uniqueName('mig');
     const pools = Array.from({ length: 8 }, () => new pg.Pool({ connectionString: databaseUrl(), max: 1 }));
     try {
       const results = await Promise.all(pools.map((pool) => new Arbiter({ pool, schema }).migrate()));
-      const appliedCounts = results.map((r) => r.applied.length);
-      expect(appliedCounts.filter((n) => n > 0)).toHaveLength(1);
-      expect(appliedCounts.reduce((a, b) => a + b, 0)).toBe(loadMigrations().length);
+      // Each migration is its own transaction under the lock, so between two of them another process
+      // may take the next one: which process applies what is open, but every version exactly once.
+      const applied = results.flatMap((r) => r.applied).sort((a, b) => a - b);
+      expect(applied).toEqual(loadMigrations().map((m) => m.version));
       const { rows } = await pools[0]!.query(`SELECT count(*)::int AS n FROM "${schema}"._migrations`);
       expect(rows[0].n).toBe(loadMigrations().length);
       expect(await schemaFingerprint(pools[0]!, schema)).toBe(await schemaFingerprint(t.pool, t.schema));
