@@ -83,6 +83,24 @@ const workloads = {
     await arbiter.close();
     return { value: 20_000 / s, unit: 'jobs/s' };
   },
+  async 'bulk ceiling: server-side INSERT of 1,000 rows, no client'() {
+    // What the queue table itself costs: the same 20 statements of 1,000 rows, each its own transaction,
+    // with the rows made by the server (generate_series) so no parameter is encoded, sent or parsed.
+    const { arbiter, schema } = await fresh('bulk_ceiling');
+    const admin = new pg.Client({ connectionString: DB });
+    await admin.connect();
+    const t0 = performance.now();
+    for (let i = 0; i < 20_000; i += 1000) {
+      await admin.query(
+        `INSERT INTO ${schema}.q (payload) SELECT jsonb_build_object('i', g) FROM generate_series($1::int, $1::int + 999) g`,
+        [i],
+      );
+    }
+    const s = (performance.now() - t0) / 1000;
+    await admin.end();
+    await arbiter.close();
+    return { value: 20_000 / s, unit: 'jobs/s' };
+  },
   async 'single enqueue, 8 callers'() {
     const { arbiter, q } = await fresh('single');
     let next = 0;
@@ -310,9 +328,11 @@ function runPeers() {
   const table = [];
   for (const [workload, n, systems] of plan) {
     const row = { workload, figures: {} };
-    for (const system of systems) {
-      const vals = [];
-      for (let r = 0; r < RUNS; r++) {
+    const vals = Object.fromEntries(systems.map((system) => [system, []]));
+    // Round-robin: run r of every system, then run r + 1. This machine's speed drifts over minutes; runs
+    // of one system back to back would hand whoever ran in a fast stretch a better ratio.
+    for (let r = 0; r < RUNS; r++) {
+      for (const system of systems) {
         const out = spawnSync(node, ['bench.mjs', system, workload, String(n), '16'], {
           cwd: peers,
           env,
@@ -322,14 +342,16 @@ function runPeers() {
         const line = out.stdout.trim().split('\n').pop();
         try {
           const res = JSON.parse(line);
-          vals.push(workload === 'latency' ? res.p50 : res.jobsPerSec);
+          vals[system].push(workload === 'latency' ? res.p50 : res.jobsPerSec);
           if (workload === 'latency') row.tail = { ...(row.tail ?? {}), [system]: [res.p95, res.p99] };
         } catch {
           console.error(`${system} ${workload} failed: ${out.stderr.slice(-500)}`);
         }
       }
-      if (vals.length) row.figures[system] = median(vals);
-      console.error(`  ${workload} ${system}: ${vals.map(format).join(', ')}`);
+    }
+    for (const system of systems) {
+      if (vals[system].length) row.figures[system] = median(vals[system]);
+      console.error(`  ${workload} ${system}: ${vals[system].map(format).join(', ')}`);
     }
     table.push(row);
   }
