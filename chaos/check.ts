@@ -170,7 +170,9 @@ export function check(h: History, faults: Fault[]): Figures {
         fig.dlq_by_faults++;
       else {
         fig.unexpected++;
-        note(`unexpected dead letter: job ${j.key}: ${JSON.stringify(execs)}`);
+        note(
+          `unexpected dead letter: job ${j.key}: ${JSON.stringify(dlq[0])} after ${JSON.stringify(execs)}`,
+        );
       }
     }
     const term = done[0] ?? dlq[0];

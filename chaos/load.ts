@@ -25,6 +25,9 @@ export interface Exec {
 export interface Terminal {
   attempts: number;
   at: number;
+  /** Dead letters only: the budget and the error they were moved with (for the checker's notes). */
+  maxAttempts?: number;
+  error?: string | null;
 }
 export interface History {
   jobs: Map<string, JobRec>;
@@ -88,10 +91,15 @@ export async function loadHistory(db: pg.Pool): Promise<History> {
     const rem = await db.query(`SELECT id::text AS id, attempts, max_attempts FROM "${SCHEMA}"."${q}"`);
     for (const r of rem.rows) h.remaining.add(`${q}:${r.id}`);
     const dlq = await db.query(
-      `SELECT job_id::text AS id, attempts, max_attempts, failed_at FROM "${SCHEMA}"."${q}_dlq"`,
+      `SELECT job_id::text AS id, attempts, max_attempts, failed_at, last_error FROM "${SCHEMA}"."${q}_dlq"`,
     );
     for (const r of dlq.rows) {
-      push(h.dlq, `${q}:${r.id}`, { attempts: r.attempts, at: ms(r.failed_at)! });
+      push(h.dlq, `${q}:${r.id}`, {
+        attempts: r.attempts,
+        at: ms(r.failed_at)!,
+        maxAttempts: r.max_attempts,
+        error: r.last_error,
+      });
       if (r.attempts > r.max_attempts) h.maxAttemptsOver++;
     }
     const hist = await db.query(
