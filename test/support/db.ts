@@ -66,3 +66,30 @@ export async function shiftJob(
 ): Promise<void> {
   await pool.query(`UPDATE "${schema}"."${queue}" SET ${set} WHERE id = $1`, [id]);
 }
+
+export interface OwnDatabase {
+  /** The database's name (already quoted nowhere: it is generated, lowercase hex). */
+  name: string;
+  /** A connection string to it: the test server's, with this database. */
+  url: string;
+}
+
+/**
+ * Gives the calling test file a database of its own on the test server, created before its tests and
+ * dropped (sessions and all) after them, for tests that must not share database-wide state with the
+ * files running beside them: a session setting on the database, its connection limit, or the oldest
+ * open snapshot, which decides what VACUUM may remove.
+ */
+export function useOwnDatabase(admin: TestDb, prefix: string): OwnDatabase {
+  const own = { name: `${prefix}_${randomBytes(4).toString('hex')}`, url: '' };
+  beforeAll(async () => {
+    await admin.pool.query(`CREATE DATABASE "${own.name}"`);
+    const u = new URL(databaseUrl());
+    u.pathname = `/${own.name}`;
+    own.url = u.toString();
+  });
+  afterAll(async () => {
+    await admin.pool.query(`DROP DATABASE IF EXISTS "${own.name}" WITH (FORCE)`);
+  });
+  return own;
+}

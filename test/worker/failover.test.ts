@@ -2,26 +2,23 @@
 // terminated, as when a primary is demoted) or stops accepting connections. The worker must not spin
 // or flood its error stream: 'error' events are rate-limited per context (first at once, then at most one
 // per second, with a suppressed count), and it resumes by itself once writes work again.
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isConnectionError } from '../../src/db/executor.js';
 import { Arbiter, type Job } from '../../src/index.js';
 import type { Worker } from '../../src/worker/index.js';
-import { databaseUrl, useTestDb } from '../support/db.js';
+import { useOwnDatabase, useTestDb } from '../support/db.js';
 import { sleep, startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
-const DB = `arbiter_failover_${randomBytes(4).toString('hex')}`;
+const own = useOwnDatabase(t, 'arbiter_failover');
+const DB = own.name;
 const SCHEMA = 'failover';
 let url: string;
 let arbiter: Arbiter;
 
 beforeAll(async () => {
-  await t.pool.query(`CREATE DATABASE "${DB}"`);
-  const u = new URL(databaseUrl());
-  u.pathname = `/${DB}`;
-  url = u.toString();
+  url = own.url;
   arbiter = new Arbiter({ connectionString: url, schema: SCHEMA, poolSize: 6 });
   await arbiter.migrate();
   await arbiter.createQueue('jobs');
@@ -29,7 +26,6 @@ beforeAll(async () => {
 afterEach(stopAll);
 afterAll(async () => {
   await arbiter?.close();
-  await t.pool.query(`DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
 });
 
 /** Ends every session on the failover database (ours are on the test database). */

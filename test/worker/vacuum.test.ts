@@ -1,12 +1,27 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { useTestDb } from '../support/db.js';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Arbiter } from '../../src/index.js';
+import { useOwnDatabase, useTestDb } from '../support/db.js';
 import { count, startWorker, stopAll, waitFor } from './helpers.js';
 
 // Every claim and completion leaves a dead row; on a server whose autovacuum is off (or far behind) a busy
 // queue table fills with them and its claims slow down by the minute. The maintenance leader vacuums such
 // tables itself.
-const t = useTestDb();
+//
+// VACUUM only removes rows older than the oldest snapshot open in their database, and the shared test
+// database has other files' transactions open at any moment: these tests get a database of their own.
+const own = useOwnDatabase(useTestDb(), 'arbiter_vacuum');
+const t = { schema: 'vac' } as { schema: string; pool: pg.Pool; arbiter: Arbiter };
+beforeAll(async () => {
+  t.pool = new pg.Pool({ connectionString: own.url, max: 6 });
+  t.pool.on('error', () => undefined);
+  t.arbiter = new Arbiter({ pool: t.pool, schema: t.schema });
+  await t.arbiter.migrate();
+});
 afterEach(stopAll);
+afterAll(async () => {
+  await t.pool?.end();
+});
 
 async function deadTuples(table: string): Promise<{ dead: number; vacuumed: boolean }> {
   const { rows } = await t.pool.query<{ dead: string; last_vacuum: Date | null }>(
