@@ -2,7 +2,7 @@
 // and the suite share the host clock).
 import { MAX_ATTEMPTS, QUEUES } from './common.js';
 import type { Fault } from './faults.js';
-import type { Exec, History, JobRec } from './load.js';
+import type { Exec, History, JobRec, Terminal } from './load.js';
 
 export interface Figures {
   jobs: number;
@@ -69,19 +69,58 @@ function explain(prev: Exec | undefined, e: Exec, faults: Fault[]): string | nul
     );
     return any ? `unrecorded-previous-attempt(${any.kind})` : null;
   }
-  const end = prev.end ?? e.start;
+  const f = faultEnding(prev, e.start, faults);
+  return f ? (f.kind === 'pg-crash' ? 'pg' : f.kind) : null;
+}
+
+/** The fault that ended execution `prev` without an accepted outcome, the next attempt starting at `next`. */
+function faultEnding(prev: Exec, next: number, faults: Fault[]): Fault | undefined {
+  const end = prev.end ?? next;
   // A statement sent just before its process was SIGKILLed still runs: its row may carry a time a few
   // ms after the kill, so the previous attempt's start is taken with a little slack.
   const start = prev.start - 500;
-  for (const f of faults) {
+  return faults.find((f) => {
     const on = f.workers.includes(prev.worker);
-    if ((f.kind === 'kill' || f.kind === 'crash') && on && f.at >= start && f.at <= end + 3_000)
-      return f.kind;
-    if (f.kind === 'pause' && on && overlaps(start, end + 3_000, f.at, f.until!)) return 'pause';
-    if (f.kind === 'pg-crash' && overlaps(start, end + 1_000, f.at - 1_000, f.until! + 5_000)) return 'pg';
-    if (f.kind === 'ack-kill' && on && f.at >= start && f.at <= end + 5_000) return 'ack-kill';
+    if ((f.kind === 'kill' || f.kind === 'crash') && on) return f.at >= start && f.at <= end + 3_000;
+    if (f.kind === 'pause' && on) return overlaps(start, end + 3_000, f.at, f.until!);
+    if (f.kind === 'pg-crash') return overlaps(start, end + 1_000, f.at - 1_000, f.until! + 5_000);
+    if (f.kind === 'ack-kill' && on) return f.at >= start && f.at <= end + 5_000;
+    return false;
+  });
+}
+
+/**
+ * What spent each attempt of a dead-lettered job, attempt by attempt (null: nothing explains it). An
+ * attempt is spent by its claim, so it may have no execution at all: the job sat in the prefetch buffer
+ * of a worker that was killed or paused before the handler started, and its lease ran out.
+ * - threw: the handler's injected failure, within the job's budget (f=1 fails on attempt 1 only);
+ * - ran and never finished, or finished and was not accepted: a fault on that worker (kill, pause,
+ *   database crash, killed ack) between its start and the next attempt (or the dead-lettering);
+ * - never ran: a fault on any worker between the previous attempt and the dead-lettering.
+ */
+function dlqReasons(fail: number, execs: Exec[], dlq: Terminal, faults: Fault[]): (string | null)[] {
+  const reasons: (string | null)[] = [];
+  let after = -Infinity; // the claim of the attempt being explained came after this
+  let used: Fault | undefined; // the fault that ended the previous attempt cannot end this one too
+  for (let attempt = 1; attempt <= dlq.attempts; attempt++) {
+    const e = execs.find((x) => x.attempt === attempt);
+    const nextStart = execs.find((x) => x.attempt === attempt + 1)?.start ?? dlq.at;
+    let f: Fault | undefined;
+    if (e?.outcome === 'threw') {
+      reasons.push(fail === 1 && attempt === 1 ? 'handler-failure' : null);
+    } else if (e) {
+      f = faultEnding(e, nextStart, faults);
+      reasons.push(f ? f.kind : null);
+    } else {
+      f = faults.find(
+        (x) => x !== used && x.kind !== 'listen-kill' && (x.until ?? x.at) >= after && x.at <= nextStart,
+      );
+      reasons.push(f ? `unstarted(${f.kind})` : null);
+    }
+    used = f;
+    after = e?.start ?? after;
   }
-  return null;
+  return reasons;
 }
 
 export function check(h: History, faults: Fault[]): Figures {
@@ -147,7 +186,6 @@ export function check(h: History, faults: Fault[]): Figures {
       seen.add(e.attempt);
     }
     // Re-executions: every attempt after the first needs a reason.
-    let faultReexec = 0;
     for (const e of execs) {
       if (e.attempt < 2) continue;
       const prev = execs.find((x) => x.attempt === e.attempt - 1);
@@ -157,7 +195,6 @@ export function check(h: History, faults: Fault[]): Figures {
         note(`unexplained re-execution: job ${j.key} attempt ${e.attempt}: ${JSON.stringify(execs)}`);
       } else if (why !== 'handler-failure') {
         fig.reexec++;
-        faultReexec++;
       }
     }
     // Expected terminal state: always-fail jobs in the DLQ, others completed (or DLQ'd by faults).
@@ -166,12 +203,12 @@ export function check(h: History, faults: Fault[]): Figures {
       note(`always-failing job ${j.key} completed: ${JSON.stringify(places)}`);
     }
     if (j.fail !== 2 && dlq.length > 0 && done.length === 0) {
-      if (faultReexec + (j.fail === 1 ? 1 : 0) >= (dlq[0]!.attempts ?? 0) - 1 && faultReexec > 0)
-        fig.dlq_by_faults++;
+      const why = dlqReasons(j.fail, execs, h.dlq.get(j.key)![0]!, faults);
+      if (why.every((r) => r !== null) && why.some((r) => r !== 'handler-failure')) fig.dlq_by_faults++;
       else {
         fig.unexpected++;
         note(
-          `unexpected dead letter: job ${j.key}: ${JSON.stringify(dlq[0])} after ${JSON.stringify(execs)}`,
+          `unexpected dead letter: job ${j.key}: ${JSON.stringify(h.dlq.get(j.key)![0])} after ${JSON.stringify(execs)}; attempts explained: ${JSON.stringify(why)}`,
         );
       }
     }
