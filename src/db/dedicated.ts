@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Executor } from './executor.js';
-import { PoolExecutor } from './pg-executor.js';
+import { checkout, PoolExecutor } from './pg-executor.js';
 
 /**
  * A connection held by one long-lived service (the LISTEN connection, the maintenance leader's lock),
@@ -56,8 +56,7 @@ export async function openDedicated(db: Executor, connectionString?: string): Pr
       (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
     };
   } else if (db instanceof PoolExecutor) {
-    const c = await db.pool.connect();
-    c.on('error', swallow);
+    const c = await checkout(db.pool, swallow);
     client = c;
     let released = false;
     release = async (reuse) => {

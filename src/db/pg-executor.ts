@@ -48,15 +48,13 @@ export class PoolExecutor implements Executor {
   }
 
   async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    // pg emits 'error' on a checked-out client whose connection dies (server restart, terminated backend);
-    // without a listener Node would crash the process. The pending query rejects anyway, and that
-    // rejection is what the caller sees.
+    // A connection that dies while checked out (server restart, terminated backend) fails the pending
+    // query, and that rejection is what the caller sees; the 'error' event only marks it broken.
     let broken: unknown;
     const onError = (err: Error) => {
       broken ??= err;
     };
-    client.on('error', onError);
+    const client = await checkout(this.pool, onError);
     try {
       await client.query('BEGIN');
       try {
@@ -77,6 +75,26 @@ export class PoolExecutor implements Executor {
       client.release(broken instanceof Error ? broken : broken ? new Error('connection broken') : undefined);
     }
   }
+}
+
+/**
+ * Checks a connection out of `pool` with `onError` listening before anything else can run.
+ *
+ * pg emits 'error' on a checked-out client whose connection dies, and without a listener Node ends the
+ * process. A client handed to an awaiting `pool.connect()` has none until the awaiting code resumes, a
+ * microtask later, while the rest of the network chunk that freed it is still being parsed: when the
+ * server terminated that backend right after its last answer (pg_terminate_backend, a failover), the
+ * FATAL message follows the answer in the same chunk and arrives with nobody listening. pg-pool's
+ * callback form hands the client over synchronously, so the listener is in place first.
+ */
+export function checkout(pool: pg.Pool, onError: (err: Error) => void): Promise<pg.PoolClient> {
+  return new Promise((resolve, reject) => {
+    pool.connect((err, client) => {
+      if (err || !client) return reject(err ?? new Error('the pool handed out no connection'));
+      client.on('error', onError);
+      resolve(client);
+    });
+  });
 }
 
 /**

@@ -16,6 +16,12 @@ export interface Proxy {
    * the network failed right after the commit.
    */
   cutAfterAnswer(marker: string): void;
+  /**
+   * The server's answer to the next client message containing `marker` is held back until the server
+   * sends something more (or closes), then both reach the client in one write, as one network chunk.
+   * Resolves once the answer is being held.
+   */
+  holdAnswer(marker: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -24,6 +30,7 @@ export function startProxy(target: string): Promise<Proxy> {
   const to = new URL(target);
   let open = true;
   let armed: string | null = null;
+  let holdArmed: { marker: string; held: () => void } | null = null;
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket; dead: boolean }>();
   const server = net.createServer((client) => {
     client.on('error', () => undefined);
@@ -34,12 +41,18 @@ export function startProxy(target: string): Promise<Proxy> {
     const upstream = net.connect(Number(to.port || 5432), to.hostname);
     const pair = { client, upstream, dead: false };
     let cutting = false;
+    let holding: { held: () => void } | null = null;
+    let held: Buffer | null = null;
     pairs.add(pair);
     client.on('data', (d) => {
       if (pair.dead) return;
       if (armed !== null && d.includes(armed)) {
         armed = null;
         cutting = true;
+      }
+      if (holdArmed !== null && d.includes(holdArmed.marker)) {
+        holding = holdArmed;
+        holdArmed = null;
       }
       upstream.write(d);
     });
@@ -50,12 +63,25 @@ export function startProxy(target: string): Promise<Proxy> {
         upstream.destroy();
         return;
       }
+      if (holding) {
+        held = d;
+        holding.held();
+        holding = null;
+        return;
+      }
+      if (held) {
+        d = Buffer.concat([held, d]);
+        held = null;
+      }
       client.write(d);
     });
     upstream.on('error', () => undefined);
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => {
-      client.destroy();
+      // Whatever was held still reaches the client, then the client sees the close.
+      if (held) client.end(held);
+      else client.destroy();
+      held = null;
       pairs.delete(pair);
     });
   });
@@ -81,6 +107,7 @@ export function startProxy(target: string): Promise<Proxy> {
         },
         up: () => (open = true),
         cutAfterAnswer: (marker) => (armed = marker),
+        holdAnswer: (marker) => new Promise<void>((held) => (holdArmed = { marker, held })),
         close: () =>
           new Promise<void>((done) => {
             cutAll();
