@@ -96,10 +96,13 @@ function faultEnding(prev: Exec, next: number, faults: Fault[]): Fault | undefin
  * - threw: the handler's injected failure, within the job's budget (f=1 fails on attempt 1 only);
  * - ran and never finished, or finished and was not accepted: a fault on that worker (kill, pause,
  *   database crash, killed ack) between its start and the next attempt (or the dead-lettering);
- * - never ran: a fault on any worker between the previous attempt and the dead-lettering.
+ * - never ran: given back unrun (each such attempt raised the budget by one), or else a fault on any
+ *   worker between the previous attempt and the dead-lettering.
  */
 function dlqReasons(fail: number, execs: Exec[], dlq: Terminal, faults: Fault[]): (string | null)[] {
   const reasons: (string | null)[] = [];
+  // Each attempt given back unrun (a buffered job whose worker stopped or slowed down) raised the budget.
+  let givenBack = (dlq.maxAttempts ?? MAX_ATTEMPTS) - MAX_ATTEMPTS;
   let after = -Infinity; // the claim of the attempt being explained came after this
   let used: Fault | undefined; // the fault that ended the previous attempt cannot end this one too
   for (let attempt = 1; attempt <= dlq.attempts; attempt++) {
@@ -111,6 +114,9 @@ function dlqReasons(fail: number, execs: Exec[], dlq: Terminal, faults: Fault[])
     } else if (e) {
       f = faultEnding(e, nextStart, faults);
       reasons.push(f ? f.kind : null);
+    } else if (givenBack > 0) {
+      givenBack--;
+      reasons.push('given-back');
     } else {
       f = faults.find(
         (x) => x !== used && x.kind !== 'listen-kill' && (x.until ?? x.at) >= after && x.at <= nextStart,
@@ -142,11 +148,12 @@ export function check(h: History, faults: Fault[]): Figures {
     fifo_inversions: 0,
     tree_early: 0,
     tree_double: 0,
-    attempts_over: h.maxAttemptsOver,
+    attempts_over: h.attemptsOver.length,
     dlq_by_faults: 0,
     details: [],
   };
   const note = (s: string) => fig.details.length < 40 && fig.details.push(s);
+  for (const over of h.attemptsOver) note(`over the attempt budget: ${over}`);
   const accepted = new Map<string, Exec>();
   const finalTerminalAt = new Map<string, number>();
   for (const j of h.jobs.values()) {
@@ -176,7 +183,10 @@ export function check(h: History, faults: Fault[]): Figures {
       if (eff.length > 1) fig.effect_dups++;
       if (done.length > 0 && eff.length === 0) fig.effect_missing++;
     }
-    if (execs.some((e) => e.attempt > MAX_ATTEMPTS)) fig.attempts_over++;
+    if (execs.some((e) => e.attempt > e.maxAttempts || e.maxAttempts < MAX_ATTEMPTS)) {
+      fig.attempts_over++;
+      note(`attempt over the budget: job ${j.key}: ${JSON.stringify(execs)}`);
+    }
     const seen = new Set<number>();
     for (const e of execs) {
       if (seen.has(e.attempt)) {

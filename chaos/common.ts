@@ -59,7 +59,7 @@ CREATE TABLE ${CHAOS}.enqueued (job_id bigint NOT NULL, queue text NOT NULL, kin
   group_key text, tree int, fail int NOT NULL, k int NOT NULL, batch int NOT NULL);
 CREATE TABLE ${CHAOS}.batches (batch int PRIMARY KEY);
 CREATE TABLE ${CHAOS}.exec (id bigserial PRIMARY KEY, job_id bigint NOT NULL, queue text NOT NULL,
-  attempt int NOT NULL, worker text NOT NULL, group_key text,
+  attempt int NOT NULL, max_attempts int NOT NULL, worker text NOT NULL, group_key text,
   started_at timestamptz NOT NULL DEFAULT clock_timestamp(), ended_at timestamptz, outcome text,
   children_pending int, children_seen int);
 CREATE TABLE ${CHAOS}.acks (job_id bigint NOT NULL, queue text NOT NULL, attempt int NOT NULL,

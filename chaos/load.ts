@@ -15,6 +15,8 @@ export interface JobRec {
 export interface Exec {
   jobId: string;
   attempt: number;
+  /** The job's attempt budget when this attempt was claimed (an attempt given back unrun raises it). */
+  maxAttempts: number;
   worker: string;
   start: number;
   end: number | null;
@@ -37,7 +39,8 @@ export interface History {
   hist: Map<string, Terminal[]>;
   effects: Map<string, Terminal[]>;
   acks: Map<string, { attempts: number; at: number; kind: string; worker: string }[]>;
-  maxAttemptsOver: number;
+  /** Terminal rows (dead letters, kept history) whose attempts exceed their budget, described. */
+  attemptsOver: string[];
 }
 
 const ms = (d: Date | null) => (d === null ? null : d.getTime());
@@ -57,7 +60,7 @@ export async function loadHistory(db: pg.Pool): Promise<History> {
     hist: new Map(),
     effects: new Map(),
     acks: new Map(),
-    maxAttemptsOver: 0,
+    attemptsOver: [],
   };
   const jobs = await db.query(
     `SELECT job_id::text AS id, queue, kind, group_key, tree, fail FROM ${CHAOS}.enqueued`,
@@ -73,13 +76,14 @@ export async function loadHistory(db: pg.Pool): Promise<History> {
       fail: r.fail,
     });
   const execs = await db.query(
-    `SELECT queue, job_id::text AS id, attempt, worker, started_at, ended_at, outcome, children_pending, children_seen
+    `SELECT queue, job_id::text AS id, attempt, max_attempts, worker, started_at, ended_at, outcome, children_pending, children_seen
        FROM ${CHAOS}.exec ORDER BY job_id, attempt, started_at`,
   );
   for (const r of execs.rows)
     push(h.execs, `${r.queue}:${r.id}`, {
       jobId: r.id,
       attempt: r.attempt,
+      maxAttempts: r.max_attempts,
       worker: r.worker,
       start: ms(r.started_at)!,
       end: ms(r.ended_at),
@@ -100,14 +104,16 @@ export async function loadHistory(db: pg.Pool): Promise<History> {
         maxAttempts: r.max_attempts,
         error: r.last_error,
       });
-      if (r.attempts > r.max_attempts) h.maxAttemptsOver++;
+      if (r.attempts > r.max_attempts)
+        h.attemptsOver.push(`dead letter ${q}:${r.id} attempts=${r.attempts}/${r.max_attempts}`);
     }
     const hist = await db.query(
       `SELECT id::text AS id, attempts, max_attempts, finished_at FROM "${SCHEMA}"."${q}_history"`,
     );
     for (const r of hist.rows) {
       push(h.hist, `${q}:${r.id}`, { attempts: r.attempts, at: ms(r.finished_at)! });
-      if (r.attempts > r.max_attempts) h.maxAttemptsOver++;
+      if (r.attempts > r.max_attempts)
+        h.attemptsOver.push(`history row ${q}:${r.id} attempts=${r.attempts}/${r.max_attempts}`);
     }
   }
   const eff = await db.query(`SELECT job_id::text AS id, attempt, at FROM ${CHAOS}.effects`);

@@ -23,8 +23,9 @@ function handlerFor(queue: string) {
   return async (job: Job<ChaosPayload>, ctx: JobContext) => {
     const p = job.payload;
     const { rows } = await rec.query<{ id: string }>(
-      `INSERT INTO ${CHAOS}.exec (job_id, queue, attempt, worker, group_key) VALUES ($1,$2,$3,$4,$5) RETURNING id`,
-      [job.id, queue, job.attempts, name, job.groupKey],
+      `INSERT INTO ${CHAOS}.exec (job_id, queue, attempt, max_attempts, worker, group_key)
+       VALUES ($1,$2,$3,$4,$5,$6) RETURNING id`,
+      [job.id, queue, job.attempts, job.maxAttempts, name, job.groupKey],
     );
     const execId = rows[0]!.id;
     let pending: number | null = null;

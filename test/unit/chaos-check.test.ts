@@ -10,8 +10,8 @@ const T = 1_000_000;
 
 function history(
   fail: number,
-  execs: Omit<Exec, 'jobId' | 'childrenPending' | 'childrenSeen'>[],
-  dlq: { attempts: number; at: number },
+  execs: Omit<Exec, 'jobId' | 'childrenPending' | 'childrenSeen' | 'maxAttempts'>[],
+  dlq: { attempts: number; at: number; maxAttempts?: number },
 ): History {
   const key = `${QUEUES.hist}:7`;
   return {
@@ -19,14 +19,17 @@ function history(
       [key, { key, id: '7', queue: QUEUES.hist, kind: 'plain', group: null, tree: null, fail }],
     ]),
     execs: new Map([
-      [key, execs.map((e) => ({ ...e, jobId: '7', childrenPending: null, childrenSeen: null }))],
+      [
+        key,
+        execs.map((e) => ({ ...e, maxAttempts: 3, jobId: '7', childrenPending: null, childrenSeen: null })),
+      ],
     ]),
     remaining: new Set(),
-    dlq: new Map([[key, [{ ...dlq, maxAttempts: 3, error: 'lease expired' }]]]),
+    dlq: new Map([[key, [{ maxAttempts: 3, ...dlq, error: 'lease expired' }]]]),
     hist: new Map(),
     effects: new Map(),
     acks: new Map(),
-    maxAttemptsOver: 0,
+    attemptsOver: [],
   };
 }
 
@@ -79,5 +82,21 @@ describe('chaos checker: dead letters', () => {
     ];
     const fig = check(history(1, threwTwice, { attempts: 3, at: T + 20_000 }), [kill('w16', T + 10_000)]);
     expect(fig).toMatchObject({ unexpected: 1, dlq_by_faults: 0 });
+  });
+
+  it('counts an attempt given back unrun, which raised the budget, as explained', () => {
+    // Attempt 2 was claimed into a buffer and given back unrun (budget 3 -> 4); attempt 3's worker was
+    // killed, attempt 4's too.
+    const run = [
+      execs[0]!,
+      { attempt: 3, worker: 'w16', start: T + 668, end: null, outcome: null },
+      { attempt: 4, worker: 'w17', start: T + 9_000, end: null, outcome: null },
+    ];
+    const faults = [kill('w16', T + 678), kill('w17', T + 9_010)];
+    const given = check(history(1, run, { attempts: 4, at: T + 20_000, maxAttempts: 4 }), faults);
+    expect(given).toMatchObject({ unexpected: 0, dlq_by_faults: 1 });
+    // The same attempts without a raised budget: attempt 2 is unexplained.
+    const notGiven = check(history(1, run, { attempts: 4, at: T + 20_000 }), faults.slice(1));
+    expect(notGiven).toMatchObject({ unexpected: 1, dlq_by_faults: 0 });
   });
 });
