@@ -30,11 +30,12 @@ const RATE_WINDOW_MS = 1_000;
 /** Largest single claim. */
 const MAX_CLAIM = 1_000;
 /**
- * Longest wait between claims while they keep failing: how late, at worst, a worker that hears no
- * wake-up (poll-only, or an idle schema) notices that the database is back. The listener's reconnect
- * backoff has the same cap.
+ * Longest wait between claims while they keep failing, unless twice the poll interval is longer: how late,
+ * at worst, a worker that hears no wake-up notices that the database is back. A worker is to resume
+ * within 5 s of the database's return (RELIABILITY.md, crash-restart); at one attempt per 2 s a long
+ * outage still costs each worker next to nothing.
  */
-const CLAIM_BACKOFF_MAX_MS = 30_000;
+const CLAIM_BACKOFF_MAX_MS = 2_000;
 
 export interface Claimed {
   batch: Job[];
@@ -123,8 +124,10 @@ export class Fetcher {
   ) {
     this.states = targets.map((t) => new QueueState(t));
     for (const s of this.states) this.byName.set(s.target.queue.name, s);
-    this.backoff = new BackoffTimer(Math.min(pollIntervalMs, 1_000), CLAIM_BACKOFF_MAX_MS, () =>
-      this.schedule(),
+    this.backoff = new BackoffTimer(
+      Math.min(pollIntervalMs, 1_000),
+      Math.max(CLAIM_BACKOFF_MAX_MS, 2 * pollIntervalMs),
+      () => this.schedule(),
     );
   }
 

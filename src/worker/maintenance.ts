@@ -19,8 +19,11 @@ const VACUUM_QUIET_MS = 30_000;
 
 /** A leader connection that does not answer this fast is presumed dead: resign, let another take over. */
 const LEADER_CHECK_TIMEOUT_MS = 5_000;
-/** Longest wait between rounds while they keep failing (unless the interval itself is longer). */
-const FAILURE_BACKOFF_MAX_MS = 30_000;
+/**
+ * Longest wait between rounds while they keep failing (unless the interval itself is longer): leadership,
+ * dead-worker release and cron resume at most this late after an outage.
+ */
+const FAILURE_BACKOFF_MAX_MS = 10_000;
 
 export interface MaintenanceOptions {
   arbiter: Arbiter;
@@ -45,7 +48,7 @@ export interface MaintenanceOptions {
  * 5. now and then, groups are recomputed to correct drift (refreshGroups);
  * 6. a job or group table whose dead rows pile up (autovacuum off, or behind) is vacuumed.
  * A failed round (the database is down: even electing opens a connection) delays the next: the waits
- * double from the interval up to 30 s, and the interval's own ticks are skipped meanwhile.
+ * double from the interval up to 10 s, and the interval's own ticks are skipped meanwhile.
  */
 export class Maintenance {
   private conn: DedicatedConnection | undefined;
