@@ -17,7 +17,11 @@ export interface ListenerOptions {
   onWake: (queue: string | null) => void;
 }
 
-const MAX_RECONNECT_DELAY_MS = 30_000;
+/**
+ * Longest wait between reconnect attempts. Until LISTEN is back, wake-ups are lost and jobs wait for the
+ * poll: after an outage that should last seconds, not half a minute. One attempt per 5 s costs nothing.
+ */
+const MAX_RECONNECT_DELAY_MS = 5_000;
 
 /**
  * The LISTEN side of wake-ups. NOTIFY is only a hint (polling is the floor), so this service's job is to
