@@ -89,7 +89,7 @@ class QueueState {
  * older than half its lease is given back, and so is the whole buffer at shutdown.
  *
  * When a claim fails because the database is unavailable (down, restarting, read-only), claims back off exponentially
- * (BackoffTimer, from min(pollIntervalMs, 1 s) up to 30 s) and nothing else starts one early: not the poll
+ * (BackoffTimer, from min(pollIntervalMs, 1 s) up to the larger of 2 s and twice pollIntervalMs) and nothing else starts one early: not the poll
  * timer, not a freed slot. Only a wake-up from LISTEN (a NOTIFY, or the LISTEN connection coming back)
  * ends a wait early, since it shows the database answers again.
  */
