@@ -27,7 +27,7 @@ import {
   sortForInsert,
   type JobInsert,
 } from '../db/queries/job-insert.js';
-import { toJob, type JobRow } from '../db/rows.js';
+import { toClaimedJob, toJob, type JobRow } from '../db/rows.js';
 import type { QueueTables } from '../db/sql.js';
 import { OutcomeUnknownError, ValidationError } from '../errors.js';
 import type {
@@ -232,7 +232,7 @@ export class Queue<T = unknown> {
         standaloneOnly: false,
       }),
     );
-    return rows.map((r) => this.job(r));
+    return rows.map((r) => toClaimedJob<T>(this.ctx.name, r, leaseMs, workerId));
   }
 
   /**
@@ -262,7 +262,7 @@ export class Queue<T = unknown> {
     const groups = new Map<string, Job<T>[]>();
     const loose: Job<T>[] = [];
     for (const r of rows) {
-      const job = this.job(r);
+      const job = toClaimedJob<T>(this.ctx.name, r, leaseMs, workerId);
       if (job.groupKey === null) loose.push(job);
       else groups.set(job.groupKey, [...(groups.get(job.groupKey) ?? []), job]);
     }

@@ -1,6 +1,6 @@
 import { compareJobIds } from '../../core/ids.js';
 import type { Executor } from '../executor.js';
-import type { JobRow } from '../rows.js';
+import type { ClaimedRow } from '../rows.js';
 import type { QueueTables } from '../sql.js';
 import { lockGroupsSql } from './group-lock.js';
 
@@ -34,13 +34,12 @@ export interface ClaimParams {
  * The claim bumps attempts (the fencing token), sets the lease and moves run_at to the lease expiry, so an
  * expired lease makes the job claimable again by the same index range.
  */
-export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Promise<JobRow[]> {
-  const { rows } = await db.query<JobRow>(
+export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Promise<ClaimedRow[]> {
+  const { rows } = await db.query<ClaimedRow>(
     claimSql(t, p.perGroup === 1, p.standaloneOnly),
     [p.perGroup, p.groups, p.leaseMs, p.workerId, t.queue],
     `${t.statementPrefix}claim:${p.perGroup === 1 ? 'one' : 'batched'}:${p.standaloneOnly ? 's' : 'a'}`,
   );
-  for (const r of rows) completeClaimed(r, p);
   rows.sort((a, b) => a.priority - b.priority || compareJobIds(a.id, b.id));
   return rows;
 }
@@ -170,17 +169,3 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
  */
 const CLAIMED_COLUMNS = `j.id, j.payload, j.group_key, j.priority, j.leased_until, j.attempts, j.max_attempts,
     j.last_error, j.dedup_key, j.idempotency_key, j.parent_id, j.is_rollup, j.parent_state, j.meta, j.created_at`;
-
-/**
- * Fills in what the claim wrote: run_at = leased_until = now() + lease; claimed_at = updated_at = now();
- * the worker's id; not suspended (only unsuspended rows are claimed, and they stay locked until the
- * update). Millisecond Dates make leased_until - lease exactly now() at that precision.
- */
-function completeClaimed(r: JobRow, p: ClaimParams): void {
-  const leased = r.leased_until!.getTime();
-  r.run_at = new Date(leased);
-  r.claimed_at = new Date(leased - p.leaseMs);
-  r.updated_at = new Date(leased - p.leaseMs);
-  r.worker_id = p.workerId;
-  r.suspended = false;
-}
