@@ -30,11 +30,12 @@ export type Outcome =
   | { readonly [OUTCOME]: true; readonly kind: 'fail'; readonly error: string }
   | { readonly [OUTCOME]: true; readonly kind: 'snooze'; readonly delayMs: number };
 
+/** The commonest outcome, shared: a handler that returns nothing. Outcomes are never modified. */
+const DONE: Outcome = Object.freeze({ [OUTCOME]: true, kind: 'done', hasResult: false } as const);
+
 export const outcomes = {
   done(result?: unknown): Outcome {
-    return result === undefined
-      ? { [OUTCOME]: true, kind: 'done', hasResult: false }
-      : { [OUTCOME]: true, kind: 'done', hasResult: true, result };
+    return result === undefined ? DONE : { [OUTCOME]: true, kind: 'done', hasResult: true, result };
   },
   keep(result?: unknown): Outcome {
     return result === undefined
@@ -92,10 +93,15 @@ export interface AttemptInfo {
  * Turns an outcome into a write. A retry with no attempts left becomes a dead letter. `keepProcessed`
  * (the queue keeps history) turns a plain `done` into `keep`; `remove` never keeps.
  */
+/** Plain acks, shared (actions are never modified): one per job adds up at tens of thousands a second. */
+const ACK: Action = Object.freeze({ type: 'ack', hasResult: false, keep: false });
+const ACK_KEEP: Action = Object.freeze({ type: 'ack', hasResult: false, keep: true });
+
 export function actionFor(outcome: Outcome, job: AttemptInfo, now: number, keepProcessed = false): Action {
   switch (outcome.kind) {
     case 'done':
-      return { type: 'ack', hasResult: outcome.hasResult, result: outcome.result, keep: keepProcessed };
+      if (!outcome.hasResult) return keepProcessed ? ACK_KEEP : ACK;
+      return { type: 'ack', hasResult: true, result: outcome.result, keep: keepProcessed };
     case 'keep':
       return { type: 'ack', hasResult: outcome.hasResult, result: outcome.result, keep: true };
     case 'remove':

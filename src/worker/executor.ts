@@ -67,6 +67,33 @@ const helpers = {
   snooze: outcomes.snooze,
 };
 
+/**
+ * A handler's context. The outcome helpers and `signal` live on the prototype, so a context costs one
+ * small object per job; they read fine destructured (`{ done, signal }`), as the helpers use no `this`.
+ */
+class HandlerContext {
+  constructor(
+    private readonly controller: JobController,
+    readonly workerId: string,
+    readonly children: Map<JobId, ChildOutcome>,
+    readonly extendLease: (leaseMs?: number) => Promise<boolean>,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  // On the prototype (below); `declare` emits no per-instance field.
+  declare readonly done: JobContext['done'];
+  declare readonly keep: JobContext['keep'];
+  declare readonly retryAfter: JobContext['retryAfter'];
+  declare readonly retryAt: JobContext['retryAt'];
+  declare readonly remove: JobContext['remove'];
+  declare readonly fail: JobContext['fail'];
+  declare readonly snooze: JobContext['snooze'];
+}
+Object.assign(HandlerContext.prototype, helpers);
+
 /** Attempt budget: the job's own, lowered by the queue's maxAttempts when set. */
 function budget(q: ResolvedQueue, job: Job): { attempts: number; maxAttempts: number } {
   return { attempts: job.attempts, maxAttempts: Math.min(job.maxAttempts, q.maxAttempts ?? Infinity) };
@@ -167,15 +194,12 @@ export async function runJob(
   }
   const timeoutMs = jobTimeout(q, job);
   const children = job.isRollup ? await env.childOutcomes(job) : NO_CHILDREN;
-  const ctx: JobContext = {
-    get signal() {
-      return controller.signal;
-    },
-    workerId: env.workerId,
-    children: children as Map<JobId, ChildOutcome>,
-    extendLease: (leaseMs = q.leaseMs) => env.extendLease(job, leaseMs),
-    ...helpers,
-  };
+  const ctx: JobContext = new HandlerContext(
+    controller,
+    env.workerId,
+    children as Map<JobId, ChildOutcome>,
+    (leaseMs = q.leaseMs) => env.extendLease(job, leaseMs),
+  );
   const events = env.events;
   if (events.listenerCount('job:started') > 0) events.emit('job:started', { queue: q.name, job });
   const disarm = armTimeout(controller, timeoutMs);

@@ -25,6 +25,35 @@ describe('handler outcomes', () => {
     expect(events.filter((e) => e === 'claimed')).toHaveLength(5);
   });
 
+  it('the context works destructured: helpers, signal, workerId and extendLease', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('destructured');
+    const seen: { n: number; attempts: number; aborted: boolean; worker: string; extended: boolean }[] = [];
+    const w = await startWorker(t.arbiter, {
+      queues: {
+        destructured: {
+          handler: async (job: Job<{ n: number }>, { done, snooze, signal, workerId, extendLease }) => {
+            const extended = await extendLease(60_000);
+            seen.push({
+              n: job.payload.n,
+              attempts: job.attempts,
+              aborted: signal.aborted,
+              worker: workerId,
+              extended,
+            });
+            // Snooze once, then finish with a result-less done (the shared outcome).
+            return seen.filter((s) => s.n === job.payload.n).length === 1 ? snooze(50) : done();
+          },
+        },
+      },
+    });
+    await q.enqueueMany([1, 2].map((n) => ({ payload: { n } })));
+    await waitFor(async () => (await count(t.pool, t.schema, 'destructured')) === 0, 'queue drained');
+    expect(seen).toHaveLength(4);
+    for (const s of seen) expect(s).toMatchObject({ aborted: false, worker: w.id, extended: true });
+    // Each job ran twice: snoozed on its first run (attempts still count up: they fence), done on its second.
+    expect(seen.map((s) => `${s.n}:${s.attempts}`).sort()).toEqual(['1:1', '1:2', '2:1', '2:2']);
+  });
+
   it('retry after a delay spends an attempt and records the error; retryAt honours the time', async () => {
     const q = await t.arbiter.createQueue<{ k: string }>('retries');
     const attempts = new Map<string, number[]>();
