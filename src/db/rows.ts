@@ -69,31 +69,54 @@ export function observeClockOffset(offsetMs: number): void {
 
 /**
  * The best estimate of the database's current time: the host clock corrected by the measured offset,
- * and never earlier than the row's `updated_at`, which is the database's own `now()` of the statement
- * that last wrote it (exact for rows returned by a write: claims, inserts, retries).
+ * and never earlier than `writtenAt`, the database's own `now()` of the statement that last wrote the
+ * row (its `updated_at`: exact for rows returned by a write: claims, inserts, retries). NaN when unknown.
  */
-function databaseNow(r: JobRow): number {
+function databaseNow(writtenAt: number): number {
   const estimate = Date.now() - hostClockOffsetMs;
-  const written = r.updated_at instanceof Date ? r.updated_at.getTime() : NaN;
-  return Number.isNaN(written) ? estimate : Math.max(estimate, written);
+  return Number.isNaN(writtenAt) ? estimate : Math.max(estimate, writtenAt);
 }
 
-function deriveStatus(r: JobRow, now: number): JobStatus {
-  if (r.leased_until && r.leased_until.getTime() > now) return 'running';
-  if (r.suspended) return 'suspended';
-  if (r.leased_until && r.attempts >= r.max_attempts) return 'exhausted';
-  if (r.run_at.getTime() > now) return r.attempts > 0 ? 'retrying' : 'scheduled';
+function deriveStatus(
+  leasedUntil: Date | null,
+  suspended: boolean,
+  attempts: number,
+  maxAttempts: number,
+  runAt: Date,
+  now: number,
+): JobStatus {
+  if (leasedUntil && leasedUntil.getTime() > now) return 'running';
+  if (suspended) return 'suspended';
+  if (leasedUntil && attempts >= maxAttempts) return 'exhausted';
+  if (runAt.getTime() > now) return attempts > 0 ? 'retrying' : 'scheduled';
   return 'pending';
 }
 
-export function toJob<T>(queue: string, r: JobRow): Job<T> {
+/** The columns a claim sets to values known to the client, and so does not return (see ClaimedRow). */
+type SetByClaim = 'run_at' | 'suspended' | 'worker_id' | 'claimed_at' | 'updated_at' | 'status';
+
+/**
+ * A Job from a row's own columns plus the ones given separately. The one place a Job is built, so a row
+ * is read once into an object of one shape and never modified (pg's row objects slow down once they
+ * change shape after parsing).
+ */
+function assemble<T>(
+  queue: string,
+  r: Omit<JobRow, SetByClaim>,
+  runAt: Date,
+  suspended: boolean,
+  workerId: string | null,
+  claimedAt: Date | null,
+  updatedAt: Date,
+  status: JobStatus,
+): Job<T> {
   return {
     id: r.id,
     queue,
     payload: r.payload as T,
     groupKey: r.group_key,
     priority: r.priority,
-    runAt: r.run_at,
+    runAt,
     leasedUntil: r.leased_until,
     attempts: r.attempts,
     maxAttempts: r.max_attempts,
@@ -102,15 +125,29 @@ export function toJob<T>(queue: string, r: JobRow): Job<T> {
     idempotencyKey: r.idempotency_key,
     parentId: r.parent_id,
     isRollup: r.is_rollup,
-    suspended: r.suspended,
+    suspended,
     parentState: r.parent_state,
-    workerId: r.worker_id,
+    workerId,
     meta: r.meta,
-    claimedAt: r.claimed_at,
+    claimedAt,
     createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    status: r.status ?? deriveStatus(r, databaseNow(r)),
+    updatedAt,
+    status,
   };
+}
+
+export function toJob<T>(queue: string, r: JobRow): Job<T> {
+  const status =
+    r.status ??
+    deriveStatus(
+      r.leased_until,
+      r.suspended,
+      r.attempts,
+      r.max_attempts,
+      r.run_at,
+      databaseNow(r.updated_at instanceof Date ? r.updated_at.getTime() : NaN),
+    );
+  return assemble(queue, r, r.run_at, r.suspended, r.worker_id, r.claimed_at, r.updated_at, status);
 }
 
 /**
@@ -118,28 +155,11 @@ export function toJob<T>(queue: string, r: JobRow): Job<T> {
  * are known here: run_at = leased_until = now() + lease; claimed_at = updated_at = now(); the worker's id;
  * not suspended (only unsuspended rows are claimed, and they stay locked until the update).
  */
-export type ClaimedRow = Pick<
-  JobRow,
-  | 'id'
-  | 'payload'
-  | 'group_key'
-  | 'priority'
-  | 'attempts'
-  | 'max_attempts'
-  | 'last_error'
-  | 'dedup_key'
-  | 'idempotency_key'
-  | 'parent_id'
-  | 'is_rollup'
-  | 'parent_state'
-  | 'meta'
-  | 'created_at'
-> & { leased_until: Date };
+export type ClaimedRow = Omit<JobRow, SetByClaim> & { leased_until: Date };
 
 /**
- * The job a claim handed out, built in one step from the claim's row (a claim returns hundreds of rows:
- * filling the missing columns into each row and then copying it cost more than the row's parsing).
- * Millisecond Dates make leasedUntil - lease exactly the statement's now() at that precision.
+ * The job a claim handed out, built from the claim's row and what the claim set. Millisecond Dates make
+ * leasedUntil - lease exactly the statement's now() at that precision.
  */
 export function toClaimedJob<T>(
   queue: string,
@@ -149,33 +169,9 @@ export function toClaimedJob<T>(
 ): Job<T> {
   const leased = r.leased_until.getTime();
   const at = leased - leaseMs;
-  // The statement's now() is `at`: the database clock cannot be behind it.
-  const now = Math.max(Date.now() - hostClockOffsetMs, at);
-  return {
-    id: r.id,
-    queue,
-    payload: r.payload as T,
-    groupKey: r.group_key,
-    priority: r.priority,
-    runAt: new Date(leased),
-    leasedUntil: r.leased_until,
-    attempts: r.attempts,
-    maxAttempts: r.max_attempts,
-    lastError: r.last_error,
-    dedupKey: r.dedup_key,
-    idempotencyKey: r.idempotency_key,
-    parentId: r.parent_id,
-    isRollup: r.is_rollup,
-    suspended: false,
-    parentState: r.parent_state,
-    workerId,
-    meta: r.meta,
-    claimedAt: new Date(at),
-    createdAt: r.created_at,
-    updatedAt: new Date(at),
-    // deriveStatus for a row that is not suspended and whose run_at is its lease end.
-    status: leased > now ? 'running' : r.attempts >= r.max_attempts ? 'exhausted' : 'pending',
-  };
+  const runAt = new Date(leased);
+  const status = deriveStatus(r.leased_until, false, r.attempts, r.max_attempts, runAt, databaseNow(at));
+  return assemble(queue, r, runAt, false, workerId, new Date(at), new Date(at), status);
 }
 
 export function dlqColumns(alias: string): string {
