@@ -89,14 +89,14 @@ export interface AttemptInfo {
   maxAttempts: number;
 }
 
-/**
- * Turns an outcome into a write. A retry with no attempts left becomes a dead letter. `keepProcessed`
- * (the queue keeps history) turns a plain `done` into `keep`; `remove` never keeps.
- */
 /** Plain acks, shared (actions are never modified): one per job adds up at tens of thousands a second. */
 const ACK: Action = Object.freeze({ type: 'ack', hasResult: false, keep: false });
 const ACK_KEEP: Action = Object.freeze({ type: 'ack', hasResult: false, keep: true });
 
+/**
+ * Turns an outcome into a write. A retry with no attempts left becomes a dead letter. `keepProcessed`
+ * (the queue keeps history) turns a plain `done` into `keep`; `remove` never keeps.
+ */
 export function actionFor(outcome: Outcome, job: AttemptInfo, now: number, keepProcessed = false): Action {
   switch (outcome.kind) {
     case 'done':

@@ -88,9 +88,9 @@ class QueueState {
  * during a run coalesce into one more run. Prefetched jobs are leased like running ones: a buffered job
  * older than half its lease is given back, and so is the whole buffer at shutdown.
  *
- * When a claim fails because the database is unavailable (down, restarting, read-only), claims back off exponentially
- * (BackoffTimer, from min(pollIntervalMs, 1 s) up to the larger of 2 s and twice pollIntervalMs) and nothing else starts one early: not the poll
- * timer, not a freed slot. Only a wake-up from LISTEN (a NOTIFY, or the LISTEN connection coming back)
+ * When a claim fails because the database is unavailable (down, restarting, read-only), claims back off
+ * exponentially (BackoffTimer, from min(pollIntervalMs, 1 s) up to CLAIM_BACKOFF_MAX_MS or twice
+ * pollIntervalMs, whichever is larger) and nothing else starts one early: not the poll timer, not a freed slot. Only a wake-up from LISTEN (a NOTIFY, or the LISTEN connection coming back)
  * ends a wait early, since it shows the database answers again.
  */
 export class Fetcher {
