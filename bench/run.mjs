@@ -114,6 +114,32 @@ const workloads = {
     await arbiter.close();
     return { value: 3000 / s, unit: 'jobs/s' };
   },
+  async 'single ceiling: 8 connections, one row per commit, no library'() {
+    // What 8 writers committing one row each get from this server: 8 plain pg connections sending a
+    // prepared single-row INSERT into the queue table, the trigger's NOTIFY suppressed as our coalesced
+    // inserts do under load (migration 0004). No batching, no validation, no Job objects.
+    const { arbiter, schema } = await fresh('single_ceiling');
+    const clients = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const c = new pg.Client({ connectionString: DB });
+        await c.connect();
+        return c;
+      }),
+    );
+    const text = `WITH quiet AS MATERIALIZED (SELECT set_config('arbiter.notify', 'off', true) AS off)
+      INSERT INTO ${schema}.q (payload) SELECT $1::jsonb FROM quiet`;
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      clients.map(async (c) => {
+        while (next < 3000) await c.query({ name: 'ceiling', text, values: [JSON.stringify({ i: next++ })] });
+      }),
+    );
+    const s = (performance.now() - t0) / 1000;
+    await Promise.all(clients.map((c) => c.end()));
+    await arbiter.close();
+    return { value: 3000 / s, unit: 'jobs/s' };
+  },
   async 'process, concurrency 16'() {
     const { arbiter, q } = await fresh('process');
     await fill(q, 20_000);
