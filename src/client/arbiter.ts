@@ -130,7 +130,7 @@ export class Arbiter {
     return queueSetPaused(this.db, this.schema, name, true);
   }
 
-  /** Lets a paused queue be claimed from again. False if it does not exist. */
+  /** Lets a paused queue be claimed from again and wakes idle workers at once. False if it does not exist. */
   resumeQueue(name: string): Promise<boolean> {
     validateQueueName(name);
     return queueSetPaused(this.db, this.schema, name, false);

@@ -28,6 +28,23 @@ describe('wake-ups', () => {
     await waitFor(() => done.length === 1, 'notified job', 4_000);
   });
 
+  it('resuming a paused queue wakes idle workers long before the next poll', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('wake_resume');
+    await t.arbiter.pauseQueue('wake_resume');
+    const done: number[] = [];
+    await startWorker(t.arbiter, {
+      pollIntervalMs: SLOW_POLL,
+      queues: { wake_resume: { handler: async (job: Job<{ n: number }>) => void done.push(job.payload.n) } },
+    });
+    // The insert's own wake-up arrives while the queue is paused: the claim it starts finds nothing.
+    await q.enqueue({ n: 1 });
+    await idle(500);
+    expect(done).toEqual([]);
+    expect(await t.arbiter.resumeQueue('wake_resume')).toBe(true);
+    await waitFor(() => done.length === 1, 'job claimed after resume', 4_000);
+    expect(await t.arbiter.resumeQueue('no_such_queue')).toBe(false);
+  });
+
   it('notifications are coalesced: one per insert statement, folded within a transaction', async () => {
     const q = await t.arbiter.createQueue<{ n: number }>('coalesce');
     const listener = await t.connect();

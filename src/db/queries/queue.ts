@@ -1,5 +1,6 @@
 import type { Executor } from '../executor.js';
 import { quoteIdent } from '../sql.js';
+import { notifyChannel } from './notify.js';
 
 export interface QueueInfo {
   name: string;
@@ -40,16 +41,24 @@ export async function queueGet(db: Executor, schema: string, name: string): Prom
   return r ? { name: r.name, createdAt: r.created_at, paused: r.paused } : null;
 }
 
-/** Pauses or resumes claiming from a queue. Returns false when the queue does not exist. */
+/**
+ * Pauses or resumes claiming from a queue. Returns false when the queue does not exist. Resuming also
+ * sends the queue's wake-up in the same statement, so idle workers claim at once instead of at their
+ * next poll.
+ */
 export async function queueSetPaused(
   db: Executor,
   schema: string,
   name: string,
   paused: boolean,
 ): Promise<boolean> {
-  const res = await db.query(`UPDATE ${quoteIdent(schema)}._queues SET paused = $2 WHERE name = $1`, [
-    name,
-    paused,
-  ]);
+  const update = `UPDATE ${quoteIdent(schema)}._queues SET paused = $2 WHERE name = $1`;
+  const res = paused
+    ? await db.query(update, [name, true])
+    : await db.query(`WITH r AS (${update} RETURNING name) SELECT pg_notify($3, r.name) FROM r`, [
+        name,
+        false,
+        notifyChannel(schema),
+      ]);
   return res.rowCount > 0;
 }
