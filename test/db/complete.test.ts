@@ -78,6 +78,60 @@ describe('smart ack', () => {
     expect((await row('a_many', tree.job.id))!.suspended).toBe(false);
   });
 
+  it('ackBulk takes grouped and ungrouped jobs in one call, and a group moves on to its next job', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('a_bulk_mixed');
+    await q.enqueueMany([
+      { payload: { n: 1 }, groupKey: 'g' },
+      { payload: { n: 2 }, groupKey: 'g' },
+      { payload: { n: 3 }, groupKey: 'h' },
+      { payload: { n: 4 } },
+      { payload: { n: 5 } },
+    ]);
+    const first = await q.claim({ limit: 10 });
+    expect(first.map((j) => j.payload.n).sort()).toEqual([1, 3, 4, 5]);
+    const stale = { id: first[0]!.id, attempts: first[0]!.attempts + 1 };
+    const deleted = await q.ackBulk([...first, stale]);
+    expect(deleted.sort()).toEqual(first.map((j) => j.id).sort());
+    for (const j of first) expect(await row('a_bulk_mixed', j.id)).toBeUndefined();
+    const next = await q.claim({ limit: 10 });
+    expect(next.map((j) => j.payload.n)).toEqual([2]);
+    expect(await q.ackBulk(next)).toEqual([next[0]!.id]);
+    const { rows } = await t.pool.query(`SELECT count(*)::int AS n FROM "${t.schema}".a_bulk_mixed_groups`);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('ackBulk still acks a job whose row another transaction changed while the ack waited for it', async () => {
+    const q = await t.arbiter.createQueue('a_bulk_moved');
+    await q.enqueueMany([{ payload: { n: 1 } }, { payload: { n: 2 } }]);
+    const jobs = await q.claim({ limit: 2 });
+    const other = await t.connect();
+    try {
+      const holder = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      await other.query('BEGIN');
+      await other.query(`SELECT 1 FROM "${t.schema}".a_bulk_moved WHERE id = $1 FOR UPDATE`, [jobs[0]!.id]);
+      const acked = q.ackBulk(jobs);
+      // Once the ack waits on the row lock, the holder extends the lease (a new row version) and commits.
+      for (;;) {
+        const { rows } = await t.pool.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid))`,
+          [holder],
+        );
+        if (rows[0].n > 0) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await other.query(
+        `UPDATE "${t.schema}".a_bulk_moved SET leased_until = leased_until + interval '1 minute',
+           run_at = run_at + interval '1 minute' WHERE id = $1`,
+        [jobs[0]!.id],
+      );
+      await other.query('COMMIT');
+      expect((await acked).sort()).toEqual(jobs.map((j) => j.id).sort());
+    } finally {
+      await other.end();
+    }
+    for (const j of jobs) expect(await row('a_bulk_moved', j.id)).toBeUndefined();
+  });
+
   it('a parent on its last attempt still gets its completion round after its children', async () => {
     const q = await t.arbiter.createQueue<{ step: string }>('a_last_round');
     await q.enqueue({ step: 'parent' }, { maxAttempts: 1 });

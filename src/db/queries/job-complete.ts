@@ -78,28 +78,50 @@ export async function jobAck(
 }
 
 /**
- * Bulk ack for standalone jobs (seed 000 ackJobsBulk): one DELETE for all of them, one round trip.
+ * Bulk ack for standalone jobs (seed 000 ackJobsBulk): one statement for all of them, one round trip.
  * Jobs that have a parent or children are left untouched (use jobAck for those).
+ *
+ * Every row is found through its primary key: a LATERAL ... LIMIT 1 probe per fence keeps each lookup a
+ * nested loop (as a join, the planner could hash the whole table or walk every leased row).
+ *
+ * Ungrouped jobs (the common case) are deleted without a separate row lock: they touch no group row, so
+ * there is no job-then-group lock order to keep, and the DELETE's own row lock suffices. That DELETE goes
+ * by the ctid the probe found, so a row changed in the meantime (a lease extension, say) is skipped: its
+ * latest version lives elsewhere. The locking path takes it instead, along with every grouped job: row
+ * lock first (which rechecks the fence on the latest version), then the group rows in key order, then the
+ * DELETE, like every multi-group write. The plain DELETE runs first (the locking probe reads its result),
+ * so job rows are still locked before group rows.
  */
 export async function jobAckBulk(db: Executor, t: QueueTables, fences: readonly Fence[]): Promise<string[]> {
   if (fences.length === 0) return [];
+  const standalone = `x.parent_id IS NULL AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = x.id)`;
   const { rows } = await db.query<{ id: string }>(
-    // Each row is looked up by its primary key (LIMIT 1 keeps the lookup a nested loop: as a join, the
-    // planner could hash the whole table or walk every leased row).
-    `WITH target AS (
-       SELECT j.id, j.group_key FROM unnest($1::bigint[], $2::int[]) AS u(id, attempts)
-       CROSS JOIN LATERAL (
+    `WITH u AS (SELECT * FROM unnest($1::bigint[], $2::int[]) AS u(id, attempts)),
+     plain AS (
+       DELETE FROM ${t.jobs} j WHERE j.ctid = ANY (ARRAY(
+         SELECT p.ctid FROM u CROSS JOIN LATERAL (
+           SELECT x.ctid FROM ${t.jobs} x
+           WHERE ${fencedBy('x', 'u')} AND x.group_key IS NULL AND ${standalone}
+           LIMIT 1
+         ) p))
+       RETURNING j.id
+     ),
+     target AS (
+       SELECT g.id, g.group_key FROM u CROSS JOIN LATERAL (
          SELECT x.id, x.group_key FROM ${t.jobs} x
-         WHERE ${fencedBy('x', 'u')} AND x.parent_id IS NULL
-           AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = x.id)
+         WHERE ${fencedBy('x', 'u')} AND ${standalone}
          LIMIT 1
          FOR UPDATE
-       ) j
+       ) g
+       WHERE u.id NOT IN (SELECT id FROM plain)
      ),
-     group_locks AS (${lockGroupsSql(t, 'target')})
-     DELETE FROM ${t.jobs} j WHERE j.id = ANY (ARRAY(SELECT id FROM target))
-       AND (SELECT count(*) FROM group_locks) >= 0
-     RETURNING j.id`,
+     group_locks AS (${lockGroupsSql(t, 'target')}),
+     grouped AS (
+       DELETE FROM ${t.jobs} j WHERE j.id = ANY (ARRAY(SELECT id FROM target))
+         AND (SELECT count(*) FROM group_locks) >= 0
+       RETURNING j.id
+     )
+     SELECT id FROM plain UNION ALL SELECT id FROM grouped`,
     [fences.map((f) => f.id), fences.map((f) => f.attempts)],
     `${t.statementPrefix}ack:bulk`,
   );
