@@ -89,7 +89,6 @@ export class WakeNotifier {
 export class EnqueueBatcher {
   private readonly waiting: Pending[] = [];
   private inFlight = 0;
-  private inFlightRows = 0;
   /** A statement just finished: the next one leaves on the next turn of the event loop. */
   private settling = false;
 
@@ -117,13 +116,13 @@ export class EnqueueBatcher {
 
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.waiting.length > 0) {
-      const share = Math.ceil((this.waiting.length + this.inFlightRows) / this.maxInFlight);
-      const batch = this.waiting.splice(0, Math.min(this.maxBatch, share));
+      // Everyone waiting leaves together: one statement of eight rows costs one commit where two of four
+      // cost two. The second slot carries callers that arrive while a statement is out (and keeps
+      // enqueues moving when one statement waits on a lock, say a group row held by a transaction).
+      const batch = this.waiting.splice(0, this.maxBatch);
       this.inFlight++;
-      this.inFlightRows += batch.length;
       void this.flush(batch).finally(() => {
         this.inFlight--;
-        this.inFlightRows -= batch.length;
         // Let the callers this statement just answered enqueue their next job first (they resume on
         // microtasks), so they share the next statement instead of one going out alone ahead of them.
         this.settling = true;
