@@ -1,4 +1,5 @@
 import { PayloadError, PayloadTooLargeError } from '../errors.js';
+import { isWellFormed } from './validate.js';
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 export const MAX_PAYLOAD_DEPTH = 100;
@@ -75,10 +76,4 @@ function check(value: unknown, path: string, depth: number, seen: Set<object>): 
 function checkString(value: string, path: string): void {
   if (value.includes('\u0000')) throw new PayloadError(path, value, 'strings may not contain NUL (\\u0000)');
   if (!isWellFormed(value)) throw new PayloadError(path, value, 'string contains a lone surrogate');
-}
-
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-function isWellFormed(value: string): boolean {
-  const native = (value as { isWellFormed?: () => boolean }).isWellFormed;
-  return native ? native.call(value) : !LONE_SURROGATE.test(value);
 }

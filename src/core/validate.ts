@@ -70,6 +70,18 @@ export function validDate(value: unknown, field: string): Date {
   return value;
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Whether a string is valid UTF-16 (no lone surrogate): only those reach PostgreSQL unchanged. */
+export function isWellFormed(value: string): boolean {
+  const native = (value as { isWellFormed?: () => boolean }).isWellFormed;
+  return native ? native.call(value) : !LONE_SURROGATE.test(value);
+}
+
+/**
+ * A group, dedup or idempotency key. A lone surrogate is refused: it would be stored as U+FFFD, so two
+ * different keys would silently become one.
+ */
 export function optionalKey(value: unknown, field: string): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string' || value.length === 0 || value.length > LIMITS.maxKeyLength) {
@@ -80,6 +92,7 @@ export function optionalKey(value: unknown, field: string): string | null {
     );
   }
   if (value.includes('\u0000')) throw new ValidationError(field, value, 'may not contain NUL');
+  if (!isWellFormed(value)) throw new ValidationError(field, value, 'contains a lone surrogate');
   return value;
 }
 

@@ -74,6 +74,24 @@ const cases: Case[] = [
     /payload/,
     () => q.ack(heldJob, { result: { f: () => 1 } }),
   ],
+  [
+    'lone surrogate in a group key',
+    'INVALID_ARGUMENT',
+    /groupKey/,
+    () => q.enqueue({}, { groupKey: 'a\ud800' }),
+  ],
+  [
+    'lone surrogate in a dedup key',
+    'INVALID_ARGUMENT',
+    /dedup\.key/,
+    () => q.enqueue({}, { dedup: { key: '\udc00b' } }),
+  ],
+  [
+    'lone surrogate in an idempotency key',
+    'INVALID_ARGUMENT',
+    /idempotencyKey/,
+    () => q.enqueue({}, { idempotencyKey: '\ud83d' }),
+  ],
   // numbers and time
   ['negative delay', 'INVALID_ARGUMENT', /delayMs/, () => q.enqueue({}, { delayMs: -1 })],
   ['NaN delay', 'INVALID_ARGUMENT', /delayMs/, () => q.enqueue({}, { delayMs: NaN })],
