@@ -139,7 +139,12 @@ export async function insertTree<T>(
         const { p } = chunk[i]!;
         const row = rows[i]!;
         p.id = row.id;
-        p.out = { job: toJob(row), children: new Array<InsertedTree<T>>(p.c.children.length) };
+        const job = toJob(row);
+        // A node with children is suspended until they finish: what a read reports as waiting.
+        p.out = {
+          job: p.c.children.length > 0 ? { ...job, status: 'waiting' } : job,
+          children: new Array<InsertedTree<T>>(p.c.children.length),
+        };
         if (p.parent === null) result = p.out;
         else p.parent.children[p.index] = p.out;
       }

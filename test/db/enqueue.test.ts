@@ -275,7 +275,9 @@ describe('enqueueTree', () => {
         { payload: { step: 'b' }, children: [{ payload: { step: 'b1' } }] },
       ],
     });
-    expect(tree.job).toMatchObject({ suspended: true, isRollup: true });
+    expect(tree.job).toMatchObject({ suspended: true, isRollup: true, status: 'waiting' });
+    expect(tree.children.map((c) => c.job.status)).toEqual(['pending', 'waiting']);
+    expect(tree.job).toEqual(await q.jobs.get(tree.job.id));
     expect(tree.children.map((c) => c.job.parentId)).toEqual([tree.job.id, tree.job.id]);
     expect(tree.children[1]!.job.suspended).toBe(true);
     expect(tree.children[1]!.children[0]!.job.parentId).toBe(tree.children[1]!.job.id);
