@@ -232,6 +232,33 @@ describe('enqueueMany', () => {
     ]);
   });
 
+  it('returns each job exactly as stored, payload and meta included, for batches and trees', async () => {
+    const q = await t.arbiter.createQueue<{ i: number; s?: string }>('many_as_stored');
+    const runAt = new Date(Date.now() + 5_400_123);
+    const jobs = await q.enqueueMany(
+      Array.from({ length: 20 }, (_, i) => ({
+        payload: i % 3 ? { i } : { i, s: 'z"y\\x \u{1F600}' },
+        ...(i % 2 ? { groupKey: `g${i % 3}` } : {}),
+        ...(i % 4 === 1 ? { delayMs: 1_234 } : i === 6 ? { runAt } : {}),
+        ...(i % 5 === 0 ? { priority: 7 - i } : {}),
+        ...(i === 4 ? { meta: { b: 1, a: { c: [null, 2.5] } } } : {}),
+        ...(i === 8 ? { suspended: true, maxAttempts: 3 } : {}),
+      })),
+    );
+    expect(jobs).toHaveLength(20);
+    for (const job of jobs) expect(job).toEqual(await q.jobs.get(job.id));
+    const tree = await q.enqueueTree({
+      payload: { i: 100 },
+      rollup: true,
+      children: [
+        { payload: { i: 101 }, options: { groupKey: 'tg' } },
+        { payload: { i: 102 }, options: { delayMs: 50, meta: { k: 'v' } } },
+      ],
+    });
+    for (const node of [tree.job, ...tree.children.map((c) => c.job)])
+      expect(node).toEqual(await q.jobs.get(node.id));
+  });
+
   it('keeps the last occurrence of a dedup key and returns only inserted or replaced jobs', async () => {
     const q = await t.arbiter.createQueue<{ v: number }>('many_dedup');
     await q.enqueue({ v: 0 }, { dedup: { key: 'existing' } });
