@@ -249,6 +249,21 @@ const workloads = {
     if (violations) throw new Error(`${violations} FIFO violations`);
     return { value: 20_000 / s, unit: 'jobs/s' };
   },
+  async 'groups: one group of 500, strict FIFO (serial rate)'() {
+    // One job of a group runs at a time, so a single busy group is as fast as one job's round trip:
+    // handler, completion write, next claim.
+    const { arbiter, q } = await fresh('one_group');
+    await fill(q, 500, () => ({ groupKey: 'only' }));
+    let last = -1;
+    let violations = 0;
+    const s = await processAll(arbiter, q, 500, async (job) => {
+      if (job.payload.i < last) violations++;
+      last = job.payload.i;
+    });
+    await arbiter.close();
+    if (violations) throw new Error(`${violations} FIFO violations`);
+    return { value: 500 / s, unit: 'jobs/s' };
+  },
 };
 
 async function runOurs() {

@@ -177,6 +177,16 @@ export class Fetcher {
     this.schedule();
   }
 
+  /**
+   * A write of this worker may have made more of `queue` claimable: a grouped job's outcome lets its group
+   * move on, and nothing else announces that (the group's next job was inserted, and notified, long ago).
+   * Asks the queue again. Unlike a wake-up, it does not end a wait after failed claims.
+   */
+  released(queue: string): void {
+    this.mark(queue);
+    this.schedule();
+  }
+
   private mark(queue: string | null): void {
     for (const s of this.states) {
       if (queue !== null && s.target.queue.name !== queue) continue;

@@ -405,6 +405,8 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     const written = await this.completer.complete(run.handle, job, action);
     if (written === 'fenced') this.emitter.emit('job:lease-lost', { queue, job, status: 'fenced' });
     if (written !== 'accepted') return; // 'failed' was reported as an error event
+    // The group's next job can run now: claim it here rather than at the next poll.
+    if (job.groupKey !== null) this.fetcher.released(queue);
     switch (action.type) {
       case 'ack':
         if (this.emitter.listenerCount('job:succeeded') > 0)

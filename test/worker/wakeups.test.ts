@@ -45,6 +45,19 @@ describe('wake-ups', () => {
     expect(await t.arbiter.resumeQueue('no_such_queue')).toBe(false);
   });
 
+  it("a group's next job is claimed as soon as the one before it completes, not at the next poll", async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('wake_group');
+    await q.enqueueMany(Array.from({ length: 30 }, (_, n) => ({ payload: { n }, groupKey: 'one' })));
+    const done: number[] = [];
+    await startWorker(t.arbiter, {
+      pollIntervalMs: SLOW_POLL,
+      queues: { wake_group: { handler: async (job: Job<{ n: number }>) => void done.push(job.payload.n) } },
+    });
+    // One job of the group at a time: at one per poll this would take 300 s.
+    await waitFor(() => done.length === 30, 'the whole group', 8_000);
+    expect(done).toEqual(Array.from({ length: 30 }, (_, n) => n));
+  });
+
   it('notifications are coalesced: one per insert statement, folded within a transaction', async () => {
     const q = await t.arbiter.createQueue<{ n: number }>('coalesce');
     const listener = await t.connect();
