@@ -96,6 +96,9 @@ export class Completer {
       if (!buf) this.buffers.set(queue.name, (buf = { queue, acks: [] }));
       buf.acks.push({ job, keep, resolve });
       if (buf.acks.length >= MAX_BUFFER) return this.flushNow();
+      // A group's next job waits for this ack: with nothing being written, it leaves at once (acks that
+      // arrive while it is on its way gather for the next flush as usual).
+      if (job.groupKey !== null && this.inFlight.size === 0) return this.flushNow();
       // Under load (the last flush was large) plain acks wait longer and leave in fewer, larger
       // statements: a bulk DELETE costs PostgreSQL about half as much per row at 500 rows as at 100.
       // An ack that lets a group move on (the group's next job waits for it) keeps the short window.
