@@ -239,7 +239,7 @@ describe('enqueueMany', () => {
       Array.from({ length: 20 }, (_, i) => ({
         payload: i % 3 ? { i } : { i, s: 'z"y\\x \u{1F600}' },
         ...(i % 2 ? { groupKey: `g${i % 3}` } : {}),
-        ...(i % 4 === 1 ? { delayMs: 1_234 } : i === 6 ? { runAt } : {}),
+        ...(i % 4 === 1 ? { delayMs: 3_600_123 } : i === 6 ? { runAt } : {}),
         ...(i % 5 === 0 ? { priority: 7 - i } : {}),
         ...(i === 4 ? { meta: { b: 1, a: { c: [null, 2.5] } } } : {}),
         ...(i === 8 ? { suspended: true, maxAttempts: 3 } : {}),
@@ -252,7 +252,7 @@ describe('enqueueMany', () => {
       rollup: true,
       children: [
         { payload: { i: 101 }, options: { groupKey: 'tg' } },
-        { payload: { i: 102 }, options: { delayMs: 50, meta: { k: 'v' } } },
+        { payload: { i: 102 }, options: { delayMs: 3_600_000, meta: { k: 'v' } } },
       ],
     });
     for (const node of [tree.job, ...tree.children.map((c) => c.job)])
