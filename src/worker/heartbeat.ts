@@ -92,9 +92,12 @@ export class LeaseHeartbeat {
     const now = performance.now();
     try {
       const updates = await handle.extendLeases(jobs, queue.leaseMs);
+      // A run that ended while the extension was on its way may already have written its outcome (an ack
+      // or a retry ends the lease): what the extension found says nothing about a lease lost.
+      const still = new Set(this.running());
       for (const u of updates) {
         const r = owner.get(u.id);
-        if (!r) continue;
+        if (!r || !still.has(r)) continue;
         if (u.status === 'updated') {
           confirmLease(r, u.id, now);
           continue;
