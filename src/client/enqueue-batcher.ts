@@ -156,8 +156,6 @@ export class EnqueueBatcher {
         true,
         { quiet },
       );
-      if (rows.length !== sorted.length)
-        throw new Error(`coalesced insert returned ${rows.length} of ${sorted.length} rows`);
       // Plain rows cannot conflict: the rows come back in input order.
       sorted.forEach((p, i) => p.resolve(rows[i]!));
     } catch (err) {

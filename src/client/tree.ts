@@ -131,10 +131,7 @@ export async function insertTree<T>(
         null,
         true,
       );
-      if (rows.length !== chunk.length) {
-        throw new Error(`tree insert returned ${rows.length} of ${chunk.length} rows`);
-      }
-      // No conflict clause: the rows come back in input order.
+      // No conflict clause: one row per node, in input order (jobInsertMany checks the count).
       for (let i = 0; i < chunk.length; i++) {
         const { p } = chunk[i]!;
         const row = rows[i]!;

@@ -156,7 +156,8 @@ const BATCH_COLUMNS: readonly BatchColumn[] = [
  * Inserts many jobs in one statement, in the order given. Callers pass rows through sortForInsert first:
  * every batch then takes group locks in the same order, so concurrent batches cannot deadlock, and ids
  * (assigned in row order) follow that order. All rows must share one dedup mode.
- * Returns the rows in id order.
+ * Returns the rows in id order; without a conflict clause, exactly one per job, in the order of `jobs`
+ * (anything else throws).
  */
 export async function jobInsertMany(
   db: Executor,
