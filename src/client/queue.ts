@@ -220,10 +220,18 @@ export class Queue<T = unknown> {
    * Each claimed job is leased for `leaseMs` and its attempt number incremented.
    */
   async claim(options: ClaimOptions = {}): Promise<Job<T>[]> {
+    return (await this.claimWithNextDue(options)).jobs;
+  }
+
+  /**
+   * @internal `claim`, plus when the queue's next scheduled job is due if the claim came back short (see
+   * Claim.nextDueMs): what a worker needs to wake on time.
+   */
+  async claimWithNextDue(options: ClaimOptions = {}): Promise<{ jobs: Job<T>[]; nextDueMs: number | null }> {
     const o = checkOptions<ClaimOptions>(options, 'options', ['limit', 'leaseMs', 'workerId']);
     const limit = o.limit === undefined ? 1 : intInRange(o.limit, 'options.limit', 1, LIMITS.maxBatch);
     const { leaseMs, workerId } = leaseAndWorker(o);
-    const rows = await withTranslation(this.ctx.t, () =>
+    const { rows, nextDueMs } = await withTranslation(this.ctx.t, () =>
       jobClaim(this.ctx.db, this.ctx.t, {
         perGroup: 1,
         groups: limit,
@@ -232,7 +240,7 @@ export class Queue<T = unknown> {
         standaloneOnly: false,
       }),
     );
-    return rows.map((r) => toClaimedJob<T>(this.ctx.name, r, leaseMs, workerId));
+    return { jobs: rows.map((r) => toClaimedJob<T>(this.ctx.name, r, leaseMs, workerId)), nextDueMs };
   }
 
   /**
@@ -241,6 +249,13 @@ export class Queue<T = unknown> {
    * acked with ackBulk. Returns one array per batch, each in FIFO order.
    */
   async claimBatched(options: ClaimBatchedOptions): Promise<Job<T>[][]> {
+    return (await this.claimBatchedWithNextDue(options)).batches;
+  }
+
+  /** @internal `claimBatched`, plus when the next scheduled job is due (as in `claimWithNextDue`). */
+  async claimBatchedWithNextDue(
+    options: ClaimBatchedOptions,
+  ): Promise<{ batches: Job<T>[][]; nextDueMs: number | null }> {
     const o = checkOptions<ClaimBatchedOptions>(options, 'options', [
       'batchSize',
       'maxBatches',
@@ -250,7 +265,7 @@ export class Queue<T = unknown> {
     const batchSize = intInRange(o.batchSize, 'options.batchSize', 1, 1000);
     const maxBatches = intInRange(o.maxBatches, 'options.maxBatches', 1, 1000);
     const { leaseMs, workerId } = leaseAndWorker(o);
-    const rows = await withTranslation(this.ctx.t, () =>
+    const { rows, nextDueMs } = await withTranslation(this.ctx.t, () =>
       jobClaim(this.ctx.db, this.ctx.t, {
         perGroup: batchSize,
         groups: maxBatches,
@@ -268,7 +283,7 @@ export class Queue<T = unknown> {
     }
     const batches = [...groups.values()];
     for (let i = 0; i < loose.length; i += batchSize) batches.push(loose.slice(i, i + batchSize));
-    return batches;
+    return { batches, nextDueMs };
   }
 
   /**

@@ -97,7 +97,8 @@ describe('the claim under a generic plan', () => {
               `${name}: ${n['Node Type']} on ${n['Relation Name']}`,
             ).toBeLessThanOrEqual(limit + 400);
           }
-          expect(plan[0]!['Actual Rows'], name).toBe(s.claims);
+          // A short claim adds one row: when the next scheduled job (the delayed tail) is due.
+          expect(plan[0]!['Actual Rows'], name).toBe(s.claims + (s.claims < limit ? 1 : 0));
         }
       } finally {
         client.release(true);

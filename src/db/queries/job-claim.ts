@@ -33,15 +33,32 @@ export interface ClaimParams {
  *
  * The claim bumps attempts (the fencing token), sets the lease and moves run_at to the lease expiry, so an
  * expired lease makes the job claimable again by the same index range.
+ *
+ * A claim that comes back short also says when the earliest job it could not take yet falls due (see
+ * Claim.nextDueMs), in one extra row, so a worker can wake then rather than at its next poll.
  */
-export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Promise<ClaimedRow[]> {
-  const { rows } = await db.query<ClaimedRow>(
+export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Promise<Claim> {
+  const { rows } = await db.query<ClaimedRow & { next_due_ms: number | null }>(
     claimSql(t, p.perGroup === 1, p.standaloneOnly),
     [p.perGroup, p.groups, p.leaseMs, p.workerId, t.queue],
     `${t.statementPrefix}claim:${p.perGroup === 1 ? 'one' : 'batched'}:${p.standaloneOnly ? 's' : 'a'}`,
   );
+  // The statement's last row, when the claim came back short, says when the next scheduled job is due.
+  const last = rows.at(-1);
+  const nextDueMs = last !== undefined && last.id === null ? last.next_due_ms : null;
+  if (nextDueMs !== null) rows.pop();
   rows.sort((a, b) => a.priority - b.priority || compareJobIds(a.id, b.id));
-  return rows;
+  return { rows, nextDueMs };
+}
+
+export interface Claim {
+  rows: ClaimedRow[];
+  /**
+   * When the claim came back short (fewer jobs than its limit): in how many ms, by the database's clock,
+   * the queue's earliest job scheduled for later becomes claimable (a delayed job, a retry waiting out its
+   * backoff, a lease running out). Null when none is, or when the claim was full.
+   */
+  nextDueMs: number | null;
 }
 
 /**
@@ -148,7 +165,8 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
         AND p.group_key IN (SELECT group_key FROM repair_targets)
         AND (SELECT count(*) FROM group_locks) >= 0
       RETURNING g.group_key
-    )
+    ),
+    claimed AS (
     UPDATE ${t.jobs} j SET
       attempts = j.attempts + 1,
       leased_until = now() + $3::bigint * interval '1 millisecond',
@@ -159,7 +177,30 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
     -- An id array, not a join: the rows are always fetched through the primary key (a join let the planner
     -- hash the whole table for a large claim).
     WHERE j.id = ANY (ARRAY(SELECT id FROM chosen)) AND (SELECT count(*) FROM group_locks) >= 0
-    RETURNING ${CLAIMED_COLUMNS}`;
+    RETURNING ${CLAIMED_COLUMNS}
+    ),
+    -- The earliest time a job not claimable yet becomes so: per priority level, the first run_at still
+    -- ahead (one probe of the claim index), and the first group ready_at still ahead. Read only when the
+    -- claim came back short, so a worker can wake then instead of at its next poll.
+    next_due AS (
+      SELECT min(d.at) AS at FROM (
+        SELECT (SELECT x.run_at FROM ${t.jobs} x WHERE x.group_key IS NULL AND NOT x.suspended
+                  AND x.priority = lv.p AND x.run_at > now() ORDER BY x.run_at LIMIT 1) AS at
+        FROM lv WHERE lv.p IS NOT NULL
+        UNION ALL
+        SELECT (SELECT g.ready_at FROM ${t.groups} g WHERE g.ready_at IS NOT NULL AND g.min_priority = glv.p
+                  AND g.ready_at > now() ORDER BY g.ready_at LIMIT 1)
+        FROM glv WHERE glv.p IS NOT NULL
+      ) d
+    )
+    SELECT c.*, NULL::float8 AS next_due_ms FROM claimed c
+    UNION ALL
+    SELECT ${CLAIMED_COLUMNS.split(',')
+      .map(() => 'NULL')
+      .join(', ')},
+      (extract(epoch FROM nd.at - now()) * 1000)::float8
+    FROM next_due nd
+    WHERE nd.at IS NOT NULL AND (SELECT count(*) FROM claimed) < $1::int * $2::int`;
 }
 
 /**
