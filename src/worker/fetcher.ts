@@ -36,6 +36,8 @@ const MAX_CLAIM = 1_000;
  * outage still costs each worker next to nothing.
  */
 const CLAIM_BACKOFF_MAX_MS = 2_000;
+/** setTimeout's longest delay (about 24.8 days); a job due later is found by a claim before then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface Claimed {
   batch: Job[];
@@ -49,6 +51,9 @@ class QueueState {
   maybeMore = true;
   /** Wake-ups counted, so one that arrives while a claim is in flight is never lost. */
   wakes = 0;
+  /** Wakes the queue when its earliest scheduled job is due (see Fetcher.dueIn), and when that is. */
+  dueTimer: NodeJS.Timeout | undefined;
+  dueAt = Infinity;
   /** Decaying completion count (≈ completions in the last RATE_WINDOW_MS when steady). */
   private score = 0;
   private scoredAt = 0;
@@ -83,8 +88,11 @@ class QueueState {
  * statement, the free slots plus a prefetch sized to the queue's recent throughput, so that a finished
  * handler's slot is refilled from memory at once while the next claim is already on its way: claims
  * overlap handler runs instead of alternating with them. A queue is asked again only when it may have
- * more work: after a NOTIFY for it, on each poll tick (polling is the floor, and what finds delayed jobs
- * and expired leases), or when its last claim filled its limit. Runs are serialized; wake-ups that arrive
+ * more work: after a NOTIFY for it, on each poll tick (polling is the floor), when its last claim filled
+ * its limit, or when a job scheduled for later falls due. A claim that comes back short says when the
+ * queue's earliest such job (delayed, retrying after a backoff, or whose lease runs out) is due, and this
+ * worker's own retries and snoozes say so too: a timer wakes the queue then, so delayed jobs and retries
+ * start on time rather than at the next poll. Runs are serialized; wake-ups that arrive
  * during a run coalesce into one more run. Prefetched jobs are leased like running ones: a buffered job
  * older than half its lease is given back, and so is the whole buffer at shutdown.
  *
@@ -151,6 +159,7 @@ export class Fetcher {
     this.stopped = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    for (const s of this.states) clearTimeout(s.dueTimer);
     this.backoff.cancel();
     await this.running;
     for (const s of this.states) this.giveBack(s, s.buffer.splice(0));
@@ -185,6 +194,27 @@ export class Fetcher {
   released(queue: string): void {
     this.mark(queue);
     this.schedule();
+  }
+
+  /**
+   * A job of `queue` becomes claimable in `ms` (by the database's clock): wake the queue then. Only the
+   * earliest such time is kept per queue; when it comes, the claim it starts reports the next one.
+   */
+  dueIn(queue: string, ms: number): void {
+    const s = this.byName.get(queue);
+    if (!s || this.stopped || !(ms >= 0)) return;
+    // A millisecond late rather than early: a claim that runs a moment before the job is due misses it.
+    const delay = Math.min(Math.ceil(ms) + 1, MAX_TIMER_MS);
+    const at = performance.now() + delay;
+    if (s.dueTimer !== undefined && s.dueAt <= at) return;
+    clearTimeout(s.dueTimer);
+    s.dueAt = at;
+    s.dueTimer = setTimeout(() => {
+      s.dueTimer = undefined;
+      s.dueAt = Infinity;
+      this.mark(queue);
+      this.schedule();
+    }, delay);
   }
 
   private mark(queue: string | null): void {
@@ -250,8 +280,9 @@ export class Fetcher {
         const limit = Math.min(want, MAX_CLAIM);
         const wakesBefore = s.wakes;
         try {
-          const batches = await this.claim(s.target, limit);
+          const { batches, nextDueMs } = await this.claim(s.target, limit);
           this.backoff.succeeded();
+          if (nextDueMs !== null) this.dueIn(s.target.queue.name, nextDueMs);
           // Fewer than asked: the queue looked empty to this claim. A wake-up that arrived meanwhile (its
           // job may have committed after our snapshot) keeps the queue marked, so it is asked again.
           if (batches.length < limit && s.wakes === wakesBefore) s.maybeMore = false;
@@ -284,18 +315,25 @@ export class Fetcher {
     } while (this.again && !this.stopped);
   }
 
-  private async claim(target: FetchTarget, limit: number): Promise<Job[][]> {
+  private async claim(
+    target: FetchTarget,
+    limit: number,
+  ): Promise<{ batches: Job[][]; nextDueMs: number | null }> {
     const { queue, handle } = target;
     if (queue.batchHandler) {
-      return handle.claimBatched({
+      return handle.claimBatchedWithNextDue({
         batchSize: queue.batchSize,
         maxBatches: limit,
         leaseMs: queue.leaseMs,
         workerId: this.workerId,
       });
     }
-    const jobs = await handle.claim({ limit, leaseMs: queue.leaseMs, workerId: this.workerId });
-    return jobs.map((j) => [j]);
+    const { jobs, nextDueMs } = await handle.claimWithNextDue({
+      limit,
+      leaseMs: queue.leaseMs,
+      workerId: this.workerId,
+    });
+    return { batches: jobs.map((j) => [j]), nextDueMs };
   }
 
   /** Gives back buffered jobs that have waited half their lease (handlers slowed down since the claim). */

@@ -110,7 +110,10 @@ export interface WorkerOptions<P extends Record<string, unknown> = Record<string
   concurrency?: number;
   /** Unique id recorded on claimed jobs and in `_workers`. Default `hostname:pid:random`. */
   workerId?: string;
-  /** Polling interval in ms: the floor under LISTEN/NOTIFY, and what finds delayed jobs. Default 1,000. */
+  /**
+   * Polling interval in ms: the floor under LISTEN/NOTIFY. Delayed jobs and retries do not wait for it: a
+   * timer wakes the worker when they are due. Default 1,000.
+   */
   pollIntervalMs?: number;
   /** LISTEN for wake-ups. false = poll-only (e.g. PgBouncer in transaction mode). Default true. */
   listen?: boolean;

@@ -407,6 +407,10 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     if (written !== 'accepted') return; // 'failed' was reported as an error event
     // The group's next job can run now: claim it here rather than at the next poll.
     if (job.groupKey !== null) this.fetcher.released(queue);
+    // A retry or snooze for later runs when it is due, not at the first poll after (one due at once is
+    // announced by the database).
+    if ((action.type === 'retry' || action.type === 'snooze') && action.delayMs > 0)
+      this.fetcher.dueIn(queue, action.delayMs);
     switch (action.type) {
       case 'ack':
         if (this.emitter.listenerCount('job:succeeded') > 0)

@@ -1,0 +1,107 @@
+// Jobs scheduled for later (delayed, or retrying after a backoff) start when they fall due, not at the
+// first poll after. Polling is slowed to 10 s here, and every wait below gives up long before it: a job
+// that ran was woken by its due time, never found by a poll.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Job } from '../../src/index.js';
+import { useTestDb } from '../support/db.js';
+import { sleep, startWorker, stopAll, waitFor } from './helpers.js';
+
+const t = useTestDb();
+afterEach(stopAll);
+
+const SLOW_POLL = 10_000;
+const WITHIN = 5_000;
+
+interface Start {
+  n: number;
+  attempt: number;
+  at: number;
+}
+
+function recorder(starts: Start[]) {
+  return async (job: Job<{ n: number }>) => {
+    starts.push({ n: job.payload.n, attempt: job.attempts, at: Date.now() });
+  };
+}
+
+describe('due-time wake-ups', () => {
+  it('delayed jobs start when due, in due order, however they were enqueued', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('due_delayed');
+    const starts: Start[] = [];
+    await startWorker(t.arbiter, {
+      pollIntervalMs: SLOW_POLL,
+      queues: { due_delayed: { handler: recorder(starts) } },
+    });
+    await sleep(200); // the worker's first claim has found the queue empty
+    // The latest first: each later enqueue brings the earliest due time forward.
+    const due = new Map<number, number>();
+    for (const [n, delayMs] of [
+      [3, 1_500],
+      [1, 400],
+      [2, 900],
+    ] as const) {
+      const job = (await q.enqueue({ n }, { delayMs }))!;
+      due.set(n, job.runAt.getTime());
+    }
+    // One grouped: its group's ready time is what falls due.
+    const grouped = (await q.enqueue({ n: 4 }, { delayMs: 1_200, groupKey: 'g' }))!;
+    due.set(4, grouped.runAt.getTime());
+    await waitFor(() => starts.length === 4, 'every delayed job', WITHIN);
+    expect(starts.map((s) => s.n)).toEqual([1, 2, 4, 3]);
+    // Never before its time (the database and this process share the host's clock).
+    for (const s of starts) expect(s.at, `job ${s.n}`).toBeGreaterThanOrEqual(due.get(s.n)!);
+  });
+
+  it('a delayed job enqueued while the worker is busy elsewhere runs when due', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('due_busy');
+    const starts: Start[] = [];
+    await startWorker(t.arbiter, {
+      pollIntervalMs: SLOW_POLL,
+      queues: { due_busy: { handler: recorder(starts) } },
+    });
+    // Enqueued together with work ready now: the claim takes the ready job and still learns the due time.
+    await q.enqueueMany([{ payload: { n: 1 } }, { payload: { n: 2 }, delayMs: 700 }]);
+    await waitFor(() => starts.length === 2, 'both jobs', WITHIN);
+    expect(starts.map((s) => s.n)).toEqual([1, 2]);
+  });
+
+  it('a retry runs when its backoff has passed, not at the next poll', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('due_retry');
+    const attempts: { attempt: number; at: number }[] = [];
+    const w = await startWorker(t.arbiter, {
+      pollIntervalMs: SLOW_POLL,
+      queues: {
+        due_retry: {
+          backoff: { type: 'linear', delayMs: 600, constant: true },
+          handler: async (job: Job<{ n: number }>) => {
+            attempts.push({ attempt: job.attempts, at: Date.now() });
+            if (job.attempts < 3) throw new Error(`attempt ${job.attempts} fails`);
+          },
+        },
+      },
+    });
+    const retried: number[] = [];
+    w.on('job:retried', () => retried.push(Date.now()));
+    await q.enqueue({ n: 1 });
+    await waitFor(() => attempts.length === 3, 'three attempts', WITHIN);
+    expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3]);
+    // Each retry waited out its backoff (counted from when its failure was recorded, which is later).
+    for (const i of [1, 2]) expect(attempts[i]!.at - attempts[i - 1]!.at).toBeGreaterThanOrEqual(600);
+    expect(retried).toHaveLength(2);
+  });
+
+  it('a paused queue is not woken by its due times, and runs them once resumed', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('due_paused');
+    const starts: Start[] = [];
+    await startWorker(t.arbiter, {
+      pollIntervalMs: SLOW_POLL,
+      queues: { due_paused: { handler: recorder(starts) } },
+    });
+    await t.arbiter.pauseQueue('due_paused');
+    await q.enqueue({ n: 1 }, { delayMs: 300 });
+    await sleep(800);
+    expect(starts).toEqual([]);
+    await t.arbiter.resumeQueue('due_paused');
+    await waitFor(() => starts.length === 1, 'the job after resume', WITHIN);
+  });
+});
