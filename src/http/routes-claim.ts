@@ -2,7 +2,7 @@ import type { ClaimOptions, JobRef } from '../types.js';
 import { badRequest, HttpError } from './errors.js';
 import { checkBodyKeys, objectBody } from './params.js';
 import { queueOf, type RouteContext, type RouteDef } from './route.js';
-import { ref } from './schemas.js';
+import { nullable, ref } from './schemas.js';
 
 // The worker protocol over HTTP, for workers not written in Node: claim, then ack / extend / retry /
 // fail with the attempt number the claim returned. Every write is fenced by (id, attempts) in the
@@ -46,11 +46,24 @@ export const claimRoutes: RouteDef[] = [
       },
       additionalProperties: false,
     },
-    response: { type: 'object', properties: { items: { type: 'array', items: ref('Job') } } },
+    response: {
+      type: 'object',
+      properties: {
+        items: { type: 'array', items: ref('Job') },
+        nextDueInMs: {
+          ...nullable({ type: 'number', minimum: 0 }),
+          description:
+            'When fewer jobs than `limit` came back: in how many ms (by the database clock) the ' +
+            "queue's earliest job not claimable yet falls due (delayed, retrying, or leased). Claim " +
+            'again then rather than polling. Null when the claim was full or nothing is scheduled.',
+        },
+      },
+    },
     async handle(ctx) {
       const body = objectBody(ctx.body, true);
       checkBodyKeys(body, ['limit', 'leaseMs', 'workerId']);
-      return { items: await queueOf(ctx).claim(body as ClaimOptions) };
+      const { jobs, nextDueMs } = await queueOf(ctx).claimWithNextDue(body as ClaimOptions);
+      return { items: jobs, nextDueInMs: nextDueMs === null ? null : Math.ceil(nextDueMs) };
     },
   },
   {

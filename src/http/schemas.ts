@@ -9,7 +9,7 @@ const str: JsonSchema = { type: 'string' };
 const int: JsonSchema = { type: 'integer' };
 const bool: JsonSchema = { type: 'boolean' };
 const dateTime: JsonSchema = { type: 'string', format: 'date-time' };
-const nullable = (s: JsonSchema): JsonSchema => ({ oneOf: [s, { type: 'null' }] });
+export const nullable = (s: JsonSchema): JsonSchema => ({ oneOf: [s, { type: 'null' }] });
 const id: JsonSchema = {
   type: 'string',
   pattern: '^[1-9][0-9]{0,18}$',

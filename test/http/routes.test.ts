@@ -166,6 +166,7 @@ describe('worker protocol (allowClaim)', () => {
       workerId: 'py-1',
     });
     expect(claim.body.items).toHaveLength(3);
+    expect(claim.body.nextDueInMs).toBeNull(); // a full claim
     const [a, b, c] = claim.body.items as { id: string; attempts: number }[];
     const base = '/queues/http_claim/jobs';
     expect(
@@ -188,6 +189,11 @@ describe('worker protocol (allowClaim)', () => {
       ).body,
     ).toEqual({ changed: 1 });
     expect((await q.jobs.get(b!.id))!.status).toBe('retrying');
+    // Nothing claimable now: the answer says when the retry falls due.
+    const empty = await call(app, 'POST', '/queues/http_claim/claim', { limit: 5 });
+    expect(empty.body.items).toEqual([]);
+    expect(empty.body.nextDueInMs).toBeGreaterThan(55_000);
+    expect(empty.body.nextDueInMs).toBeLessThanOrEqual(60_000);
     expect(
       (await call(app, 'POST', `${base}/${c!.id}/fail`, { attempts: c!.attempts, error: 'bad' })).body,
     ).toEqual({ changed: 1 });
