@@ -167,6 +167,39 @@ const workloads = {
       received: lat.length,
     };
   },
+  async 'due lateness p50/p99 (delayed jobs, retries)'() {
+    // How late a job scheduled for later starts: a delayed job from its run_at, a retry from its
+    // handler's throw plus the backoff (so the retry's own write is counted as lateness too). Idle
+    // worker, default configuration (1 s poll, 1 s first backoff).
+    const { arbiter, q } = await fresh('due');
+    const late = [];
+    const due = new Map();
+    const threw = new Map();
+    const worker = await startWorker(arbiter, async (job) => {
+      const now = Date.now();
+      if (job.payload.delayed) late.push(now - due.get(job.payload.i));
+      else if (job.attempts === 1) {
+        threw.set(job.id, now);
+        throw new Error('first attempt fails');
+      } else late.push(now - (threw.get(job.id) + 1_000));
+    });
+    await sleep(500);
+    const n = QUICK ? 10 : 30;
+    for (let i = 0; i < n; i++) {
+      const delayMs = 200 + ((i * 373) % 1000);
+      const job = await q.enqueue({ i, delayed: true }, { delayMs });
+      // Its run_at, set by the database's clock (the same host clock here).
+      due.set(i, job.runAt.getTime());
+      await q.enqueue({ i });
+      await sleep(97);
+    }
+    const deadline = Date.now() + 10_000;
+    while (late.length < 2 * n && Date.now() < deadline) await sleep(20);
+    await worker.stop({ timeoutMs: 2000 });
+    await arbiter.close();
+    late.sort((a, b) => a - b);
+    return { value: pct(late, 50), extra: [pct(late, 99)], unit: 'ms', lowerIsBetter: true };
+  },
   async 'depth: 1M queued vs 10k (rate ratio)'() {
     const rate = async (depth) => {
       const { arbiter, q, schema } = await fresh(`depth_${depth}`);
