@@ -46,6 +46,8 @@ export class Completer {
     private readonly flushMs: number,
     private readonly maxResultBytes: number,
     private readonly onError: (error: unknown, context: string) => void,
+    /** The worker has nothing running and nothing claimed waiting to run: no more acks are coming soon. */
+    private readonly idle: () => boolean = () => false,
   ) {}
 
   complete(queue: Queue<unknown>, job: Job, action: Action): Promise<Completion> {
@@ -99,6 +101,9 @@ export class Completer {
       // A group's next job waits for this ack: with nothing being written, it leaves at once (acks that
       // arrive while it is on its way gather for the next flush as usual).
       if (job.groupKey !== null && this.inFlight.size === 0) return this.flushNow();
+      // The end of a burst: with nothing left to run, no more acks are coming to share the statement, and
+      // the long window would only hold back the burst's last completions.
+      if (this.loaded && this.idle()) return this.flushNow();
       // Under load (the last flush was large) plain acks wait longer and leave in fewer, larger
       // statements: a bulk DELETE costs PostgreSQL about half as much per row at 500 rows as at 100.
       // An ack that lets a group move on (the group's next job waits for it) keeps the short window.

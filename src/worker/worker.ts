@@ -86,6 +86,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       this.o.completionFlushMs,
       arbiter.maxPayloadBytes,
       (error, context) => this.emitter.emit('error', { error, context }),
+      () => this.running.size === 0 && this.fetcher.buffered === 0,
     );
     this.fetcher = new Fetcher(
       // Claims go through the reserved connections too: they are control traffic that handlers must not
