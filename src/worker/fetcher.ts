@@ -92,9 +92,9 @@ class QueueState {
  * its limit, or when a job scheduled for later falls due. A claim that comes back short says when the
  * queue's earliest such job (delayed, retrying after a backoff, or whose lease runs out) is due, and this
  * worker's own retries and snoozes say so too: a timer wakes the queue then, so delayed jobs and retries
- * start on time rather than at the next poll. Runs are serialized; wake-ups that arrive
- * during a run coalesce into one more run. Prefetched jobs are leased like running ones: a buffered job
- * older than half its lease is given back, and so is the whole buffer at shutdown.
+ * start on time rather than at the next poll. Runs are serialized; wake-ups that arrive during a run
+ * coalesce into one more run. Prefetched jobs are leased like running ones: a buffered job older than
+ * half its lease is given back, and so is the whole buffer at shutdown.
  *
  * When a claim fails because the database is unavailable (down, restarting, read-only), claims back off
  * exponentially (BackoffTimer, from min(pollIntervalMs, 1 s) up to CLAIM_BACKOFF_MAX_MS or twice
