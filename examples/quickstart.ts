@@ -25,14 +25,19 @@ try {
   await emails.enqueueTree({
     payload: { to: 'ops@example.com', subject: 'Daily digest' },
     rollup: true,
-    children: [{ payload: { to: 'ops@example.com', subject: 'part 1' } }, { payload: { to: 'ops@example.com', subject: 'part 2' } }],
+    children: [
+      { payload: { to: 'ops@example.com', subject: 'part 1' } },
+      { payload: { to: 'ops@example.com', subject: 'part 2' } },
+    ],
   });
 
   for (let round = 1; ; round++) {
     const jobs = await emails.claim({ limit: 10, leaseMs: 30_000 });
     if (jobs.length === 0) break;
     for (const job of jobs) {
-      console.log(`round ${round}: job ${job.id} (attempt ${job.attempts}) → ${job.payload.to}: ${job.payload.subject}`);
+      console.log(
+        `round ${round}: job ${job.id} (attempt ${job.attempts}) → ${job.payload.to}: ${job.payload.subject}`,
+      );
       await emails.ack(job, job.parentId ? { result: { sent: true } } : {});
     }
   }
