@@ -90,6 +90,30 @@ describe('due-time wake-ups', () => {
     expect(retried).toHaveLength(2);
   });
 
+  it('a queue with a batch handler wakes for its delayed jobs too', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('due_batched');
+    const batches: number[][] = [];
+    await startWorker(t.arbiter, {
+      pollIntervalMs: SLOW_POLL,
+      queues: {
+        due_batched: {
+          batchSize: 10,
+          batchHandler: async (jobs: Job<{ n: number }>[]) => {
+            batches.push(jobs.map((j) => j.payload.n));
+          },
+        },
+      },
+    });
+    await sleep(200);
+    await q.enqueueMany([
+      { payload: { n: 1 }, delayMs: 500 },
+      { payload: { n: 2 }, delayMs: 500 },
+      { payload: { n: 3 }, delayMs: 1_000 },
+    ]);
+    await waitFor(() => batches.flat().length === 3, 'the three delayed jobs', WITHIN);
+    expect(batches.flat().sort()).toEqual([1, 2, 3]);
+  });
+
   it('a paused queue is not woken by its due times, and runs them once resumed', async () => {
     const q = await t.arbiter.createQueue<{ n: number }>('due_paused');
     const starts: Start[] = [];
