@@ -187,11 +187,11 @@ export class Fetcher {
   }
 
   /**
-   * A write of this worker may have made more of `queue` claimable: a grouped job's outcome lets its group
-   * move on, and nothing else announces that (the group's next job was inserted, and notified, long ago).
-   * Asks the queue again. Unlike a wake-up, it does not end a wait after failed claims.
+   * Asks `queue` again: something no NOTIFY announces may have made more of it claimable (a grouped job's
+   * outcome lets its group move on; a scheduled job fell due). Unlike a wake-up from LISTEN, it does not
+   * end a wait after failed claims.
    */
-  released(queue: string): void {
+  askAgain(queue: string): void {
     this.mark(queue);
     this.schedule();
   }
@@ -212,8 +212,7 @@ export class Fetcher {
     s.dueTimer = setTimeout(() => {
       s.dueTimer = undefined;
       s.dueAt = Infinity;
-      this.mark(queue);
-      this.schedule();
+      this.askAgain(queue);
     }, delay);
   }
 

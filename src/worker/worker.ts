@@ -407,7 +407,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     if (written === 'fenced') this.emitter.emit('job:lease-lost', { queue, job, status: 'fenced' });
     if (written !== 'accepted') return; // 'failed' was reported as an error event
     // The group's next job can run now: claim it here rather than at the next poll.
-    if (job.groupKey !== null) this.fetcher.released(queue);
+    if (job.groupKey !== null) this.fetcher.askAgain(queue);
     // A retry or snooze for later runs when it is due, not at the first poll after (one due at once is
     // announced by the database).
     if ((action.type === 'retry' || action.type === 'snooze') && action.delayMs > 0)
