@@ -43,10 +43,8 @@ export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Pr
     [p.perGroup, p.groups, p.leaseMs, p.workerId, t.queue],
     `${t.statementPrefix}claim:${p.perGroup === 1 ? 'one' : 'batched'}:${p.standaloneOnly ? 's' : 'a'}`,
   );
-  // The statement's last row, when the claim came back short, says when the next scheduled job is due.
-  const last = rows.at(-1);
-  const nextDueMs = last !== undefined && last.id === null ? last.next_due_ms : null;
-  if (nextDueMs !== null) rows.pop();
+  // A last row without an id is not a job: the short claim's report of when the next job is due.
+  const nextDueMs = rows.at(-1)?.id === null ? rows.pop()!.next_due_ms : null;
   rows.sort((a, b) => a.priority - b.priority || compareJobIds(a.id, b.id));
   return { rows, nextDueMs };
 }
@@ -195,10 +193,7 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
     )
     SELECT c.*, NULL::float8 AS next_due_ms FROM claimed c
     UNION ALL
-    SELECT ${CLAIMED_COLUMNS.split(',')
-      .map(() => 'NULL')
-      .join(', ')},
-      (extract(epoch FROM nd.at - now()) * 1000)::float8
+    SELECT ${CLAIMED_NULLS}, (extract(epoch FROM nd.at - now()) * 1000)::float8
     FROM next_due nd
     WHERE nd.at IS NOT NULL AND (SELECT count(*) FROM claimed) < $1::int * $2::int`;
 }
@@ -210,3 +205,8 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
  */
 const CLAIMED_COLUMNS = `j.id, j.payload, j.group_key, j.priority, j.leased_until, j.attempts, j.max_attempts,
     j.last_error, j.dedup_key, j.idempotency_key, j.parent_id, j.is_rollup, j.parent_state, j.meta, j.created_at`;
+
+/** One NULL per claimed column: the shape of the short claim's next-due row. */
+const CLAIMED_NULLS = CLAIMED_COLUMNS.split(',')
+  .map(() => 'NULL')
+  .join(', ');
