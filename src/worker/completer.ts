@@ -47,7 +47,7 @@ export class Completer {
     private readonly maxResultBytes: number,
     private readonly onError: (error: unknown, context: string) => void,
     /** The worker has nothing running and nothing claimed waiting to run: no more acks are coming soon. */
-    private readonly idle: () => boolean = () => false,
+    private readonly idle: () => boolean,
   ) {}
 
   complete(queue: Queue<unknown>, job: Job, action: Action): Promise<Completion> {
