@@ -4,34 +4,36 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/index.js';
 import { useTestDb } from '../support/db.js';
-import { sleep, startWorker, stopAll, waitFor } from './helpers.js';
+import { sleep, SLOW_POLL_MS as SLOW_POLL, startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
 afterEach(stopAll);
 
-const SLOW_POLL = 10_000;
 const WITHIN = 5_000;
 
 interface Start {
   n: number;
-  attempt: number;
   at: number;
 }
 
-function recorder(starts: Start[]) {
-  return async (job: Job<{ n: number }>) => {
-    starts.push({ n: job.payload.n, attempt: job.attempts, at: Date.now() });
-  };
+/** Starts a slow-polling worker on `queue` whose handler records each start; returns the record. */
+async function recordStarts(queue: string): Promise<Start[]> {
+  const starts: Start[] = [];
+  await startWorker(t.arbiter, {
+    pollIntervalMs: SLOW_POLL,
+    queues: {
+      [queue]: {
+        handler: async (job: Job<{ n: number }>) => void starts.push({ n: job.payload.n, at: Date.now() }),
+      },
+    },
+  });
+  return starts;
 }
 
 describe('due-time wake-ups', () => {
   it('delayed jobs start when due, in due order, however they were enqueued', async () => {
     const q = await t.arbiter.createQueue<{ n: number }>('due_delayed');
-    const starts: Start[] = [];
-    await startWorker(t.arbiter, {
-      pollIntervalMs: SLOW_POLL,
-      queues: { due_delayed: { handler: recorder(starts) } },
-    });
+    const starts = await recordStarts('due_delayed');
     await sleep(200); // the worker's first claim has found the queue empty
     // The latest first: each later enqueue brings the earliest due time forward.
     const due = new Map<number, number>();
@@ -54,11 +56,7 @@ describe('due-time wake-ups', () => {
 
   it('a delayed job enqueued while the worker is busy elsewhere runs when due', async () => {
     const q = await t.arbiter.createQueue<{ n: number }>('due_busy');
-    const starts: Start[] = [];
-    await startWorker(t.arbiter, {
-      pollIntervalMs: SLOW_POLL,
-      queues: { due_busy: { handler: recorder(starts) } },
-    });
+    const starts = await recordStarts('due_busy');
     // Enqueued together with work ready now: the claim takes the ready job and still learns the due time.
     await q.enqueueMany([{ payload: { n: 1 } }, { payload: { n: 2 }, delayMs: 700 }]);
     await waitFor(() => starts.length === 2, 'both jobs', WITHIN);
@@ -116,11 +114,7 @@ describe('due-time wake-ups', () => {
 
   it('a paused queue is not woken by its due times, and runs them once resumed', async () => {
     const q = await t.arbiter.createQueue<{ n: number }>('due_paused');
-    const starts: Start[] = [];
-    await startWorker(t.arbiter, {
-      pollIntervalMs: SLOW_POLL,
-      queues: { due_paused: { handler: recorder(starts) } },
-    });
+    const starts = await recordStarts('due_paused');
     await t.arbiter.pauseQueue('due_paused');
     await q.enqueue({ n: 1 }, { delayMs: 300 });
     await sleep(800);

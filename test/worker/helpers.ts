@@ -26,6 +26,12 @@ export async function waitFor<T>(
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A poll interval far longer than any wait in the wake-up tests: a job they see run was woken (NOTIFY,
+ * a group moving on, a due time), never found by a poll.
+ */
+export const SLOW_POLL_MS = 10_000;
+
 /** Short intervals so the suite runs fast; signals off (vitest owns the process). */
 export const FAST = {
   pollIntervalMs: 100,

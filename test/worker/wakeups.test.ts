@@ -2,14 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/index.js';
 import { notifyChannel } from '../../src/worker/index.js';
 import { useTestDb } from '../support/db.js';
-import { count, sleep, startWorker, stopAll, waitFor } from './helpers.js';
+import { count, sleep, SLOW_POLL_MS as SLOW_POLL, startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
 afterEach(stopAll);
 
-// Polling is slowed to 10 s in these tests, so a job handled within a couple of seconds was woken by NOTIFY
-// (or by the listener's own wake-up after a reconnect), not found by a poll.
-const SLOW_POLL = 10_000;
+// Polling is slowed (SLOW_POLL_MS), so a job handled within a couple of seconds was woken by NOTIFY (or by
+// the listener's own wake-up after a reconnect), not found by a poll.
 
 async function idle(ms = 300) {
   await sleep(ms);
