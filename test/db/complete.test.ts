@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { useTestDb } from '../support/db.js';
+import { untilBlockedBy, useTestDb } from '../support/db.js';
 
 const t = useTestDb();
 
@@ -106,19 +106,11 @@ describe('smart ack', () => {
     const jobs = await q.claim({ limit: 2 });
     const other = await t.connect();
     try {
-      const holder = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       await other.query('BEGIN');
       await other.query(`SELECT 1 FROM "${t.schema}".a_bulk_moved WHERE id = $1 FOR UPDATE`, [jobs[0]!.id]);
       const acked = q.ackBulk(jobs);
       // Once the ack waits on the row lock, the holder extends the lease (a new row version) and commits.
-      for (;;) {
-        const { rows } = await t.pool.query(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid))`,
-          [holder],
-        );
-        if (rows[0].n > 0) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await untilBlockedBy(t.pool, other);
       await other.query(
         `UPDATE "${t.schema}".a_bulk_moved SET leased_until = leased_until + interval '1 minute',
            run_at = run_at + interval '1 minute' WHERE id = $1`,

@@ -2,7 +2,7 @@
 // together leave in one statement, and a second statement slot keeps enqueues moving while one statement
 // waits on a lock.
 import { describe, expect, it } from 'vitest';
-import { useTestDb } from '../support/db.js';
+import { untilBlockedBy, useTestDb } from '../support/db.js';
 
 const t = useTestDb();
 
@@ -40,15 +40,7 @@ describe('coalesced enqueues', () => {
       await holder.query('BEGIN');
       await q.enqueue({ n: 0 }, { groupKey: 'g', tx: holder });
       const blocked = q.enqueue({ n: 1 }, { groupKey: 'g' });
-      const holderPid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-      for (;;) {
-        const { rows } = await t.pool.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid))`,
-          [holderPid],
-        );
-        if (rows[0]!.n > 0) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await untilBlockedBy(t.pool, holder);
       // Ungrouped and other-group enqueues go out in the second statement slot and commit meanwhile.
       const other = await q.enqueue({ n: 2 });
       const elsewhere = await q.enqueue({ n: 3 }, { groupKey: 'h' });

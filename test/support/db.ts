@@ -56,6 +56,19 @@ export function useTestDb(options: { poolSize?: number } = {}): TestDb {
   return ctx;
 }
 
+/** Resolves once some session waits on a lock held by `holder` (a connection with a transaction open). */
+export async function untilBlockedBy(pool: pg.Pool, holder: pg.Client): Promise<void> {
+  const pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  for (;;) {
+    const { rows } = await pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid))',
+      [pid],
+    );
+    if (rows[0]!.n > 0) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Sets a job's timestamps relative to database time, for tests that need time to have passed. */
 export async function shiftJob(
   pool: pg.Pool,
