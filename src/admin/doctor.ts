@@ -68,7 +68,7 @@ export interface QueueDiagnosis {
   disabledTriggers: string[];
   /** Rows in the groups table; null when the tables needed to count are missing. */
   groups: number | null;
-  /** Groups whose job_count differs from the real number of jobs; null when not checked. */
+  /** Groups whose row disagrees with their jobs (see doctorGroupDrift); null when not checked. */
   driftedGroups: number | null;
 }
 
@@ -215,7 +215,7 @@ export async function diagnose(db: Executor, schema: string): Promise<DoctorRepo
         severity: 'problem',
         check: 'groups',
         queue: row.name,
-        message: `queue "${row.name}": ${drift.drifted} group${drift.drifted === 1 ? '' : 's'} with a job count that differs from the jobs table`,
+        message: `queue "${row.name}": ${drift.drifted} group${drift.drifted === 1 ? '' : 's'} whose row disagrees with their jobs`,
         fix: `run \`arbiter doctor --fix\` or call queue('${row.name}').jobs.refreshGroups()`,
       });
     }

@@ -49,8 +49,8 @@ describe('doctor', () => {
     expect((await t.arbiter.listQueues()).map((q) => q.name)).toEqual(['alpha', 'beta']);
 
     await t.pool.query(`DROP TRIGGER "alpha_group_del" ON "${t.schema}"."alpha"`);
-    await t.pool.query(`UPDATE "${t.schema}"."beta_groups" SET job_count = 5`);
-    await t.pool.query(`INSERT INTO "${t.schema}"."beta_groups" (group_key, job_count) VALUES ('ghost', 2)`);
+    await t.pool.query(`UPDATE "${t.schema}"."beta_groups" SET in_flight_count = 5`);
+    await t.pool.query(`INSERT INTO "${t.schema}"."beta_groups" (group_key) VALUES ('ghost')`);
     const [broken, brokenHuman] = await Promise.all([cli('doctor', '--json'), cli('doctor')]);
     expect(broken.code).toBe(1);
     const r = json<Report>(broken);
@@ -65,7 +65,9 @@ describe('doctor', () => {
     );
     expect(brokenHuman.code).toBe(1);
     expect(brokenHuman.stdout).toContain('PROBLEM queue "alpha" is missing group triggers: alpha_group_del');
-    expect(brokenHuman.stdout).toContain('PROBLEM queue "beta": 2 groups with a job count that differs');
+    expect(brokenHuman.stdout).toContain(
+      'PROBLEM queue "beta": 2 groups whose row disagrees with their jobs',
+    );
     expect(brokenHuman.stdout).toContain('refreshGroups()');
 
     // --fix repairs what it can (the drift); the missing trigger still fails the check.
@@ -74,8 +76,8 @@ describe('doctor', () => {
     const f = json<Report>(fixed);
     expect(f.repaired).toEqual(['beta']);
     expect(f.queues.find((q) => q.name === 'beta')?.driftedGroups).toBe(0);
-    const { rows } = await t.pool.query(`SELECT group_key, job_count FROM "${t.schema}"."beta_groups"`);
-    expect(rows).toEqual([{ group_key: 'x', job_count: 1 }]);
+    const { rows } = await t.pool.query(`SELECT group_key, in_flight_count FROM "${t.schema}"."beta_groups"`);
+    expect(rows).toEqual([{ group_key: 'x', in_flight_count: 0 }]);
   });
 
   it('reports an unmigrated schema with exit code 1', async () => {

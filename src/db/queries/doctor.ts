@@ -67,19 +67,27 @@ export async function doctorProbeQueue(tx: Executor, schema: string, probe: stri
 export interface GroupDriftRow {
   /** Rows in the groups table. */
   groups: number;
-  /** Group keys whose job_count differs from the real number of jobs (missing or stale rows included). */
+  /**
+   * Group keys whose row disagrees with the jobs: a group with jobs but no row, a row with no jobs, a lease
+   * count that differs from the jobs holding a lease, or a ready_at later than the group's first job
+   * that could run (which would keep it from being claimed).
+   */
   drifted: number;
 }
 
-/** Compares each group's job_count with a real count of the job table (one full scan of the queue). */
+/** Compares each group's row with what its jobs say (one full scan of the queue). */
 export async function doctorGroupDrift(db: Executor, t: QueueTables): Promise<GroupDriftRow> {
   const { rows } = await db.query<{ groups: string; drifted: string }>(
     `WITH real AS (
-       SELECT group_key, count(*) AS n FROM ${t.jobs} WHERE group_key IS NOT NULL GROUP BY group_key
+       SELECT group_key, count(*) FILTER (WHERE leased_until IS NOT NULL) AS leased,
+         min(run_at) FILTER (WHERE NOT suspended AND attempts < max_attempts) AS due
+       FROM ${t.jobs} WHERE group_key IS NOT NULL GROUP BY group_key
      )
      SELECT (SELECT count(*) FROM ${t.groups}) AS groups,
        (SELECT count(*) FROM real r FULL JOIN ${t.groups} g ON g.group_key = r.group_key
-        WHERE coalesce(r.n, 0) <> coalesce(g.job_count, 0)) AS drifted`,
+        WHERE r.group_key IS NULL OR g.group_key IS NULL OR r.leased <> g.in_flight_count
+           OR (r.due IS NOT NULL AND (g.ready_at IS NULL OR g.ready_at > greatest(r.due, g.in_flight_until))))
+         AS drifted`,
   );
   const r = rows[0]!;
   return { groups: Number(r.groups), drifted: Number(r.drifted) };

@@ -5,7 +5,8 @@ import type { QueueTables } from '../sql.js';
 // A page of a queue's groups (the `<queue>_groups` table, one row per group with live jobs), each with
 // what an operator needs to see why it is or is not moving: its FIFO head, the job holding it (in flight,
 // or failed and waiting for its retry) and the job a claim would take next. Keyset-paginated on the
-// primary key; every per-group lookup is an index probe on the group index, bounded by `scan` rows.
+// primary key; every per-group lookup is an index probe on the group index, bounded by `scan` rows, and
+// the jobs of a group are counted up to `countCap` (no count is kept: see migration 0005).
 
 /** Columns of a job reference in the listing, prefixed (`head_`, `blocker_`). */
 export interface GroupJobColumns {
@@ -60,14 +61,19 @@ export async function groupList(
   afterKey: string | null,
   limit: number,
   scan: number,
+  countCap: number,
 ): Promise<GroupListRow[]> {
   const prefixed = (alias: string) => REF_COLUMNS.map((c) => `${alias}.${c} AS ${alias}_${c}`).join(', ');
   const { rows } = await db.query<Record<string, unknown>>(
-    `SELECT g.group_key, g.job_count, g.in_flight_count, g.in_flight_until, g.ready_at, now() AS now,
+    `SELECT g.group_key, g.in_flight_count, g.in_flight_until, g.ready_at, now() AS now,
+       (SELECT count(*) FROM (SELECT 1 FROM ${t.jobs} j WHERE j.group_key = g.group_key LIMIT $4::int) n)
+         AS job_count,
        ${prefixed('head')}, ${prefixed('blocker')}, nx.id AS next_id
      FROM (SELECT * FROM ${t.groups} g WHERE $1::text IS NULL OR g.group_key > $1::text
            ORDER BY g.group_key LIMIT $2::int) g
-     LEFT JOIN LATERAL (SELECT ${refSelect(t)} FROM ${t.jobs} j WHERE j.id = g.min_id) head ON true
+     LEFT JOIN LATERAL (
+       SELECT ${refSelect(t)} FROM ${t.jobs} j WHERE j.group_key = g.group_key ORDER BY j.priority, j.id LIMIT 1
+     ) head ON true
      LEFT JOIN LATERAL (
        SELECT ${refSelect(t)} FROM ${t.jobs} j
        WHERE g.in_flight_until > now() AND j.group_key = g.group_key
@@ -85,7 +91,7 @@ export async function groupList(
        ORDER BY x.priority, x.id LIMIT 1
      ) nx ON true
      ORDER BY g.group_key`,
-    [afterKey, limit, scan],
+    [afterKey, limit, scan, countCap],
   );
   const ref = (r: Record<string, unknown>, alias: string) =>
     Object.fromEntries(REF_COLUMNS.map((c) => [c, r[`${alias}_${c}`] ?? null])) as unknown as GroupJobColumns;
