@@ -86,10 +86,15 @@ export class ParentNotFoundError extends ArbiterError {
   }
 }
 
+/** A call was given more items (jobs, ids, tree nodes) than it accepts at once. */
 export class BatchTooLargeError extends ValidationError {
-  constructor(field: string, size: number, limit: number) {
-    super(field, size, `at most ${limit} items per call`, 'BATCH_TOO_LARGE');
+  readonly size: number;
+  readonly limit: number;
+  constructor(field: string, size: number, limit: number, items = 'items per call') {
+    super(field, size, `at most ${limit} ${items}`, 'BATCH_TOO_LARGE');
     this.name = 'BatchTooLargeError';
+    this.size = size;
+    this.limit = limit;
   }
 }
 

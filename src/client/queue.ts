@@ -23,6 +23,7 @@ import {
 import {
   jobByIdempotencyKey,
   jobInsert,
+  jobInsertLocks,
   jobInsertMany,
   sortForInsert,
   type JobInsert,
@@ -132,7 +133,8 @@ export class Queue<T = unknown> {
   }
 
   /**
-   * Adds many jobs in one statement (two when the batch mixes replace-mode dedup with other rows).
+   * Adds many jobs in one statement (two when the batch mixes replace-mode dedup with other rows, and
+   * one more first, taking the batch's locks in a fixed order, when its rows carry keys).
    * Within the batch the last occurrence of a dedup key wins. Returns only jobs actually inserted or
    * replaced. Parents are not validated here beyond the foreign key; use enqueueTree for trees.
    */
@@ -174,18 +176,22 @@ export class Queue<T = unknown> {
     const sorted = sortForInsert(kept);
     const replace = sorted.filter((p) => p.dedupMode === 'replace');
     const others = sorted.filter((p) => p.dedupMode !== 'replace');
+    // Rows with keys can wait on another batch's rows: such a batch takes all its locks first, in one
+    // order (see jobInsertLocks), which also covers a batch split in two statements.
+    const keyed = sorted.some((p) => p.dedupKey !== null || p.idempotencyKey !== null);
     const db = this.db(options.tx);
     return withTranslation(
       this.ctx.t,
       () =>
         guardCommit('enqueueMany', db, async () => {
           const run = async (ex: Executor) => {
+            if (keyed) await jobInsertLocks(ex, this.ctx.t, sorted);
             const a = await jobInsertMany(ex, this.ctx.t, others, null, returning);
             const b = await jobInsertMany(ex, this.ctx.t, replace, 'replace', returning);
             if (returning) return [...a.rows, ...b.rows];
             return new Array<JobRow>(a.count + b.count);
           };
-          const rows = await (replace.length > 0 && others.length > 0 ? db.transaction(run) : run(db));
+          const rows = await (keyed ? db.transaction(run) : run(db));
           this.ctx.enqueued?.(this.ctx.name, rows.length);
           return rows;
         }),
