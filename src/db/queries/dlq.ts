@@ -118,6 +118,7 @@ async function retryLocked(
   let row = dead.idempotency_key !== null ? (await insert(true)).rows[0] : undefined;
   row ??= (await insert(false)).rows[0];
   if (!row) throw new Error('dead-letter retry inserted no row');
+  if (row.parent_id !== null) await rewaitParent(tx, t, row.parent_id);
   await tx.query(`DELETE FROM ${t.dlq} d WHERE d.id = $1::bigint`, [dead.id]);
   if (hasDeadChildren) {
     await tx.query(`UPDATE ${t.dlq} d SET parent_id = $2::bigint WHERE d.parent_id = $1::bigint`, [
@@ -129,10 +130,30 @@ async function retryLocked(
 }
 
 /**
+ * A retried child brings its parent back to waiting for it: a parent woken for its completion round
+ * (ready, or running it) is suspended again and runs one round once the child has finished. A run in
+ * progress is fenced off (its attempt is bumped, its lease ended, and its budget kept), so whatever
+ * its worker writes afterwards (ack, retry, dead-letter, lease extension) changes nothing: the round it
+ * was running saw the child as failed, and is replaced by the one to come. A parent already waiting
+ * (for other children, or suspended by an operator) is left as it is. Runs under the parent's tree lock.
+ */
+async function rewaitParent(tx: Executor, t: QueueTables, parentId: string): Promise<void> {
+  await tx.query(
+    `UPDATE ${t.jobs} p SET suspended = true,
+       attempts = p.attempts + (p.leased_until IS NOT NULL)::int,
+       max_attempts = p.max_attempts + (p.leased_until IS NOT NULL)::int,
+       leased_until = NULL, worker_id = NULL, run_at = now(), updated_at = now()
+     WHERE p.id = $1::bigint AND NOT p.suspended`,
+    [parentId],
+  );
+}
+
+/**
  * Re-inserts a dead letter as a new job (seed 000 retryFromDLQ) and removes the dead letter, atomically.
  * The new job has a new id, attempts 0, no error and no dedup key (it must not collide with new dedup
  * inserts); its idempotency key comes back only if no live job holds it now; its parent is kept only if
- * that parent is still in the queue; its parent_state snapshot is kept. Dead children of the old job are
+ * that parent is still in the queue, and then waits for it again (see rewaitParent); its parent_state
+ * snapshot is kept. Dead children of the old job are
  * re-pointed to the new one, so a retried rollup finalizer still sees their errors (and retrying one of
  * them later attaches it to the new parent). Returns null when the dead letter does not exist.
  */
