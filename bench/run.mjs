@@ -285,6 +285,42 @@ const workloads = {
     }
     return { value: rates[0], unit: 'jobs/s', extra: rates };
   },
+  async 'claim under an open producer transaction (rate ratio)'() {
+    // 20k jobs, half ungrouped, half over 1,000 groups, drained by a default worker; in the second run an
+    // application's transaction has enqueued into 10 of those groups and stays open (up to 10 s) while
+    // the worker runs. Claims, acks and lease extensions must go on as if it were not there.
+    const rate = async (hold) => {
+      const { arbiter, q, schema } = await fresh(hold ? 'held' : 'unheld');
+      await fill(q, 20_000, (i) => (i % 2 ? { groupKey: `g${i % 1000}` } : {}));
+      const app = new pg.Client({ connectionString: DB });
+      await app.connect();
+      if (hold) {
+        await app.query('BEGIN');
+        for (let g = 1; g < 20; g += 2) await q.enqueue({ held: true }, { groupKey: `g${g}`, tx: app });
+      }
+      const release = setTimeout(() => void app.query('COMMIT').catch(() => {}), 10_000);
+      const counter = new pg.Client({ connectionString: DB });
+      await counter.connect();
+      const unheld = async () =>
+        Number(
+          (await counter.query(`SELECT count(*) AS n FROM ${schema}.q WHERE NOT payload ? 'held'`)).rows[0].n,
+        );
+      const t0 = performance.now();
+      const worker = await startWorker(arbiter, async () => {});
+      while ((await unheld()) > 0) await sleep(5);
+      const seconds = (performance.now() - t0) / 1000;
+      clearTimeout(release);
+      if (hold) await app.query('COMMIT');
+      await worker.stop({ timeoutMs: 2000 });
+      await counter.end();
+      await app.end();
+      await arbiter.close();
+      return 20_000 / seconds;
+    };
+    const free = await rate(false);
+    const held = await rate(true);
+    return { value: held / free, unit: 'ratio', extra: [held, free] };
+  },
   async 'groups: 10k groups, strict FIFO'() {
     return fifoGroups('groups', 20_000, 10_000);
   },
