@@ -78,6 +78,21 @@ describe('retrying a dead-lettered child', () => {
     expect(await q.jobs.get(parentId)).toBeNull();
   });
 
+  it('leaves a parent whose run started before the child failed to finish; its ack waits for the child', async () => {
+    const q = await t.arbiter.createQueue<P>('rt_dynamic');
+    await q.enqueue('P');
+    const [parent] = await q.claim({ limit: 10 });
+    // The running parent adds a child, which fails for good while the parent still runs.
+    await q.enqueue('c', { parentId: parent!.id });
+    const [child] = await q.claim({ limit: 10 });
+    expect(await q.dlq.move(child!, 'boom')).toBe(1);
+    await q.dlq.retry((await q.dlq.list()).items[0]!.id);
+    expect((await q.jobs.get(parent!.id))!.status).toBe('running');
+    expect(await q.ack(parent!)).toBe(1);
+    expect((await q.jobs.get(parent!.id))!.status).toBe('waiting');
+    expect(await runAll(q, null)).toEqual(['c', 'P']);
+  });
+
   it('leaves a parent still waiting for other children waiting', async () => {
     const q = await t.arbiter.createQueue<P>('rt_waiting');
     const tree = await q.enqueueTree({ payload: 'P', children: [{ payload: 'c1' }, { payload: 'c2' }] });
