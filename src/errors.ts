@@ -12,7 +12,8 @@ export type ArbiterErrorCode =
   | 'JOB_NOT_FOUND'
   | 'BATCH_TOO_LARGE'
   | 'SCHEMA_TOO_NEW'
-  | 'OUTCOME_UNKNOWN';
+  | 'OUTCOME_UNKNOWN'
+  | 'SCHEMA_NOT_MIGRATED';
 
 export class ArbiterError extends Error {
   readonly code: ArbiterErrorCode;
@@ -128,4 +129,36 @@ function describe(value: unknown): string {
   if (value === null || typeof value !== 'object') return String(value);
   if (Array.isArray(value)) return `array(${value.length})`;
   return 'object';
+}
+
+/**
+ * Arbiter's schema is not ready for this version of Arbiter: `state` says why. `missing`: the PostgreSQL
+ * schema does not exist; `not-migrated`: it exists but no migration was ever applied to it; `behind`: it
+ * lacks migrations this version needs. Each is fixed by running the migrations (a schema migrated by a
+ * newer version is a SchemaTooNewError).
+ */
+export class SchemaNotMigratedError extends ArbiterError {
+  readonly schema: string;
+  readonly state: 'missing' | 'not-migrated' | 'behind';
+  /** The latest migration applied (0 when none). */
+  readonly found: number;
+  /** The latest migration this version of Arbiter ships. */
+  readonly expected: number;
+  constructor(schema: string, state: 'missing' | 'not-migrated' | 'behind', found: number, expected: number) {
+    const problem =
+      state === 'missing'
+        ? `schema "${schema}" does not exist`
+        : state === 'not-migrated'
+          ? `schema "${schema}" has no Arbiter migrations applied`
+          : `schema "${schema}" is at migration ${found} but this version of arbiter needs ${expected}`;
+    super(
+      'SCHEMA_NOT_MIGRATED',
+      `${problem}; run \`arbiter migrate --schema ${schema}\` or call arbiter.migrate()`,
+    );
+    this.name = 'SchemaNotMigratedError';
+    this.schema = schema;
+    this.state = state;
+    this.found = found;
+    this.expected = expected;
+  }
 }

@@ -135,7 +135,7 @@ export async function listGroups(
   const limit =
     o.limit === undefined ? DEFAULT_PAGE_SIZE : intInRange(o.limit, `${field}.limit`, 1, LIMITS.maxPageSize);
   const after = o.cursor === undefined || o.cursor === null ? null : parseCursor(o.cursor, `${field}.cursor`);
-  const rows = await withTranslation(ctx.t, () => groupList(ctx.db, ctx.t, after, limit + 1, GROUP_SCAN));
+  const rows = await withTranslation(ctx, () => groupList(ctx.db, ctx.t, after, limit + 1, GROUP_SCAN));
   const items = rows.slice(0, limit).map((r): GroupInfo => ({
     groupKey: r.group_key,
     jobCount: r.job_count,
