@@ -162,3 +162,23 @@ export class SchemaNotMigratedError extends ArbiterError {
     this.expected = expected;
   }
 }
+
+/**
+ * A worker was asked to serve (or schedule cron jobs into) queues that do not exist. `queues` names every
+ * one of them; the code is QUEUE_NOT_FOUND, as for a single queue.
+ */
+export class QueuesNotFoundError extends ArbiterError {
+  readonly schema: string;
+  readonly queues: readonly string[];
+  constructor(schema: string, queues: readonly string[]) {
+    const names = queues.map((q) => `"${q}"`).join(', ');
+    super(
+      'QUEUE_NOT_FOUND',
+      `${queues.length === 1 ? `queue ${names} does` : `queues ${names} do`} not exist in schema "${schema}" ` +
+        '(create them with createQueue, or start the worker with waitForQueues: true to wait for them)',
+    );
+    this.name = 'QueuesNotFoundError';
+    this.schema = schema;
+    this.queues = queues;
+  }
+}

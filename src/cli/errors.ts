@@ -1,4 +1,4 @@
-import { ArbiterError, ValidationError } from '../errors.js';
+import { ArbiterError, QueuesNotFoundError, ValidationError } from '../errors.js';
 import { isConnectionError } from '../db/executor.js';
 
 /** Exit codes of the `arbiter` command (documented in docs/cli.md). */
@@ -84,6 +84,15 @@ export function describeError(err: unknown): ReportedError {
       case 'SCHEMA_TOO_NEW':
         return { exitCode: EXIT.schemaNotReady, code: err.code, message: err.message };
       case 'QUEUE_NOT_FOUND':
+        if (err instanceof QueuesNotFoundError) {
+          const names = err.queues.join(', ');
+          return {
+            exitCode: EXIT.notFound,
+            code: err.code,
+            message: `queues not found in schema "${err.schema}": ${names}`,
+            hint: 'create them with `arbiter queue create <name>`, or run the worker with --wait-for-queues',
+          };
+        }
         return {
           exitCode: EXIT.notFound,
           code: err.code,
