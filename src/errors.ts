@@ -12,7 +12,8 @@ export type ArbiterErrorCode =
   | 'JOB_NOT_FOUND'
   | 'BATCH_TOO_LARGE'
   | 'SCHEMA_TOO_NEW'
-  | 'OUTCOME_UNKNOWN';
+  | 'OUTCOME_UNKNOWN'
+  | 'SCHEMA_NOT_MIGRATED';
 
 export class ArbiterError extends Error {
   readonly code: ArbiterErrorCode;
@@ -133,4 +134,56 @@ function describe(value: unknown): string {
   if (value === null || typeof value !== 'object') return String(value);
   if (Array.isArray(value)) return `array(${value.length})`;
   return 'object';
+}
+
+/**
+ * Arbiter's schema is not ready for this version of Arbiter: `state` says why. `missing`: the PostgreSQL
+ * schema does not exist; `not-migrated`: it exists but no migration was ever applied to it; `behind`: it
+ * lacks migrations this version needs. Each is fixed by running the migrations (a schema migrated by a
+ * newer version is a SchemaTooNewError).
+ */
+export class SchemaNotMigratedError extends ArbiterError {
+  readonly schema: string;
+  readonly state: 'missing' | 'not-migrated' | 'behind';
+  /** The latest migration applied (0 when none). */
+  readonly found: number;
+  /** The latest migration this version of Arbiter ships. */
+  readonly expected: number;
+  constructor(schema: string, state: 'missing' | 'not-migrated' | 'behind', found: number, expected: number) {
+    const problem =
+      state === 'missing'
+        ? `schema "${schema}" does not exist`
+        : state === 'not-migrated'
+          ? `schema "${schema}" has no Arbiter migrations applied`
+          : `schema "${schema}" is at migration ${found} but this version of arbiter needs ${expected}`;
+    super(
+      'SCHEMA_NOT_MIGRATED',
+      `${problem}; run \`arbiter migrate --schema ${schema}\` or call arbiter.migrate()`,
+    );
+    this.name = 'SchemaNotMigratedError';
+    this.schema = schema;
+    this.state = state;
+    this.found = found;
+    this.expected = expected;
+  }
+}
+
+/**
+ * A worker was asked to serve (or schedule cron jobs into) queues that do not exist. `queues` names every
+ * one of them; the code is QUEUE_NOT_FOUND, as for a single queue.
+ */
+export class QueuesNotFoundError extends ArbiterError {
+  readonly schema: string;
+  readonly queues: readonly string[];
+  constructor(schema: string, queues: readonly string[]) {
+    const names = queues.map((q) => `"${q}"`).join(', ');
+    super(
+      'QUEUE_NOT_FOUND',
+      `${queues.length === 1 ? `queue ${names} does` : `queues ${names} do`} not exist in schema "${schema}" ` +
+        '(create them with createQueue, or start the worker with waitForQueues: true to wait for them)',
+    );
+    this.name = 'QueuesNotFoundError';
+    this.schema = schema;
+    this.queues = queues;
+  }
 }

@@ -137,7 +137,7 @@ export async function listGroups(
   const limit =
     o.limit === undefined ? DEFAULT_PAGE_SIZE : intInRange(o.limit, `${field}.limit`, 1, LIMITS.maxPageSize);
   const after = o.cursor === undefined || o.cursor === null ? null : parseCursor(o.cursor, `${field}.cursor`);
-  const rows = await withTranslation(ctx.t, () =>
+  const rows = await withTranslation(ctx, () =>
     groupList(ctx.db, ctx.t, after, limit + 1, GROUP_SCAN, GROUP_COUNT_CAP),
   );
   const items = rows.slice(0, limit).map((r): GroupInfo => ({

@@ -293,6 +293,6 @@ export class JobsAdmin<T = unknown> {
   }
 
   private run<R>(fn: () => Promise<R>): Promise<R> {
-    return withTranslation(this.ctx.t, fn);
+    return withTranslation(this.ctx, fn);
   }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Arbiter } from '../../src/index.js';
 import { databaseUrl, uniqueName, useTestDb } from '../support/db.js';
 import { json, runCli, type CliResult } from './helpers.js';
 
@@ -80,11 +81,60 @@ describe('doctor', () => {
     expect(rows).toEqual([{ group_key: 'x', in_flight_count: 0 }]);
   });
 
-  it('reports an unmigrated schema with exit code 1', async () => {
-    const r = await runCli(['doctor'], { databaseUrl: databaseUrl(), schema: uniqueName('nothing') });
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain('is not migrated');
-    expect(r.stdout).toContain('arbiter migrate');
+  it('reports a missing, an unmigrated and a newer schema with exit code 1', async () => {
+    const bare = uniqueName('bare');
+    const newer = uniqueName('newer');
+    await t.pool.query(`CREATE SCHEMA "${bare}"`);
+    const arbiter = new Arbiter({ pool: t.pool, schema: newer });
+    await arbiter.migrate();
+    await t.pool.query(`INSERT INTO "${newer}"._migrations (version, name) VALUES (9999, 'future')`);
+    try {
+      const doctor = (schema: string, ...args: string[]) =>
+        runCli(['doctor', ...args], { databaseUrl: databaseUrl(), schema });
+      const nothing = uniqueName('nothing');
+      const [missing, missingJson, unmigrated, tooNew] = await Promise.all([
+        doctor(nothing),
+        doctor(nothing, '--json'),
+        doctor(bare, '--json'),
+        doctor(newer, '--json'),
+      ]);
+      expect(missing.code).toBe(1);
+      expect(missing.stdout).toContain(`PROBLEM schema "${nothing}" does not exist`);
+      expect(missing.stdout).toContain(`arbiter migrate --schema ${nothing}`);
+      const states = [missingJson, unmigrated, tooNew].map((r) => {
+        const report = json<Report & { schemaState: string }>(r);
+        return [r.code, report.schemaState, report.findings.find((f) => f.check === 'schema')?.message];
+      });
+      expect(states).toEqual([
+        [1, 'missing', `schema "${nothing}" does not exist`],
+        [1, 'not-migrated', `schema "${bare}" has no Arbiter migrations applied`],
+        [1, 'too-new', expect.stringMatching(/at migration 9999, newer than this Arbiter/)],
+      ]);
+    } finally {
+      await t.pool.query(`DROP SCHEMA "${bare}", "${newer}" CASCADE`);
+    }
+  });
+
+  it('warns about a worker registered for queues that do not exist', async () => {
+    await t.arbiter.createQueue('served');
+    await t.pool.query(
+      `INSERT INTO "${t.schema}"._workers (id, queues, hostname, pid)
+       VALUES ('w-waiting', '{served,not_yet,typo}', 'host-b', 77)`,
+    );
+    try {
+      const r = await cli('doctor', '--json');
+      const report = json<Report>(r);
+      expect(report.findings.filter((f) => f.check === 'workers')).toEqual([
+        expect.objectContaining({
+          severity: 'warning',
+          message: expect.stringContaining(
+            'worker "w-waiting" (host-b, pid 77) is registered for queues that do not exist: not_yet, typo',
+          ),
+        }),
+      ]);
+    } finally {
+      await t.pool.query(`DELETE FROM "${t.schema}"._workers WHERE id = 'w-waiting'`);
+    }
   });
 });
 

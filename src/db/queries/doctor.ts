@@ -129,11 +129,29 @@ export async function doctorTableHealth(db: Executor, schema: string): Promise<T
   return rows;
 }
 
-/** True when the schema exists at all. */
-export async function doctorSchemaExists(db: Executor, schema: string): Promise<boolean> {
-  const { rows } = await db.query<{ ok: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS ok`,
-    [schema],
+export interface WorkerMissingQueuesRow {
+  id: string;
+  hostname: string;
+  pid: number;
+  /** Queues the worker registered for that are not in the queue registry. */
+  missing: string[];
+}
+
+/** Registered workers that name queues which do not exist (waiting for them, or started before the check). */
+export async function doctorWorkersMissingQueues(
+  db: Executor,
+  schema: string,
+): Promise<WorkerMissingQueuesRow[]> {
+  const s = quoteIdent(schema);
+  const { rows } = await db.query<WorkerMissingQueuesRow>(
+    `SELECT w.id, w.hostname, w.pid, m.missing
+     FROM ${s}._workers w
+     CROSS JOIN LATERAL (
+       SELECT ARRAY(SELECT q FROM unnest(w.queues) AS q
+                    WHERE NOT EXISTS (SELECT 1 FROM ${s}._queues x WHERE x.name = q) ORDER BY q) AS missing
+     ) m
+     WHERE cardinality(m.missing) > 0
+     ORDER BY w.id`,
   );
-  return rows[0]?.ok ?? false;
+  return rows;
 }
