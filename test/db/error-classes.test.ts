@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as errors from '../../src/errors.js';
 import { Arbiter } from '../../src/index.js';
+import { createWorker } from '../../src/worker/index.js';
 import { MAX_TREE_NODES } from '../../src/client/tree.js';
 import { databaseUrl, uniqueName, useTestDb } from '../support/db.js';
 
@@ -63,6 +64,24 @@ function cases(): Record<string, Case[] | string> {
       },
     ],
     OutcomeUnknownError: 'a connection cut during commit: test/db/enqueue-connection-cut.test.ts',
+    SchemaNotMigratedError: [
+      async () => {
+        const bare = new Arbiter({ connectionString: databaseUrl(), schema: uniqueName('never') });
+        try {
+          await bare.queue('errs').enqueue({});
+        } finally {
+          await bare.close();
+        }
+      },
+    ],
+    QueuesNotFoundError: [
+      () =>
+        createWorker({
+          arbiter: t.arbiter,
+          handleSignals: false,
+          queues: { errs: { handler: async () => {} }, nosuch: { handler: async () => {} } },
+        }).start(),
+    ],
   };
 }
 
