@@ -12,7 +12,8 @@ export type ArbiterErrorCode =
   | 'JOB_NOT_FOUND'
   | 'BATCH_TOO_LARGE'
   | 'SCHEMA_TOO_NEW'
-  | 'OUTCOME_UNKNOWN';
+  | 'OUTCOME_UNKNOWN'
+  | 'EMBEDDED_POSTGRES';
 
 export class ArbiterError extends Error {
   readonly code: ArbiterErrorCode;
@@ -97,7 +98,7 @@ export class SchemaTooNewError extends ArbiterError {
   constructor(schema: string, found: number, known: number) {
     super(
       'SCHEMA_TOO_NEW',
-      `schema "${schema}" is at migration ${found} but this version of arbiter knows only up to ${known}; upgrade arbiter`,
+      `schema "${schema}" is at migration ${found} but this version of Arbiter knows only up to ${known}; upgrade pg-arbiter`,
     );
     this.name = 'SchemaTooNewError';
   }
@@ -117,6 +118,17 @@ export class OutcomeUnknownError extends ArbiterError {
       },
     );
     this.name = 'OutcomeUnknownError';
+  }
+}
+
+/**
+ * The embedded PostgreSQL (`arbiter dev`, `arbiter demo`, `startEmbeddedPostgres`) cannot start here; the
+ * message says why and what to do.
+ */
+export class EmbeddedPostgresError extends ArbiterError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('EMBEDDED_POSTGRES', message, options);
+    this.name = 'EmbeddedPostgresError';
   }
 }
 
