@@ -13,7 +13,8 @@ export type ArbiterErrorCode =
   | 'BATCH_TOO_LARGE'
   | 'SCHEMA_TOO_NEW'
   | 'OUTCOME_UNKNOWN'
-  | 'SCHEMA_NOT_MIGRATED';
+  | 'SCHEMA_NOT_MIGRATED'
+  | 'EMBEDDED_POSTGRES';
 
 export class ArbiterError extends Error {
   readonly code: ArbiterErrorCode;
@@ -103,7 +104,7 @@ export class SchemaTooNewError extends ArbiterError {
   constructor(schema: string, found: number, known: number) {
     super(
       'SCHEMA_TOO_NEW',
-      `schema "${schema}" is at migration ${found} but this version of arbiter knows only up to ${known}; upgrade arbiter`,
+      `schema "${schema}" is at migration ${found} but this version of Arbiter knows only up to ${known}; upgrade pg-arbiter`,
     );
     this.name = 'SchemaTooNewError';
   }
@@ -123,6 +124,17 @@ export class OutcomeUnknownError extends ArbiterError {
       },
     );
     this.name = 'OutcomeUnknownError';
+  }
+}
+
+/**
+ * The embedded PostgreSQL (`arbiter dev`, `arbiter demo`, `startEmbeddedPostgres`) cannot start here; the
+ * message says why and what to do.
+ */
+export class EmbeddedPostgresError extends ArbiterError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('EMBEDDED_POSTGRES', message, options);
+    this.name = 'EmbeddedPostgresError';
   }
 }
 

@@ -51,6 +51,8 @@ const STATUS_BY_CODE: Record<ArbiterErrorCode, ErrorStatus> = {
   SCHEMA_NOT_MIGRATED: 503,
   // The write may or may not have happened: retrying (with an idempotency key) is the client's call.
   OUTCOME_UNKNOWN: 503,
+  // Raised only by the embedded development server, never by an operation the API exposes.
+  EMBEDDED_POSTGRES: 500,
 };
 
 /**
