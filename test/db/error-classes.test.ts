@@ -64,6 +64,7 @@ function cases(): Record<string, Case[] | string> {
       },
     ],
     OutcomeUnknownError: 'a connection cut during commit: test/db/enqueue-connection-cut.test.ts',
+    EmbeddedPostgresError: 'an embedded server that cannot start here: test/embedded/embedded.test.ts',
     SchemaNotMigratedError: [
       async () => {
         const bare = new Arbiter({ connectionString: databaseUrl(), schema: uniqueName('never') });
