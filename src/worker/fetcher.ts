@@ -3,7 +3,7 @@ import { isDatabaseUnavailable } from '../db/executor.js';
 import type { Job } from '../types.js';
 import { BackoffTimer } from './backoff-timer.js';
 import type { WorkerEventEmitter } from './events.js';
-import type { ResolvedQueue } from './options.js';
+import type { ResolvedQueue } from './queue-options.js';
 
 export interface FetcherSlots {
   /** Free slots for `queue`: the smaller of its own and the worker's. */
