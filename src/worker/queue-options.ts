@@ -74,6 +74,17 @@ export interface QueueConfig<T = unknown> {
    * 0 = claim only for free slots. Default 1,000.
    */
   prefetch?: number;
+  /**
+   * This queue's share of the worker's slots while other queues have work too: each queue with work gets
+   * slot time in proportion to its weight (1–1,000), within its own `concurrency`. Default 1 (equal shares).
+   */
+  weight?: number;
+  /**
+   * Lower goes first across queues, like a job's priority within a queue (−32768…32767). While a queue
+   * with a lower value has work, the queues with higher values get a tenth of the slot time between them,
+   * so they are slowed, never stopped. Default 0.
+   */
+  priority?: number;
 }
 
 export interface ResolvedQueue {
@@ -90,6 +101,8 @@ export interface ResolvedQueue {
   schema: StandardSchemaV1 | undefined;
   keepProcessed: boolean;
   prefetch: number;
+  weight: number;
+  priority: number;
 }
 
 const QUEUE_KEYS = [
@@ -105,6 +118,8 @@ const QUEUE_KEYS = [
   'schema',
   'keepProcessed',
   'prefetch',
+  'weight',
+  'priority',
 ] as const;
 
 /** Validates one queue's options and fills in defaults. */
@@ -145,6 +160,8 @@ export function resolveQueue(name: string, raw: unknown, workerConcurrency: numb
     schema: c.schema,
     keepProcessed: optionalBool(c.keepProcessed, `${f}.keepProcessed`, false),
     prefetch: optionalInt(c.prefetch, `${f}.prefetch`, 0, 10_000, 1_000),
+    weight: optionalInt(c.weight, `${f}.weight`, 1, 1_000, 1),
+    priority: optionalInt(c.priority, `${f}.priority`, LIMITS.minPriority, LIMITS.maxPriority, 0),
   };
 }
 
