@@ -84,7 +84,11 @@ export class Fetcher {
     const s = this.states[i]!;
     return s.buffer.length > 0 || s.maybeMore || this.shares!.running(i) > 0;
   };
-  private readonly waiting = (i: number): boolean => this.states[i]!.buffer.length > 0;
+  /** Jobs of the queue wait in memory or may be claimable: it wants slots (see SlotShares.joined). */
+  private readonly wanting = (i: number): boolean => {
+    const s = this.states[i]!;
+    return s.buffer.length > 0 || s.maybeMore;
+  };
   private readonly canStart = (i: number): boolean => {
     const s = this.states[i]!;
     return s.buffer.length > 0 && this.slots.free(s.target.queue) > 0;
@@ -192,6 +196,7 @@ export class Fetcher {
   private mark(queue: string | null): void {
     for (const s of this.states) {
       if (queue !== null && s.target.queue.name !== queue) continue;
+      if (this.shares && !this.wanting(s.index)) this.shares.joined(s.index, this.wanting);
       s.maybeMore = true;
       s.wakes++;
     }
@@ -275,7 +280,6 @@ export class Fetcher {
           // job may have committed after our snapshot) keeps the queue marked, so it is asked again.
           if (batches.length < limit && s.wakes === wakesBefore) s.maybeMore = false;
           const at = performance.now();
-          if (s.buffer.length === 0 && batches.length > 0) this.shares?.joined(s.index, this.waiting);
           for (const batch of batches) s.buffer.push({ batch, at });
           if (this.stopped) break;
           this.drainBuffers();

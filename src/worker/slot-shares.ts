@@ -36,15 +36,15 @@ class QueueShare {
  * Shares one worker's slots between its queues, by slot time (a queue of slow handlers does not get more
  * of the worker than one of fast handlers with the same weight). When a slot frees, it goes to the queue
  * with jobs waiting that is furthest behind its share; a share is its weight over the weights of the queues
- * with work, within their priority tier (see LOWER_PRIORITY_SHARE). A queue banks no credit while it has
- * nothing waiting: when jobs wait again, it starts no further behind than the least-served queue waiting.
+ * with work, within their priority tier (see LOWER_PRIORITY_SHARE). A queue banks no credit while it wants
+ * no slots: when it does again, it starts no further behind than the least-served queue that wants them.
  * Pure bookkeeping, no I/O; the fetcher says which queues have work.
  */
 export class SlotShares {
   private readonly queues: QueueShare[];
   /** Queue indexes grouped by priority, the tier that goes first first. */
   private readonly tiers: number[][];
-  /** The least-served queue with jobs waiting at the last pick (never goes down). */
+  /** The least-served queue that could start a call at the last pick, or joined since (never goes down). */
   private level = 0;
 
   constructor(
@@ -99,13 +99,15 @@ export class SlotShares {
   }
 
   /**
-   * Queue i has jobs waiting after having none: it is brought up to the least-served queue waiting, so
-   * time spent with nothing waiting is no credit. What it got beyond that before still counts.
+   * Queue i wants slots again after wanting none (no jobs waiting, none known to be claimable): it is
+   * brought up to the least-served queue that wants slots, so time spent wanting none is no credit. What
+   * it got beyond that before still counts. A queue that wants slots but has none to start yet (its
+   * claim is on its way) keeps its place.
    */
-  joined(i: number, waiting: (j: number) => boolean): void {
+  joined(i: number, wanting: (j: number) => boolean): void {
     let least = Infinity;
     for (let j = 0; j < this.queues.length; j++)
-      if (j !== i && waiting(j)) least = Math.min(least, this.queues[j]!.served);
+      if (j !== i && wanting(j)) least = Math.min(least, this.queues[j]!.served);
     if (least !== Infinity) this.level = Math.max(this.level, least);
     const q = this.queues[i]!;
     q.served = Math.max(q.served, least === Infinity ? this.level : least);
