@@ -8,7 +8,7 @@ export interface ShareConfig {
 }
 
 /** The share of the slot time left to lower priorities while a higher-priority queue has work. */
-export const LOWER_PRIORITY_SHARE = 0.1;
+const LOWER_PRIORITY_SHARE = 0.1;
 /** How much the latest handler duration moves a queue's estimate (an exponential moving average). */
 const ESTIMATE_GAIN = 0.2;
 /** What a call of a queue that has not finished one yet is assumed to take, in ms. */
@@ -58,11 +58,6 @@ export class SlotShares {
 
   running(i: number): number {
     return this.queues[i]!.running;
-  }
-
-  /** Fraction of the worker's slots due to queue i (as of the last update). */
-  share(i: number): number {
-    return this.queues[i]!.share;
   }
 
   /**
