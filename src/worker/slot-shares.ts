@@ -11,7 +11,7 @@ export interface ShareConfig {
 const LOWER_PRIORITY_SHARE = 0.1;
 /** How much the latest handler duration moves a queue's estimate (an exponential moving average). */
 const ESTIMATE_GAIN = 0.2;
-/** What a call of a queue that has not finished one yet is assumed to take, in ms. */
+/** What a call is assumed to take, in ms, before any call of the worker has finished. */
 const FIRST_ESTIMATE_MS = 1;
 
 class QueueShare {
@@ -125,7 +125,7 @@ export class SlotShares {
   /** A call of queue i started: charged its estimated duration now. */
   started(i: number): void {
     const q = this.queues[i]!;
-    const estimate = q.estimateMs ?? FIRST_ESTIMATE_MS;
+    const estimate = q.estimateMs ?? this.othersEstimate();
     q.running++;
     q.charged += estimate;
     q.served += estimate / this.divisor(q);
@@ -140,6 +140,21 @@ export class SlotShares {
     q.charged -= estimate;
     q.running = Math.max(0, q.running - 1);
     q.estimateMs = q.estimateMs === undefined ? ms : q.estimateMs + ESTIMATE_GAIN * (ms - q.estimateMs);
+  }
+
+  /**
+   * For a queue none of whose calls has finished yet: the mean estimate of the queues that have one. A
+   * guess too low would hand a newcomer several slots at once before its first call settles.
+   */
+  private othersEstimate(): number {
+    let sum = 0;
+    let n = 0;
+    for (const q of this.queues)
+      if (q.estimateMs !== undefined) {
+        sum += q.estimateMs;
+        n++;
+      }
+    return n === 0 ? FIRST_ESTIMATE_MS : sum / n;
   }
 
   /** Whether `b` should get a slot before `a`. */

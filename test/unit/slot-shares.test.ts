@@ -18,6 +18,7 @@ function simulate(queues: SimQueue[], slots: number, until: number, measureFrom 
   const running = queues.map(() => 0);
   const time = queues.map(() => 0);
   const calls = queues.map(() => 0);
+  const most = queues.map(() => 0);
   const ends: { at: number; i: number }[] = [];
   const waitingAt = (now: number) => (i: number) => now >= (queues[i]!.from ?? 0);
   const wasWaiting = queues.map(() => false);
@@ -35,6 +36,7 @@ function simulate(queues: SimQueue[], slots: number, until: number, measureFrom 
       if (i < 0) break;
       shares.started(i);
       running[i]!++;
+      if (now >= measureFrom) most[i] = Math.max(most[i]!, running[i]!);
       ends.push({ at: now + queues[i]!.ms, i });
       ends.sort((a, b) => a.at - b.at);
     }
@@ -56,7 +58,7 @@ function simulate(queues: SimQueue[], slots: number, until: number, measureFrom 
     fill();
   }
   const sum = time.reduce((a, b) => a + b, 0);
-  return { share: time.map((t) => t / sum), calls };
+  return { share: time.map((t) => t / sum), calls, most };
 }
 
 describe('SlotShares', () => {
@@ -94,6 +96,11 @@ describe('SlotShares', () => {
     // share, rather than the newcomer holding every slot until it has caught up on 5 s.
     const { share } = simulate([{ ms: 2 }, { ms: 2, from: 5_000 }], 4, 5_500, 5_000);
     expect(Math.abs(share[1]! - 0.5)).toBeLessThan(0.05);
+  });
+
+  it('a newcomer none of whose calls has finished is charged like the others: no burst of slots', () => {
+    const { most } = simulate([{ ms: 150 }, { ms: 150, from: 1_000 }], 4, 3_000, 1_000);
+    expect(most[1]).toBe(2);
   });
 
   it('owes a queue its share of the slots it does not run yet: at least one, at most its concurrency', () => {

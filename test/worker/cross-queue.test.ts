@@ -17,6 +17,39 @@ async function backlog(queue: string, n: number): Promise<void> {
     await q.enqueueManyCount(Array.from({ length: Math.min(1_000, n - i) }, () => ({ payload: {} })));
 }
 
+const SLOTS = 4;
+const BULK_MS = 150;
+
+/**
+ * A worker of SLOTS slots serving a busy queue (500 jobs of BULK_MS) and `urgent`, once every slot runs a
+ * bulk job and more are claimed ahead, waiting in memory. `starts()` counts the bulk jobs started.
+ */
+async function busyWorker(urgent: string, handler: () => unknown) {
+  const bulkName = `${urgent}_bulk`;
+  await backlog(bulkName, 500);
+  const urgentQueue = await t.arbiter.createQueue(urgent);
+  let starts = 0;
+  const worker = await startWorker(t.arbiter, {
+    concurrency: SLOTS,
+    queues: {
+      [bulkName]: {
+        handler: async () => {
+          starts++;
+          await sleep(BULK_MS);
+        },
+      },
+      [urgent]: { handler },
+    },
+  });
+  await waitFor(
+    () => worker.activeCount === SLOTS && worker.prefetchedCount >= 4 && starts >= 3 * SLOTS,
+    'bulk running with a prefetch buffer',
+    30_000,
+    5,
+  );
+  return { urgent: urgentQueue, starts: () => starts };
+}
+
 /**
  * Two backlogged queues of identical handlers through one worker, from its start until `calls` handler
  * calls started and it stopped: the slot time each got (the durations the worker reports for their
@@ -57,40 +90,31 @@ async function split(
 
 describe('slots shared across queues', () => {
   it("a busy queue's backlog and prefetch buffer do not hold back another queue's job", async () => {
-    const concurrency = 4;
-    await backlog('cq_bulk', 500);
-    const urgent = await t.arbiter.createQueue('cq_urgent');
-    let bulkStarts = 0;
-    let bulkStartsAtUrgent: number | undefined;
-    const worker = await startWorker(t.arbiter, {
-      concurrency,
-      queues: {
-        cq_bulk: {
-          handler: async () => {
-            bulkStarts++;
-            await sleep(150);
-          },
-        },
-        cq_urgent: {
-          handler: () => {
-            bulkStartsAtUrgent = bulkStarts;
-          },
-        },
-      },
+    let startedAt: number | undefined;
+    const bulk = await busyWorker('cq_one', () => (startedAt = bulk.starts()));
+    const before = bulk.starts();
+    await bulk.urgent.enqueue({});
+    await waitFor(() => startedAt !== undefined, 'the urgent job started', 120_000, 5);
+    // It started within a few bulk runs per slot (about one run, plus the wake-up and the claim), not
+    // after the backlog (125 runs per slot).
+    expect(startedAt! - before).toBeLessThanOrEqual(4 * SLOTS);
+  });
+
+  it('a queue with a backlog of its own reaches its share as fast, and keeps it', async () => {
+    let running = 0;
+    let most = 0;
+    const bulk = await busyWorker('cq_many', async () => {
+      most = Math.max(most, ++running);
+      await sleep(BULK_MS);
+      running--;
     });
-    // Every slot busy with bulk jobs and more of them claimed ahead, waiting in memory.
-    await waitFor(
-      () => worker.activeCount === concurrency && worker.prefetchedCount >= 4 && bulkStarts >= 12,
-      'bulk running with a prefetch buffer',
-      30_000,
-      5,
-    );
-    const bulkStartsAtEnqueue = bulkStarts;
-    await urgent.enqueue({});
-    await waitFor(() => bulkStartsAtUrgent !== undefined, 'the urgent job started', 120_000, 5);
-    // The urgent job started within a few bulk handler runs per slot (about one run, plus the wake-up and
-    // the claim), not after the backlog: today's 500 bulk jobs are 31 such rounds.
-    expect(bulkStartsAtUrgent! - bulkStartsAtEnqueue).toBeLessThanOrEqual(4 * concurrency);
+    const before = bulk.starts();
+    await bulk.urgent.enqueueManyCount(Array.from({ length: 40 }, () => ({ payload: {} })));
+    await waitFor(() => running === SLOTS / 2, 'the urgent queue holding half the slots', 120_000, 5);
+    expect(bulk.starts() - before).toBeLessThanOrEqual(4 * SLOTS);
+    // Equal weights, equal handlers: half the slots each, give or take the one being handed over.
+    await waitFor(async () => (await count(t.pool, t.schema, 'cq_many')) === 0, 'the urgent backlog done');
+    expect(most).toBeLessThanOrEqual(SLOTS / 2 + 1);
   });
 
   it('weights 3:1 split the slot time 3:1 between two backlogged queues (±10%)', async () => {
