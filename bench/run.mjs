@@ -322,6 +322,55 @@ const workloads = {
     const held = await rate(true);
     return { value: held / free, unit: 'ratio', extra: [held, free] };
   },
+  async 'cross-queue: urgent wait p50/p99, backlog rate vs alone'() {
+    // One default worker serves two queues: \`bulk\` drains a 30k backlog of 2 ms handlers while \`urgent\`
+    // gets a job every 20 ms. Value: the urgent jobs' wait (enqueue call → handler start), p50 and p99;
+    // then the backlog's rate against the same backlog drained by a worker serving \`bulk\` alone.
+    const n = QUICK ? 10_000 : 30_000;
+    const handler = () => sleep(2);
+    const drain = async (withUrgent) => {
+      const { arbiter } = await fresh(withUrgent ? 'cross' : 'cross_alone');
+      const bulk = await arbiter.createQueue('bulk');
+      const urgent = await arbiter.createQueue('urgent');
+      await fill(bulk, n);
+      const sent = new Map();
+      const waits = [];
+      let done = 0;
+      const queues = { bulk: { handler: async () => (await handler(), done++) } };
+      if (withUrgent)
+        queues.urgent = { handler: async (job) => waits.push(performance.now() - sent.get(job.payload.i)) };
+      const worker = createWorker({ arbiter, concurrency: 16, handleSignals: false, queues });
+      const t0 = performance.now();
+      await worker.start();
+      let drained = false;
+      const producer = (async () => {
+        for (let i = 0; withUrgent && !drained; i++) {
+          sent.set(i, performance.now());
+          await urgent.enqueue({ i });
+          await sleep(20);
+        }
+      })();
+      while (done < n) await sleep(2);
+      while ((await bulk.jobs.count()) > 0) await sleep(2);
+      const seconds = (performance.now() - t0) / 1000;
+      drained = true;
+      await producer;
+      const deadline = Date.now() + 10_000;
+      while (waits.length < sent.size && Date.now() < deadline) await sleep(5);
+      await worker.stop({ timeoutMs: 2000 });
+      await arbiter.close();
+      if (waits.length < sent.size) throw new Error(`only ${waits.length} of ${sent.size} urgent jobs ran`);
+      return { rate: n / seconds, waits: waits.sort((a, b) => a - b) };
+    };
+    const alone = await drain(false);
+    const mixed = await drain(true);
+    return {
+      value: pct(mixed.waits, 50),
+      extra: [pct(mixed.waits, 99), mixed.rate / alone.rate, mixed.rate, alone.rate],
+      unit: 'ms',
+      lowerIsBetter: true,
+    };
+  },
   async 'groups: 10k groups, strict FIFO'() {
     return fifoGroups('groups', 20_000, 10_000);
   },

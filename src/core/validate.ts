@@ -55,6 +55,12 @@ export function optionalInt(
   return value === undefined ? fallback : intInRange(value, field, min, max);
 }
 
+export function optionalBool(value: unknown, field: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new ValidationError(field, value, 'must be a boolean');
+  return value;
+}
+
 /** A duration in milliseconds: finite, not negative, at most `max`. */
 export function durationMs(value: unknown, field: string, max: number, min = 0): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {

@@ -11,7 +11,7 @@ import {
 import type { ExecutorSource } from '../db/pg-executor.js';
 import { ValidationError } from '../errors.js';
 import type { Job } from '../types.js';
-import type { QueueConfig } from './options.js';
+import type { QueueConfig } from './queue-options.js';
 
 /**
  * A queue whose payload is checked by a Standard Schema (zod, valibot, arktype…) before it is stored:

@@ -13,7 +13,7 @@ import { runSchema } from '../core/standard-schema.js';
 import type { ChildOutcome, Job, JobId } from '../types.js';
 import type { JobController } from './abort.js';
 import type { WorkerEventEmitter } from './events.js';
-import { jobTimeout, type BatchResult, type JobContext, type ResolvedQueue } from './options.js';
+import { jobTimeout, type BatchResult, type JobContext, type ResolvedQueue } from './queue-options.js';
 
 /** Why a running job's signal was aborted. */
 export type AbortReason = 'timeout' | 'lease-lost' | 'shutdown';

@@ -1,18 +1,16 @@
-import type { Queue } from '../client/queue.js';
 import { isDatabaseUnavailable } from '../db/executor.js';
 import type { Job } from '../types.js';
 import { BackoffTimer } from './backoff-timer.js';
 import type { WorkerEventEmitter } from './events.js';
-import type { ResolvedQueue } from './options.js';
+import type { ResolvedQueue } from './queue-options.js';
+import { QueueState, type Claimed, type FetchTarget } from './queue-state.js';
+import { SlotShares } from './slot-shares.js';
 
 export interface FetcherSlots {
+  /** The worker's slots in all (its `concurrency`). */
+  readonly concurrency: number;
   /** Free slots for `queue`: the smaller of its own and the worker's. */
   free(queue: ResolvedQueue): number;
-}
-
-export interface FetchTarget {
-  queue: ResolvedQueue;
-  handle: Queue<unknown>;
 }
 
 export interface FetcherHooks {
@@ -25,8 +23,6 @@ export interface FetcherHooks {
   release(target: FetchTarget, jobs: Job[]): Promise<void>;
 }
 
-/** Recent throughput is an exponentially decaying count of completions with this time constant. */
-const RATE_WINDOW_MS = 1_000;
 /** Largest single claim. */
 const MAX_CLAIM = 1_000;
 /**
@@ -38,50 +34,6 @@ const MAX_CLAIM = 1_000;
 const CLAIM_BACKOFF_MAX_MS = 2_000;
 /** setTimeout's longest delay (about 24.8 days); a job due later is found by a claim before then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-export interface Claimed {
-  batch: Job[];
-  /** performance.now() when it was claimed (monotonic: immune to clock changes). */
-  at: number;
-}
-
-class QueueState {
-  readonly buffer: Claimed[] = [];
-  /** The queue may have claimable jobs: after a NOTIFY, a poll tick, or a claim that filled its limit. */
-  maybeMore = true;
-  /** Wake-ups counted, so one that arrives while a claim is in flight is never lost. */
-  wakes = 0;
-  /** Wakes the queue when its earliest scheduled job is due (see Fetcher.dueIn), and when that is. */
-  dueTimer: NodeJS.Timeout | undefined;
-  dueAt = Infinity;
-  /** Decaying completion count (≈ completions in the last RATE_WINDOW_MS when steady). */
-  private score = 0;
-  private scoredAt = 0;
-
-  constructor(readonly target: FetchTarget) {}
-
-  completed(now: number): void {
-    this.score = this.decayed(now) + 1;
-    this.scoredAt = now;
-  }
-
-  /**
-   * How many jobs to hold beyond the free slots: about the queue's recent throughput over a horizon of
-   * at most one second and a quarter of the lease, capped by the queue's `prefetch`. Slow handlers
-   * prefetch (almost) nothing, so a buffered job never waits long with its lease running.
-   */
-  prefetchTarget(now: number): number {
-    const q = this.target.queue;
-    if (q.prefetch === 0) return 0;
-    const horizonMs = Math.min(RATE_WINDOW_MS, q.leaseMs / 4);
-    return Math.min(q.prefetch, Math.floor((this.decayed(now) * horizonMs) / RATE_WINDOW_MS));
-  }
-
-  private decayed(now: number): number {
-    if (this.score === 0) return 0;
-    return this.score * Math.exp(-(now - this.scoredAt) / RATE_WINDOW_MS);
-  }
-}
 
 /**
  * The one process-level fetcher (design guide: one fetcher fills free slots). Per queue it claims, in one
@@ -95,6 +47,11 @@ class QueueState {
  * start on time rather than at the next poll. Runs are serialized; wake-ups that arrive during a run
  * coalesce into one more run. Prefetched jobs are leased like running ones: a buffered job older than
  * half its lease is given back, and so is the whole buffer at shutdown.
+ *
+ * With several queues, the slots are shared (SlotShares): a queue below its share of them claims jobs for
+ * that share although other queues hold every slot, and each freed slot goes to the queue furthest behind
+ * its share. So another queue's backlog or prefetch buffer never keeps a queue out for longer than it
+ * takes slots to free up; prefetched jobs wait for a slot like everyone else's, they hold none.
  *
  * When a claim fails because the database is unavailable (down, restarting, read-only), claims back off
  * exponentially (BackoffTimer, from min(pollIntervalMs, 1 s) up to CLAIM_BACKOFF_MAX_MS or twice
@@ -121,6 +78,21 @@ export class Fetcher {
   private earlyRetry = false;
   private next = 0;
   private readonly releases = new Set<Promise<void>>();
+  /** With more than one queue: who gets the next free slot, and how many jobs a queue may claim ahead. */
+  private readonly shares: SlotShares | undefined;
+  private readonly hasWork = (i: number): boolean => {
+    const s = this.states[i]!;
+    return s.buffer.length > 0 || s.maybeMore || this.shares!.running(i) > 0;
+  };
+  /** Jobs of the queue wait in memory or may be claimable: it wants slots (see SlotShares.joined). */
+  private readonly wanting = (i: number): boolean => {
+    const s = this.states[i]!;
+    return s.buffer.length > 0 || s.maybeMore;
+  };
+  private readonly canStart = (i: number): boolean => {
+    const s = this.states[i]!;
+    return s.buffer.length > 0 && this.slots.free(s.target.queue) > 0;
+  };
 
   constructor(
     targets: readonly FetchTarget[],
@@ -130,7 +102,12 @@ export class Fetcher {
     private readonly hooks: FetcherHooks,
     private readonly events: WorkerEventEmitter,
   ) {
-    this.states = targets.map((t) => new QueueState(t));
+    this.states = targets.map((t, i) => new QueueState(t, i));
+    if (targets.length > 1)
+      this.shares = new SlotShares(
+        targets.map((t) => t.queue),
+        slots.concurrency,
+      );
     for (const s of this.states) this.byName.set(s.target.queue.name, s);
     this.backoff = new BackoffTimer(
       Math.min(pollIntervalMs, 1_000),
@@ -219,17 +196,23 @@ export class Fetcher {
   private mark(queue: string | null): void {
     for (const s of this.states) {
       if (queue !== null && s.target.queue.name !== queue) continue;
+      if (this.shares && !this.wanting(s.index)) this.shares.joined(s.index, this.wanting);
       s.maybeMore = true;
       s.wakes++;
     }
   }
 
   /**
-   * A slot of `queue` was freed (`completed`: by a finished handler call, which counts toward the queue's
-   * throughput): refill it from memory, then top up.
+   * A slot of `queue` was freed: by a handler call that held it `ranMs` (it counts toward the queue's
+   * throughput and share), or, without `ranMs`, by outcome writes catching up. Refill it from memory,
+   * then top up.
    */
-  slotFreed(queue: string, completed = true): void {
-    if (completed) this.byName.get(queue)?.completed(performance.now());
+  slotFreed(queue: string, ranMs?: number): void {
+    if (ranMs !== undefined) {
+      const s = this.byName.get(queue);
+      s?.completed(performance.now());
+      if (s) this.shares?.finished(s.index, ranMs);
+    }
     this.drainBuffers();
     this.schedule();
   }
@@ -244,17 +227,25 @@ export class Fetcher {
     this.running = this.loop().finally(() => (this.running = undefined));
   }
 
-  /** Starts buffered jobs in free slots, round-robin over queues. Synchronous: no slot waits for I/O. */
+  /**
+   * Starts buffered jobs in free slots: each slot, with more than one queue, to the queue furthest behind
+   * its share (SlotShares), however many jobs other queues hold in memory. Synchronous: no slot waits for
+   * I/O.
+   */
   private drainBuffers(): void {
     if (this.stopped) return;
-    const n = this.states.length;
-    const start = this.next % n;
-    for (let i = 0; i < n; i++) {
-      const s = this.states[(start + i) % n]!;
-      if (s.buffer.length === 0) continue;
-      const free = this.slots.free(s.target.queue);
-      if (free <= 0) continue;
-      this.hooks.dispatch(s.target, s.buffer.splice(0, free));
+    const shares = this.shares;
+    if (!shares) {
+      const s = this.states[0]!;
+      const free = s.buffer.length === 0 ? 0 : this.slots.free(s.target.queue);
+      if (free > 0) this.hooks.dispatch(s.target, s.buffer.splice(0, free));
+      return;
+    }
+    shares.update(this.hasWork);
+    for (let i = shares.pick(this.canStart); i >= 0; i = shares.pick(this.canStart)) {
+      const s = this.states[i]!;
+      shares.started(i);
+      this.hooks.dispatch(s.target, s.buffer.splice(0, 1));
     }
   }
 
@@ -264,18 +255,21 @@ export class Fetcher {
     do {
       this.again = false;
       this.drainBuffers();
-      // Round-robin the starting queue so one busy queue cannot starve the others of global slots.
+      // Round-robin the queue asked first, so no queue's claims always wait for the others'.
       const n = this.states.length;
       const start = this.next++ % n;
       for (let i = 0; i < n && !this.stopped; i++) {
         const s = this.states[(start + i) % n]!;
         if (!s.maybeMore) continue;
-        const free = this.slots.free(s.target.queue);
+        // Slots to claim for: the free ones, or, while other queues hold them, the queue's share of them
+        // (they start as slots free up, before other queues' prefetched jobs; see drainBuffers).
+        this.shares?.update(this.hasWork);
+        const room = Math.max(this.slots.free(s.target.queue), this.shares?.owed(s.index) ?? 0);
         const target = s.prefetchTarget(performance.now());
-        const want = free + target - s.buffer.length;
-        // Top up only when a slot is free or the buffer has run down to half its target: one claim of
-        // many jobs costs far less than many claims of a few.
-        if (want <= 0 || (free <= 0 && s.buffer.length > target / 2)) continue;
+        const want = room + target - s.buffer.length;
+        // Top up only when the buffer does not cover those slots or has run down to half its target: one
+        // claim of many jobs costs far less than many claims of a few.
+        if (want <= 0 || (s.buffer.length >= room && s.buffer.length > target / 2)) continue;
         const limit = Math.min(want, MAX_CLAIM);
         const wakesBefore = s.wakes;
         try {

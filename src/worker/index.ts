@@ -1,13 +1,6 @@
 export { Worker, createWorker } from './worker.js';
-export type {
-  WorkerOptions,
-  QueueConfig,
-  JobContext,
-  BatchContext,
-  BatchResult,
-  ErrorInfo,
-  CronSchedule,
-} from './options.js';
+export type { WorkerOptions, CronSchedule } from './options.js';
+export type { QueueConfig, JobContext, BatchContext, BatchResult, ErrorInfo } from './queue-options.js';
 export { WorkerEventEmitter, type WorkerEvents, type WorkerEventName } from './events.js';
 export { JobAbortError, type AbortReason } from './executor.js';
 export { SchemaQueue, defineQueue } from './define-queue.js';

@@ -16,7 +16,8 @@ import {
   type RunEnv,
   type RunOutcome,
 } from './executor.js';
-import { Fetcher, type Claimed, type FetchTarget } from './fetcher.js';
+import { Fetcher } from './fetcher.js';
+import type { Claimed, FetchTarget } from './queue-state.js';
 import { confirmLease, LeaseHeartbeat, type Running } from './heartbeat.js';
 import { Listener } from './listener.js';
 import { Maintenance } from './maintenance.js';
@@ -95,7 +96,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       // Claims go through the reserved connections too: they are control traffic that handlers must not
       // starve, and they run there with generic plans.
       this.targets.map((t) => ({ queue: t.queue, handle: this.controlHandles.get(t.queue.name)! })),
-      { free: (q) => this.freeSlots(q.name, q.concurrency) },
+      { concurrency: this.o.concurrency, free: (q) => this.freeSlots(q.name, q.concurrency) },
       this.id,
       this.o.pollIntervalMs,
       {
@@ -423,7 +424,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     this.running.delete(runId);
     this.perQueue.set(run.queue.name, (this.perQueue.get(run.queue.name) ?? 1) - 1);
     if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
-    this.fetcher.slotFreed(run.queue.name);
+    this.fetcher.slotFreed(run.queue.name, durationMs);
     try {
       if (decisions.length === 1) await this.record(run, run.jobs[0]!, decisions[0]!, durationMs);
       else await Promise.all(decisions.map((d, i) => this.record(run, run.jobs[i]!, d, durationMs)));
@@ -431,7 +432,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       this.emitter.emit('error', { error, context: `execute:${run.queue.name}` });
     } finally {
       this.pendingWrites -= decisions.length;
-      if (this.pendingWrites < MAX_PENDING_WRITES) this.fetcher.slotFreed(run.queue.name, false);
+      if (this.pendingWrites < MAX_PENDING_WRITES) this.fetcher.slotFreed(run.queue.name);
     }
   }
 
