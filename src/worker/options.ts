@@ -239,7 +239,7 @@ export function resolveOptions(raw: WorkerOptions): ResolvedOptions {
     completionFlushMs: ms(o.completionFlushMs, 'options.completionFlushMs', 5, 0, 10_000),
     reservedConnections: optionalInt(o.reservedConnections, 'options.reservedConnections', 0, 100, 2),
     errorIntervalMs: ms(o.errorIntervalMs, 'options.errorIntervalMs', 1_000, 0, 3_600_000),
-    waitForQueues: bool(o.waitForQueues, 'options.waitForQueues', false),
+    waitForQueues: optionalBool(o.waitForQueues, 'options.waitForQueues', false),
     cron,
     cronCheckIntervalMs: ms(o.cronCheckIntervalMs, 'options.cronCheckIntervalMs', 1_000, 10),
   };
