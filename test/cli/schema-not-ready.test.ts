@@ -40,7 +40,7 @@ describe('a schema that is not ready', () => {
     expect(errorOf(results[0]!.stderr).message).toBe(
       `schema "${missing}" does not exist; run \`arbiter migrate --schema ${missing}\` or call arbiter.migrate()`,
     );
-    expect(errorOf(results[3]!.stderr).message).toMatch(/at migration 9999 .*upgrade arbiter/);
+    expect(errorOf(results[3]!.stderr).message).toMatch(/at migration 9999 .*upgrade pg-arbiter/);
     // Nothing was written to the newer schema.
     const { rows } = await t.pool.query(`SELECT count(*)::int AS n FROM "${newer}".q`);
     expect(rows[0].n).toBe(0);

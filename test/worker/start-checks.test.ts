@@ -122,7 +122,7 @@ describe('worker start: schema', () => {
     });
     const { error, events } = await failedStart(arbiter, { workerId: 'sc-too-new' });
     expect(error).toBeInstanceOf(SchemaTooNewError);
-    expect((error as Error).message).toMatch(/at migration 9999 .* upgrade arbiter/);
+    expect((error as Error).message).toMatch(/at migration 9999 .* upgrade pg-arbiter/);
     expect(events).toEqual([]);
     expect(await count(t.pool, arbiter.schema, '_workers')).toBe(0);
   });
