@@ -1,11 +1,6 @@
 export { Arbiter, type ArbiterOptions, type EnqueuedEvent } from './client/arbiter.js';
-export {
-  Queue,
-  type EnqueueCallOptions,
-  type EnqueueItem,
-  DEFAULT_LEASE_MS,
-  MAX_ERROR_LENGTH,
-} from './client/queue.js';
+export { Queue, type EnqueueCallOptions, type EnqueueItem, DEFAULT_LEASE_MS } from './client/queue.js';
+export { MAX_ERROR_LENGTH } from './core/fence.js';
 export type { TreeNode, InsertedTree } from './client/tree.js';
 export type { JobsAdmin } from './admin/jobs.js';
 export type { DeadLetters } from './admin/dead-letters.js';

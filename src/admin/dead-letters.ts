@@ -1,5 +1,5 @@
 import type { QueueContext } from '../client/context.js';
-import { toFence, truncateError } from '../client/queue.js';
+import { toFence, truncateError } from '../core/fence.js';
 import { decodeCursor, encodeCursor } from '../core/cursor.js';
 import { toJobId, toJobIds } from '../core/ids.js';
 import { DEFAULT_PAGE_SIZE, normalizeFilter, type FilterSpec } from '../core/job-filter.js';
@@ -67,7 +67,7 @@ export class DeadLetters<T = unknown> {
     const { db, t } = this.ctx;
     return withTranslation(this.ctx, async () => {
       if (await dlqMoveStandalone(db, t, item)) return 1;
-      return db.transaction((tx) => dlqMoveFenced(tx, t, [item]));
+      return (await db.transaction((tx) => dlqMoveFenced(tx, t, [item]))).length;
     });
   }
 
@@ -86,7 +86,10 @@ export class DeadLetters<T = unknown> {
     });
     if (list.length === 0) return 0;
     const { db, t } = this.ctx;
-    return withTranslation(this.ctx, () => db.transaction((tx) => dlqMoveFenced(tx, t, list)));
+    return withTranslation(
+      this.ctx,
+      async () => (await db.transaction((tx) => dlqMoveFenced(tx, t, list))).length,
+    );
   }
 
   /**

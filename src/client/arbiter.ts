@@ -16,6 +16,7 @@ import {
 } from '../db/queries/queue.js';
 import { queueTables } from '../db/sql.js';
 import { ValidationError } from '../errors.js';
+import type { JobStore } from '../store/job-store.js';
 import { Queue } from './queue.js';
 
 export interface ArbiterOptions {
@@ -183,6 +184,14 @@ export class Arbiter {
       this.queues.set(name, q);
     }
     return q as Queue<T>;
+  }
+
+  /**
+   * @internal The trusted operations on a queue's jobs (what its handle validates input for), for the
+   * worker: no validation, typed errors, the same schema check.
+   */
+  store(name: string): JobStore {
+    return this.queue(name).store;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { toJobId } from '../core/ids.js';
+import { toFence, truncateError } from '../core/fence.js';
 import { encodePayload } from '../core/payload.js';
 import {
   LIMITS,
@@ -8,29 +8,12 @@ import {
   intInRange,
   requiredString,
 } from '../core/validate.js';
-import { withTranslation } from '../db/errors.js';
-import { isConnectionError, type Executor } from '../db/executor.js';
 import { toExecutor, type ExecutorSource } from '../db/pg-executor.js';
-import { jobClaim } from '../db/queries/job-claim.js';
-import {
-  jobAck,
-  jobAckBulk,
-  jobExtendLease,
-  jobExtendLeases,
-  jobRetry,
-  type Fence,
-} from '../db/queries/job-complete.js';
-import {
-  jobByIdempotencyKey,
-  jobInsert,
-  jobInsertLocks,
-  jobInsertMany,
-  sortForInsert,
-  type JobInsert,
-} from '../db/queries/job-insert.js';
-import { toClaimedJob, toJob, type JobRow } from '../db/rows.js';
+import type { JobInsert } from '../db/queries/job-insert.js';
+import { toJob, type JobRow } from '../db/rows.js';
 import type { QueueTables } from '../db/sql.js';
-import { OutcomeUnknownError, ValidationError } from '../errors.js';
+import { ValidationError } from '../errors.js';
+import { JobStore } from '../store/job-store.js';
 import type {
   ClaimBatchedOptions,
   ClaimOptions,
@@ -43,13 +26,10 @@ import { DeadLetters } from '../admin/dead-letters.js';
 import { JobsAdmin } from '../admin/jobs.js';
 import type { QueueContext } from './context.js';
 import { Results } from './results.js';
-import { EnqueueBatcher } from './enqueue-batcher.js';
-import { toJobInsert } from './enqueue-options.js';
+import { toJobInsert } from '../store/enqueue-options.js';
 import { insertTree, type TreeNode, type InsertedTree } from './tree.js';
 
 export const DEFAULT_LEASE_MS = 30_000;
-/** Error messages stored on jobs are cut to this many characters. */
-export const MAX_ERROR_LENGTH = 64 * 1024;
 
 export interface EnqueueCallOptions extends EnqueueOptions {
   /** Run inside the caller's transaction: a pg client (or any Executor) already in BEGIN. */
@@ -70,9 +50,11 @@ export class Queue<T = unknown> {
   /** Child results of job trees, for rollup finalizers. */
   readonly results: Results;
 
-  private batcher: EnqueueBatcher | undefined;
+  /** @internal The trusted operations this handle validates its input for. */
+  readonly store: JobStore;
 
   constructor(protected readonly ctx: QueueContext) {
+    this.store = new JobStore(ctx.db, ctx.t, ctx.schemaCheck);
     this.jobs = new JobsAdmin<T>(ctx);
     this.dlq = new DeadLetters<T>(ctx);
     this.results = new Results(ctx);
@@ -92,8 +74,8 @@ export class Queue<T = unknown> {
     return new Queue<T>({ ...this.ctx, db: toExecutor(source) });
   }
 
-  protected db(tx?: ExecutorSource): Executor {
-    return tx === undefined ? this.ctx.db : toExecutor(tx);
+  private storeFor(tx?: ExecutorSource): JobStore {
+    return tx === undefined ? this.store : this.store.using(toExecutor(tx));
   }
 
   protected job(row: JobRow): Job<T> {
@@ -109,27 +91,10 @@ export class Queue<T = unknown> {
    */
   async enqueue(payload: T, options: EnqueueCallOptions = {}): Promise<Job<T> | null> {
     const row = toJobInsert(payload, options, this.ctx.maxPayloadBytes);
-    const db = this.db(options.tx);
-    return withTranslation(
-      this.ctx,
-      async () => {
-        const inserted = await guardCommit('enqueue', db, () =>
-          options.tx === undefined && !db.pinned && EnqueueBatcher.eligible(row)
-            ? (this.batcher ??= new EnqueueBatcher(db, this.ctx.t)).submit(row)
-            : jobInsert(db, this.ctx.t, row),
-        );
-        if (inserted) {
-          this.ctx.enqueued?.(this.ctx.name, 1);
-          return this.job(inserted);
-        }
-        if (row.idempotencyKey !== null) {
-          const existing = await jobByIdempotencyKey(db, this.ctx.t, row.idempotencyKey);
-          if (existing) return this.job(existing);
-        }
-        return null;
-      },
-      { parentId: row.parentId },
-    );
+    const stored = await this.storeFor(options.tx).insert(row);
+    if (stored === null) return null;
+    if (stored.inserted) this.ctx.enqueued?.(this.ctx.name, 1);
+    return this.job(stored.row);
   }
 
   /**
@@ -169,34 +134,9 @@ export class Queue<T = unknown> {
       const { payload, ...opts } = item as EnqueueItem<T>;
       return toJobInsert(payload, opts, this.ctx.maxPayloadBytes, `items[${i}]`);
     });
-    // Last writer wins per dedup key, as if the items had been enqueued one by one.
-    const lastIndex = new Map<string, number>();
-    prepared.forEach((p, i) => p.dedupKey !== null && lastIndex.set(p.dedupKey, i));
-    const kept = prepared.filter((p, i) => p.dedupKey === null || lastIndex.get(p.dedupKey) === i);
-    const sorted = sortForInsert(kept);
-    const replace = sorted.filter((p) => p.dedupMode === 'replace');
-    const others = sorted.filter((p) => p.dedupMode !== 'replace');
-    // Rows with keys can wait on another batch's rows: such a batch takes all its locks first, in one
-    // order (see jobInsertLocks), which also covers a batch split in two statements.
-    const keyed = sorted.some((p) => p.dedupKey !== null || p.idempotencyKey !== null);
-    const db = this.db(options.tx);
-    return withTranslation(
-      this.ctx,
-      () =>
-        guardCommit('enqueueMany', db, async () => {
-          const run = async (ex: Executor) => {
-            if (keyed) await jobInsertLocks(ex, this.ctx.t, sorted);
-            const a = await jobInsertMany(ex, this.ctx.t, others, null, returning);
-            const b = await jobInsertMany(ex, this.ctx.t, replace, 'replace', returning);
-            if (returning) return [...a.rows, ...b.rows];
-            return new Array<JobRow>(a.count + b.count);
-          };
-          const rows = await (keyed ? db.transaction(run) : run(db));
-          this.ctx.enqueued?.(this.ctx.name, rows.length);
-          return rows;
-        }),
-      { parentId: null },
-    );
+    const rows = await this.storeFor(options.tx).insertMany(prepared, returning);
+    this.ctx.enqueued?.(this.ctx.name, rows.length);
+    return rows;
   }
 
   /**
@@ -206,17 +146,17 @@ export class Queue<T = unknown> {
    */
   async enqueueTree(root: TreeNode<T>, options: { tx?: ExecutorSource } = {}): Promise<InsertedTree<T>> {
     checkOptions(options, 'options', ['tx']);
-    const db = this.db(options.tx);
-    return withTranslation(
-      this.ctx,
+    const store = this.storeFor(options.tx);
+    const tree = await store.write(
+      'enqueueTree',
       () =>
-        guardCommit('enqueueTree', db, async () => {
-          const tree = await db.transaction((tx) => insertTree<T>(tx, this.ctx, root, (r) => this.job(r)));
-          this.ctx.enqueued?.(this.ctx.name, countTree(tree));
-          return tree;
-        }),
+        store.db.transaction((tx) =>
+          insertTree<T>(store.using(tx), this.ctx.maxPayloadBytes, root, (r) => this.job(r)),
+        ),
       { parentId: null },
     );
+    this.ctx.enqueued?.(this.ctx.name, countTree(tree));
+    return tree;
   }
 
   // ---------------------------------------------------------------- claim and complete
@@ -237,16 +177,8 @@ export class Queue<T = unknown> {
     const o = checkOptions<ClaimOptions>(options, 'options', ['limit', 'leaseMs', 'workerId']);
     const limit = o.limit === undefined ? 1 : intInRange(o.limit, 'options.limit', 1, LIMITS.maxBatch);
     const { leaseMs, workerId } = leaseAndWorker(o);
-    const { rows, nextDueMs } = await withTranslation(this.ctx, () =>
-      jobClaim(this.ctx.db, this.ctx.t, {
-        perGroup: 1,
-        groups: limit,
-        leaseMs,
-        workerId,
-        standaloneOnly: false,
-      }),
-    );
-    return { jobs: rows.map((r) => toClaimedJob<T>(this.ctx.name, r, leaseMs, workerId)), nextDueMs };
+    const claimed = await this.store.claim({ limit, leaseMs, workerId });
+    return claimed as { jobs: Job<T>[]; nextDueMs: number | null };
   }
 
   /**
@@ -271,25 +203,8 @@ export class Queue<T = unknown> {
     const batchSize = intInRange(o.batchSize, 'options.batchSize', 1, 1000);
     const maxBatches = intInRange(o.maxBatches, 'options.maxBatches', 1, 1000);
     const { leaseMs, workerId } = leaseAndWorker(o);
-    const { rows, nextDueMs } = await withTranslation(this.ctx, () =>
-      jobClaim(this.ctx.db, this.ctx.t, {
-        perGroup: batchSize,
-        groups: maxBatches,
-        leaseMs,
-        workerId,
-        standaloneOnly: true,
-      }),
-    );
-    const groups = new Map<string, Job<T>[]>();
-    const loose: Job<T>[] = [];
-    for (const r of rows) {
-      const job = toClaimedJob<T>(this.ctx.name, r, leaseMs, workerId);
-      if (job.groupKey === null) loose.push(job);
-      else groups.set(job.groupKey, [...(groups.get(job.groupKey) ?? []), job]);
-    }
-    const batches = [...groups.values()];
-    for (let i = 0; i < loose.length; i += batchSize) batches.push(loose.slice(i, i + batchSize));
-    return { batches, nextDueMs };
+    const claimed = await this.store.claimBatches({ batchSize, maxBatches, leaseMs, workerId });
+    return claimed as { batches: Job<T>[][]; nextDueMs: number | null };
   }
 
   /**
@@ -300,21 +215,21 @@ export class Queue<T = unknown> {
   async ack(job: JobRef, options: { result?: unknown } = {}): Promise<number> {
     const o = checkOptions<{ result: unknown }>(options, 'options', ['result']);
     const fence = toFence(job);
-    const result = 'result' in o ? encodePayload(o.result, this.ctx.maxPayloadBytes) : undefined;
+    const result = 'result' in o ? encodePayload(o.result, this.ctx.maxPayloadBytes) : null;
     const inTree = (job as { parentId?: unknown }).parentId != null;
-    return withTranslation(this.ctx, () => jobAck(this.ctx.db, this.ctx.t, fence, result, { inTree }));
+    return (await this.store.ack(fence, result, inTree)) ? 1 : 0;
   }
 
   /** Acks several jobs, each with full smart-ack treatment, in one transaction. Returns how many were acked. */
   async ackMany(jobs: readonly JobRef[]): Promise<number> {
     const fences = batchArray(jobs, 'jobs').map((j, i) => toFence(j as JobRef, `jobs[${i}]`));
-    return withTranslation(this.ctx, () =>
-      this.ctx.db.transaction(async (tx) => {
-        const done = new Set(await jobAckBulk(tx, this.ctx.t, fences));
+    return this.store.run(() =>
+      this.store.db.transaction(async (tx) => {
+        const store = this.store.using(tx);
+        const done = new Set(await store.ackBulk(fences));
         let count = done.size;
         // The bulk DELETE already took every standalone job: the rest go straight to the tree path.
-        for (const f of fences)
-          if (!done.has(f.id)) count += await jobAck(tx, this.ctx.t, f, undefined, { inTree: true });
+        for (const f of fences) if (!done.has(f.id)) count += (await store.ack(f, null, true)) ? 1 : 0;
         return count;
       }),
     );
@@ -326,26 +241,21 @@ export class Queue<T = unknown> {
    */
   async ackBulk(jobs: readonly JobRef[]): Promise<string[]> {
     const fences = batchArray(jobs, 'jobs').map((j, i) => toFence(j as JobRef, `jobs[${i}]`));
-    return withTranslation(this.ctx, () => jobAckBulk(this.ctx.db, this.ctx.t, fences));
+    return this.store.ackBulk(fences);
   }
 
   /** Sets a held job's lease to `leaseMs` from now. Returns 1, or 0 when the job is no longer ours. */
   async extendLease(job: JobRef, leaseMs: number): Promise<number> {
     const fence = toFence(job);
     const ms = durationMs(leaseMs, 'leaseMs', LIMITS.maxLeaseMs);
-    return withTranslation(this.ctx, () => jobExtendLease(this.ctx.db, this.ctx.t, fence, ms));
+    return (await this.store.extendLease(fence, ms)) ? 1 : 0;
   }
 
   /** Extends several leases at once and reports, per job, updated / acked (gone) / stolen. */
   async extendLeases(jobs: readonly JobRef[], leaseMs: number): Promise<LeaseUpdate[]> {
     const fences = batchArray(jobs, 'jobs').map((j, i) => toFence(j as JobRef, `jobs[${i}]`));
     const ms = durationMs(leaseMs, 'leaseMs', LIMITS.maxLeaseMs);
-    const rows = await withTranslation(this.ctx, () => jobExtendLeases(this.ctx.db, this.ctx.t, fences, ms));
-    return rows.map((r) => ({
-      id: r.id,
-      status: r.updated ? 'updated' : r.current_attempts === null ? 'acked' : 'stolen',
-      currentAttempts: r.current_attempts,
-    }));
+    return this.store.extendLeases(fences, ms);
   }
 
   /**
@@ -359,7 +269,7 @@ export class Queue<T = unknown> {
     const error = truncateError(
       o.error === undefined ? 'retry requested' : requiredString(o.error, 'options.error', Infinity),
     );
-    return withTranslation(this.ctx, () => jobRetry(this.ctx.db, this.ctx.t, fence, delay, error));
+    return (await this.store.retry(fence, delay, error)) ? 1 : 0;
   }
 }
 
@@ -377,38 +287,6 @@ function leaseAndWorker(o: { leaseMs?: unknown; workerId?: unknown }): {
         ? null
         : requiredString(o.workerId, 'options.workerId', 200),
   };
-}
-
-export function toFence(job: JobRef, field = 'job'): Fence {
-  if (job === null || typeof job !== 'object')
-    throw new ValidationError(field, job, 'must be a job (id and attempts)');
-  const attempts = job.attempts;
-  if (typeof attempts !== 'number' || !Number.isInteger(attempts) || attempts < 1) {
-    throw new ValidationError(
-      `${field}.attempts`,
-      attempts,
-      'must be the positive attempt number the job was claimed at',
-    );
-  }
-  return { id: toJobId(job.id, `${field}.id`), attempts };
-}
-
-export function truncateError(message: string): string {
-  const clean = message.replaceAll('\u0000', '');
-  return clean.length > MAX_ERROR_LENGTH ? clean.slice(0, MAX_ERROR_LENGTH - 1) + '…' : clean;
-}
-
-/**
- * A write whose connection dies mid-flight may or may not have committed. Surface that as a typed
- * OutcomeUnknownError (retry with an idempotency key) instead of a generic connection error.
- */
-async function guardCommit<R>(operation: string, db: Executor, fn: () => Promise<R>): Promise<R> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (isConnectionError(err) && !db.pinned) throw new OutcomeUnknownError(operation, err);
-    throw err;
-  }
 }
 
 function countTree(tree: InsertedTree<unknown>): number {

@@ -1,11 +1,10 @@
 import { isPlainObject } from '../core/validate.js';
-import type { Executor } from '../db/executor.js';
-import { jobInsertLocks, jobInsertMany, sortForInsert, type JobInsert } from '../db/queries/job-insert.js';
+import { sortForInsert, type JobInsert } from '../db/queries/job-insert.js';
 import type { JobRow } from '../db/rows.js';
 import { BatchTooLargeError, ValidationError } from '../errors.js';
 import type { EnqueueOptions, Job } from '../types.js';
-import type { QueueContext } from './context.js';
-import { toJobInsert } from './enqueue-options.js';
+import type { JobStore } from '../store/job-store.js';
+import { toJobInsert } from '../store/enqueue-options.js';
 
 export const MAX_TREE_NODES = 10_000;
 
@@ -89,8 +88,8 @@ interface Pending<T> {
  * statement (chunked when large) instead of one round trip per node.
  */
 export async function insertTree<T>(
-  tx: Executor,
-  ctx: QueueContext,
+  store: JobStore,
+  maxPayloadBytes: number,
   root: TreeNode<T>,
   toJob: (r: JobRow) => Job<T>,
 ): Promise<InsertedTree<T>> {
@@ -99,7 +98,7 @@ export async function insertTree<T>(
   const prepared = new Map<Checked<T>, JobInsert>();
   const walk = (c: Checked<T>) => {
     const opts = c.node.options ?? {};
-    const ins = toJobInsert(c.node.payload, opts, ctx.maxPayloadBytes, `${c.path}.options`, {
+    const ins = toJobInsert(c.node.payload, opts, maxPayloadBytes, `${c.path}.options`, {
       isRollup: c.node.rollup ?? false,
     });
     if (c.children.length > 0) ins.suspended = true;
@@ -109,7 +108,7 @@ export async function insertTree<T>(
   walk(checked);
   // The tree goes in level by level, several statements: its groups' insert locks are taken first, all
   // at once and in key order, as any batch's are within its one statement (see jobInsertLocks).
-  if (checked.children.length > 0) await jobInsertLocks(tx, ctx.t, [...prepared.values()]);
+  if (checked.children.length > 0) await store.insertLocks([...prepared.values()]);
 
   let result: InsertedTree<T> | null = null;
   // The root keeps its own parentId option (if any); every other node gets its parent's id below.
@@ -122,13 +121,7 @@ export async function insertTree<T>(
     for (let from = 0; from < sorted.length; from += LEVEL_CHUNK) {
       const chunk = sorted.slice(from, from + LEVEL_CHUNK);
       // No dedup or idempotency keys in a tree, so there is no conflict clause and every row comes back.
-      const { rows } = await jobInsertMany(
-        tx,
-        ctx.t,
-        chunk.map((s) => s.p.row),
-        null,
-        true,
-      );
+      const rows = await store.insertRows(chunk.map((s) => s.p.row));
       // No conflict clause: one row per node, in input order (jobInsertMany checks the count).
       for (let i = 0; i < chunk.length; i++) {
         const { p } = chunk[i]!;

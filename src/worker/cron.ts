@@ -8,6 +8,7 @@ import {
   cronUpsert,
   dbNow,
 } from '../db/queries/cron.js';
+import { toJobInsert } from '../store/enqueue-options.js';
 import type { WorkerEventEmitter } from './events.js';
 import type { ResolvedCron } from './options.js';
 
@@ -97,19 +98,24 @@ export class CronScheduler {
     const result = await arbiter.db.transaction(async (tx) => {
       const taken = await cronTakeTick(tx, arbiter.schema, s.name, tick);
       if (!taken.taken) return null;
-      const queue = arbiter.queue(s.queue);
+      const store = arbiter.store(s.queue).using(tx);
       if (s.overlap === 'skip' && taken.lastJobId !== null) {
-        if (await cronJobAlive(tx, queue.tables.jobs, taken.lastJobId)) return { jobId: null, skipped: true };
+        if (await cronJobAlive(tx, store.t.jobs, taken.lastJobId)) return { jobId: null, skipped: true };
       }
       const payload =
         typeof s.payload === 'function' ? (s.payload as (t: Date) => unknown)(tick) : (s.payload ?? {});
-      const job = await queue.enqueue(payload, {
-        ...(s.enqueueOptions ?? {}),
-        meta: { ...(s.enqueueOptions?.meta ?? {}), cron: s.name, cronTick: tick.toISOString() },
-        tx,
-      });
-      await cronSetLastJob(tx, arbiter.schema, s.name, job?.id ?? null);
-      return { jobId: job?.id ?? null, skipped: false };
+      const row = toJobInsert(
+        payload,
+        {
+          ...(s.enqueueOptions ?? {}),
+          meta: { ...(s.enqueueOptions?.meta ?? {}), cron: s.name, cronTick: tick.toISOString() },
+        },
+        arbiter.maxPayloadBytes,
+        `cron ${s.name}`,
+      );
+      const jobId = (await store.insert(row))?.row.id ?? null;
+      await cronSetLastJob(tx, arbiter.schema, s.name, jobId);
+      return { jobId, skipped: false };
     });
     if (result) this.events.emit('cron:fired', { name: s.name, queue: s.queue, tick, ...result });
   }

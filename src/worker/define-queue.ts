@@ -8,7 +8,7 @@ import {
   type InferOutput,
   type StandardSchemaV1,
 } from '../core/standard-schema.js';
-import type { ExecutorSource } from '../db/pg-executor.js';
+import { toExecutor, type ExecutorSource } from '../db/pg-executor.js';
 import { ValidationError } from '../errors.js';
 import type { Job } from '../types.js';
 import type { QueueConfig } from './queue-options.js';
@@ -28,7 +28,7 @@ export class SchemaQueue<S extends StandardSchemaV1> extends Queue<InferInput<S>
   }
 
   override using(source: ExecutorSource): SchemaQueue<S> {
-    return new SchemaQueue<S>({ ...this.ctx, db: this.db(source) }, this.schema);
+    return new SchemaQueue<S>({ ...this.ctx, db: toExecutor(source) }, this.schema);
   }
 
   private async check(payload: unknown, field: string): Promise<void> {

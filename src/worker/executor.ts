@@ -5,11 +5,11 @@ import {
   describeError,
   outcomeFromReturn,
   outcomes,
-  type Action,
   type Outcome,
 } from '../core/outcome.js';
 import { encodePayload } from '../core/payload.js';
 import { runSchema } from '../core/standard-schema.js';
+import type { StoreAction } from '../store/job-store.js';
 import type { ChildOutcome, Job, JobId } from '../types.js';
 import type { JobController } from './abort.js';
 import type { WorkerEventEmitter } from './events.js';
@@ -30,7 +30,7 @@ export class JobAbortError extends Error {
 
 /** What the runner does after a handler: write an action, or leave the job alone (lease lost / shutdown). */
 export type RunOutcome =
-  { kind: 'write'; action: Action; timedOut: boolean } | { kind: 'abandon'; reason: AbortReason };
+  { kind: 'write'; action: StoreAction; timedOut: boolean } | { kind: 'abandon'; reason: AbortReason };
 
 export interface RunEnv {
   events: WorkerEventEmitter;
@@ -228,7 +228,6 @@ export async function runJob(
       outcome = await mapError(q, job, error, true);
     } else {
       outcome = outcomeFromReturn(r.value);
-      if (storesResult(q, job, outcome)) outcome = await checkResult(q, job, outcome, env, started);
     }
   } catch (error) {
     if (controller.aborted && reasonOf(controller) !== 'timeout') {
@@ -249,7 +248,7 @@ export async function runJob(
   } finally {
     disarm();
   }
-  return { kind: 'write', action: actionFor(outcome, budget(q, job), Date.now(), q.keepProcessed), timedOut };
+  return { kind: 'write', action: await decide(q, job, outcome, env, started), timedOut };
 }
 
 /** Runs a batch handler; returns one decision per job (same order as `jobs`). */
@@ -323,51 +322,55 @@ export async function runBatch(
       outcome = await mapError(q, job, failure.error, failure.timedOut);
     } else {
       outcome = perJob[v] ?? outcomes.done();
-      if (storesResult(q, job, outcome)) outcome = await checkResult(q, job, outcome, env, started);
     }
     v++;
     decisions[i] = {
       kind: 'write',
-      action: actionFor(outcome, budget(q, job), Date.now(), q.keepProcessed),
+      action: await decide(q, job, outcome, env, started),
       timedOut: failure?.timedOut ?? false,
     };
   }
   return decisions as RunOutcome[];
 }
 
-/** A returned outcome whose result will be stored but cannot be is a failure: reported, then mapped like one. */
-async function checkResult(
+/**
+ * What to write for an outcome. A result that will be stored (for a parent's rollup, or into the history
+ * table) is encoded here, once; one that cannot be stored as JSON (or is larger than maxPayloadBytes) is
+ * a failure: reported, then mapped like one.
+ */
+async function decide(
   q: ResolvedQueue,
   job: Job,
   outcome: Outcome,
   env: RunEnv,
   started: number,
-): Promise<Outcome> {
-  const unstorable = resultProblem(outcome, env.maxResultBytes);
-  if (!unstorable) return outcome;
-  env.events.emit('job:failed', {
-    queue: q.name,
-    job,
-    error: unstorable,
-    timedOut: false,
-    durationMs: performance.now() - started,
-  });
-  return mapError(q, job, unstorable, false);
-}
-
-/** Whether a returned result will be written: for a parent's rollup, or into the history table. */
-function storesResult(q: ResolvedQueue, job: Job, outcome: Outcome): boolean {
-  return job.parentId !== null || outcome.kind === 'keep' || (outcome.kind === 'done' && q.keepProcessed);
-}
-
-/** A stored result must be storable as JSON (within maxPayloadBytes); report why when it is not. */
-function resultProblem(outcome: Outcome, maxBytes: number): Error | null {
-  if ((outcome.kind !== 'done' && outcome.kind !== 'keep') || !outcome.hasResult) return null;
-  try {
-    encodePayload(outcome.result, maxBytes);
-    return null;
-  } catch (err) {
-    return new Error(`handler result cannot be stored: ${describeError(err)}`);
+): Promise<StoreAction> {
+  const action = actionFor(outcome, budget(q, job), Date.now(), q.keepProcessed);
+  switch (action.type) {
+    case 'ack': {
+      const stored = action.hasResult && (action.keep || job.parentId !== null);
+      let result: string | null = null;
+      if (stored) {
+        try {
+          result = encodePayload(action.result, env.maxResultBytes);
+        } catch (err) {
+          const unstorable = new Error(`handler result cannot be stored: ${describeError(err)}`);
+          env.events.emit('job:failed', {
+            queue: q.name,
+            job,
+            error: unstorable,
+            timedOut: false,
+            durationMs: performance.now() - started,
+          });
+          return decide(q, job, await mapError(q, job, unstorable, false), env, started);
+        }
+      }
+      return action.keep ? { type: 'keep', result } : { type: 'ack', result };
+    }
+    case 'snooze':
+      return { type: 'snooze', delayMs: action.delayMs, note: null };
+    default:
+      return action;
   }
 }
 

@@ -11,6 +11,8 @@ export interface FetcherSlots {
   readonly concurrency: number;
   /** Free slots for `queue`: the smaller of its own and the worker's. */
   free(queue: ResolvedQueue): number;
+  /** Whether `queue` may be claimed from at all (not while it does not exist yet: waitForQueues). */
+  open(queue: ResolvedQueue): boolean;
 }
 
 export interface FetcherHooks {
@@ -260,7 +262,7 @@ export class Fetcher {
       const start = this.next++ % n;
       for (let i = 0; i < n && !this.stopped; i++) {
         const s = this.states[(start + i) % n]!;
-        if (!s.maybeMore) continue;
+        if (!s.maybeMore || !this.slots.open(s.target.queue)) continue;
         // Slots to claim for: the free ones, or, while other queues hold them, the queue's share of them
         // (they start as slots free up, before other queues' prefetched jobs; see drainBuffers).
         this.shares?.update(this.hasWork);
@@ -312,20 +314,16 @@ export class Fetcher {
     target: FetchTarget,
     limit: number,
   ): Promise<{ batches: Job[][]; nextDueMs: number | null }> {
-    const { queue, handle } = target;
+    const { queue, store } = target;
     if (queue.batchHandler) {
-      return handle.claimBatchedWithNextDue({
+      return store.claimBatches({
         batchSize: queue.batchSize,
         maxBatches: limit,
         leaseMs: queue.leaseMs,
         workerId: this.workerId,
       });
     }
-    const { jobs, nextDueMs } = await handle.claimWithNextDue({
-      limit,
-      leaseMs: queue.leaseMs,
-      workerId: this.workerId,
-    });
+    const { jobs, nextDueMs } = await store.claim({ limit, leaseMs: queue.leaseMs, workerId: this.workerId });
     return { batches: jobs.map((j) => [j]), nextDueMs };
   }
 

@@ -1,4 +1,4 @@
-import type { Queue } from '../client/queue.js';
+import type { JobStore } from '../store/job-store.js';
 import type { Job } from '../types.js';
 import type { WorkerEventEmitter } from './events.js';
 import type { JobController } from './abort.js';
@@ -8,7 +8,8 @@ import type { ResolvedQueue } from './queue-options.js';
 /** One running handler invocation: a single job, or a batch in batched mode. */
 export interface Running {
   queue: ResolvedQueue;
-  handle: Queue<unknown>;
+  /** The queue's jobs, through the worker's own connections: lease extensions and outcomes go there. */
+  store: JobStore;
   jobs: Job[];
   controller: JobController;
   /**
@@ -80,7 +81,7 @@ export class LeaseHeartbeat {
   }
 
   private async extend(list: Running[]): Promise<void> {
-    const { queue, handle } = list[0]!;
+    const { queue, store } = list[0]!;
     const owner = new Map<string, Running>();
     const jobs: Job[] = [];
     for (const r of list) {
@@ -91,7 +92,10 @@ export class LeaseHeartbeat {
     }
     const now = performance.now();
     try {
-      const updates = await handle.extendLeases(jobs, queue.leaseMs);
+      const updates = await store.extendLeases(
+        jobs.map((j) => ({ id: j.id, attempts: j.attempts })),
+        queue.leaseMs,
+      );
       // A run that ended while the extension was on its way may already have written its outcome (an ack
       // or a retry ends the lease): what the extension found says nothing about a lease lost.
       const still = new Set(this.running());

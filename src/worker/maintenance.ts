@@ -1,14 +1,12 @@
 import type { Arbiter } from '../client/arbiter.js';
-import type { Queue } from '../client/queue.js';
 import { canOpenDedicated, openDedicated, type DedicatedConnection } from '../db/dedicated.js';
-import { jobAncientStale, jobRecoverStale } from '../db/queries/job-worker.js';
 import { notifySend } from '../db/queries/notify.js';
 import { vacuumCandidates, vacuumStatement } from '../db/queries/vacuum.js';
 import { workerReleaseDead } from '../db/queries/worker.js';
-import { toJob } from '../db/rows.js';
 import { BackoffTimer } from './backoff-timer.js';
 import { isDatabaseUnavailable } from '../db/executor.js';
-import { deadLetter } from './completer.js';
+import { describeError } from '../core/outcome.js';
+import type { JobStore } from '../store/job-store.js';
 import type { WorkerEventEmitter } from './events.js';
 
 /** Vacuum a queue table once it holds this many dead rows, and this many per live row, ... */
@@ -182,13 +180,13 @@ export class Maintenance {
     }
     const queues = await arbiter.listQueues();
     for (const { name } of queues) {
-      const queue = arbiter.queue(name);
-      await this.recoverStale(queue);
-      await this.reapExhausted(queue);
+      const store = arbiter.store(name);
+      await this.recoverStale(store);
+      await this.reapExhausted(store);
     }
     if (Date.now() - this.lastGroupRefresh >= this.o.groupRefreshIntervalMs) {
       this.lastGroupRefresh = Date.now();
-      for (const { name } of queues) await arbiter.queue(name).jobs.refreshGroups();
+      for (const { name } of queues) await arbiter.store(name).refreshGroups(0);
     }
     await this.vacuum(queues.map((q) => q.name));
   }
@@ -225,26 +223,25 @@ export class Maintenance {
     }
   }
 
-  private async recoverStale(queue: Queue<unknown>): Promise<void> {
-    const db = this.o.arbiter.db;
+  private async recoverStale(store: JobStore): Promise<void> {
     let dead = 0;
-    const ancient = await jobAncientStale(db, queue.tables, this.o.staleMaxAgeMs, 500);
-    for (const row of ancient) {
-      const job = toJob(queue.name, row);
-      const error = `stale: claimed at ${row.claimed_at?.toISOString()} and never finished (older than ${this.o.staleMaxAgeMs} ms)`;
-      if (await deadLetter(queue, job, error)) {
+    for (const job of await store.ancientStale(this.o.staleMaxAgeMs, 500)) {
+      const error = `stale: claimed at ${job.claimedAt?.toISOString()} and never finished (older than ${this.o.staleMaxAgeMs} ms)`;
+      if (
+        (await store.deadLetter([{ id: job.id, attempts: job.attempts, error: describeError(error) }])) > 0
+      ) {
         dead++;
-        this.o.events.emit('job:dead', { queue: queue.name, job, error });
+        this.o.events.emit('job:dead', { queue: store.queue, job, error });
       }
     }
-    const retried = await jobRecoverStale(db, queue.tables, this.o.staleMaxAgeMs);
+    const retried = await store.recoverStale(this.o.staleMaxAgeMs);
     // The released rows wake workers through the queue's notify trigger (a release is a transition to ready).
     if (retried + dead > 0)
-      this.o.events.emit('maintenance:stale-recovered', { queue: queue.name, retried, dead });
+      this.o.events.emit('maintenance:stale-recovered', { queue: store.queue, retried, dead });
   }
 
-  private async reapExhausted(queue: Queue<unknown>): Promise<void> {
-    const count = await queue.dlq.reapExhausted();
-    if (count > 0) this.o.events.emit('maintenance:exhausted-reaped', { queue: queue.name, count });
+  private async reapExhausted(store: JobStore): Promise<void> {
+    const count = await store.reapExhausted(1000);
+    if (count > 0) this.o.events.emit('maintenance:exhausted-reaped', { queue: store.queue, count });
   }
 }

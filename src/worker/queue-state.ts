@@ -1,10 +1,11 @@
-import type { Queue } from '../client/queue.js';
+import type { JobStore } from '../store/job-store.js';
 import type { Job } from '../types.js';
 import type { ResolvedQueue } from './queue-options.js';
 
 export interface FetchTarget {
   queue: ResolvedQueue;
-  handle: Queue<unknown>;
+  /** The queue's jobs, through the worker's own connections. */
+  store: JobStore;
 }
 
 export interface Claimed {

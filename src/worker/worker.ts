@@ -1,9 +1,7 @@
-import type { Queue } from '../client/queue.js';
 import { canOpenDedicated, openReservedPool, type ReservedPool } from '../db/dedicated.js';
 import type { Executor } from '../db/executor.js';
-import { jobReleaseMany } from '../db/queries/job-worker.js';
+import type { JobStore } from '../store/job-store.js';
 import type { Job } from '../types.js';
-import { loadChildOutcomes } from './children.js';
 import { JobController } from './abort.js';
 import { Completer } from './completer.js';
 import { CronScheduler } from './cron.js';
@@ -57,8 +55,8 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
   private readonly reserve: ReservedPool | undefined;
   /** Where control traffic goes: the reserved pool, or the Arbiter's own executor without one. */
   private readonly control: Executor;
-  /** Per queue, a handle whose writes go through `control`. */
-  private readonly controlHandles = new Map<string, Queue<unknown>>();
+  /** Per queue, its jobs through `control`: claims, lease extensions and outcomes. */
+  private readonly stores = new Map<string, JobStore>();
   private nextRunId = 0;
   private readonly wrappers: HandlerWrapper[] = [];
   /** Outcomes decided but not yet written. */
@@ -80,28 +78,33 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     this.stoppedPromise = new Promise<void>((resolve) => (this.resolveStopped = resolve));
     const { arbiter } = this.o;
     this.id = this.o.workerId;
-    this.targets = this.o.queues.map((queue) => ({ queue, handle: arbiter.queue(queue.name) }));
     this.reserve = openReservedPool(arbiter.db, this.o.reservedConnections, this.o.connectionString);
     this.control = this.reserve?.db ?? arbiter.db;
-    for (const { queue, handle } of this.targets)
-      this.controlHandles.set(queue.name, this.reserve ? handle.using(this.control) : handle);
+    // Claims go through the reserved connections too: they are control traffic that handlers must not
+    // starve, and they run there with generic plans.
+    for (const queue of this.o.queues) {
+      const store = arbiter.store(queue.name);
+      this.stores.set(queue.name, this.reserve ? store.using(this.control) : store);
+    }
+    this.targets = this.o.queues.map((queue) => ({ queue, store: this.stores.get(queue.name)! }));
     this.completer = new Completer(
-      this.control,
       this.o.completionFlushMs,
-      arbiter.maxPayloadBytes,
       (error, context) => this.emitter.emit('error', { error, context }),
       () => this.running.size === 0 && this.fetcher.buffered === 0,
     );
     this.fetcher = new Fetcher(
-      // Claims go through the reserved connections too: they are control traffic that handlers must not
-      // starve, and they run there with generic plans.
-      this.targets.map((t) => ({ queue: t.queue, handle: this.controlHandles.get(t.queue.name)! })),
-      { concurrency: this.o.concurrency, free: (q) => this.freeSlots(q.name, q.concurrency) },
+      this.targets,
+      {
+        concurrency: this.o.concurrency,
+        free: (q) => this.freeSlots(q.name, q.concurrency),
+        // A queue still missing (waitForQueues) is not claimed from until it appears.
+        open: (q) => !this.watch?.has(q.name),
+      },
       this.id,
       this.o.pollIntervalMs,
       {
         dispatch: (target, claims) => this.dispatch(target, claims),
-        release: (target, jobs) => this.release(target.queue.name, target.handle, jobs).then(() => undefined),
+        release: (target, jobs) => this.release(target.store, jobs).then(() => undefined),
       },
       this.emitter,
     );
@@ -161,7 +164,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       workerId: this.id,
       maxResultBytes: arbiter.maxPayloadBytes,
       extendLease: (job, leaseMs) => this.extendLease(job, leaseMs),
-      childOutcomes: (job) => loadChildOutcomes(arbiter.queue(job.queue), job),
+      childOutcomes: (job) => (this.stores.get(job.queue) ?? arbiter.store(job.queue)).childOutcomes(job.id),
     };
   }
 
@@ -319,17 +322,17 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
   /** Aborts every running handler and makes its jobs claimable again now, refunding the attempt. */
   private async abortAndRelease(): Promise<number> {
     const runs = [...this.running.values()];
-    const byQueue = new Map<string, { handle: Queue<unknown>; jobs: Job[] }>();
+    const byQueue = new Map<string, { store: JobStore; jobs: Job[] }>();
     for (const r of runs) {
       r.controller.abort(new JobAbortError('shutdown', 'worker shutting down'));
-      const entry = byQueue.get(r.queue.name) ?? { handle: r.handle, jobs: [] };
+      const entry = byQueue.get(r.queue.name) ?? { store: r.store, jobs: [] };
       entry.jobs.push(...r.jobs);
       byQueue.set(r.queue.name, entry);
     }
     let count = 0;
-    for (const [queue, { handle, jobs }] of byQueue) {
+    for (const { store, jobs } of byQueue.values()) {
       try {
-        count += await this.release(queue, handle, jobs);
+        count += await this.release(store, jobs);
       } catch (error) {
         this.emitter.emit('error', { error, context: 'shutdown:release' });
       }
@@ -338,15 +341,13 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
   }
 
   /** Makes held jobs claimable again now, refunding the attempt (fenced: a lost lease changes nothing). */
-  private async release(queue: string, handle: Queue<unknown>, jobs: Job[]): Promise<number> {
-    const count = await jobReleaseMany(
-      this.control,
-      handle.tables,
-      jobs.map((j) => ({ id: j.id, attempts: j.attempts })),
-      `released by worker ${this.id} (${this.state === 'running' ? 'prefetched too long' : 'shutdown'})`,
+  private async release(store: JobStore, jobs: Job[]): Promise<number> {
+    const note = `released by worker ${this.id} (${this.state === 'running' ? 'prefetched too long' : 'shutdown'})`;
+    const released = await store.snooze(
+      jobs.map((j) => ({ id: j.id, attempts: j.attempts, delayMs: 0, note })),
     );
-    for (const job of jobs) this.emitter.emit('job:released', { queue, job });
-    return count;
+    for (const job of jobs) this.emitter.emit('job:released', { queue: store.queue, job });
+    return released.length;
   }
 
   private installSignalHandlers(): void {
@@ -386,7 +387,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       const run: Running = {
         queue: target.queue,
         // Lease extensions and completions of this run use the reserved connections.
-        handle: this.controlHandles.get(target.queue.name) ?? target.handle,
+        store: target.store,
         jobs,
         controller: new JobController(),
         claimedAt: at,
@@ -440,7 +441,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     const queue = run.queue.name;
     if (decision.kind === 'abandon') return;
     const { action } = decision;
-    const written = await this.completer.complete(run.handle, job, action);
+    const written = await this.completer.complete(run.store, job, action);
     if (written === 'fenced') this.emitter.emit('job:lease-lost', { queue, job, status: 'fenced' });
     if (written !== 'accepted') return; // 'failed' was reported as an error event
     // The group's next job can run now: claim it here rather than at the next poll.
@@ -451,6 +452,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       this.fetcher.dueIn(queue, action.delayMs);
     switch (action.type) {
       case 'ack':
+      case 'keep':
         if (this.emitter.listenerCount('job:succeeded') > 0)
           this.emitter.emit('job:succeeded', { queue, job, durationMs });
         break;
@@ -467,8 +469,8 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
   }
 
   private async extendLease(job: Job, leaseMs: number): Promise<boolean> {
-    const handle = this.controlHandles.get(job.queue) ?? this.o.arbiter.queue(job.queue);
-    const ok = (await handle.extendLease(job, leaseMs)) > 0;
+    const store = this.stores.get(job.queue) ?? this.o.arbiter.store(job.queue);
+    const ok = await store.extendLease({ id: job.id, attempts: job.attempts }, leaseMs);
     if (ok)
       for (const r of this.running.values())
         if (r.jobs.includes(job)) confirmLease(r, job.id, performance.now());

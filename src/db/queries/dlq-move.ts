@@ -67,8 +67,8 @@ async function descendants(tx: Executor, t: QueueTables, roots: readonly string[
  * descendants (cascade: the foreign key forbids orphans, and a tree whose ancestor is dead cannot finish).
  * Jobs whose fence no longer holds are skipped and cause nothing, not even a cascade. A moved job's
  * stored child results are snapshotted into its parent_state, so a retried rollup finalizer still sees
- * them. Parents of moved children are woken when no sibling remains. Returns how many of `items` moved
- * (descendants moved by cascade are not counted).
+ * them. Parents of moved children are woken when no sibling remains. Returns the ids of the `items` that
+ * moved (descendants moved by cascade are not listed).
  *
  * Lock order, shared with ack and the other tree operations: tree locks (ascending ids: parents before
  * children, since a child's id is always larger), then job rows (the items, then their descendants, each
@@ -80,17 +80,17 @@ export async function dlqMoveFenced(
   t: QueueTables,
   input: readonly DlqMoveItem[],
   reap = false,
-): Promise<number> {
+): Promise<string[]> {
   // A job listed twice is moved once, with the first error given for it.
   const byId = new Map<string, DlqMoveItem>();
   for (const i of input) if (!byId.has(i.id)) byId.set(i.id, i);
   const items = [...byId.values()];
-  if (items.length === 0) return 0;
+  if (items.length === 0) return [];
   const args = [items.map((i) => i.id), items.map((i) => i.attempts)];
 
   // 1. Unlocked look: which items still hold their fence, and their subtrees, to know what to lock.
   const seen = await tx.query<Head>(fencedItems(t, reap, ''), args);
-  if (seen.rows.length === 0) return 0;
+  if (seen.rows.length === 0) return [];
   const seenIds = seen.rows.map((h) => h.id);
   const seenDesc = seen.rows.some((h) => h.has_children) ? await descendants(tx, t, seenIds) : [];
   const treeLocked = new Set<string>([
@@ -108,7 +108,7 @@ export async function dlqMoveFenced(
   );
   const lookedParent = new Map(seen.rows.map((h) => [h.id, h.parent_id] as const));
   const heads = locked.rows.filter((h) => lookedParent.has(h.id) && lookedParent.get(h.id) === h.parent_id);
-  if (heads.length === 0) return 0;
+  if (heads.length === 0) return [];
   const headIds = heads.map((h) => h.id);
   const desc = heads.some((h) => h.has_children) ? await descendants(tx, t, headIds) : [];
   if (desc.length > 0) {
@@ -142,7 +142,7 @@ export async function dlqMoveFenced(
     t,
     heads.flatMap((h) => (h.parent_id ? [h.parent_id] : [])),
   );
-  return heads.length;
+  return headIds;
 }
 
 /**
@@ -218,7 +218,7 @@ export async function dlqReapExhausted(db: Executor, t: QueueTables, limit: numb
     [limit],
   );
   if (rows.length === 0) return 0;
-  return db.transaction((tx) =>
+  const moved = await db.transaction((tx) =>
     dlqMoveFenced(
       tx,
       t,
@@ -226,4 +226,5 @@ export async function dlqReapExhausted(db: Executor, t: QueueTables, limit: numb
       true,
     ),
   );
+  return moved.length;
 }

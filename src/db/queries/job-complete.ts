@@ -1,14 +1,11 @@
+import type { Fence } from '../../core/fence.js';
 import type { Executor } from '../executor.js';
 import type { QueueTables } from '../sql.js';
 import { lockGroupsSql } from './group-lock.js';
 import { treeLock, wakeParents } from './tree.js';
 import { FENCE, fencedBy } from './fence.js';
 
-/** A fenced reference: the job id and the attempt number the caller claimed it at. */
-export interface Fence {
-  id: string;
-  attempts: number;
-}
+export type { Fence };
 
 // Every write after a claim carries FENCE: the row must still be at the caller's attempt and still
 // leased. A worker whose lease was taken over (attempts moved on) or released changes nothing.
@@ -179,6 +176,61 @@ export async function jobExtendLeases(
     `${t.statementPrefix}lease:many`,
   );
   return rows;
+}
+
+/**
+ * The rows of a bulk fenced write, locked in id order (`lock`: FOR NO KEY UPDATE for an update, FOR UPDATE
+ * for a delete), as CTE `target` (id, group_key) over CTE `u` (id, attempts), followed by CTE
+ * `group_locks`: their group rows in key order. Every multi-row write takes its rows this way before
+ * writing, so its group triggers find their rows already held, in the order every statement uses.
+ */
+export function fencedTargetsSql(t: QueueTables, lock: 'FOR UPDATE' | 'FOR NO KEY UPDATE'): string {
+  return `target AS (
+       SELECT g.id, g.group_key FROM (SELECT * FROM u ORDER BY u.id) uu CROSS JOIN LATERAL (
+         SELECT x.id, x.group_key FROM ${t.jobs} x WHERE ${fencedBy('x', 'uu')} LIMIT 1 ${lock}
+       ) g
+     ),
+     group_locks AS (${lockGroupsSql(t, 'target')})`;
+}
+
+export interface RetryItem extends Fence {
+  delayMs: number;
+  error: string;
+}
+
+/**
+ * Retries many held jobs in one statement (jobRetry for each: the error recorded, the next run after its
+ * delay, or, on the final attempt, the lease ended so the reaper dead-letters it). Returns the ids written.
+ */
+export async function jobRetryMany(
+  db: Executor,
+  t: QueueTables,
+  items: readonly RetryItem[],
+): Promise<string[]> {
+  if (items.length === 0) return [];
+  const { rows } = await db.query<{ id: string }>(
+    `WITH u AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[]) AS u(id, attempts, delay, err)),
+     ${fencedTargetsSql(t, 'FOR NO KEY UPDATE')},
+     done AS (
+       UPDATE ${t.jobs} j SET
+         leased_until = CASE WHEN j.attempts >= j.max_attempts THEN now() END,
+         run_at = CASE WHEN j.attempts >= j.max_attempts THEN now()
+                       ELSE now() + u.delay * interval '1 millisecond' END,
+         last_error = u.err, worker_id = NULL, updated_at = now()
+       FROM u WHERE j.id = u.id AND j.id = ANY (ARRAY(SELECT id FROM target))
+         AND (SELECT count(*) FROM group_locks) >= 0
+       RETURNING j.id
+     )
+     SELECT id::text AS id FROM done`,
+    [
+      items.map((i) => i.id),
+      items.map((i) => i.attempts),
+      items.map((i) => i.delayMs),
+      items.map((i) => i.error),
+    ],
+    `${t.statementPrefix}retry:many`,
+  );
+  return rows.map((r) => r.id);
 }
 
 /** Schedules a retry after `backoffMs` and records the error (seed 000 updateJobForRetry). */

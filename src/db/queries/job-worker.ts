@@ -2,7 +2,8 @@ import type { Executor } from '../executor.js';
 import { jobColumns, type JobRow } from '../rows.js';
 import { quoteIdent, type QueueTables } from '../sql.js';
 import type { Fence } from './job-complete.js';
-import { FENCE, fencedBy } from './fence.js';
+import { FENCE } from './fence.js';
+import { fencedTargetsSql } from './job-complete.js';
 
 // Same fence as the core writes: the caller's attempt, still leased.
 
@@ -28,22 +29,44 @@ export async function jobSnooze(
   return res.rowCount;
 }
 
-/** Many snoozes with delay 0 (graceful shutdown): jobs visible again at once, attempts refunded. */
-export async function jobReleaseMany(
+export interface SnoozeItem extends Fence {
+  delayMs: number;
+  /** Recorded as last_error (null keeps the job's own). */
+  note: string | null;
+}
+
+/**
+ * Many snoozes in one statement (jobSnooze for each): released to run again after its delay, the attempt
+ * refunded. Graceful shutdown gives prefetched and running jobs back this way with delay 0. Returns the
+ * ids written.
+ */
+export async function jobSnoozeMany(
   db: Executor,
   t: QueueTables,
-  fences: readonly Fence[],
-  note: string,
-): Promise<number> {
-  if (fences.length === 0) return 0;
-  const res = await db.query(
-    `UPDATE ${t.jobs} j SET leased_until = NULL, run_at = now(), max_attempts = j.max_attempts + 1,
-       worker_id = NULL, last_error = $3, updated_at = now()
-     FROM unnest($1::bigint[], $2::int[]) AS u(id, attempts)
-     WHERE ${fencedBy('j', 'u')}`,
-    [fences.map((x) => x.id), fences.map((x) => x.attempts), note],
+  items: readonly SnoozeItem[],
+): Promise<string[]> {
+  if (items.length === 0) return [];
+  const { rows } = await db.query<{ id: string }>(
+    `WITH u AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[]) AS u(id, attempts, delay, note)),
+     ${fencedTargetsSql(t, 'FOR NO KEY UPDATE')},
+     done AS (
+       UPDATE ${t.jobs} j SET leased_until = NULL, run_at = now() + u.delay * interval '1 millisecond',
+         max_attempts = j.max_attempts + 1, worker_id = NULL, last_error = coalesce(u.note, j.last_error),
+         updated_at = now()
+       FROM u WHERE j.id = u.id AND j.id = ANY (ARRAY(SELECT id FROM target))
+         AND (SELECT count(*) FROM group_locks) >= 0
+       RETURNING j.id
+     )
+     SELECT id::text AS id FROM done`,
+    [
+      items.map((i) => i.id),
+      items.map((i) => i.attempts),
+      items.map((i) => i.delayMs),
+      items.map((i) => i.note),
+    ],
+    `${t.statementPrefix}worker:snooze-many`,
   );
-  return res.rowCount;
+  return rows.map((r) => r.id);
 }
 
 /**
@@ -98,10 +121,11 @@ export async function jobKeepMany(
   if (items.length === 0) return [];
   const { rows } = await db.query<{ id: string }>(
     `WITH u AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[]) AS u(id, attempts, result)),
+     ${fencedTargetsSql(t, 'FOR UPDATE')},
      done AS (
        DELETE FROM ${t.jobs} j USING u
-       WHERE ${fencedBy('j', 'u')} AND j.parent_id IS NULL
-         AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)
+       WHERE j.id = u.id AND j.id = ANY (ARRAY(SELECT id FROM target)) AND (SELECT count(*) FROM group_locks) >= 0
+         AND j.parent_id IS NULL AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)
        RETURNING j.*, u.result)
      INSERT INTO ${historyTable(t)} ${HISTORY_COLUMNS}
      SELECT id, payload, group_key, priority, attempts, max_attempts, last_error, parent_id, is_rollup, meta,

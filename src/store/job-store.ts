@@ -1,0 +1,413 @@
+import { mergeChildOutcomes } from '../core/child-results.js';
+import type { Fence } from '../core/fence.js';
+import { isConnectionError, type Executor } from '../db/executor.js';
+import { withTranslation, type TranslationScope } from '../db/errors.js';
+import {
+  dlqMoveFenced,
+  dlqMoveStandalone,
+  dlqReapExhausted,
+  type DlqMoveItem,
+} from '../db/queries/dlq-move.js';
+import { groupRefresh } from '../db/queries/group-refresh.js';
+import { jobClaim, type ClaimParams } from '../db/queries/job-claim.js';
+import {
+  jobAck,
+  jobAckBulk,
+  jobExtendLease,
+  jobExtendLeases,
+  jobRetry,
+  jobRetryMany,
+} from '../db/queries/job-complete.js';
+import {
+  jobAncientStale,
+  jobCopyToHistory,
+  jobKeepMany,
+  jobRecoverStale,
+  jobSnoozeMany,
+} from '../db/queries/job-worker.js';
+import {
+  jobByIdempotencyKey,
+  jobInsert,
+  jobInsertLocks,
+  jobInsertMany,
+  sortForInsert,
+  type JobInsert,
+} from '../db/queries/job-insert.js';
+import { resultReadChildOutcomes } from '../db/queries/result.js';
+import { toClaimedJob, toJob, type JobRow } from '../db/rows.js';
+import type { SchemaCheck } from '../db/schema-check.js';
+import type { QueueTables } from '../db/sql.js';
+import { OutcomeUnknownError } from '../errors.js';
+import type { ChildOutcome, DedupMode, Job, JobId, LeaseUpdate } from '../types.js';
+import { EnqueueBatcher } from './enqueue-batcher.js';
+
+/**
+ * What a worker writes when a run ends, as the store takes it: results already encoded as JSON text.
+ * - `ack`     finished: deleted, or, for a job in a tree, the smart ack (a parent with children waits for
+ *             them; a child stores `result` for its parent and wakes it when it was the last)
+ * - `keep`    finished and moved to the history table with `result`
+ * - `retry`   released to run again after `delayMs`, the attempt spent, `error` recorded
+ * - `snooze`  released to run again after `delayMs`, the attempt refunded (`note` recorded when given)
+ * - `dead`    moved to the dead-letter table with its descendants
+ */
+export type StoreAction =
+  | { type: 'ack'; result: string | null }
+  | { type: 'keep'; result: string | null }
+  | { type: 'retry'; delayMs: number; error: string }
+  | { type: 'snooze'; delayMs: number; note: string | null }
+  | { type: 'dead'; error: string };
+
+/** One completion: the fenced job, whether it is in a tree (has a parent, or is a rollup), and what to write. */
+export interface StoreCompletion {
+  fence: Fence;
+  inTree: boolean;
+  action: StoreAction;
+}
+
+/**
+ * The trusted operations on one queue's jobs, bound to an executor and the queue's tables: what the
+ * client's Queue calls once it has validated its input, and the only way the worker (fetcher, completer,
+ * heartbeat, maintenance) reaches the jobs. Every database error is translated here (a missing queue or
+ * schema becomes a typed error), and a write whose connection dies as it commits becomes an
+ * OutcomeUnknownError.
+ */
+export class JobStore implements TranslationScope {
+  constructor(
+    readonly db: Executor,
+    readonly t: QueueTables,
+    readonly schemaCheck?: SchemaCheck,
+  ) {}
+
+  get queue(): string {
+    return this.t.queue;
+  }
+
+  /** The same store, every statement sent through `db` (e.g. a caller's transaction). */
+  using(db: Executor): JobStore {
+    return new JobStore(db, this.t, this.schemaCheck);
+  }
+
+  /** Runs `fn` with database errors translated (see withTranslation). */
+  run<R>(fn: () => Promise<R>, context?: { parentId?: string | null }): Promise<R> {
+    return withTranslation(this, fn, context);
+  }
+
+  /**
+   * Like run, for a write: a connection that dies while it commits leaves the write's fate unknown, which
+   * is an OutcomeUnknownError (retry with an idempotency key) rather than a plain connection error.
+   */
+  async write<R>(
+    operation: string,
+    fn: () => Promise<R>,
+    context?: { parentId?: string | null },
+  ): Promise<R> {
+    try {
+      return await this.run(fn, context);
+    } catch (err) {
+      if (isConnectionError(err) && !this.db.pinned) throw new OutcomeUnknownError(operation, err);
+      throw err;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ insert
+
+  private batcher: EnqueueBatcher | undefined;
+
+  /**
+   * Inserts one job. Returns its row, or, when a dedup key made it skip, null; with an idempotency key
+   * held by a live job, that job's row (not inserted). Plain jobs on a pool coalesce with concurrent single inserts into
+   * one statement (EnqueueBatcher).
+   */
+  insert(row: JobInsert): Promise<{ row: JobRow; inserted: boolean } | null> {
+    return this.write(
+      'enqueue',
+      async () => {
+        const inserted =
+          !this.db.pinned && EnqueueBatcher.eligible(row)
+            ? await (this.batcher ??= new EnqueueBatcher(this.db, this.t)).submit(row)
+            : await jobInsert(this.db, this.t, row);
+        if (inserted) return { row: inserted, inserted: true };
+        if (row.idempotencyKey === null) return null;
+        const existing = await jobByIdempotencyKey(this.db, this.t, row.idempotencyKey);
+        return existing && { row: existing, inserted: false };
+      },
+      { parentId: row.parentId },
+    );
+  }
+
+  /**
+   * Inserts many jobs: rows sorted (ungrouped first, then by group key, caller order kept within a group)
+   * and sent in one statement, or two when replace-mode dedup rows come with others. The last occurrence
+   * of a dedup key wins. A batch whose rows carry keys first takes all its locks in one fixed order
+   * (jobInsertLocks). Returns the rows inserted or replaced (when `returning`), else just as many slots.
+   */
+  insertMany(rows: readonly JobInsert[], returning: boolean): Promise<JobRow[]> {
+    const lastIndex = new Map<string, number>();
+    rows.forEach((p, i) => p.dedupKey !== null && lastIndex.set(p.dedupKey, i));
+    const kept = rows.filter((p, i) => p.dedupKey === null || lastIndex.get(p.dedupKey) === i);
+    const sorted = sortForInsert(kept);
+    const replace = sorted.filter((p) => p.dedupMode === 'replace');
+    const others = sorted.filter((p) => p.dedupMode !== 'replace');
+    const keyed = sorted.some((p) => p.dedupKey !== null || p.idempotencyKey !== null);
+    const run = async (db: Executor) => {
+      if (keyed) await jobInsertLocks(db, this.t, sorted);
+      const a = await jobInsertMany(db, this.t, others, null, returning);
+      const b = await jobInsertMany(db, this.t, replace, 'replace' satisfies DedupMode, returning);
+      if (returning) return [...a.rows, ...b.rows];
+      return new Array<JobRow>(a.count + b.count);
+    };
+    return this.write('enqueueMany', () => (keyed ? this.db.transaction(run) : run(this.db)), {
+      parentId: null,
+    });
+  }
+
+  /** Takes the insert locks of a multi-statement insert up front (see jobInsertLocks). */
+  insertLocks(rows: readonly JobInsert[]): Promise<void> {
+    return jobInsertLocks(this.db, this.t, rows);
+  }
+
+  /** Inserts rows as given (one statement, no conflict clause): one row back per job, in order. */
+  async insertRows(rows: readonly JobInsert[]): Promise<JobRow[]> {
+    return (await jobInsertMany(this.db, this.t, [...rows], null, true)).rows;
+  }
+
+  // ------------------------------------------------------------------------------------------- claim
+
+  /** Claims up to `limit` jobs, one per group; see jobClaim. */
+  async claim(o: {
+    limit: number;
+    leaseMs: number;
+    workerId: string | null;
+  }): Promise<{ jobs: Job[]; nextDueMs: number | null }> {
+    const { rows, nextDueMs } = await this.run(() =>
+      jobClaim(this.db, this.t, this.params(1, o.limit, o.leaseMs, o.workerId, false)),
+    );
+    return { jobs: rows.map((r) => toClaimedJob(this.t.queue, r, o.leaseMs, o.workerId)), nextDueMs };
+  }
+
+  /**
+   * Claims up to `batchSize` standalone jobs from each of up to `maxBatches` groups (ungrouped jobs in
+   * batches of `batchSize` too); one array per batch, in FIFO order.
+   */
+  async claimBatches(o: {
+    batchSize: number;
+    maxBatches: number;
+    leaseMs: number;
+    workerId: string | null;
+  }): Promise<{ batches: Job[][]; nextDueMs: number | null }> {
+    const { rows, nextDueMs } = await this.run(() =>
+      jobClaim(this.db, this.t, this.params(o.batchSize, o.maxBatches, o.leaseMs, o.workerId, true)),
+    );
+    const groups = new Map<string, Job[]>();
+    const loose: Job[] = [];
+    for (const r of rows) {
+      const job = toClaimedJob(this.t.queue, r, o.leaseMs, o.workerId);
+      if (job.groupKey === null) loose.push(job);
+      else {
+        const list = groups.get(job.groupKey);
+        if (list) list.push(job);
+        else groups.set(job.groupKey, [job]);
+      }
+    }
+    const batches = [...groups.values()];
+    for (let i = 0; i < loose.length; i += o.batchSize) batches.push(loose.slice(i, i + o.batchSize));
+    return { batches, nextDueMs };
+  }
+
+  private params(
+    perGroup: number,
+    groups: number,
+    leaseMs: number,
+    workerId: string | null,
+    standaloneOnly: boolean,
+  ): ClaimParams {
+    return { perGroup, groups, leaseMs, workerId, standaloneOnly };
+  }
+
+  // ------------------------------------------------------------------------------------ after a claim
+
+  /**
+   * Writes many completions, one statement per kind of action (plain acks, keeps, retries, snoozes and
+   * dead letters each go in one), one after the other; the acks of jobs in trees, which decide their
+   * parents' fate under tree locks, go one by one. Resolves, per item, whether it was written (false: the
+   * fence no longer held, another attempt owns the job).
+   */
+  async complete(items: readonly StoreCompletion[]): Promise<boolean[]> {
+    const out = new Array<boolean>(items.length).fill(false);
+    const of = (pick: (c: StoreCompletion) => boolean) => {
+      const idx: number[] = [];
+      for (let i = 0; i < items.length; i++) if (pick(items[i]!)) idx.push(i);
+      return idx;
+    };
+    const fences = (idx: number[]) => idx.map((i) => items[i]!.fence);
+    const mark = (idx: number[], ids: readonly string[]) => {
+      const done = new Set(ids);
+      const rest: number[] = [];
+      for (const i of idx) {
+        if (done.has(items[i]!.fence.id)) out[i] = true;
+        else rest.push(i);
+      }
+      return rest;
+    };
+    // Standalone plain acks in one DELETE. One that was not deleted either lost its lease or turned out to
+    // have children (a parent acked by its own run): the smart ack tells the two apart.
+    const plain = of((c) => c.action.type === 'ack' && c.action.result === null && !c.inTree);
+    const smart = of((c) => c.action.type === 'ack' && (c.action.result !== null || c.inTree));
+    if (plain.length > 0)
+      smart.push(...mark(plain, await this.run(() => jobAckBulk(this.db, this.t, fences(plain)))));
+    for (const i of smart) {
+      const c = items[i]!;
+      const result = c.action.type === 'ack' ? c.action.result : null;
+      out[i] = await this.ack(c.fence, result, true);
+    }
+
+    const keepPlain = of((c) => c.action.type === 'keep' && !c.inTree);
+    const keepTree = of((c) => c.action.type === 'keep' && c.inTree);
+    if (keepPlain.length > 0) {
+      const keep = keepPlain.map((i) => ({ ...items[i]!.fence, result: resultOf(items[i]!.action) }));
+      keepTree.push(...mark(keepPlain, await this.run(() => jobKeepMany(this.db, this.t, keep))));
+    }
+    for (const i of keepTree) out[i] = await this.keepInTree(items[i]!.fence, resultOf(items[i]!.action));
+
+    const retries = of((c) => c.action.type === 'retry');
+    if (retries.length > 0) {
+      const list = retries.map((i) => {
+        const a = items[i]!.action as Extract<StoreAction, { type: 'retry' }>;
+        return { ...items[i]!.fence, delayMs: a.delayMs, error: a.error };
+      });
+      mark(retries, await this.run(() => jobRetryMany(this.db, this.t, list)));
+    }
+
+    const snoozes = of((c) => c.action.type === 'snooze');
+    if (snoozes.length > 0) mark(snoozes, await this.snooze(snoozes.map((i) => snoozeItem(items[i]!))));
+
+    const dead = of((c) => c.action.type === 'dead');
+    if (dead.length > 0) {
+      const list = dead.map((i) => {
+        const a = items[i]!.action as Extract<StoreAction, { type: 'dead' }>;
+        return { ...items[i]!.fence, error: a.error };
+      });
+      mark(dead, await this.deadLetterEach(list));
+    }
+    return out;
+  }
+
+  /** The smart ack of one job (see jobAck); `result` is stored for its parent. */
+  ack(fence: Fence, result: string | null, inTree: boolean): Promise<boolean> {
+    return this.run(async () => (await jobAck(this.db, this.t, fence, result ?? undefined, { inTree })) > 0);
+  }
+
+  /** Acks standalone jobs in one DELETE; returns the ids deleted (see jobAckBulk). */
+  ackBulk(fences: readonly Fence[]): Promise<string[]> {
+    return this.run(() => jobAckBulk(this.db, this.t, fences));
+  }
+
+  /** Releases one held job for a retry after `delayMs`, recording `error` (see jobRetry). */
+  retry(fence: Fence, delayMs: number, error: string): Promise<boolean> {
+    return this.run(async () => (await jobRetry(this.db, this.t, fence, delayMs, error)) > 0);
+  }
+
+  /** Releases held jobs to run again after their delays, refunding the attempt; returns the ids written. */
+  snooze(items: readonly (Fence & { delayMs: number; note: string | null })[]): Promise<string[]> {
+    return this.run(() => jobSnoozeMany(this.db, this.t, items));
+  }
+
+  /**
+   * Moves held jobs (with their descendants) to the dead-letter table: a standalone one in one statement,
+   * several, or any in a tree, in one transaction. Returns how many of `items` moved.
+   */
+  deadLetter(items: readonly DlqMoveItem[]): Promise<number> {
+    return this.run(async () => {
+      if (items.length === 1 && (await dlqMoveStandalone(this.db, this.t, items[0]!))) return 1;
+      return (await this.db.transaction((tx) => dlqMoveFenced(tx, this.t, items))).length;
+    });
+  }
+
+  /** deadLetter, reporting which ids moved. */
+  private deadLetterEach(items: readonly DlqMoveItem[]): Promise<string[]> {
+    return this.run(async () => {
+      if (items.length === 1 && (await dlqMoveStandalone(this.db, this.t, items[0]!))) return [items[0]!.id];
+      return this.db.transaction((tx) => dlqMoveFenced(tx, this.t, items));
+    });
+  }
+
+  /**
+   * Keep as processed for a job in a tree (or one that turned out to have children): copied to the history
+   * table and smart-acked (a child's result stored for its parent too) in one transaction, so all of it
+   * happens or none. A parent that still has children
+   * is only suspended by the ack and not copied (it is not finished yet).
+   */
+  private async keepInTree(fence: Fence, result: string | null): Promise<boolean> {
+    try {
+      return await this.run(() =>
+        this.db.transaction(async (tx) => {
+          await jobCopyToHistory(tx, this.t, fence, result);
+          // A child's result also goes to its parent (jobAck stores it only for a job that has one).
+          if ((await jobAck(tx, this.t, fence, result ?? undefined, { inTree: true })) === 0)
+            throw new Fenced();
+          return true;
+        }),
+      );
+    } catch (err) {
+      if (err instanceof Fenced) return false;
+      throw err;
+    }
+  }
+
+  /** Sets a held job's lease to `leaseMs` from now; false when the job is no longer the caller's. */
+  extendLease(fence: Fence, leaseMs: number): Promise<boolean> {
+    return this.run(async () => (await jobExtendLease(this.db, this.t, fence, leaseMs)) > 0);
+  }
+
+  /** Extends several leases at once and reports, per job, updated / acked (gone) / stolen. */
+  async extendLeases(fences: readonly Fence[], leaseMs: number): Promise<LeaseUpdate[]> {
+    const rows = await this.run(() => jobExtendLeases(this.db, this.t, fences, leaseMs));
+    return rows.map((r) => ({
+      id: r.id,
+      status: r.updated ? 'updated' : r.current_attempts === null ? 'acked' : 'stolen',
+      currentAttempts: r.current_attempts,
+    }));
+  }
+
+  /** A rollup parent's merged child outcomes for its completion round (DLQ errors > results > snapshot). */
+  async childOutcomes(parentId: JobId): Promise<Map<JobId, ChildOutcome>> {
+    const raw = await this.run(() => resultReadChildOutcomes(this.db, this.t, parentId));
+    const results = new Map<JobId, unknown>(Object.entries(raw.results ?? {}));
+    const dlqErrors = new Map<JobId, string>(Object.entries(raw.dlq_errors ?? {}));
+    return mergeChildOutcomes(results, dlqErrors, raw.snapshot);
+  }
+
+  // ------------------------------------------------------------------------------------- maintenance
+
+  /** Expired leases with attempts left, claimed less than `maxAgeMs` ago, go back to retry now. */
+  recoverStale(maxAgeMs: number): Promise<number> {
+    return this.run(() => jobRecoverStale(this.db, this.t, maxAgeMs));
+  }
+
+  /** Jobs claimed longer than `maxAgeMs` ago and still leased (or expired), oldest first. */
+  async ancientStale(maxAgeMs: number, limit: number): Promise<Job[]> {
+    const rows = await this.run(() => jobAncientStale(this.db, this.t, maxAgeMs, limit));
+    return rows.map((r) => toJob(this.t.queue, r));
+  }
+
+  /** Dead-letters up to `limit` jobs whose lease expired on their final attempt. */
+  reapExhausted(limit: number): Promise<number> {
+    return this.run(() => dlqReapExhausted(this.db, this.t, limit));
+  }
+
+  /** Recomputes the groups from their jobs (see groupRefresh); null when the queue is not registered. */
+  refreshGroups(minIntervalMs: number): Promise<boolean | null> {
+    return this.run(() => groupRefresh(this.db, this.t, minIntervalMs));
+  }
+}
+
+class Fenced extends Error {}
+
+function resultOf(action: StoreAction): string | null {
+  return action.type === 'ack' || action.type === 'keep' ? action.result : null;
+}
+
+function snoozeItem(c: StoreCompletion): Fence & { delayMs: number; note: string | null } {
+  const a = c.action as Extract<StoreAction, { type: 'snooze' }>;
+  return { ...c.fence, delayMs: a.delayMs, note: a.note };
+}
