@@ -20,11 +20,11 @@ export interface GroupJobRef {
 }
 
 /**
- * `in-flight`: a job of the group holds a lease; `retry-wait`: a job failed and the group waits for its
+ * `in-flight`: a job of the group holds a lease; `retrying`: a job failed and the group waits for its
  * retry (FIFO survives failures); `ready`: a claim would take `nextJobId` now; `idle`: nothing of the
  * group can run now (delayed, suspended, waiting for children or out of attempts).
  */
-export type GroupState = 'in-flight' | 'retry-wait' | 'ready' | 'idle';
+export type GroupState = 'in-flight' | 'retrying' | 'ready' | 'idle';
 
 export interface GroupInfo {
   groupKey: string;
@@ -70,7 +70,7 @@ function describe(r: GroupListRow): Pick<GroupInfo, 'state' | 'blocked' | 'block
   const head = ref(r.head);
   const blocker = ref(r.blocker);
   const heldUntil = r.in_flight_until && r.in_flight_until.getTime() > now ? r.in_flight_until : null;
-  if (blocker && blocker.status === 'running') {
+  if (blocker && blocker.status === 'in-flight') {
     return {
       state: 'in-flight',
       blocked: true,
@@ -81,7 +81,7 @@ function describe(r: GroupListRow): Pick<GroupInfo, 'state' | 'blocked' | 'block
   if (blocker) {
     const error = blocker.lastError === null ? '' : `: ${blocker.lastError.slice(0, 200)}`;
     return {
-      state: 'retry-wait',
+      state: 'retrying',
       blocked: true,
       blockedUntil: blocker.runAt,
       reason: `job ${blocker.id} failed (attempt ${blocker.attempts} of ${blocker.maxAttempts}${error}) and retries at ${iso(blocker.runAt)}; the jobs behind it wait`,
@@ -89,7 +89,7 @@ function describe(r: GroupListRow): Pick<GroupInfo, 'state' | 'blocked' | 'block
   }
   if (heldUntil) {
     return {
-      state: r.in_flight_count > 0 ? 'in-flight' : 'retry-wait',
+      state: r.in_flight_count > 0 ? 'in-flight' : 'retrying',
       blocked: true,
       blockedUntil: heldUntil,
       reason: `held until ${iso(heldUntil)}`,

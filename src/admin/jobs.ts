@@ -102,13 +102,13 @@ export class JobsAdmin<T = unknown> {
     return this.run(() => jobCount(this.ctx.db, this.ctx.t, spec));
   }
 
-  /** Jobs whose lease has not expired (status `running`), newest first. */
+  /** Jobs whose lease has not expired (status `in-flight`), newest first. */
   async inFlight(page: PageOptions = {}): Promise<Page<Job<T>>> {
-    return this.page({ statuses: ['running'] }, this.pageOptions(page), 'page');
+    return this.page({ statuses: ['in-flight'] }, this.pageOptions(page), 'page');
   }
 
   async countInFlight(): Promise<number> {
-    return this.run(() => jobCount(this.ctx.db, this.ctx.t, { statuses: ['running'] }));
+    return this.run(() => jobCount(this.ctx.db, this.ctx.t, { statuses: ['in-flight'] }));
   }
 
   /** Children of one job still in the queue, newest first. */

@@ -3,9 +3,9 @@ import { date, fields, table, type Colors } from './output.js';
 
 function statusColor(c: Colors, status: JobStatus): (s: string) => string {
   switch (status) {
-    case 'running':
+    case 'in-flight':
       return c.cyan;
-    case 'pending':
+    case 'ready':
       return c.green;
     case 'retrying':
     case 'exhausted':

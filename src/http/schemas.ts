@@ -118,9 +118,9 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       groupKey: str,
       jobCount: int,
       state: {
-        enum: ['in-flight', 'retry-wait', 'ready', 'idle'],
+        enum: ['in-flight', 'retrying', 'ready', 'idle'],
         description:
-          'in-flight: a job holds a lease; retry-wait: a job failed and waits for its retry (FIFO survives ' +
+          'in-flight: a job holds a lease; retrying: a job failed and waits for its retry (FIFO survives ' +
           'failures); ready: a claim would take nextJobId now; idle: nothing can run now.',
       },
       blocked: bool,

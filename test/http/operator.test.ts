@@ -84,7 +84,7 @@ describe('GET /queues/{queue}/groups', () => {
       jobCount: 2,
       state: 'in-flight',
       blocked: true,
-      blocker: { id: held!.id, status: 'running', workerId: 'w-http' },
+      blocker: { id: held!.id, status: 'in-flight', workerId: 'w-http' },
     });
     expect(first.body.items[1]).toMatchObject({ state: 'ready', blocked: false, blocker: null });
     const second = await call(

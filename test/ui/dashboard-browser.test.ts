@@ -92,7 +92,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
       async () => (await db.arbiter.listQueues()).find((x) => x.name === 'ov')?.paused,
       'pause',
     );
-    const pending = (await q.jobs.list({ filter: { status: 'pending' } })).items[0]!;
+    const pending = (await q.jobs.list({ filter: { status: 'ready' } })).items[0]!;
     expect((await why('ov', pending.id)).codes).toContain('queue-paused');
     await open(page, server.url, 'overview', 'tr[data-queue="ov"]');
     await page.locator('tr[data-queue="ov"] [data-testid=toggle-pause]', { hasText: 'Resume' }).click();
@@ -111,7 +111,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
       { payload: { late: 1 }, delayMs: HOUR },
       { payload: { late: 2 }, delayMs: HOUR },
     ]);
-    await open(page, server.url, 'jobs/pg?status=pending&limit=10', '[data-testid=jobs-table]');
+    await open(page, server.url, 'jobs/pg?status=ready&limit=10', '[data-testid=jobs-table]');
     const seen: string[] = [];
     for (let pageNo = 1; ; pageNo++) {
       await page.waitForSelector(`[data-testid=page-no]:text("page ${pageNo} ")`);
@@ -153,7 +153,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
 
     expect((await why('act', b.id)).codes).toEqual(['delayed']);
     await page.click('[data-testid=promote]');
-    await eventually(async () => (await q.jobs.get(b.id))?.status === 'pending', 'promote');
+    await eventually(async () => (await q.jobs.get(b.id))?.status === 'ready', 'promote');
 
     await open(page, server.url, `job/act/${c.id}`, '[data-testid=suspend]');
     await page.click('[data-testid=suspend]');
@@ -274,7 +274,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
     );
     expect(states).toEqual([
       ['busy', 'in-flight'],
-      ['failing', 'retry-wait'],
+      ['failing', 'retrying'],
       ['free', 'ready'],
       ['later', 'idle'],
     ]);

@@ -24,7 +24,7 @@ const job = (o: Record<string, unknown> = {}) => ({
   lastError: null,
   suspended: false,
   workerId: null,
-  status: 'pending',
+  status: 'ready',
   ...o,
 });
 const live = [{ id: 'w1', queues: ['q'], lastHeartbeat: at(-1000) }];

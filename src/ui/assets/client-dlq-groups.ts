@@ -88,7 +88,7 @@ VIEWS.groups = async function (root, args, params) {
     var p = new URLSearchParams({ limit: params.get('limit') || '50' });
     if (params.get('cursor')) p.set('cursor', params.get('cursor'));
     var list = await api(qpath(queue) + '/groups?' + p.toString());
-    var STATE_BADGE = { 'in-flight': 'running', 'retry-wait': 'retrying', ready: 'pending', idle: 'scheduled' };
+    var STATE_BADGE = { 'in-flight': 'in-flight', retrying: 'retrying', ready: 'ready', idle: 'scheduled' };
     var rows = list.items.map(function (g) {
       return h('tr', { 'data-group': g.groupKey, 'data-state': g.state, class: g.blocked ? 'blocked-row' : null },
         h('td', null, h('a', { href: hashFor('groups', [queue], new URLSearchParams({ key: g.groupKey })) }, g.groupKey)),

@@ -1,7 +1,7 @@
 // Browser code: the job list (filters + keyset pagination) and the job detail page (payload, attempts,
 // errors, timeline, children with results, actions and the "why isn't this running?" answer).
 export const CLIENT_JOBS = String.raw`
-var STATUSES = ['pending', 'scheduled', 'running', 'retrying', 'suspended', 'waiting', 'exhausted'];
+var STATUSES = ['ready', 'scheduled', 'in-flight', 'retrying', 'suspended', 'waiting', 'exhausted'];
 var FILTER_KEYS = ['status', 'groupKey', 'parentId', 'createdAfter', 'createdBefore', 'payloadContains'];
 
 function payloadCell(p) {
@@ -107,7 +107,7 @@ function actionButtons(job) {
       act(label + ' job ' + job.id, function () { return api(qpath(q) + '/jobs/' + job.id + '/' + path, { method: 'POST' }); });
     } }, label);
   };
-  var running = job.status === 'running';
+  var running = job.status === 'in-flight';
   return h('div', { class: 'actions' },
     job.status === 'scheduled' || job.status === 'retrying' ? b('Promote', 'promote', 'promote', 'primary') : null,
     !job.suspended && !running ? b('Suspend', 'suspend', 'suspend') : null,
@@ -142,7 +142,7 @@ VIEWS.job = async function (root, args) {
     return h('tr', { 'data-child': c.id }, h('td', { class: 'mono' }, h('a', { href: hashFor('job', [queue, c.id]) }, c.id)), h('td', null, badge(c.status)), h('td', null, c.attempts + '/' + c.maxAttempts), h('td', { class: 'error' }, c.lastError || ''));
   });
   Object.keys(children.results || {}).forEach(function (cid) {
-    childRows.push(h('tr', { 'data-child': cid }, h('td', { class: 'mono' }, cid), h('td', null, h('span', { class: 'badge running' }, 'done')), h('td', { class: 'mono', colspan: '2' }, oneLine(children.results[cid], 200))));
+    childRows.push(h('tr', { 'data-child': cid }, h('td', { class: 'mono' }, cid), h('td', null, h('span', { class: 'badge alive' }, 'done')), h('td', { class: 'mono', colspan: '2' }, oneLine(children.results[cid], 200))));
   });
   Object.keys(children.deadChildErrors || {}).forEach(function (cid) {
     childRows.push(h('tr', { 'data-child': cid }, h('td', { class: 'mono' }, cid), h('td', null, badge('dead')), h('td', null, ''), h('td', { class: 'error' }, String(children.deadChildErrors[cid]))));

@@ -153,7 +153,7 @@ VIEWS.overview = async function (root) {
     var rows = queues.map(function (q) {
       return h('tr', { 'data-queue': q.name },
         h('td', null, h('a', { href: hashFor('jobs', [q.name]) }, q.name)),
-        h('td', null, q.paused ? badge('paused') : h('span', { class: 'badge running' }, 'active')),
+        h('td', null, q.paused ? badge('paused') : h('span', { class: 'badge alive' }, 'active')),
         countCell(q.claimable, 'claimable'), countCell(q.inFlight, 'inFlight'),
         h('td', { class: 'num', 'data-k': 'dead', 'data-kind': q.dead.kind, title: countTitle(q.dead) }, h('a', { href: hashFor('dlq', [q.name]) }, fmtCount(q.dead))),
         h('td', { class: 'num', 'data-k': 'groups', 'data-kind': q.groups.kind, title: countTitle(q.groups) }, h('a', { href: hashFor('groups', [q.name]) }, fmtCount(q.groups))),
@@ -207,7 +207,7 @@ VIEWS.workers = async function (root) {
       h('td', null, w.hostname + ' (pid ' + w.pid + ')'),
       h('td', null, timeCell(w.startedAt)),
       h('td', null, timeCell(w.lastHeartbeat)),
-      h('td', null, age < 30 ? h('span', { class: 'badge running' }, 'alive') : h('span', { class: 'badge dead' }, 'silent ' + Math.round(age) + ' s')));
+      h('td', null, age < 30 ? h('span', { class: 'badge alive' }, 'alive') : h('span', { class: 'badge dead' }, 'silent ' + Math.round(age) + ' s')));
   });
   append(root, h('h1', null, 'Workers'),
     h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'workers-table' },

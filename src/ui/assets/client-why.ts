@@ -16,7 +16,7 @@ function cmpHead(a, b) {
 
 /**
  * Who holds a group: the in-flight job (at most one), a job waiting for its retry (blocks too), and the
- * head among runnable jobs. active: running + retrying jobs of the group; pending: its pending jobs.
+ * head among runnable jobs. active: in-flight + retrying jobs of the group; pending: its ready jobs.
  */
 function analyzeGroup(active, pending, now) {
   var running = active.filter(function (j) { return ts(j.leasedUntil) > now; });
@@ -110,7 +110,7 @@ async function groupJobs(queue, groupKey, status, maxPages) {
   return items;
 }
 async function loadGroupAnalysis(queue, groupKey) {
-  var both = await Promise.all([groupJobs(queue, groupKey, 'running,retrying', 1), groupJobs(queue, groupKey, 'pending', 5)]);
+  var both = await Promise.all([groupJobs(queue, groupKey, 'in-flight,retrying', 1), groupJobs(queue, groupKey, 'ready', 5)]);
   return analyzeGroup(both[0], both[1], Date.now());
 }
 

@@ -39,8 +39,8 @@ td.payload { max-width: 380px; overflow: hidden; text-overflow: ellipsis; white-
 td.error { max-width: 420px; color: var(--bad); word-break: break-word; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600;
   background: #eef0f4; color: var(--muted); white-space: nowrap; }
-.badge.pending { background: #e6efff; color: var(--accent); }
-.badge.running { background: #e3f5ea; color: var(--ok); }
+.badge.ready { background: #e6efff; color: var(--accent); }
+.badge.in-flight, .badge.alive { background: #e3f5ea; color: var(--ok); }
 .badge.scheduled, .badge.retrying { background: #fff4e0; color: var(--warn); }
 .badge.suspended, .badge.waiting { background: #efedff; color: var(--info); }
 .badge.exhausted, .badge.dead, .badge.paused { background: #fde8e6; color: var(--bad); }
