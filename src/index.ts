@@ -9,6 +9,8 @@ export {
 export type { TreeNode, InsertedTree } from './client/tree.js';
 export type { JobsAdmin } from './admin/jobs.js';
 export type { DeadLetters } from './admin/dead-letters.js';
+export type { GroupInfo, GroupJobRef, GroupState } from './admin/groups.js';
+export type { JobExplanation, WhyCode, WhyReason } from './admin/why.js';
 export type { Results } from './client/results.js';
 export { mergeChildOutcomes } from './core/child-results.js';
 export type { QueueInfo } from './db/queries/queue.js';

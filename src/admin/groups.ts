@@ -3,7 +3,7 @@ import { decodeCursor, encodeCursor } from '../core/cursor.js';
 import { DEFAULT_PAGE_SIZE } from '../core/job-filter.js';
 import { LIMITS, checkOptions, intInRange } from '../core/validate.js';
 import { withTranslation } from '../db/errors.js';
-import { groupList, type GroupJobColumns, type GroupListRow } from '../db/queries/group-list.js';
+import { groupGet, groupList, type GroupJobColumns, type GroupListRow } from '../db/queries/group-list.js';
 import type { JobId, JobStatus, Page, PageOptions } from '../types.js';
 
 /** A job of a group, as the groups listing shows it (no payload: a page of groups stays small). */
@@ -120,6 +120,23 @@ function describe(r: GroupListRow): Pick<GroupInfo, 'state' | 'blocked' | 'block
   };
 }
 
+function toGroupInfo(r: GroupListRow): GroupInfo {
+  return {
+    groupKey: r.group_key,
+    jobCount: r.job_count,
+    ...describe(r),
+    head: ref(r.head),
+    blocker: ref(r.blocker),
+    nextJobId: r.next_id,
+  };
+}
+
+/** One group, described as in listGroups (the implementation of queue.jobs.group); null when it has no job. */
+export async function getGroup(ctx: QueueContext, key: string): Promise<GroupInfo | null> {
+  const row = await withTranslation(ctx.t, () => groupGet(ctx.db, ctx.t, key, GROUP_SCAN));
+  return row === null ? null : toGroupInfo(row);
+}
+
 function parseCursor(value: unknown, field: string): string {
   // Room for the longest group key (512 characters of any script), base64url-encoded.
   return decodeCursor(value, field, GROUP_CURSOR_KIND, 1, 4096)[0]!;
@@ -136,14 +153,7 @@ export async function listGroups(
     o.limit === undefined ? DEFAULT_PAGE_SIZE : intInRange(o.limit, `${field}.limit`, 1, LIMITS.maxPageSize);
   const after = o.cursor === undefined || o.cursor === null ? null : parseCursor(o.cursor, `${field}.cursor`);
   const rows = await withTranslation(ctx.t, () => groupList(ctx.db, ctx.t, after, limit + 1, GROUP_SCAN));
-  const items = rows.slice(0, limit).map((r): GroupInfo => ({
-    groupKey: r.group_key,
-    jobCount: r.job_count,
-    ...describe(r),
-    head: ref(r.head),
-    blocker: ref(r.blocker),
-    nextJobId: r.next_id,
-  }));
+  const items = rows.slice(0, limit).map(toGroupInfo);
   const last = items[items.length - 1];
   return {
     items,

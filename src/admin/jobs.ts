@@ -23,8 +23,9 @@ import {
 import { jobCancelCascade, jobCancelMany, jobTreeRoot } from '../db/queries/job-cancel.js';
 import { toJob, type JobRow } from '../db/rows.js';
 import { QueueNotFoundError, ValidationError } from '../errors.js';
-import { listGroups, type GroupInfo } from './groups.js';
+import { getGroup, listGroups, type GroupInfo } from './groups.js';
 import { overviewCap, readQueueOverview, type OverviewOptions, type QueueOverview } from './overview.js';
+import { explainJob, type JobExplanation } from './why.js';
 import type {
   ChildCounts,
   Job,
@@ -95,6 +96,20 @@ export class JobsAdmin<T = unknown> {
    */
   async listGroups(page: PageOptions = {}): Promise<Page<GroupInfo>> {
     return listGroups(this.ctx, page, 'page');
+  }
+
+  /** One group, described as in listGroups (head, blocker, next job, state, why); null when it has no job. */
+  async group(groupKey: string): Promise<GroupInfo | null> {
+    return getGroup(this.ctx, this.groupKey(groupKey));
+  }
+
+  /**
+   * Why the job is or is not running: every reason in order (queue paused; its own state; what holds its
+   * group, and that job's reasons; no live worker), read at one database time. A job that left the queue
+   * for the dead-letter table is explained as such; null when it is in neither.
+   */
+  async why(id: IdInput): Promise<JobExplanation<T> | null> {
+    return explainJob<T>(this.ctx, toJobId(id));
   }
 
   async countByGroup(groupKey: string): Promise<number> {

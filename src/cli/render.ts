@@ -1,3 +1,4 @@
+import type { JobExplanation } from '../admin/why.js';
 import type { DeadJob, Job, JobStatus } from '../types.js';
 import { date, fields, table, type Colors } from './output.js';
 
@@ -98,4 +99,14 @@ export function deadDetail(j: DeadJob, c: Colors): string {
   ];
   if (j.meta !== null) rows.push(['meta', pretty(j.meta)]);
   return `${fields(rows, c)}\n${c.dim('payload:')}\n${pretty(j.payload)}`;
+}
+
+/** `jobs why`: a headline, then every reason in order, each with its code. */
+export function whyText(e: JobExplanation, id: string, c: Colors): string {
+  const state = e.job ? statusColor(c, e.job.status)(e.job.status) : c.red('dead');
+  const queue = e.job?.queue ?? e.deadLetter?.queue ?? '';
+  const head = `job ${id} (${state}) in queue "${queue}": ${e.ok ? c.green('nothing stands in its way') : 'not running, because'}`;
+  const width = Math.max(...e.reasons.map((r) => r.code.length));
+  const lines = e.reasons.map((r) => `  ${c.dim(r.code.padEnd(width))}  ${r.text}`);
+  return [head, ...lines].join('\n');
 }

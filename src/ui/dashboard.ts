@@ -3,7 +3,6 @@ import { CLIENT_CORE } from './assets/client-core.js';
 import { CLIENT_DLQ_GROUPS } from './assets/client-dlq-groups.js';
 import { CLIENT_JOBS } from './assets/client-jobs.js';
 import { CLIENT_OVERVIEW } from './assets/client-overview.js';
-import { CLIENT_WHY } from './assets/client-why.js';
 import { APP_CSS } from './assets/styles.js';
 
 export interface DashboardOptions {
@@ -68,7 +67,6 @@ export const APP_JS = [
   '(function () {',
   "'use strict';",
   CLIENT_CORE,
-  CLIENT_WHY,
   CLIENT_OVERVIEW,
   CLIENT_JOBS,
   CLIENT_DLQ_GROUPS,

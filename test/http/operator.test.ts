@@ -35,6 +35,8 @@ describe('GET /overview', () => {
       dead: { value: 0, exact: true, kind: 'exact' },
       groups: { value: 0, exact: true, kind: 'exact' },
       oldestClaimableAgeSeconds: expect.any(Number),
+      liveWorkers: 0,
+      alerts: [],
     });
     // Served from the cache: a job enqueued now is not counted until the period is over.
     await q.enqueue(4);

@@ -56,19 +56,28 @@ VIEWS.dlq = async function (root, args, params) {
       } }, 'Next ›')));
 };
 
-/** The role of one job of a group, given the group analysis. */
-function groupRole(j, g, now) {
-  if (ts(j.leasedUntil) > now) return ['in flight on ' + (j.workerId || '?') + ' until ' + fmtTime(j.leasedUntil), 'head'];
-  if (j.status === 'waiting') return ['waiting for its children (does not block the group)', ''];
-  if (j.suspended) return ['suspended (does not block the group)', ''];
-  if (g.retrying && g.retrying.id === j.id) return ['retry backoff until ' + fmtTime(j.runAt) + ' — holds the group', 'head'];
-  if (ts(j.runAt) > now) return ['delayed until ' + fmtTime(j.runAt) + ' (does not block the group)', ''];
-  if (j.attempts >= j.maxAttempts) return ['no attempts left', ''];
-  if (g.running) return ['blocked behind in-flight job ' + g.running.id, 'blocked'];
-  if (g.retrying) return ['blocked behind job ' + g.retrying.id + ' (retry backoff)', 'blocked'];
-  if (g.head && g.head.id === j.id) return ['head — runs next', 'head'];
-  if (g.head) return ['blocked behind head ' + g.head.id, 'blocked'];
+/**
+ * The part one job plays in its group, from the group as the server describes it (GET .../groups/{key}:
+ * its blocker and next job, the claim's own rules): [text, row class].
+ */
+function groupRole(j, g) {
+  if (j.status === 'in-flight') return ['in flight on ' + (j.workerId || '?') + ' until ' + fmtTime(j.leasedUntil), 'head'];
+  if (j.status === 'waiting') return ['waiting for its children (does not hold the group)', ''];
+  if (j.status === 'suspended') return ['suspended (does not hold the group)', ''];
+  if (g && g.blocker && g.blocker.id === j.id) return ['waiting for its retry until ' + fmtTime(j.runAt) + ' \u2014 holds the group', 'head'];
+  if (j.status === 'scheduled') return ['delayed until ' + fmtTime(j.runAt) + ' (does not hold the group)', ''];
+  if (j.status === 'exhausted' || j.attempts >= j.maxAttempts) return ['no attempts left', ''];
+  if (g && g.blocker) return ['waits behind job ' + g.blocker.id, 'blocked'];
+  if (g && g.nextJobId === j.id) return ['next \u2014 a claim takes it now', 'head'];
+  if (g && g.nextJobId) return ['waits behind job ' + g.nextJobId, 'blocked'];
   return ['', ''];
+}
+
+/** FIFO order inside a group: lower priority first, then lower id. */
+function fifoOrder(a, b) {
+  if (a.priority !== b.priority) return a.priority - b.priority;
+  var x = BigInt(a.id), y = BigInt(b.id);
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 VIEWS.groups = async function (root, args, params) {
@@ -110,21 +119,18 @@ VIEWS.groups = async function (root, args, params) {
     return;
   }
   var page = await api(qpath(queue) + '/groups/' + encodeURIComponent(key) + '?limit=200');
-  var g = await loadGroupAnalysis(queue, key);
-  var now = Date.now();
-  var jobs = page.items.slice().sort(cmpHead);
-  var holder = g.running || g.retrying || g.head;
-  var blocked = jobs.filter(function (j) { return groupRole(j, g, now)[1] === 'blocked'; }).length;
-  var summary = holder
-    ? 'Head: job ' + holder.id + (g.running ? ' (in flight until ' + fmtTime(g.running.leasedUntil) + ')' : g.retrying ? ' (waiting for its retry until ' + fmtTime(g.retrying.runAt) + ')' : ' (ready, runs next)') +
-      '. ' + blocked + ' job' + (blocked === 1 ? '' : 's') + ' blocked behind it.'
-    : 'No job of this group can run now (all delayed, suspended or waiting).';
+  var g = page.group;
+  var jobs = page.items.slice().sort(fifoOrder);
+  var blocked = jobs.filter(function (j) { return groupRole(j, g)[1] === 'blocked'; }).length;
+  var summary = !g ? 'No live job has this group key.'
+    : (g.blocker || g.nextJobId ? 'Head: job ' + (g.blocker ? g.blocker.id : g.nextJobId) + ' (' + g.state + '). ' : '') + g.reason + '. ' +
+      blocked + ' job' + (blocked === 1 ? '' : 's') + ' wait behind it.';
   append(root,
-    h('div', { class: 'why', 'data-testid': 'group-summary' }, h('strong', null, 'Group "' + key + '": ' + page.count + ' jobs. '), summary),
+    h('div', { class: 'why', 'data-testid': 'group-summary', 'data-state': g ? g.state : null }, h('strong', null, 'Group "' + key + '": ' + page.count + ' jobs. '), summary),
     h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'group-table' },
       h('thead', null, h('tr', null, ['id', 'status', 'priority', 'attempts', 'run at', 'role', 'payload'].map(function (c) { return h('th', null, c); }))),
       h('tbody', null, jobs.map(function (j) {
-        var role = groupRole(j, g, now);
+        var role = groupRole(j, g);
         return h('tr', { 'data-job': j.id, class: role[1] ? role[1] + '-row' : null },
           h('td', { class: 'mono' }, h('a', { href: hashFor('job', [queue, j.id]) }, j.id)),
           h('td', null, badge(j.status)), h('td', { class: 'num' }, String(j.priority)),

@@ -121,18 +121,37 @@ function actionButtons(job) {
     } }, 'Cancel'));
 }
 
+/** A job that left the queue as a dead letter: what the why endpoint says, and where it went. */
+function deadJobNotice(root, queue, id, why) {
+  var d = why.deadLetter;
+  append(root, h('h1', null, 'Job ' + id + ' ', badge('dead'), h('span', { class: 'muted' }, ' \u00b7 ' + queue)),
+    whyBox(why),
+    h('p', null, h('a', { href: hashFor('dlq', [], new URLSearchParams({ queue: queue })), 'data-testid': 'dead-letter-link', 'data-dead': d.id }, 'Dead letter ' + d.id)));
+}
+
+/** The "why isn't this running?" answer from GET /queues/{q}/jobs/{id}/why: every reason, in order. */
+function whyBox(why) {
+  var codes = why.reasons.map(function (r) { return r.code; });
+  return h('div', { class: 'why' + (why.ok ? ' ok' : ''), 'data-testid': 'why', 'data-code': codes.join(' ') },
+    h('strong', null, why.ok ? 'Status' : 'Why isn\'t this running?'),
+    h('ul', null, why.reasons.map(function (r) {
+      return h('li', { 'data-code': r.code, 'data-job': r.jobId || null }, r.text,
+        r.until ? h('span', { class: 'muted', 'data-rel': r.until }, ' (' + fmtRel(r.until) + ')') : null,
+        r.jobId ? [' ', h('a', { href: hashFor('job', [why.job ? why.job.queue : '', r.jobId]) }, 'job ' + r.jobId)] : null);
+    })));
+}
+
 VIEWS.job = async function (root, args) {
   var queue = args[0], id = args[1];
-  var job;
-  try { job = await api(qpath(queue) + '/jobs/' + encodeURIComponent(id)); } catch (e) {
+  var why;
+  try { why = await api(qpath(queue) + '/jobs/' + encodeURIComponent(id) + '/why'); } catch (e) {
     append(root, h('h1', null, 'Job ' + id), errorBox(e),
-      h('p', null, 'It may have completed, been cancelled or been dead-lettered. ', h('a', { href: hashFor('dlq', [queue]) }, 'Look in the dead letters')));
+      h('p', null, 'It may have completed or been cancelled. ', h('a', { href: hashFor('dlq', [queue]) }, 'Look in the dead letters')));
     return;
   }
+  if (!why.job) { deadJobNotice(root, queue, id, why); return; }
+  var job = why.job;
   var children = await api(qpath(queue) + '/jobs/' + job.id + '/children?limit=200');
-  var ctx = await loadWhyContext(job, children);
-  var reasons = whyNotRunning(job, ctx);
-  var ok = reasons.length === 1 && (reasons[0].code === 'in-flight' || reasons[0].code === 'ready');
   var payloadBox = h('div', null);
   var showPayload = function () { payloadBox.replaceChildren(h('pre', { 'data-testid': 'payload' }, json(job.payload))); };
   if (state.showPayloads) showPayload();
@@ -149,9 +168,7 @@ VIEWS.job = async function (root, args) {
   });
   append(root,
     h('h1', null, 'Job ' + job.id + ' ', badge(job.status), h('span', { class: 'muted' }, ' · ' + queue)),
-    h('div', { class: 'why' + (ok ? ' ok' : ''), 'data-testid': 'why', 'data-code': reasons.map(function (r) { return r.code; }).join(' ') },
-      h('strong', null, ok ? 'Status' : 'Why isn\'t this running?'),
-      h('ul', null, reasons.map(function (r) { return h('li', { 'data-code': r.code }, r.text); }))),
+    whyBox(why),
     actionButtons(job),
     h('div', { class: 'grid2' },
       h('div', { class: 'panel' }, h('h2', null, 'Details'), kv([

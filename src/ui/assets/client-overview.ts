@@ -132,7 +132,9 @@ VIEWS.overview = async function (root) {
   var stamp = h('span', { class: 'muted' });
   var exactPanel = h('div', { class: 'panel', 'data-testid': 'exact-counts', hidden: 'hidden' });
   var heads = [['queue'], ['state'], ['ready (claimable now)', CLAIMABLE_TITLE], ['in flight'], ['dead letters'], ['groups'], ['total jobs', 'Live jobs, dead letters not included'], ['oldest ready', 'How long the longest-waiting claimable job (or ready group) has been claimable'], ['']];
+  var alertBox = h('div', { class: 'why', 'data-testid': 'alerts', role: 'alert', hidden: 'hidden' });
   append(root, h('h1', null, 'Queues'),
+    alertBox,
     totals,
     h('div', { class: 'panel' }, h('strong', null, 'Ready, in flight and throughput '), stamp, h('div', { class: 'chart-wrap' }, canvas), legend),
     h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'queues-table' },
@@ -153,7 +155,8 @@ VIEWS.overview = async function (root) {
     var rows = queues.map(function (q) {
       return h('tr', { 'data-queue': q.name },
         h('td', null, h('a', { href: hashFor('jobs', [q.name]) }, q.name)),
-        h('td', null, q.paused ? badge('paused') : h('span', { class: 'badge alive' }, 'active')),
+        h('td', null, q.paused ? badge('paused') : h('span', { class: 'badge alive' }, 'active'),
+          (q.alerts || []).map(function (a) { return [' ', h('span', { class: 'badge dead', 'data-testid': 'queue-alert', 'data-code': a.code, title: a.text }, 'no live worker')]; })),
         countCell(q.claimable, 'claimable'), countCell(q.inFlight, 'inFlight'),
         h('td', { class: 'num', 'data-k': 'dead', 'data-kind': q.dead.kind, title: countTitle(q.dead) }, h('a', { href: hashFor('dlq', [q.name]) }, fmtCount(q.dead))),
         h('td', { class: 'num', 'data-k': 'groups', 'data-kind': q.groups.kind, title: countTitle(q.groups) }, h('a', { href: hashFor('groups', [q.name]) }, fmtCount(q.groups))),
@@ -165,6 +168,10 @@ VIEWS.overview = async function (root) {
             act((q.paused ? 'Resumed ' : 'Paused ') + q.name, function () { return api(qpath(q.name) + (q.paused ? '/resume' : '/pause'), { method: 'POST' }); });
           } }, q.paused ? 'Resume' : 'Pause')));
     });
+    var alerts = [];
+    queues.forEach(function (q) { (q.alerts || []).forEach(function (a) { alerts.push(h('li', { 'data-queue': q.name, 'data-code': a.code }, a.text)); }); });
+    alertBox.hidden = alerts.length === 0;
+    alertBox.replaceChildren(h('strong', null, 'Needs attention'), h('ul', null, alerts));
     tbody.replaceChildren.apply(tbody, rows.length ? rows : [h('tr', null, h('td', { colspan: '9', class: 'muted' }, 'No queues yet.'))]);
     totals.replaceChildren.apply(totals, [['claimable', 'ready (claimable now)', CLAIMABLE_TITLE], ['inFlight', 'in flight'], ['dead', 'dead letters'], ['total', 'total jobs']].map(function (p) {
       var c = sum[p[0]];
