@@ -9,6 +9,13 @@ export {
 export type { TreeNode, InsertedTree } from './client/tree.js';
 export type { JobsAdmin } from './admin/jobs.js';
 export type { DeadLetters } from './admin/dead-letters.js';
+export type {
+  DeadLettersAcrossQueues,
+  DeadLetterSelection,
+  ListDeadLettersAcrossOptions,
+  RetryMatchingOptions,
+  RetryMatchingResult,
+} from './admin/dead-letters-across.js';
 export type { GroupInfo, GroupJobRef, GroupState } from './admin/groups.js';
 export type { JobExplanation, WhyCode, WhyReason } from './admin/why.js';
 export type { Results } from './client/results.js';

@@ -15,6 +15,7 @@ import {
 } from '../db/queries/queue.js';
 import { queueTables } from '../db/sql.js';
 import { ValidationError } from '../errors.js';
+import { DeadLettersAcrossQueues } from '../admin/dead-letters-across.js';
 import { Queue } from './queue.js';
 
 export interface ArbiterOptions {
@@ -58,6 +59,7 @@ export class Arbiter {
   private readonly ownedPool: pg.Pool | undefined;
   private readonly queues = new Map<string, Queue<unknown>>();
   private readonly enqueueListeners = new Set<(event: EnqueuedEvent) => void>();
+  private acrossQueues: DeadLettersAcrossQueues | undefined;
 
   constructor(options: ArbiterOptions) {
     const o = checkOptions<ArbiterOptions>(options, 'options', OPTION_KEYS);
@@ -144,6 +146,11 @@ export class Arbiter {
   async getQueue(name: string): Promise<QueueInfo | null> {
     validateQueueName(name);
     return queueGet(this.db, this.schema, name);
+  }
+
+  /** The dead letters of every queue as one listing, with retry by filter (see DeadLettersAcrossQueues). */
+  get deadLetters(): DeadLettersAcrossQueues {
+    return (this.acrossQueues ??= new DeadLettersAcrossQueues(this));
   }
 
   /** A typed handle on an existing queue (no I/O). Operations on a queue never created throw QueueNotFoundError. */

@@ -75,6 +75,25 @@ export const SCHEMAS: Record<string, JsonSchema> = {
     required: ['items', 'nextCursor'],
     properties: { items: { type: 'array', items: ref('Job') }, nextCursor: nullable(str) },
   },
+  RetryMatchingResult: {
+    type: 'object',
+    required: ['retried', 'missing', 'nextCursor'],
+    properties: {
+      retried: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            queue: str,
+            id: { ...id, description: 'Dead-letter id.' },
+            jobId: { ...id, description: 'The new job.' },
+          },
+        },
+      },
+      missing: { ...int, description: 'Dead letters gone before their retry.' },
+      nextCursor: { ...nullable(str), description: 'Send it back to go on; null when done.' },
+    },
+  },
   DeadJobPage: {
     type: 'object',
     required: ['items', 'nextCursor'],
@@ -310,3 +329,14 @@ const doc = (name: string): QueryParamDoc => ({
 
 export const JOB_LIST_QUERY: readonly QueryParamDoc[] = [...JOB_FILTER_PARAMS.map(doc), ...PAGE_QUERY];
 export const DLQ_LIST_QUERY: readonly QueryParamDoc[] = [...DLQ_FILTER_PARAMS.map(doc), ...PAGE_QUERY];
+const QUEUES_QUERY: QueryParamDoc = {
+  name: 'queue',
+  description: 'Comma-separated queue names. Default: every queue.',
+  schema: str,
+};
+/** The filters of the dead-letter listing across queues (and of its count and retry by filter). */
+export const DLQ_ACROSS_FILTER_QUERY: readonly QueryParamDoc[] = [
+  QUEUES_QUERY,
+  ...DLQ_FILTER_PARAMS.map(doc),
+];
+export const DLQ_ACROSS_LIST_QUERY: readonly QueryParamDoc[] = [...DLQ_ACROSS_FILTER_QUERY, ...PAGE_QUERY];
