@@ -55,7 +55,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
     const headers = await page.$$eval('[data-testid=queues-table] th', (ths) =>
       ths.map((t) => t.textContent),
     );
-    expect(headers).toContain('ready (claimable now)');
+    expect(headers).toContain('claimable now');
     // Counts that need a full scan are not polled: absent from the live table, shown on request.
     for (const k of ['scheduled', 'retrying', 'suspended']) {
       expect(await page.locator(`tr[data-queue="ov"] [data-k="${k}"]`).count(), k).toBe(0);
@@ -87,7 +87,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
     await page.click('[data-testid=exact-counts-close]');
     expect(await page.locator('[data-testid=exact-counts]').isVisible()).toBe(false);
 
-    await page.locator('tr[data-queue="ov"] [data-testid=toggle-pause]').click();
+    await page.locator('tr[data-queue="ov"] [data-testid=queue-pause][data-action=pause]').click();
     await eventually(
       async () => (await db.arbiter.listQueues()).find((x) => x.name === 'ov')?.paused,
       'pause',
@@ -95,7 +95,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
     const pending = (await q.jobs.list({ filter: { status: 'ready' } })).items[0]!;
     expect((await why('ov', pending.id)).codes).toContain('queue-paused');
     await open(page, server.url, 'overview', 'tr[data-queue="ov"]');
-    await page.locator('tr[data-queue="ov"] [data-testid=toggle-pause]', { hasText: 'Resume' }).click();
+    await page.locator('tr[data-queue="ov"] [data-testid=queue-pause][data-action=resume]').click();
     await eventually(
       async () => (await db.arbiter.listQueues()).find((x) => x.name === 'ov')?.paused === false,
       'resume',
