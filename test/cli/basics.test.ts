@@ -90,7 +90,7 @@ describe('queue', () => {
     expect(unknown.code).toBe(3);
     expect(unknown.stderr).toContain('"nosuchqueue" does not exist');
     expect(badName.code).toBe(2);
-    expect(badName.stderr).toContain('queue: must match');
+    expect(badName.stderr).toContain('<queue>: must match');
     expect(badName.stderr).not.toMatch(/\n\s+at /); // no stack trace
     expect((await t.arbiter.listQueues()).map((q) => q.name)).toContain('mails');
 
@@ -165,10 +165,12 @@ describe('enqueue', () => {
     ]);
     expect(results.map((r) => r.code)).toEqual([2, 2, 2, 2, 2, 2, 3]);
     expect(results[0]!.stderr).toContain('payload: not valid JSON');
-    expect(results[1]!.stderr).toContain('options.priority: must be an integer from -32768 to 32767');
+    // Errors name the flags typed, never the library's options.
+    expect(results[1]!.stderr).toContain('--priority: must be an integer from -32768 to 32767');
     expect(results[2]!.stderr).toContain("'--priority <n>' argument 'high' is invalid");
-    expect(results[3]!.stderr).toContain('give either delayMs or runAt');
+    expect(results[3]!.stderr).toContain('--run-at: give either --delay or --run-at, not both');
     for (const r of results) {
+      expect(r.stderr).not.toMatch(/options\.|delayMs|runAt\b/);
       expect(r.stdout).toBe('');
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
@@ -229,6 +231,9 @@ describe('global behaviour', () => {
     expect(subHelp.code).toBe(0);
     expect(subHelp.stdout).toContain('--payload-contains <json>');
     expect(subHelp.stdout).toContain('--cursor <cursor>');
+    // A command's help lists the global options too.
+    for (const g of ['--database-url <url>', '--schema <name>', '--json'])
+      expect(subHelp.stdout).toContain(g);
     expect(unknownCmd.code).toBe(2);
     expect(unknownOpt.code).toBe(2);
     expect(unknownOpt.stdout).toBe('');
