@@ -44,7 +44,8 @@ export function deadTable(jobs: readonly DeadJob[], c: Colors): string {
       { header: 'ID', value: (j) => j.id, align: 'right' },
       { header: 'JOB ID', value: (j) => j.jobId, align: 'right' },
       { header: 'GROUP', value: (j) => j.groupKey ?? '-', max: 24 },
-      { header: 'ATTEMPTS', value: (j) => `${j.attempts}/${j.maxAttempts}`, align: 'right' },
+      // Attempts made: the job's own maxAttempts may not be what ended it (a worker's queue setting can cap it).
+      { header: 'ATTEMPTS', value: (j) => String(j.attempts), align: 'right' },
       { header: 'FAILED AT', value: (j) => date(j.failedAt) },
       { header: 'PAYLOAD', value: (j) => JSON.stringify(j.payload), max: 40 },
       { header: 'LAST ERROR', value: (j) => j.lastError ?? '', max: 50, color: (s) => c.red(s) },
@@ -89,7 +90,7 @@ export function deadDetail(j: DeadJob, c: Colors): string {
     ['status', c.red('dead')],
     ['group', j.groupKey ?? '-'],
     ['priority', String(j.priority)],
-    ['attempts', `${j.attempts} of ${j.maxAttempts}`],
+    ['attempts made', String(j.attempts)],
     ['parent', j.parentId ?? '-'],
     ['dedup key', j.dedupKey ?? '-'],
     ['idempotency key', j.idempotencyKey ?? '-'],

@@ -159,6 +159,9 @@ describe('dlq', () => {
     ]);
     expect(human.stdout).toMatch(/ID\s+JOB ID/);
     expect(human.stdout).toContain('kaput');
+    // Attempts made, not "1/25" beside an error that may say the attempts ran out.
+    expect(human.stdout).not.toMatch(/\d+\/\d+/);
+    expect((await cli('dlq', 'get', 'dq', a)).stdout).toMatch(/attempts made:\s+1\n/);
     expect(json(got)).toMatchObject({ id: a, status: 'dead', lastError: 'kaput' });
     expect(missing.code).toBe(3);
     expect(json<Page<unknown>>(filtered).nextCursor).toEqual(expect.any(String));
