@@ -12,7 +12,9 @@ export type ArbiterErrorCode =
   | 'JOB_NOT_FOUND'
   | 'BATCH_TOO_LARGE'
   | 'SCHEMA_TOO_NEW'
-  | 'OUTCOME_UNKNOWN';
+  | 'OUTCOME_UNKNOWN'
+  | 'SCHEMA_NOT_MIGRATED'
+  | 'EMBEDDED_POSTGRES';
 
 export class ArbiterError extends Error {
   readonly code: ArbiterErrorCode;
@@ -86,10 +88,15 @@ export class ParentNotFoundError extends ArbiterError {
   }
 }
 
+/** A call was given more items (jobs, ids, tree nodes) than it accepts at once. */
 export class BatchTooLargeError extends ValidationError {
-  constructor(field: string, size: number, limit: number) {
-    super(field, size, `at most ${limit} items per call`, 'BATCH_TOO_LARGE');
+  readonly size: number;
+  readonly limit: number;
+  constructor(field: string, size: number, limit: number, items = 'items per call') {
+    super(field, size, `at most ${limit} ${items}`, 'BATCH_TOO_LARGE');
     this.name = 'BatchTooLargeError';
+    this.size = size;
+    this.limit = limit;
   }
 }
 
@@ -97,7 +104,7 @@ export class SchemaTooNewError extends ArbiterError {
   constructor(schema: string, found: number, known: number) {
     super(
       'SCHEMA_TOO_NEW',
-      `schema "${schema}" is at migration ${found} but this version of arbiter knows only up to ${known}; upgrade arbiter`,
+      `schema "${schema}" is at migration ${found} but this version of Arbiter knows only up to ${known}; upgrade pg-arbiter`,
     );
     this.name = 'SchemaTooNewError';
   }
@@ -120,6 +127,17 @@ export class OutcomeUnknownError extends ArbiterError {
   }
 }
 
+/**
+ * The embedded PostgreSQL (`arbiter dev`, `arbiter demo`, `startEmbeddedPostgres`) cannot start here; the
+ * message says why and what to do.
+ */
+export class EmbeddedPostgresError extends ArbiterError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('EMBEDDED_POSTGRES', message, options);
+    this.name = 'EmbeddedPostgresError';
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 80 ? value.slice(0, 80) + '…' : value);
   if (typeof value === 'bigint') return `${value}n`;
@@ -128,4 +146,56 @@ function describe(value: unknown): string {
   if (value === null || typeof value !== 'object') return String(value);
   if (Array.isArray(value)) return `array(${value.length})`;
   return 'object';
+}
+
+/**
+ * Arbiter's schema is not ready for this version of Arbiter: `state` says why. `missing`: the PostgreSQL
+ * schema does not exist; `not-migrated`: it exists but no migration was ever applied to it; `behind`: it
+ * lacks migrations this version needs. Each is fixed by running the migrations (a schema migrated by a
+ * newer version is a SchemaTooNewError).
+ */
+export class SchemaNotMigratedError extends ArbiterError {
+  readonly schema: string;
+  readonly state: 'missing' | 'not-migrated' | 'behind';
+  /** The latest migration applied (0 when none). */
+  readonly found: number;
+  /** The latest migration this version of Arbiter ships. */
+  readonly expected: number;
+  constructor(schema: string, state: 'missing' | 'not-migrated' | 'behind', found: number, expected: number) {
+    const problem =
+      state === 'missing'
+        ? `schema "${schema}" does not exist`
+        : state === 'not-migrated'
+          ? `schema "${schema}" has no Arbiter migrations applied`
+          : `schema "${schema}" is at migration ${found} but this version of arbiter needs ${expected}`;
+    super(
+      'SCHEMA_NOT_MIGRATED',
+      `${problem}; run \`arbiter migrate --schema ${schema}\` or call arbiter.migrate()`,
+    );
+    this.name = 'SchemaNotMigratedError';
+    this.schema = schema;
+    this.state = state;
+    this.found = found;
+    this.expected = expected;
+  }
+}
+
+/**
+ * A worker was asked to serve (or schedule cron jobs into) queues that do not exist. `queues` names every
+ * one of them; the code is QUEUE_NOT_FOUND, as for a single queue.
+ */
+export class QueuesNotFoundError extends ArbiterError {
+  readonly schema: string;
+  readonly queues: readonly string[];
+  constructor(schema: string, queues: readonly string[]) {
+    const names = queues.map((q) => `"${q}"`).join(', ');
+    super(
+      'QUEUE_NOT_FOUND',
+      `${queues.length === 1 ? `queue ${names} does` : `queues ${names} do`} not exist in schema "${schema}" ` +
+        '(create them with createQueue, or start the worker with waitForQueues: true to wait for them)',
+    );
+    this.name = 'QueuesNotFoundError';
+    this.schema = schema;
+    this.queues = queues;
+  }
 }

@@ -65,7 +65,7 @@ export class DeadLetters<T = unknown> {
     const fence = toFence(job);
     const item: DlqMoveItem = { ...fence, error: errorText(error, 'error') };
     const { db, t } = this.ctx;
-    return withTranslation(t, async () => {
+    return withTranslation(this.ctx, async () => {
       if (await dlqMoveStandalone(db, t, item)) return 1;
       return db.transaction((tx) => dlqMoveFenced(tx, t, [item]));
     });
@@ -86,7 +86,7 @@ export class DeadLetters<T = unknown> {
     });
     if (list.length === 0) return 0;
     const { db, t } = this.ctx;
-    return withTranslation(t, () => db.transaction((tx) => dlqMoveFenced(tx, t, list)));
+    return withTranslation(this.ctx, () => db.transaction((tx) => dlqMoveFenced(tx, t, list)));
   }
 
   /**
@@ -97,7 +97,7 @@ export class DeadLetters<T = unknown> {
     const o = checkOptions<{ limit: number }>(options, 'options', ['limit']);
     const limit =
       o.limit === undefined ? DEFAULT_REAP_LIMIT : intInRange(o.limit, 'options.limit', 1, LIMITS.maxBatch);
-    return withTranslation(this.ctx.t, () => dlqReapExhausted(this.ctx.db, this.ctx.t, limit));
+    return withTranslation(this.ctx, () => dlqReapExhausted(this.ctx.db, this.ctx.t, limit));
   }
 
   /**
@@ -108,7 +108,7 @@ export class DeadLetters<T = unknown> {
   async retry(id: IdInput): Promise<Job<T> | null> {
     const dlqId = toJobId(id, 'id');
     const { db, t, name } = this.ctx;
-    const row = await withTranslation(t, () => db.transaction((tx) => dlqRetry(tx, t, dlqId)));
+    const row = await withTranslation(this.ctx, () => db.transaction((tx) => dlqRetry(tx, t, dlqId)));
     return row ? toJob<T>(name, row) : null;
   }
 
@@ -122,7 +122,7 @@ export class DeadLetters<T = unknown> {
     const list = [...new Set(toJobIds(ids, 'ids', LIMITS.maxBatch))];
     if (list.length === 0) return { retried: [], missing: [] };
     const { db, t, name } = this.ctx;
-    const rows = await withTranslation(t, () => db.transaction((tx) => dlqRetryMany(tx, t, list)));
+    const rows = await withTranslation(this.ctx, () => db.transaction((tx) => dlqRetryMany(tx, t, list)));
     const retried: DeadLetterRetryResult<T>['retried'] = [];
     const missing: JobId[] = [];
     for (const id of list) {
@@ -135,12 +135,12 @@ export class DeadLetters<T = unknown> {
 
   async exists(id: IdInput): Promise<boolean> {
     const dlqId = toJobId(id, 'id');
-    return withTranslation(this.ctx.t, () => dlqExists(this.ctx.db, this.ctx.t, dlqId));
+    return withTranslation(this.ctx, () => dlqExists(this.ctx.db, this.ctx.t, dlqId));
   }
 
   async get(id: IdInput): Promise<DeadJob<T> | null> {
     const dlqId = toJobId(id, 'id');
-    const row = await withTranslation(this.ctx.t, () => dlqGet(this.ctx.db, this.ctx.t, dlqId));
+    const row = await withTranslation(this.ctx, () => dlqGet(this.ctx.db, this.ctx.t, dlqId));
     return row ? toDeadJob<T>(this.ctx.name, row) : null;
   }
 
@@ -157,7 +157,7 @@ export class DeadLetters<T = unknown> {
   /** How many dead letters match `filter` (seed 000 countDLQJobs / countDLQFiltered). */
   async count(filter?: DeadJobFilter): Promise<number> {
     const spec = normalizeFilter(filter, 'filter', 'dlq');
-    return withTranslation(this.ctx.t, () => dlqCount(this.ctx.db, this.ctx.t, spec));
+    return withTranslation(this.ctx, () => dlqCount(this.ctx.db, this.ctx.t, spec));
   }
 
   /** Dead children of one parent, most recently failed first (seed 000 listDLQJobsByParent). */
@@ -170,7 +170,7 @@ export class DeadLetters<T = unknown> {
   /** Number of dead children of one parent (seed 000 countDLQJobsByParent). */
   async countByParent(parentId: IdInput): Promise<number> {
     const spec: FilterSpec = { parentId: toJobId(parentId, 'parentId') };
-    return withTranslation(this.ctx.t, () => dlqCount(this.ctx.db, this.ctx.t, spec));
+    return withTranslation(this.ctx, () => dlqCount(this.ctx.db, this.ctx.t, spec));
   }
 
   /**
@@ -180,7 +180,7 @@ export class DeadLetters<T = unknown> {
   async delete(id: IdInput): Promise<number> {
     const dlqId = toJobId(id, 'id');
     const { db, t } = this.ctx;
-    return withTranslation(t, () => db.transaction((tx) => dlqDelete(tx, t, [dlqId])));
+    return withTranslation(this.ctx, () => db.transaction((tx) => dlqDelete(tx, t, [dlqId])));
   }
 
   /** Deletes several dead letters in one transaction (seed 000 deleteDLQJobsBatch). Returns how many. */
@@ -188,7 +188,7 @@ export class DeadLetters<T = unknown> {
     const list = [...new Set(toJobIds(ids, 'ids', LIMITS.maxBatch))];
     if (list.length === 0) return 0;
     const { db, t } = this.ctx;
-    return withTranslation(t, () => db.transaction((tx) => dlqDelete(tx, t, list)));
+    return withTranslation(this.ctx, () => db.transaction((tx) => dlqDelete(tx, t, list)));
   }
 
   private async page(spec: FilterSpec, o: Partial<PageOptions>, field: string): Promise<Page<DeadJob<T>>> {
@@ -199,7 +199,7 @@ export class DeadLetters<T = unknown> {
     const after =
       o.cursor === undefined || o.cursor === null ? null : parseCursor(o.cursor, `${field}.cursor`);
     // One extra row tells whether another page exists, so the last page has no cursor.
-    const rows = await withTranslation(this.ctx.t, () =>
+    const rows = await withTranslation(this.ctx, () =>
       dlqList(this.ctx.db, this.ctx.t, spec, after, limit + 1),
     );
     const more = rows.length > limit;

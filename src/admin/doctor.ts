@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { validateSchemaName } from '../core/identifiers.js';
 import type { Executor } from '../db/executor.js';
-import { currentVersion, loadMigrations } from '../db/migrate.js';
+import { schemaStatus, type SchemaState } from '../db/migrate.js';
 import {
   doctorGroupDrift,
   doctorProbeQueue,
   doctorQueueObjects,
-  doctorSchemaExists,
   doctorTableHealth,
+  doctorWorkersMissingQueues,
   type QueueBlueprint,
 } from '../db/queries/doctor.js';
 import { queueTables, quoteIdent } from '../db/sql.js';
@@ -48,7 +48,7 @@ async function queueBlueprint(db: Executor, schema: string): Promise<QueueBluepr
 const DEAD_TUPLES_PROBLEM = 10_000;
 const AUTOVACUUM_STALE_MS = 3600_000;
 
-export type DoctorCheck = 'schema' | 'tables' | 'triggers' | 'groups' | 'health';
+export type DoctorCheck = 'schema' | 'tables' | 'triggers' | 'groups' | 'health' | 'workers';
 
 export interface DoctorFinding {
   /** `problem` fails the check (exit code 1 in the CLI); `warning` is worth a look. */
@@ -68,7 +68,7 @@ export interface QueueDiagnosis {
   disabledTriggers: string[];
   /** Rows in the groups table; null when the tables needed to count are missing. */
   groups: number | null;
-  /** Groups whose job_count differs from the real number of jobs; null when not checked. */
+  /** Groups whose row disagrees with their jobs (see doctorGroupDrift); null when not checked. */
   driftedGroups: number | null;
 }
 
@@ -87,6 +87,11 @@ export interface TableHealth {
 
 export interface DoctorReport {
   schema: string;
+  /**
+   * The schema against this version's migrations: `missing`, `not-migrated`, `behind`, `current` or
+   * `too-new` (the conditions Arbiter calls and worker start reject with a typed error).
+   */
+  schemaState: SchemaState;
   /** Migration version found (0: not migrated). */
   schemaVersion: number;
   /** Latest migration this version of Arbiter ships. */
@@ -104,12 +109,12 @@ export interface DoctorReport {
  */
 export async function diagnose(db: Executor, schema: string): Promise<DoctorReport> {
   validateSchemaName(schema);
-  const expectedVersion = loadMigrations().at(-1)?.version ?? 0;
   const findings: DoctorFinding[] = [];
-  const exists = await doctorSchemaExists(db, schema);
-  const schemaVersion = exists ? await currentVersion(db, schema) : 0;
+  const status = await schemaStatus(db, schema);
+  const { version: schemaVersion, expected: expectedVersion } = status;
   const report = (queues: QueueDiagnosis[], tables: TableHealth[]): DoctorReport => ({
     schema,
+    schemaState: status.state,
     schemaVersion,
     expectedVersion,
     queues,
@@ -118,23 +123,27 @@ export async function diagnose(db: Executor, schema: string): Promise<DoctorRepo
     ok: findings.every((f) => f.severity !== 'problem'),
   });
 
-  if (schemaVersion === 0) {
+  const migrateFix = `run \`arbiter migrate --schema ${schema}\` (or call arbiter.migrate())`;
+  if (status.state === 'missing' || status.state === 'not-migrated') {
     findings.push({
       severity: 'problem',
       check: 'schema',
-      message: `schema "${schema}" is not migrated`,
-      fix: `run \`arbiter migrate --schema ${schema}\` (or call arbiter.migrate())`,
+      message:
+        status.state === 'missing'
+          ? `schema "${schema}" does not exist`
+          : `schema "${schema}" has no Arbiter migrations applied`,
+      fix: migrateFix,
     });
     return report([], []);
   }
-  if (schemaVersion < expectedVersion) {
+  if (status.state === 'behind') {
     findings.push({
       severity: 'problem',
       check: 'schema',
       message: `schema "${schema}" is at migration ${schemaVersion}, expected ${expectedVersion}`,
-      fix: 'run `arbiter migrate` (preview with `arbiter migrate --dry-run`)',
+      fix: `${migrateFix}; preview with \`arbiter migrate --dry-run\``,
     });
-  } else if (schemaVersion > expectedVersion) {
+  } else if (status.state === 'too-new') {
     findings.push({
       severity: 'problem',
       check: 'schema',
@@ -215,10 +224,19 @@ export async function diagnose(db: Executor, schema: string): Promise<DoctorRepo
         severity: 'problem',
         check: 'groups',
         queue: row.name,
-        message: `queue "${row.name}": ${drift.drifted} group${drift.drifted === 1 ? '' : 's'} with a job count that differs from the jobs table`,
+        message: `queue "${row.name}": ${drift.drifted} group${drift.drifted === 1 ? '' : 's'} whose row disagrees with their jobs`,
         fix: `run \`arbiter doctor --fix\` or call queue('${row.name}').jobs.refreshGroups()`,
       });
     }
+  }
+
+  for (const w of await doctorWorkersMissingQueues(db, schema)) {
+    findings.push({
+      severity: 'warning',
+      check: 'workers',
+      message: `worker "${w.id}" (${w.hostname}, pid ${w.pid}) is registered for queues that do not exist: ${w.missing.join(', ')} (it claims nothing from them)`,
+      fix: `create them (\`arbiter queue create <name>\`) or correct the queue names the worker is given`,
+    });
   }
 
   const now = Date.now();

@@ -28,7 +28,7 @@ export type GroupState = 'in-flight' | 'retrying' | 'ready' | 'idle';
 
 export interface GroupInfo {
   groupKey: string;
-  /** Live jobs of the group (maintained by triggers with every insert and delete: no count is run). */
+  /** Live jobs of the group, counted up to GROUP_COUNT_CAP (that value means at least as many). */
   jobCount: number;
   state: GroupState;
   /** True when the group is held: no job of it can be claimed until `blockedUntil`. */
@@ -47,6 +47,8 @@ export interface GroupInfo {
 export const GROUP_CURSOR_KIND = 'groups:key-asc';
 /** Jobs of one group looked at (in FIFO order) to find the next runnable one. */
 export const GROUP_SCAN = 1000;
+/** Jobs of one group counted for the listing; a larger group shows this many. */
+export const GROUP_COUNT_CAP = 10_000;
 
 function ref(c: GroupJobColumns): GroupJobRef | null {
   if (c.id === null) return null;
@@ -133,7 +135,7 @@ function toGroupInfo(r: GroupListRow): GroupInfo {
 
 /** One group, described as in listGroups (the implementation of queue.jobs.group); null when it has no job. */
 export async function getGroup(ctx: QueueContext, key: string): Promise<GroupInfo | null> {
-  const row = await withTranslation(ctx.t, () => groupGet(ctx.db, ctx.t, key, GROUP_SCAN));
+  const row = await withTranslation(ctx, () => groupGet(ctx.db, ctx.t, key, GROUP_SCAN, GROUP_COUNT_CAP));
   return row === null ? null : toGroupInfo(row);
 }
 
@@ -152,7 +154,9 @@ export async function listGroups(
   const limit =
     o.limit === undefined ? DEFAULT_PAGE_SIZE : intInRange(o.limit, `${field}.limit`, 1, LIMITS.maxPageSize);
   const after = o.cursor === undefined || o.cursor === null ? null : parseCursor(o.cursor, `${field}.cursor`);
-  const rows = await withTranslation(ctx.t, () => groupList(ctx.db, ctx.t, after, limit + 1, GROUP_SCAN));
+  const rows = await withTranslation(ctx, () =>
+    groupList(ctx.db, ctx.t, after, limit + 1, GROUP_SCAN, GROUP_COUNT_CAP),
+  );
   const items = rows.slice(0, limit).map(toGroupInfo);
   const last = items[items.length - 1];
   return {

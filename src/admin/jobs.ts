@@ -265,8 +265,10 @@ export class JobsAdmin<T = unknown> {
   }
 
   /**
-   * Recomputes the groups table from the jobs, repairing any drift. Serialized per queue; returns false
-   * when skipped because the previous refresh finished less than `minIntervalMs` (default 0) ago.
+   * Recomputes the groups table from the jobs, repairing any drift, a page of groups at a time and
+   * without holding off claims or enqueues (a group in use at that moment is left as its user keeps it).
+   * Returns false when skipped because the previous refresh started less than `minIntervalMs` (default 0)
+   * ago.
    */
   async refreshGroups(options: RefreshGroupsOptions = {}): Promise<boolean> {
     const o = checkOptions<RefreshGroupsOptions>(options, 'options', ['minIntervalMs']);
@@ -274,9 +276,7 @@ export class JobsAdmin<T = unknown> {
       o.minIntervalMs === undefined
         ? 0
         : durationMs(o.minIntervalMs, 'options.minIntervalMs', LIMITS.maxDelayMs);
-    const ran = await this.run(() =>
-      this.ctx.db.transaction((tx) => groupRefresh(tx, this.ctx.t, minIntervalMs)),
-    );
+    const ran = await this.run(() => groupRefresh(this.ctx.db, this.ctx.t, minIntervalMs));
     if (ran === null) throw new QueueNotFoundError(this.ctx.t.schema, this.ctx.t.queue);
     return ran;
   }
@@ -308,6 +308,6 @@ export class JobsAdmin<T = unknown> {
   }
 
   private run<R>(fn: () => Promise<R>): Promise<R> {
-    return withTranslation(this.ctx.t, fn);
+    return withTranslation(this.ctx, fn);
   }
 }

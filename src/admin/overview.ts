@@ -78,7 +78,7 @@ function claimableCount(r: OverviewRow, cap: number): OverviewCount {
 
 /** Reads one queue's overview (the implementation of queue.jobs.overview). */
 export async function readQueueOverview(ctx: QueueContext, cap: number): Promise<QueueOverview> {
-  const r = await withTranslation(ctx.t, () => queueOverview(ctx.db, ctx.t, cap));
+  const r = await withTranslation(ctx, () => queueOverview(ctx.db, ctx.t, cap));
   return {
     total: count(r.total, cap, r.total_estimate),
     claimable: claimableCount(r, cap),

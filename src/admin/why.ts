@@ -83,10 +83,10 @@ function silentWorker(worker: string, ms: number, job: JobId, leasedUntil: Date,
  */
 export async function explainJob<T>(ctx: QueueContext, id: JobId): Promise<JobExplanation<T> | null> {
   const { db, t, name } = ctx;
-  const facts = await withTranslation(t, () => jobWhyFacts(db, t, id, LIVE_WORKER_WINDOW_MS, CHILD_CAP));
+  const facts = await withTranslation(ctx, () => jobWhyFacts(db, t, id, LIVE_WORKER_WINDOW_MS, CHILD_CAP));
   const base = { group: null, liveWorkers: facts.live_workers, checkedAt: facts.now };
   if (facts.job === null) {
-    const row = await withTranslation(t, () => dlqGetByJobId(db, t, id));
+    const row = await withTranslation(ctx, () => dlqGetByJobId(db, t, id));
     if (row === null) return null;
     const dead = toDeadJob<T>(name, row);
     const text =
@@ -209,7 +209,7 @@ async function groupReasons(
         until: b.leasedUntil!,
       });
       if (b.workerId !== null) {
-        const ms = await withTranslation(ctx.t, () => workerSilentMs(ctx.db, ctx.t.schema, b.workerId!));
+        const ms = await withTranslation(ctx, () => workerSilentMs(ctx.db, ctx.t.schema, b.workerId!));
         if (ms !== null && ms > LIVE_WORKER_WINDOW_MS) {
           add({
             code: 'worker-silent',

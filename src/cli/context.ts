@@ -34,7 +34,7 @@ export class CliContext {
     if (this.databaseUrl === undefined) {
       throw usageError(
         'no database given: set DATABASE_URL or pass --database-url postgres://user:pass@host:5432/db',
-        '`arbiter demo` (when available) starts an embedded database for trying things out',
+        '`arbiter dev` starts a local database for development (`arbiter demo`: one with sample queues)',
       );
     }
     // Checked here so the error never echoes the URL (it may hold a password).

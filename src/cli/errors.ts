@@ -1,4 +1,4 @@
-import { ArbiterError, ValidationError } from '../errors.js';
+import { ArbiterError, QueuesNotFoundError, ValidationError } from '../errors.js';
 import { isConnectionError } from '../db/executor.js';
 import { cliValidationMessage } from './flags.js';
 
@@ -13,6 +13,8 @@ export const EXIT = {
   notFound: 3,
   /** The database cannot be reached (refused, timed out, authentication, unknown database). */
   cannotConnect: 4,
+  /** The schema is missing, not migrated, or migrated by a newer Arbiter: run `migrate`, or upgrade. */
+  schemaNotReady: 5,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -79,7 +81,19 @@ export function describeError(err: unknown): ReportedError {
     switch (err.code) {
       case 'PAYLOAD_TOO_LARGE':
         return { exitCode: EXIT.usage, code: err.code, message: err.message };
+      case 'SCHEMA_NOT_MIGRATED':
+      case 'SCHEMA_TOO_NEW':
+        return { exitCode: EXIT.schemaNotReady, code: err.code, message: err.message };
       case 'QUEUE_NOT_FOUND':
+        if (err instanceof QueuesNotFoundError) {
+          const names = err.queues.join(', ');
+          return {
+            exitCode: EXIT.notFound,
+            code: err.code,
+            message: `queues not found in schema "${err.schema}": ${names}`,
+            hint: 'create them with `arbiter queue create <name>`, or run the worker with --wait-for-queues',
+          };
+        }
         return {
           exitCode: EXIT.notFound,
           code: err.code,
@@ -103,11 +117,12 @@ export function describeError(err: unknown): ReportedError {
       hint: 'check --database-url (or DATABASE_URL) and that PostgreSQL is running',
     };
   }
-  // undefined_table, invalid_schema_name, undefined_function (_create_queue missing)
+  // undefined_table, invalid_schema_name, undefined_function (_create_queue missing) outside the calls
+  // that check the schema themselves
   if (code === '42P01' || code === '3F000' || code === '42883') {
     return {
-      exitCode: EXIT.failure,
-      code: 'SCHEMA_MISSING',
+      exitCode: EXIT.schemaNotReady,
+      code: 'SCHEMA_NOT_MIGRATED',
       message: 'the Arbiter schema is missing or not migrated',
       hint: 'run `arbiter migrate` (and check --schema)',
     };

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { registerDemo } from './commands/demo.js';
+import { registerDev } from './commands/dev.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEnqueue } from './commands/enqueue.js';
@@ -57,6 +58,7 @@ function buildProgram(json = false): Command {
   registerDoctor(program);
   registerWorker(program);
   registerServe(program);
+  registerDev(program);
   registerDemo(program);
   // Subcommands inherit exitOverride only when created after it; set it (and the help hint) everywhere.
   const walk = (cmd: Command): void => {

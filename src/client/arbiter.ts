@@ -5,6 +5,7 @@ import { checkOptions, intInRange } from '../core/validate.js';
 import type { Executor } from '../db/executor.js';
 import { currentVersion, migrate, pendingMigrationSql, type MigrateResult } from '../db/migrate.js';
 import { PoolExecutor, createPool, toExecutor, type ExecutorSource } from '../db/pg-executor.js';
+import { SchemaCheck } from '../db/schema-check.js';
 import {
   queueCreate,
   queueDrop,
@@ -60,6 +61,7 @@ export class Arbiter {
   private readonly queues = new Map<string, Queue<unknown>>();
   private readonly enqueueListeners = new Set<(event: EnqueuedEvent) => void>();
   private acrossQueues: DeadLettersAcrossQueues | undefined;
+  private readonly schemaCheck: SchemaCheck;
 
   constructor(options: ArbiterOptions) {
     const o = checkOptions<ArbiterOptions>(options, 'options', OPTION_KEYS);
@@ -100,11 +102,24 @@ export class Arbiter {
       }
       this.db = toExecutor((o.pool ?? o.executor)!);
     }
+    this.schemaCheck = new SchemaCheck(this.db, this.schema);
   }
 
   /** Creates or upgrades Arbiter's schema. Safe to call on every start, from many processes at once. */
-  migrate(): Promise<MigrateResult> {
-    return migrate(this.db, this.schema);
+  async migrate(): Promise<MigrateResult> {
+    const result = await migrate(this.db, this.schema);
+    this.schemaCheck.passed = true;
+    return result;
+  }
+
+  /**
+   * Resolves when the schema is at the migration this version of Arbiter ships; otherwise rejects with
+   * SchemaNotMigratedError (missing, not migrated, or behind: run the migrations) or SchemaTooNewError
+   * (migrated by a newer Arbiter: upgrade). Every queue and admin call runs this check on first use; its
+   * success is remembered for the life of this Arbiter, a failure is checked again on the next call.
+   */
+  checkSchema(): Promise<void> {
+    return this.schemaCheck.verify();
   }
 
   /** The SQL migrate() would run now (for dry runs). */
@@ -115,6 +130,7 @@ export class Arbiter {
   /** Creates a queue's tables if they do not exist (idempotent) and returns its handle. */
   async createQueue<T = unknown>(name: string): Promise<Queue<T>> {
     validateQueueName(name);
+    await this.checkSchema();
     await queueCreate(this.db, this.schema, name);
     return this.queue<T>(name);
   }
@@ -122,29 +138,34 @@ export class Arbiter {
   /** Drops a queue and all its jobs, dead letters and results. Returns false if it did not exist. */
   async dropQueue(name: string): Promise<boolean> {
     validateQueueName(name);
+    await this.checkSchema();
     this.queues.delete(name);
     return queueDrop(this.db, this.schema, name);
   }
 
   /** Stops claims from a queue (enqueue keeps working; in-flight jobs finish). False if it does not exist. */
-  pauseQueue(name: string): Promise<boolean> {
+  async pauseQueue(name: string): Promise<boolean> {
     validateQueueName(name);
+    await this.checkSchema();
     return queueSetPaused(this.db, this.schema, name, true);
   }
 
   /** Lets a paused queue be claimed from again and wakes idle workers at once. False if it does not exist. */
-  resumeQueue(name: string): Promise<boolean> {
+  async resumeQueue(name: string): Promise<boolean> {
     validateQueueName(name);
+    await this.checkSchema();
     return queueSetPaused(this.db, this.schema, name, false);
   }
 
-  listQueues(): Promise<QueueInfo[]> {
+  async listQueues(): Promise<QueueInfo[]> {
+    await this.checkSchema();
     return queueList(this.db, this.schema);
   }
 
   /** One queue's name, state and creation time, or null when it does not exist (one primary-key lookup). */
   async getQueue(name: string): Promise<QueueInfo | null> {
     validateQueueName(name);
+    await this.checkSchema();
     return queueGet(this.db, this.schema, name);
   }
 
@@ -164,6 +185,7 @@ export class Arbiter {
         name,
         maxPayloadBytes: this.maxPayloadBytes,
         enqueued: (queue, count) => this.reportEnqueued(queue, count),
+        schemaCheck: this.schemaCheck,
       });
       this.queues.set(name, q);
     }

@@ -1,4 +1,5 @@
 import type { Executor } from '../db/executor.js';
+import type { SchemaCheck } from '../db/schema-check.js';
 import type { QueueTables } from '../db/sql.js';
 
 /** What every facet of a queue handle shares: where to send SQL, which tables, and resolved limits. */
@@ -9,4 +10,6 @@ export interface QueueContext {
   readonly maxPayloadBytes: number;
   /** Reports jobs inserted (the Arbiter's enqueue event stream). */
   readonly enqueued?: (queue: string, count: number) => void;
+  /** The Arbiter's check that its schema is at this version's migration (see withTranslation). */
+  readonly schemaCheck?: SchemaCheck;
 }

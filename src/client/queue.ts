@@ -23,6 +23,7 @@ import {
 import {
   jobByIdempotencyKey,
   jobInsert,
+  jobInsertLocks,
   jobInsertMany,
   sortForInsert,
   type JobInsert,
@@ -110,7 +111,7 @@ export class Queue<T = unknown> {
     const row = toJobInsert(payload, options, this.ctx.maxPayloadBytes);
     const db = this.db(options.tx);
     return withTranslation(
-      this.ctx.t,
+      this.ctx,
       async () => {
         const inserted = await guardCommit('enqueue', db, () =>
           options.tx === undefined && !db.pinned && EnqueueBatcher.eligible(row)
@@ -132,7 +133,8 @@ export class Queue<T = unknown> {
   }
 
   /**
-   * Adds many jobs in one statement (two when the batch mixes replace-mode dedup with other rows).
+   * Adds many jobs in one statement (two when the batch mixes replace-mode dedup with other rows, and
+   * one more first, taking the batch's locks in a fixed order, when its rows carry keys).
    * Within the batch the last occurrence of a dedup key wins. Returns only jobs actually inserted or
    * replaced. Parents are not validated here beyond the foreign key; use enqueueTree for trees.
    */
@@ -174,18 +176,22 @@ export class Queue<T = unknown> {
     const sorted = sortForInsert(kept);
     const replace = sorted.filter((p) => p.dedupMode === 'replace');
     const others = sorted.filter((p) => p.dedupMode !== 'replace');
+    // Rows with keys can wait on another batch's rows: such a batch takes all its locks first, in one
+    // order (see jobInsertLocks), which also covers a batch split in two statements.
+    const keyed = sorted.some((p) => p.dedupKey !== null || p.idempotencyKey !== null);
     const db = this.db(options.tx);
     return withTranslation(
-      this.ctx.t,
+      this.ctx,
       () =>
         guardCommit('enqueueMany', db, async () => {
           const run = async (ex: Executor) => {
+            if (keyed) await jobInsertLocks(ex, this.ctx.t, sorted);
             const a = await jobInsertMany(ex, this.ctx.t, others, null, returning);
             const b = await jobInsertMany(ex, this.ctx.t, replace, 'replace', returning);
             if (returning) return [...a.rows, ...b.rows];
             return new Array<JobRow>(a.count + b.count);
           };
-          const rows = await (replace.length > 0 && others.length > 0 ? db.transaction(run) : run(db));
+          const rows = await (keyed ? db.transaction(run) : run(db));
           this.ctx.enqueued?.(this.ctx.name, rows.length);
           return rows;
         }),
@@ -202,7 +208,7 @@ export class Queue<T = unknown> {
     checkOptions(options, 'options', ['tx']);
     const db = this.db(options.tx);
     return withTranslation(
-      this.ctx.t,
+      this.ctx,
       () =>
         guardCommit('enqueueTree', db, async () => {
           const tree = await db.transaction((tx) => insertTree<T>(tx, this.ctx, root, (r) => this.job(r)));
@@ -231,7 +237,7 @@ export class Queue<T = unknown> {
     const o = checkOptions<ClaimOptions>(options, 'options', ['limit', 'leaseMs', 'workerId']);
     const limit = o.limit === undefined ? 1 : intInRange(o.limit, 'options.limit', 1, LIMITS.maxBatch);
     const { leaseMs, workerId } = leaseAndWorker(o);
-    const { rows, nextDueMs } = await withTranslation(this.ctx.t, () =>
+    const { rows, nextDueMs } = await withTranslation(this.ctx, () =>
       jobClaim(this.ctx.db, this.ctx.t, {
         perGroup: 1,
         groups: limit,
@@ -265,7 +271,7 @@ export class Queue<T = unknown> {
     const batchSize = intInRange(o.batchSize, 'options.batchSize', 1, 1000);
     const maxBatches = intInRange(o.maxBatches, 'options.maxBatches', 1, 1000);
     const { leaseMs, workerId } = leaseAndWorker(o);
-    const { rows, nextDueMs } = await withTranslation(this.ctx.t, () =>
+    const { rows, nextDueMs } = await withTranslation(this.ctx, () =>
       jobClaim(this.ctx.db, this.ctx.t, {
         perGroup: batchSize,
         groups: maxBatches,
@@ -296,13 +302,13 @@ export class Queue<T = unknown> {
     const fence = toFence(job);
     const result = 'result' in o ? encodePayload(o.result, this.ctx.maxPayloadBytes) : undefined;
     const inTree = (job as { parentId?: unknown }).parentId != null;
-    return withTranslation(this.ctx.t, () => jobAck(this.ctx.db, this.ctx.t, fence, result, { inTree }));
+    return withTranslation(this.ctx, () => jobAck(this.ctx.db, this.ctx.t, fence, result, { inTree }));
   }
 
   /** Acks several jobs, each with full smart-ack treatment, in one transaction. Returns how many were acked. */
   async ackMany(jobs: readonly JobRef[]): Promise<number> {
     const fences = batchArray(jobs, 'jobs').map((j, i) => toFence(j as JobRef, `jobs[${i}]`));
-    return withTranslation(this.ctx.t, () =>
+    return withTranslation(this.ctx, () =>
       this.ctx.db.transaction(async (tx) => {
         const done = new Set(await jobAckBulk(tx, this.ctx.t, fences));
         let count = done.size;
@@ -320,23 +326,21 @@ export class Queue<T = unknown> {
    */
   async ackBulk(jobs: readonly JobRef[]): Promise<string[]> {
     const fences = batchArray(jobs, 'jobs').map((j, i) => toFence(j as JobRef, `jobs[${i}]`));
-    return withTranslation(this.ctx.t, () => jobAckBulk(this.ctx.db, this.ctx.t, fences));
+    return withTranslation(this.ctx, () => jobAckBulk(this.ctx.db, this.ctx.t, fences));
   }
 
   /** Sets a held job's lease to `leaseMs` from now. Returns 1, or 0 when the job is no longer ours. */
   async extendLease(job: JobRef, leaseMs: number): Promise<number> {
     const fence = toFence(job);
     const ms = durationMs(leaseMs, 'leaseMs', LIMITS.maxLeaseMs);
-    return withTranslation(this.ctx.t, () => jobExtendLease(this.ctx.db, this.ctx.t, fence, ms));
+    return withTranslation(this.ctx, () => jobExtendLease(this.ctx.db, this.ctx.t, fence, ms));
   }
 
   /** Extends several leases at once and reports, per job, updated / acked (gone) / stolen. */
   async extendLeases(jobs: readonly JobRef[], leaseMs: number): Promise<LeaseUpdate[]> {
     const fences = batchArray(jobs, 'jobs').map((j, i) => toFence(j as JobRef, `jobs[${i}]`));
     const ms = durationMs(leaseMs, 'leaseMs', LIMITS.maxLeaseMs);
-    const rows = await withTranslation(this.ctx.t, () =>
-      jobExtendLeases(this.ctx.db, this.ctx.t, fences, ms),
-    );
+    const rows = await withTranslation(this.ctx, () => jobExtendLeases(this.ctx.db, this.ctx.t, fences, ms));
     return rows.map((r) => ({
       id: r.id,
       status: r.updated ? 'updated' : r.current_attempts === null ? 'acked' : 'stolen',
@@ -355,7 +359,7 @@ export class Queue<T = unknown> {
     const error = truncateError(
       o.error === undefined ? 'retry requested' : requiredString(o.error, 'options.error', Infinity),
     );
-    return withTranslation(this.ctx.t, () => jobRetry(this.ctx.db, this.ctx.t, fence, delay, error));
+    return withTranslation(this.ctx, () => jobRetry(this.ctx.db, this.ctx.t, fence, delay, error));
   }
 }
 

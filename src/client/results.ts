@@ -34,7 +34,7 @@ export class Results {
     const parent = toJobId(parentId, 'parentId');
     const child = toJobId(childId, 'childId');
     const json = encodePayload(value, this.ctx.maxPayloadBytes);
-    return withTranslation(this.ctx.t, () => resultInsert(this.ctx.db, this.ctx.t, parent, child, json), {
+    return withTranslation(this.ctx, () => resultInsert(this.ctx.db, this.ctx.t, parent, child, json), {
       parentId: parent,
     });
   }
@@ -42,14 +42,14 @@ export class Results {
   /** Child id → stored result, ordered by child id (seed 000 getResultsByParent). */
   async byParent(parentId: IdInput): Promise<Map<JobId, unknown>> {
     const parent = toJobId(parentId, 'parentId');
-    const rows = await withTranslation(this.ctx.t, () => resultsByParent(this.ctx.db, this.ctx.t, parent));
+    const rows = await withTranslation(this.ctx, () => resultsByParent(this.ctx.db, this.ctx.t, parent));
     return new Map(rows.map((r) => [r.child_id, r.result]));
   }
 
   /** Child job id → last error, for the parent's children in the dead-letter table (seed 000 getDLQChildErrorsByParent). */
   async deadChildErrors(parentId: IdInput): Promise<Map<JobId, string>> {
     const parent = toJobId(parentId, 'parentId');
-    const rows = await withTranslation(this.ctx.t, () =>
+    const rows = await withTranslation(this.ctx, () =>
       resultDeadChildErrors(this.ctx.db, this.ctx.t, parent),
     );
     return new Map(rows.map((r) => [r.job_id, r.error]));
@@ -63,13 +63,13 @@ export class Results {
   async persistParentState(jobId: IdInput, state: unknown): Promise<number> {
     const id = toJobId(jobId, 'jobId');
     const json = state === null ? null : encodePayload(state, this.ctx.maxPayloadBytes);
-    return withTranslation(this.ctx.t, () => resultPersistParentState(this.ctx.db, this.ctx.t, id, json));
+    return withTranslation(this.ctx, () => resultPersistParentState(this.ctx.db, this.ctx.t, id, json));
   }
 
   /** The job's parent_state snapshot, or null when it has none or is not in the queue (seed 000 getParentStateSnapshot). */
   async parentState(jobId: IdInput): Promise<unknown> {
     const id = toJobId(jobId, 'jobId');
-    const state = await withTranslation(this.ctx.t, () => resultParentState(this.ctx.db, this.ctx.t, id));
+    const state = await withTranslation(this.ctx, () => resultParentState(this.ctx.db, this.ctx.t, id));
     return state ?? null;
   }
 
@@ -79,7 +79,7 @@ export class Results {
    */
   async readChildOutcomesRaw(parentId: IdInput): Promise<ChildOutcomesRaw> {
     const parent = toJobId(parentId, 'parentId');
-    const row = await withTranslation(this.ctx.t, () =>
+    const row = await withTranslation(this.ctx, () =>
       resultReadChildOutcomes(this.ctx.db, this.ctx.t, parent),
     );
     return {

@@ -1,8 +1,8 @@
 import { isPlainObject } from '../core/validate.js';
 import type { Executor } from '../db/executor.js';
-import { jobInsertMany, sortForInsert, type JobInsert } from '../db/queries/job-insert.js';
+import { jobInsertLocks, jobInsertMany, sortForInsert, type JobInsert } from '../db/queries/job-insert.js';
 import type { JobRow } from '../db/rows.js';
-import { ValidationError } from '../errors.js';
+import { BatchTooLargeError, ValidationError } from '../errors.js';
 import type { EnqueueOptions, Job } from '../types.js';
 import type { QueueContext } from './context.js';
 import { toJobInsert } from './enqueue-options.js';
@@ -40,12 +40,7 @@ function check<T>(node: unknown, path: string, counter: { n: number }, isRoot: b
     }
   }
   if (++counter.n > MAX_TREE_NODES) {
-    throw new ValidationError(
-      'tree',
-      counter.n,
-      `a tree may have at most ${MAX_TREE_NODES} nodes`,
-      'BATCH_TOO_LARGE',
-    );
+    throw new BatchTooLargeError('tree', counter.n, MAX_TREE_NODES, 'nodes in a tree');
   }
   const opts = (node.options ?? {}) as Record<string, unknown>;
   if (isPlainObject(opts)) {
@@ -112,6 +107,9 @@ export async function insertTree<T>(
     c.children.forEach(walk);
   };
   walk(checked);
+  // The tree goes in level by level, several statements: its groups' insert locks are taken first, all
+  // at once and in key order, as any batch's are within its one statement (see jobInsertLocks).
+  if (checked.children.length > 0) await jobInsertLocks(tx, ctx.t, [...prepared.values()]);
 
   let result: InsertedTree<T> | null = null;
   // The root keeps its own parentId option (if any); every other node gets its parent's id below.

@@ -1,4 +1,4 @@
-import { ValidationError } from '../errors.js';
+import { BatchTooLargeError, ValidationError } from '../errors.js';
 
 /** Job ids are PostgreSQL bigints, carried as decimal strings so no precision is ever lost. */
 export type JobId = string;
@@ -23,7 +23,6 @@ export function compareJobIds(a: JobId, b: JobId): number {
 
 export function toJobIds(values: unknown, field = 'ids', max = 10_000): JobId[] {
   if (!Array.isArray(values)) throw new ValidationError(field, values, 'must be an array of job ids');
-  if (values.length > max)
-    throw new ValidationError(field, values.length, `at most ${max} ids per call`, 'BATCH_TOO_LARGE');
+  if (values.length > max) throw new BatchTooLargeError(field, values.length, max, 'ids per call');
   return values.map((v, i) => toJobId(v, `${field}[${i}]`));
 }

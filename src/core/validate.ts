@@ -1,4 +1,4 @@
-import { ValidationError } from '../errors.js';
+import { BatchTooLargeError, ValidationError } from '../errors.js';
 
 /** Limits that keep one call bounded. */
 export const LIMITS = {
@@ -109,7 +109,6 @@ export function requiredString(value: unknown, field: string, maxLength = 65_536
 
 export function batchArray(value: unknown, field: string, max: number = LIMITS.maxBatch): unknown[] {
   if (!Array.isArray(value)) throw new ValidationError(field, value, 'must be an array');
-  if (value.length > max)
-    throw new ValidationError(field, value.length, `at most ${max} items per call`, 'BATCH_TOO_LARGE');
+  if (value.length > max) throw new BatchTooLargeError(field, value.length, max);
   return value;
 }

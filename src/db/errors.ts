@@ -1,4 +1,5 @@
 import { ParentNotFoundError, QueueNotFoundError } from '../errors.js';
+import type { SchemaCheck } from './schema-check.js';
 import type { QueueTables } from './sql.js';
 
 /** Translates PostgreSQL errors we can explain into typed errors; anything else passes through. */
@@ -17,15 +18,28 @@ export function translateDbError(
   return err;
 }
 
-/** Runs `fn`, rethrowing database errors through translateDbError. */
+/** What withTranslation needs of a queue handle: its tables, and the Arbiter's schema check if any. */
+export interface TranslationScope {
+  readonly t: QueueTables;
+  readonly schemaCheck?: SchemaCheck;
+}
+
+/**
+ * Runs `fn`, rethrowing database errors through translateDbError. The first call on an Arbiter waits for
+ * its schema check; later calls read one boolean. A missing table is a missing queue unless the schema
+ * check explains it (the schema is missing, not migrated, or at another version).
+ */
 export async function withTranslation<T>(
-  t: QueueTables,
+  scope: TranslationScope,
   fn: () => Promise<T>,
   context?: { parentId?: string | null },
 ): Promise<T> {
+  const check = scope.schemaCheck;
+  if (check !== undefined && !check.passed) await check.verify();
   try {
     return await fn();
   } catch (err) {
-    throw translateDbError(err, t, context);
+    const schemaError = check === undefined ? null : await check.explain(err);
+    throw schemaError ?? translateDbError(err, scope.t, context);
   }
 }

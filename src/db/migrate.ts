@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { validateSchemaName } from '../core/identifiers.js';
-import { SchemaTooNewError } from '../errors.js';
+import { SchemaNotMigratedError, SchemaTooNewError } from '../errors.js';
 import type { Executor } from './executor.js';
 import { quoteIdent } from './sql.js';
 
@@ -116,14 +116,62 @@ export function pendingMigrationSql(schema: string, fromVersion: number): string
 }
 
 export async function currentVersion(db: Executor, schema: string): Promise<number> {
+  return (await schemaStatus(db, schema)).version;
+}
+
+/**
+ * Where a schema stands against this version's migrations: `missing` (no such PostgreSQL schema),
+ * `not-migrated` (no migration recorded), `behind`, `current`, or `too-new` (migrated by a newer Arbiter).
+ */
+export type SchemaState = 'missing' | 'not-migrated' | 'behind' | 'current' | 'too-new';
+
+export interface SchemaStatus {
+  state: SchemaState;
+  /** The latest migration applied (0 when none). */
+  version: number;
+  /** The latest migration this version ships. */
+  expected: number;
+}
+
+/**
+ * Reads the schema's migration record without ever failing on a missing one: the objects are looked up
+ * first, so the check is safe inside a caller's transaction (a failed statement would abort it).
+ */
+export async function schemaStatus(db: Executor, schema: string): Promise<SchemaStatus> {
   validateSchemaName(schema);
-  const { rows } = await db.query<{ v: number | null }>(
-    `SELECT CASE WHEN to_regclass($1) IS NULL THEN 0 END AS v`,
-    [`${quoteIdent(schema)}._migrations`],
+  const expected = loadMigrations().at(-1)?.version ?? 0;
+  const { rows } = await db.query<{ schema_exists: boolean; table_exists: boolean }>(
+    `SELECT to_regnamespace($1) IS NOT NULL AS schema_exists, to_regclass($2) IS NOT NULL AS table_exists`,
+    [quoteIdent(schema), `${quoteIdent(schema)}._migrations`],
   );
-  if (rows[0]?.v === 0) return 0;
+  if (!rows[0]?.schema_exists) return { state: 'missing', version: 0, expected };
+  if (!rows[0].table_exists) return { state: 'not-migrated', version: 0, expected };
   const res = await db.query<{ max: number | null }>(
     `SELECT max(version) AS max FROM ${quoteIdent(schema)}._migrations`,
   );
-  return res.rows[0]?.max ?? 0;
+  const version = res.rows[0]?.max ?? 0;
+  const state: SchemaState =
+    version === 0
+      ? 'not-migrated'
+      : version < expected
+        ? 'behind'
+        : version > expected
+          ? 'too-new'
+          : 'current';
+  return { state, version, expected };
+}
+
+/** The typed error for a schema this version cannot use, or null when it is current. */
+export function schemaStatusError(
+  schema: string,
+  status: SchemaStatus,
+): SchemaNotMigratedError | SchemaTooNewError | null {
+  switch (status.state) {
+    case 'current':
+      return null;
+    case 'too-new':
+      return new SchemaTooNewError(schema, status.version, status.expected);
+    default:
+      return new SchemaNotMigratedError(schema, status.state, status.version, status.expected);
+  }
 }

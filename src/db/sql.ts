@@ -34,6 +34,19 @@ export function queueTables(schema: string, queue: string): QueueTables {
   });
 }
 
+/**
+ * Prefix of the advisory-lock key an insert takes for its group (`<q>_group_lock`, migration 0001): the
+ * group key follows it. Inserts of one group are serialized on it, so ids follow commit order.
+ */
+export function groupLockKey(t: QueueTables): string {
+  return `arbiter:group:${t.schema}.${t.queue}:`;
+}
+
+/** Prefix of the advisory-lock key a keyed batch insert takes for each dedup or idempotency key. */
+export function insertKeyLockKey(t: QueueTables): string {
+  return `arbiter:key:${t.schema}.${t.queue}:`;
+}
+
 /** Key for pg_advisory_xact_lock(hashtextextended(key, 0)) on a job tree node. */
 export function treeLockKey(t: QueueTables): string {
   return `arbiter:tree:${t.schema}.${t.queue}:`;

@@ -48,8 +48,11 @@ const STATUS_BY_CODE: Record<ArbiterErrorCode, ErrorStatus> = {
   // The parent is named in the request body: the request is well-formed but refers to nothing.
   PARENT_NOT_FOUND: 422,
   SCHEMA_TOO_NEW: 503,
+  SCHEMA_NOT_MIGRATED: 503,
   // The write may or may not have happened: retrying (with an idempotency key) is the client's call.
   OUTCOME_UNKNOWN: 503,
+  // Raised only by the embedded development server, never by an operation the API exposes.
+  EMBEDDED_POSTGRES: 500,
 };
 
 /**

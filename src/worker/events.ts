@@ -7,6 +7,10 @@ export interface WorkerEvents {
   'worker:stopped': { workerId: string; abandoned: number };
   /** The host clock differs from the database clock by more than 60 s (checked at each registry heartbeat). */
   'worker:clock-skew': { workerId: string; skewMs: number };
+  /** Once at start, with `waitForQueues`: these queues do not exist yet; each is served once it does. */
+  'worker:queues-missing': { workerId: string; queues: string[] };
+  /** A queue reported missing at start was created: the worker serves it from now on. */
+  'worker:queue-appeared': { workerId: string; queue: string };
   'job:claimed': { queue: string; job: Job };
   'job:started': { queue: string; job: Job };
   'job:succeeded': { queue: string; job: Job; durationMs: number };

@@ -152,6 +152,13 @@ export interface WorkerOptions<P extends Record<string, unknown> = Record<string
    * carrying `suppressed` (how many were left out). 0 = emit every error. Default 1,000.
    */
   errorIntervalMs?: number;
+  /**
+   * Queues (served or targeted by `cron`) that do not exist make `start()` reject with QueuesNotFoundError.
+   * true: start anyway, report them once (`worker:queues-missing`) and serve each as soon as it is
+   * created (checked every `pollIntervalMs`, and at once when a job is announced on it). For rolling
+   * deploys where another process creates the queues. Default false.
+   */
+  waitForQueues?: boolean;
   /** Recurring jobs. */
   cron?: CronSchedule[];
   /** How often schedules are checked. Default 1,000 (and never later than a schedule's next tick). */
@@ -205,6 +212,7 @@ export interface ResolvedOptions {
   completionFlushMs: number;
   reservedConnections: number;
   errorIntervalMs: number;
+  waitForQueues: boolean;
   cron: ResolvedCron[];
   cronCheckIntervalMs: number;
 }
@@ -230,6 +238,7 @@ const WORKER_KEYS = [
   'completionFlushMs',
   'reservedConnections',
   'errorIntervalMs',
+  'waitForQueues',
   'cron',
   'cronCheckIntervalMs',
 ] as const;
@@ -338,6 +347,7 @@ export function resolveOptions(raw: WorkerOptions): ResolvedOptions {
     completionFlushMs: ms(o.completionFlushMs, 'options.completionFlushMs', 5, 0, 10_000),
     reservedConnections: optionalInt(o.reservedConnections, 'options.reservedConnections', 0, 100, 2),
     errorIntervalMs: ms(o.errorIntervalMs, 'options.errorIntervalMs', 1_000, 0, 3_600_000),
+    waitForQueues: bool(o.waitForQueues, 'options.waitForQueues', false),
     cron,
     cronCheckIntervalMs: ms(o.cronCheckIntervalMs, 'options.cronCheckIntervalMs', 1_000, 10),
   };

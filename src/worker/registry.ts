@@ -14,6 +14,8 @@ const CLOCK_SKEW_WARNING_MS = 60_000;
  */
 export class WorkerRegistry {
   private timer: NodeJS.Timeout | undefined;
+  /** Whether a row was ever written: a worker whose start failed before that has nothing to remove. */
+  private registered = false;
 
   constructor(
     private readonly db: Executor,
@@ -31,13 +33,14 @@ export class WorkerRegistry {
     this.timer ??= setInterval(() => void this.beat(), this.intervalMs);
   }
 
-  private register(): Promise<void> {
-    return workerRegister(this.db, this.schema, {
+  private async register(): Promise<void> {
+    await workerRegister(this.db, this.schema, {
       id: this.workerId,
       queues: this.queues,
       hostname: hostname(),
       pid: process.pid,
     });
+    this.registered = true;
   }
 
   async beat(): Promise<void> {
@@ -66,6 +69,7 @@ export class WorkerRegistry {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (!this.registered) return;
     try {
       await workerUnregister(this.db, this.schema, this.workerId);
     } catch (error) {

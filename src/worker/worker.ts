@@ -20,6 +20,7 @@ import { Fetcher, type Claimed, type FetchTarget } from './fetcher.js';
 import { confirmLease, LeaseHeartbeat, type Running } from './heartbeat.js';
 import { Listener } from './listener.js';
 import { Maintenance } from './maintenance.js';
+import { checkWorkerStart, type QueueWatch } from './queue-watch.js';
 import { resolveOptions, type ResolvedOptions, type WorkerOptions } from './options.js';
 import { WorkerRegistry } from './registry.js';
 
@@ -48,6 +49,8 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
   private readonly listener: Listener | undefined;
   private readonly maintenance: Maintenance | undefined;
   private readonly cron: CronScheduler;
+  /** With `waitForQueues`: the queues that did not exist at start, until they do. */
+  private watch: QueueWatch | undefined;
   private readonly env: RunEnv;
   /** Connections of our own for control traffic (leases, completions, registry); see reservedConnections. */
   private readonly reserve: ReservedPool | undefined;
@@ -126,7 +129,11 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
         checkTimeoutMs: this.o.listenerCheckTimeoutMs,
         triggerCheckIntervalMs: this.o.triggerCheckIntervalMs,
         events: this.emitter,
-        onWake: (queue) => this.fetcher.wake(queue),
+        onWake: (queue) => {
+          // A NOTIFY names a queue whose jobs exist: one we wait for is there now.
+          if (queue !== null && this.watch?.has(queue)) void this.watch.check();
+          this.fetcher.wake(queue);
+        },
       });
     }
     if (this.o.maintenance) {
@@ -141,7 +148,13 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
         events: this.emitter,
       });
     }
-    this.cron = new CronScheduler(arbiter, this.o.cron, this.o.cronCheckIntervalMs, this.emitter);
+    this.cron = new CronScheduler(
+      arbiter,
+      this.o.cron,
+      this.o.cronCheckIntervalMs,
+      this.emitter,
+      (queue) => !this.watch?.has(queue),
+    );
     this.env = {
       events: this.emitter,
       workerId: this.id,
@@ -199,10 +212,29 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     return this.listener?.pid ?? null;
   }
 
-  /** Registers the worker and starts claiming. Resolves once running. */
+  /**
+   * Checks that the schema is migrated for this version and that every queue (served, or a cron target)
+   * exists, then registers the worker and starts claiming. Resolves once running. A failed check rejects
+   * (SchemaNotMigratedError, SchemaTooNewError, QueuesNotFoundError) before anything is registered,
+   * started or emitted, and the worker is stopped.
+   */
   async start(): Promise<void> {
     if (this.state !== 'idle') throw new Error(`worker ${this.id} cannot start: it is ${this.state}`);
     this.state = 'starting';
+    try {
+      // Before anything is registered or started: a worker that cannot do its job leaves no trace.
+      this.watch = await checkWorkerStart(this.o, {
+        db: this.control,
+        workerId: this.id,
+        onAppear: (queue) => this.fetcher.askAgain(queue),
+        events: this.emitter,
+      });
+    } catch (error) {
+      await this.reserve?.close();
+      this.state = 'stopped';
+      this.resolveStopped();
+      throw error;
+    }
     try {
       await this.registry.start();
       await this.listener?.start();
@@ -219,6 +251,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     if (this.o.handleSignals) this.installSignalHandlers();
     this.state = 'running';
     this.emitter.emit('worker:started', { workerId: this.id, queues: this.o.queues.map((q) => q.name) });
+    this.watch?.start();
   }
 
   /**
@@ -258,6 +291,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
   }
 
   private async shutdownServices(): Promise<void> {
+    await this.watch?.stop();
     this.heartbeat.stop();
     await this.fetcher.stop();
     await this.listener?.stop();
@@ -336,6 +370,8 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
 
   private freeSlots(queue: string, queueConcurrency: number): number {
     if (this.state !== 'running' && this.state !== 'starting') return 0;
+    // A queue still missing (waitForQueues) is not claimed from until it appears.
+    if (this.watch?.has(queue)) return 0;
     // Backpressure: while the database lags behind on writing outcomes, stop starting new jobs.
     if (this.pendingWrites >= MAX_PENDING_WRITES) return 0;
     return Math.min(

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Arbiter } from '../../src/index.js';
 import { databaseUrl, uniqueName, useTestDb } from '../support/db.js';
 import { json, runCli, type CliResult } from './helpers.js';
 
@@ -49,8 +50,8 @@ describe('doctor', () => {
     expect((await t.arbiter.listQueues()).map((q) => q.name)).toEqual(['alpha', 'beta']);
 
     await t.pool.query(`DROP TRIGGER "alpha_group_del" ON "${t.schema}"."alpha"`);
-    await t.pool.query(`UPDATE "${t.schema}"."beta_groups" SET job_count = 5`);
-    await t.pool.query(`INSERT INTO "${t.schema}"."beta_groups" (group_key, job_count) VALUES ('ghost', 2)`);
+    await t.pool.query(`UPDATE "${t.schema}"."beta_groups" SET in_flight_count = 5`);
+    await t.pool.query(`INSERT INTO "${t.schema}"."beta_groups" (group_key) VALUES ('ghost')`);
     const [broken, brokenHuman] = await Promise.all([cli('doctor', '--json'), cli('doctor')]);
     expect(broken.code).toBe(1);
     const r = json<Report>(broken);
@@ -65,7 +66,9 @@ describe('doctor', () => {
     );
     expect(brokenHuman.code).toBe(1);
     expect(brokenHuman.stdout).toContain('PROBLEM queue "alpha" is missing group triggers: alpha_group_del');
-    expect(brokenHuman.stdout).toContain('PROBLEM queue "beta": 2 groups with a job count that differs');
+    expect(brokenHuman.stdout).toContain(
+      'PROBLEM queue "beta": 2 groups whose row disagrees with their jobs',
+    );
     expect(brokenHuman.stdout).toContain('refreshGroups()');
 
     // --fix repairs what it can (the drift); the missing trigger still fails the check.
@@ -74,15 +77,64 @@ describe('doctor', () => {
     const f = json<Report>(fixed);
     expect(f.repaired).toEqual(['beta']);
     expect(f.queues.find((q) => q.name === 'beta')?.driftedGroups).toBe(0);
-    const { rows } = await t.pool.query(`SELECT group_key, job_count FROM "${t.schema}"."beta_groups"`);
-    expect(rows).toEqual([{ group_key: 'x', job_count: 1 }]);
+    const { rows } = await t.pool.query(`SELECT group_key, in_flight_count FROM "${t.schema}"."beta_groups"`);
+    expect(rows).toEqual([{ group_key: 'x', in_flight_count: 0 }]);
   });
 
-  it('reports an unmigrated schema with exit code 1', async () => {
-    const r = await runCli(['doctor'], { databaseUrl: databaseUrl(), schema: uniqueName('nothing') });
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain('is not migrated');
-    expect(r.stdout).toContain('arbiter migrate');
+  it('reports a missing, an unmigrated and a newer schema with exit code 1', async () => {
+    const bare = uniqueName('bare');
+    const newer = uniqueName('newer');
+    await t.pool.query(`CREATE SCHEMA "${bare}"`);
+    const arbiter = new Arbiter({ pool: t.pool, schema: newer });
+    await arbiter.migrate();
+    await t.pool.query(`INSERT INTO "${newer}"._migrations (version, name) VALUES (9999, 'future')`);
+    try {
+      const doctor = (schema: string, ...args: string[]) =>
+        runCli(['doctor', ...args], { databaseUrl: databaseUrl(), schema });
+      const nothing = uniqueName('nothing');
+      const [missing, missingJson, unmigrated, tooNew] = await Promise.all([
+        doctor(nothing),
+        doctor(nothing, '--json'),
+        doctor(bare, '--json'),
+        doctor(newer, '--json'),
+      ]);
+      expect(missing.code).toBe(1);
+      expect(missing.stdout).toContain(`PROBLEM schema "${nothing}" does not exist`);
+      expect(missing.stdout).toContain(`arbiter migrate --schema ${nothing}`);
+      const states = [missingJson, unmigrated, tooNew].map((r) => {
+        const report = json<Report & { schemaState: string }>(r);
+        return [r.code, report.schemaState, report.findings.find((f) => f.check === 'schema')?.message];
+      });
+      expect(states).toEqual([
+        [1, 'missing', `schema "${nothing}" does not exist`],
+        [1, 'not-migrated', `schema "${bare}" has no Arbiter migrations applied`],
+        [1, 'too-new', expect.stringMatching(/at migration 9999, newer than this Arbiter/)],
+      ]);
+    } finally {
+      await t.pool.query(`DROP SCHEMA "${bare}", "${newer}" CASCADE`);
+    }
+  });
+
+  it('warns about a worker registered for queues that do not exist', async () => {
+    await t.arbiter.createQueue('served');
+    await t.pool.query(
+      `INSERT INTO "${t.schema}"._workers (id, queues, hostname, pid)
+       VALUES ('w-waiting', '{served,not_yet,typo}', 'host-b', 77)`,
+    );
+    try {
+      const r = await cli('doctor', '--json');
+      const report = json<Report>(r);
+      expect(report.findings.filter((f) => f.check === 'workers')).toEqual([
+        expect.objectContaining({
+          severity: 'warning',
+          message: expect.stringContaining(
+            'worker "w-waiting" (host-b, pid 77) is registered for queues that do not exist: not_yet, typo',
+          ),
+        }),
+      ]);
+    } finally {
+      await t.pool.query(`DELETE FROM "${t.schema}"._workers WHERE id = 'w-waiting'`);
+    }
   });
 });
 

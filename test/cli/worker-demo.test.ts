@@ -60,6 +60,38 @@ describe('arbiter worker', () => {
     await pool.end();
   }, 90_000);
 
+  it('refuses to start for a queue that does not exist (exit 3), or waits for it with --wait-for-queues', async () => {
+    const schema = uniqueName('cli_w');
+    schemas.push(schema);
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
+    const arbiter = new Arbiter({ pool, schema });
+    await arbiter.migrate();
+    await pool.query(`CREATE TABLE "${schema}".ran (job_id bigint, payload jsonb)`);
+    const refused = start(['worker', 'test/fixtures/cli-handlers.ts'], schema);
+    expect(await refused.exited, refused.output()).toBe(3);
+    expect(refused.output()).toContain('queues not found in schema');
+    expect(refused.output()).toContain('cli_work');
+    expect(refused.output()).toContain('--wait-for-queues');
+    expect((await pool.query(`SELECT count(*)::int AS n FROM "${schema}"._workers`)).rows[0].n).toBe(0);
+
+    const waiting = start(['worker', 'test/fixtures/cli-handlers.ts', '--wait-for-queues'], schema);
+    await waiting.waitFor(/waiting for queues to be created: cli_work/);
+    const q = await arbiter.createQueue('cli_work');
+    await q.enqueue({ late: true });
+    await waiting.waitFor(/queue cli_work created; serving it/);
+    for (let i = 0; i < 200; i++) {
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".ran`);
+      if (rows[0].n >= 1) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await pool.query(`SELECT payload FROM "${schema}".ran`)).rows).toEqual([
+      { payload: { late: true } },
+    ]);
+    waiting.child.kill('SIGTERM');
+    expect(await waiting.exited, waiting.output()).toBe(0);
+    await pool.end();
+  }, 90_000);
+
   it('refuses a module without queues (exit 2)', async () => {
     const w = start(['worker', 'test/fixtures/no-queues.ts'], uniqueName('cli_w'));
     const code = await w.exited;

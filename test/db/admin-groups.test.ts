@@ -8,7 +8,6 @@ type P = { n: number };
 
 interface GroupRow {
   group_key: string;
-  job_count: number;
   min_priority: number;
   min_id: string | null;
   in_flight_count: number;
@@ -23,20 +22,18 @@ async function groups(queue: string): Promise<GroupRow[]> {
   return rows;
 }
 
-/** What the groups table must say about counts and heads, computed straight from the jobs. */
+/** What the groups table must say about heads, computed straight from the jobs. */
 async function expectedHeads(queue: string) {
   const { rows } = await t.pool.query(
-    `SELECT DISTINCT ON (group_key) group_key, count(*) OVER (PARTITION BY group_key)::int AS job_count,
-       priority AS min_priority, id AS min_id
+    `SELECT DISTINCT ON (group_key) group_key, priority AS min_priority, id AS min_id
      FROM "${t.schema}"."${queue}" WHERE group_key IS NOT NULL ORDER BY group_key, priority, id`,
   );
   return rows;
 }
 
 function heads(rows: GroupRow[]) {
-  return rows.map(({ group_key, job_count, min_priority, min_id }) => ({
+  return rows.map(({ group_key, min_priority, min_id }) => ({
     group_key,
-    job_count,
     min_priority,
     min_id,
   }));
@@ -83,7 +80,7 @@ describe('refreshGroups', () => {
       ready_at: retry1.runAt,
     });
     expect(by.get('delay')).toMatchObject({ in_flight_until: null, ready_at: j.delay!.runAt });
-    expect(by.get('susp')).toMatchObject({ job_count: 1, in_flight_until: null, ready_at: null });
+    expect(by.get('susp')).toMatchObject({ in_flight_until: null, ready_at: null });
     expect(by.get('ready')).toMatchObject({
       min_priority: 1,
       min_id: j.ready2!.id,
@@ -121,10 +118,7 @@ describe('refreshGroups', () => {
     expect(repaired.map((r) => r.group_key)).not.toContain('ghost');
     const retry1 = (await q.jobs.get(j.retry1!.id))!;
     expect(repaired.find((r) => r.group_key === 'retry')).toMatchObject({ in_flight_until: retry1.runAt });
-    expect(repaired.find((r) => r.group_key === 'delay')).toMatchObject({
-      job_count: 1,
-      ready_at: j.delay!.runAt,
-    });
+    expect(repaired.find((r) => r.group_key === 'delay')).toMatchObject({ ready_at: j.delay!.runAt });
 
     const claimed = await q.claim({ limit: 10 });
     expect(claimed.map((c) => c.id)).toEqual([j.ready2!.id]);
@@ -135,9 +129,9 @@ describe('refreshGroups', () => {
 
   it('skips within minIntervalMs, validates its options, and records the run', async () => {
     const g = `"${t.schema}".grp_groups`;
-    await t.pool.query(`UPDATE ${g} SET job_count = 50 WHERE group_key = 'susp'`);
+    await t.pool.query(`UPDATE ${g} SET min_priority = 50 WHERE group_key = 'susp'`);
     expect(await q.jobs.refreshGroups({ minIntervalMs: 3_600_000 })).toBe(false);
-    expect((await groups('grp')).find((r) => r.group_key === 'susp')!.job_count).toBe(50);
+    expect((await groups('grp')).find((r) => r.group_key === 'susp')!.min_priority).toBe(50);
     for (const bad of [
       { minIntervalMs: -1 },
       { minIntervalMs: 'x' },
@@ -147,9 +141,9 @@ describe('refreshGroups', () => {
     ]) {
       await expect(q.jobs.refreshGroups(bad as never)).rejects.toBeInstanceOf(ValidationError);
     }
-    expect((await groups('grp')).find((r) => r.group_key === 'susp')!.job_count).toBe(50);
+    expect((await groups('grp')).find((r) => r.group_key === 'susp')!.min_priority).toBe(50);
     expect(await q.jobs.refreshGroups({ minIntervalMs: 0 })).toBe(true);
-    expect((await groups('grp')).find((r) => r.group_key === 'susp')!.job_count).toBe(1);
+    expect((await groups('grp')).find((r) => r.group_key === 'susp')!.min_priority).toBe(0);
     const { rows } = await t.pool.query(
       `SELECT now() - groups_refreshed_at < interval '1 minute' AS fresh FROM "${t.schema}"._queues WHERE name = 'grp'`,
     );

@@ -80,9 +80,12 @@ describe('gauges (one periodic query)', () => {
     };
     const arbiter = new Arbiter({ executor: counting, schema: db.schema });
     const m = metricsFor({ arbiter, queues: ['m_gauges'] });
+    // The first refresh also runs the Arbiter's schema check, once for the life of the Arbiter.
+    await m.collect();
+    const first = statements;
     await m.collect();
     await m.collect();
-    expect(statements).toBe(2);
+    expect(statements - first).toBe(2);
   });
 
   it('refreshes on its own timer and stops', async () => {

@@ -33,9 +33,13 @@ function human(ctx: CliContext, r: DoctorReport, repaired: string[]): string {
   const { c } = ctx;
   const out: string[] = [];
   const version =
-    r.schemaVersion === r.expectedVersion
+    r.schemaState === 'current'
       ? c.green(`migration ${r.schemaVersion} (current)`)
-      : c.red(`migration ${r.schemaVersion}, expected ${r.expectedVersion}`);
+      : r.schemaState === 'missing'
+        ? c.red('does not exist')
+        : r.schemaState === 'not-migrated'
+          ? c.red('not migrated')
+          : c.red(`migration ${r.schemaVersion}, expected ${r.expectedVersion}`);
   out.push(`${c.bold('Schema')} "${r.schema}": ${version}`);
   for (const name of repaired) out.push(c.green(`Recomputed the groups table of "${name}".`));
   if (r.queues.length > 0) {

@@ -22,33 +22,47 @@ export function registerWorker(program: Command): void {
     .argument('<module>', 'path of an ES module exporting `queues` (and optionally `cron`, `concurrency`)')
     .option('--concurrency <n>', 'jobs running at once (default: the module’s, else 10)')
     .option('--poll-only', 'no LISTEN/NOTIFY (e.g. behind PgBouncer in transaction mode)')
+    .option('--wait-for-queues', 'start even if queues do not exist yet; serve each once it is created')
     .action(
-      action(async (ctx, modulePath: string, opts: { concurrency?: string; pollOnly?: boolean }) => {
-        const mod = await loadModule(modulePath);
-        const exported = { ...(mod.default ?? {}), ...mod };
-        if (!exported.queues || typeof exported.queues !== 'object') {
-          throw usageError(
-            `${modulePath} exports no \`queues\` object`,
-            'export const queues = { emails: { handler } }',
+      action(
+        async (
+          ctx,
+          modulePath: string,
+          opts: { concurrency?: string; pollOnly?: boolean; waitForQueues?: boolean },
+        ) => {
+          const mod = await loadModule(modulePath);
+          const exported = { ...(mod.default ?? {}), ...mod };
+          if (!exported.queues || typeof exported.queues !== 'object') {
+            throw usageError(
+              `${modulePath} exports no \`queues\` object`,
+              'export const queues = { emails: { handler } }',
+            );
+          }
+          const concurrency =
+            opts.concurrency === undefined ? exported.concurrency : Number(opts.concurrency);
+          const arbiter = await ctx.arbiter();
+          const worker = createWorker({
+            arbiter,
+            queues: exported.queues,
+            ...(exported.cron ? { cron: exported.cron } : {}),
+            ...(concurrency !== undefined ? { concurrency } : {}),
+            ...(opts.pollOnly ? { listen: false } : {}),
+            ...(opts.waitForQueues ? { waitForQueues: true } : {}),
+          });
+          worker.on('worker:queues-missing', (e) =>
+            console.error(`waiting for queues to be created: ${e.queues.join(', ')}`),
           );
-        }
-        const concurrency = opts.concurrency === undefined ? exported.concurrency : Number(opts.concurrency);
-        const arbiter = await ctx.arbiter();
-        const worker = createWorker({
-          arbiter,
-          queues: exported.queues,
-          ...(exported.cron ? { cron: exported.cron } : {}),
-          ...(concurrency !== undefined ? { concurrency } : {}),
-          ...(opts.pollOnly ? { listen: false } : {}),
-        });
-        worker.on('error', (e) =>
-          console.error(`worker error: ${e.error instanceof Error ? e.error.message : String(e.error)}`),
-        );
-        await worker.start();
-        if (!ctx.json) console.error(ctx.c.green(`worker ${worker.id} running; Ctrl-C stops it gracefully`));
-        await worker.wait();
-        return EXIT.ok;
-      }),
+          worker.on('worker:queue-appeared', (e) => console.error(`queue ${e.queue} created; serving it`));
+          worker.on('error', (e) =>
+            console.error(`worker error: ${e.error instanceof Error ? e.error.message : String(e.error)}`),
+          );
+          await worker.start();
+          if (!ctx.json)
+            console.error(ctx.c.green(`worker ${worker.id} running; Ctrl-C stops it gracefully`));
+          await worker.wait();
+          return EXIT.ok;
+        },
+      ),
     );
 }
 
@@ -70,7 +84,7 @@ async function loadModule(modulePath: string): Promise<HandlerModule> {
         `<module>: Node cannot load ${ext || 'extension-less'} files such as ${modulePath} by itself`,
         /^\.[mc]?tsx?$/.test(ext)
           ? 'compile it to JavaScript, or run the CLI with a TypeScript loader: ' +
-              `node --import tsx node_modules/arbiter/dist/cli/main.js worker ${modulePath}`
+              `node --import tsx node_modules/pg-arbiter/dist/cli/main.js worker ${modulePath}`
           : 'give a JavaScript module (.js or .mjs)',
       );
     }

@@ -11,6 +11,7 @@ export function registerWorkers(program: Command): void {
         const arbiter = await ctx.arbiter();
         // Loaded on demand: no other command needs the worker runtime.
         const { workerList } = await import('../../worker/index.js');
+        await arbiter.checkSchema();
         const workers = await workerList(arbiter.db, arbiter.schema);
         const now = Date.now();
         ctx.emit(

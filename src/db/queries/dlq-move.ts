@@ -129,7 +129,7 @@ export async function dlqMoveFenced(
   if (groupKeys.length > 1) {
     // The delete's triggers update group rows in row order; take them in key order first instead.
     await tx.query(
-      `SELECT 1 FROM ${t.groups} g WHERE g.group_key = ANY($1::text[]) ORDER BY g.group_key FOR UPDATE`,
+      `SELECT 1 FROM ${t.groups} g WHERE g.group_key = ANY($1::text[]) ORDER BY g.group_key FOR NO KEY UPDATE`,
       [groupKeys],
     );
   }

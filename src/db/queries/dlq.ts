@@ -78,6 +78,7 @@ interface LockedDead {
   job_id: string;
   parent_id: string | null;
   idempotency_key: string | null;
+  failed_at: Date;
 }
 
 /**
@@ -86,7 +87,7 @@ interface LockedDead {
  */
 async function lockForRetry(tx: Executor, t: QueueTables, ids: readonly string[]): Promise<LockedDead[]> {
   const { rows } = await tx.query<LockedDead>(
-    `SELECT d.id, d.job_id, d.parent_id, d.idempotency_key FROM ${t.dlq} d
+    `SELECT d.id, d.job_id, d.parent_id, d.idempotency_key, d.failed_at FROM ${t.dlq} d
      WHERE d.id = ANY($1::bigint[])
         OR d.parent_id IN (SELECT x.job_id FROM ${t.dlq} x WHERE x.id = ANY($1::bigint[]))
      ORDER BY d.id FOR UPDATE`,
@@ -118,6 +119,7 @@ async function retryLocked(
   let row = dead.idempotency_key !== null ? (await insert(true)).rows[0] : undefined;
   row ??= (await insert(false)).rows[0];
   if (!row) throw new Error('dead-letter retry inserted no row');
+  if (row.parent_id !== null) await rewaitParent(tx, t, row.parent_id, dead.failed_at);
   await tx.query(`DELETE FROM ${t.dlq} d WHERE d.id = $1::bigint`, [dead.id]);
   if (hasDeadChildren) {
     await tx.query(`UPDATE ${t.dlq} d SET parent_id = $2::bigint WHERE d.parent_id = $1::bigint`, [
@@ -129,10 +131,38 @@ async function retryLocked(
 }
 
 /**
+ * A retried child brings its parent back to waiting for it. A parent woken for its completion round
+ * (ready, or running it) is suspended again and runs one round once the child has finished. A round in
+ * progress is fenced off (its attempt is bumped, its lease ended, its budget kept), so whatever its
+ * worker writes afterwards (ack, retry, dead-letter, lease extension) changes nothing: it saw the child
+ * as failed, and the round to come replaces it. A run that started before the child failed (a parent
+ * that added children while it ran) is left to finish: its ack finds the child and waits for it. A
+ * parent already waiting (for other children, or suspended by an operator) is left as it is. Runs
+ * under the parent's tree lock.
+ */
+async function rewaitParent(
+  tx: Executor,
+  t: QueueTables,
+  parentId: string,
+  childFailedAt: Date,
+): Promise<void> {
+  await tx.query(
+    `UPDATE ${t.jobs} p SET suspended = true,
+       attempts = p.attempts + (p.leased_until IS NOT NULL)::int,
+       max_attempts = p.max_attempts + (p.leased_until IS NOT NULL)::int,
+       leased_until = NULL, worker_id = NULL, run_at = now(), updated_at = now()
+     WHERE p.id = $1::bigint AND NOT p.suspended
+       AND (p.leased_until IS NULL OR p.claimed_at >= $2::timestamptz)`,
+    [parentId, childFailedAt],
+  );
+}
+
+/**
  * Re-inserts a dead letter as a new job (seed 000 retryFromDLQ) and removes the dead letter, atomically.
  * The new job has a new id, attempts 0, no error and no dedup key (it must not collide with new dedup
  * inserts); its idempotency key comes back only if no live job holds it now; its parent is kept only if
- * that parent is still in the queue; its parent_state snapshot is kept. Dead children of the old job are
+ * that parent is still in the queue, and then waits for it again (see rewaitParent); its parent_state
+ * snapshot is kept. Dead children of the old job are
  * re-pointed to the new one, so a retried rollup finalizer still sees their errors (and retrying one of
  * them later attaches it to the new parent). Returns null when the dead letter does not exist.
  */

@@ -67,19 +67,27 @@ export async function doctorProbeQueue(tx: Executor, schema: string, probe: stri
 export interface GroupDriftRow {
   /** Rows in the groups table. */
   groups: number;
-  /** Group keys whose job_count differs from the real number of jobs (missing or stale rows included). */
+  /**
+   * Group keys whose row disagrees with the jobs: a group with jobs but no row, a row with no jobs, a lease
+   * count that differs from the jobs holding a lease, or a ready_at later than the group's first job
+   * that could run (which would keep it from being claimed).
+   */
   drifted: number;
 }
 
-/** Compares each group's job_count with a real count of the job table (one full scan of the queue). */
+/** Compares each group's row with what its jobs say (one full scan of the queue). */
 export async function doctorGroupDrift(db: Executor, t: QueueTables): Promise<GroupDriftRow> {
   const { rows } = await db.query<{ groups: string; drifted: string }>(
     `WITH real AS (
-       SELECT group_key, count(*) AS n FROM ${t.jobs} WHERE group_key IS NOT NULL GROUP BY group_key
+       SELECT group_key, count(*) FILTER (WHERE leased_until IS NOT NULL) AS leased,
+         min(run_at) FILTER (WHERE NOT suspended AND attempts < max_attempts) AS due
+       FROM ${t.jobs} WHERE group_key IS NOT NULL GROUP BY group_key
      )
      SELECT (SELECT count(*) FROM ${t.groups}) AS groups,
        (SELECT count(*) FROM real r FULL JOIN ${t.groups} g ON g.group_key = r.group_key
-        WHERE coalesce(r.n, 0) <> coalesce(g.job_count, 0)) AS drifted`,
+        WHERE r.group_key IS NULL OR g.group_key IS NULL OR r.leased <> g.in_flight_count
+           OR (r.due IS NOT NULL AND (g.ready_at IS NULL OR g.ready_at > greatest(r.due, g.in_flight_until))))
+         AS drifted`,
   );
   const r = rows[0]!;
   return { groups: Number(r.groups), drifted: Number(r.drifted) };
@@ -121,11 +129,29 @@ export async function doctorTableHealth(db: Executor, schema: string): Promise<T
   return rows;
 }
 
-/** True when the schema exists at all. */
-export async function doctorSchemaExists(db: Executor, schema: string): Promise<boolean> {
-  const { rows } = await db.query<{ ok: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS ok`,
-    [schema],
+export interface WorkerMissingQueuesRow {
+  id: string;
+  hostname: string;
+  pid: number;
+  /** Queues the worker registered for that are not in the queue registry. */
+  missing: string[];
+}
+
+/** Registered workers that name queues which do not exist (waiting for them, or started before the check). */
+export async function doctorWorkersMissingQueues(
+  db: Executor,
+  schema: string,
+): Promise<WorkerMissingQueuesRow[]> {
+  const s = quoteIdent(schema);
+  const { rows } = await db.query<WorkerMissingQueuesRow>(
+    `SELECT w.id, w.hostname, w.pid, m.missing
+     FROM ${s}._workers w
+     CROSS JOIN LATERAL (
+       SELECT ARRAY(SELECT q FROM unnest(w.queues) AS q
+                    WHERE NOT EXISTS (SELECT 1 FROM ${s}._queues x WHERE x.name = q) ORDER BY q) AS missing
+     ) m
+     WHERE cardinality(m.missing) > 0
+     ORDER BY w.id`,
   );
-  return rows[0]?.ok ?? false;
+  return rows;
 }

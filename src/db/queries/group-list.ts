@@ -5,7 +5,8 @@ import type { QueueTables } from '../sql.js';
 // A page of a queue's groups (the `<queue>_groups` table, one row per group with live jobs), each with
 // what an operator needs to see why it is or is not moving: its FIFO head, the job holding it (in flight,
 // or failed and waiting for its retry) and the job a claim would take next. Keyset-paginated on the
-// primary key; every per-group lookup is an index probe on the group index, bounded by `scan` rows.
+// primary key; every per-group lookup is an index probe on the group index, bounded by `scan` rows, and
+// the jobs of a group are counted up to `countCap` (no count is kept: see migration 0005).
 
 /** Columns of a job reference in the listing, prefixed (`head_`, `blocker_`). */
 export interface GroupJobColumns {
@@ -60,12 +61,15 @@ export function groupList(
   afterKey: string | null,
   limit: number,
   scan: number,
+  countCap: number,
 ): Promise<GroupListRow[]> {
   return selectGroups(
     db,
     t,
     `SELECT * FROM ${t.groups} g WHERE $1::text IS NULL OR g.group_key > $1::text ORDER BY g.group_key LIMIT $2::int`,
-    [afterKey, limit, scan],
+    [afterKey, limit],
+    scan,
+    countCap,
   );
 }
 
@@ -75,31 +79,44 @@ export async function groupGet(
   t: QueueTables,
   key: string,
   scan: number,
+  countCap: number,
 ): Promise<GroupListRow | null> {
-  const rows = await selectGroups(db, t, `SELECT * FROM ${t.groups} g WHERE g.group_key = $1::text`, [
-    key,
+  const rows = await selectGroups(
+    db,
+    t,
+    `SELECT * FROM ${t.groups} g WHERE g.group_key = $1::text`,
+    [key],
     scan,
-  ]);
+    countCap,
+  );
   return rows[0] ?? null;
 }
 
 /**
- * The groups `source` selects, with their heads, blockers and next jobs. `values` are the source's
- * parameters followed by the scan bound (the last parameter).
+ * The groups `source` selects (its parameters: `sourceValues`), each with its job count (up to
+ * `countCap`), head, blocker and next job.
  */
 async function selectGroups(
   db: Executor,
   t: QueueTables,
   source: string,
-  values: unknown[],
+  sourceValues: unknown[],
+  scan: number,
+  countCap: number,
 ): Promise<GroupListRow[]> {
-  const scan = `$${values.length}::int`;
+  const values = [...sourceValues, scan, countCap];
+  const scanParam = `$${values.length - 1}::int`;
+  const capParam = `$${values.length}::int`;
   const prefixed = (alias: string) => REF_COLUMNS.map((c) => `${alias}.${c} AS ${alias}_${c}`).join(', ');
   const { rows } = await db.query<Record<string, unknown>>(
-    `SELECT g.group_key, g.job_count, g.in_flight_count, g.in_flight_until, g.ready_at, now() AS now,
+    `SELECT g.group_key, g.in_flight_count, g.in_flight_until, g.ready_at, now() AS now,
+       (SELECT count(*) FROM (SELECT 1 FROM ${t.jobs} j WHERE j.group_key = g.group_key LIMIT ${capParam}) n)
+         AS job_count,
        ${prefixed('head')}, ${prefixed('blocker')}, nx.id AS next_id
      FROM (${source}) g
-     LEFT JOIN LATERAL (SELECT ${refSelect(t)} FROM ${t.jobs} j WHERE j.id = g.min_id) head ON true
+     LEFT JOIN LATERAL (
+       SELECT ${refSelect(t)} FROM ${t.jobs} j WHERE j.group_key = g.group_key ORDER BY j.priority, j.id LIMIT 1
+     ) head ON true
      LEFT JOIN LATERAL (
        SELECT ${refSelect(t)} FROM ${t.jobs} j
        WHERE g.in_flight_until > now() AND j.group_key = g.group_key
@@ -111,7 +128,7 @@ async function selectGroups(
        SELECT x.id FROM (
          SELECT j.id, j.suspended, j.run_at, j.attempts, j.max_attempts, j.priority FROM ${t.jobs} j
          WHERE (g.in_flight_until IS NULL OR g.in_flight_until <= now()) AND j.group_key = g.group_key
-         ORDER BY j.priority, j.id LIMIT ${scan}
+         ORDER BY j.priority, j.id LIMIT ${scanParam}
        ) x
        WHERE NOT x.suspended AND x.run_at <= now() AND x.attempts < x.max_attempts
        ORDER BY x.priority, x.id LIMIT 1

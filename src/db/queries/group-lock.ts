@@ -4,7 +4,8 @@ import type { QueueTables } from '../sql.js';
  * Body of a CTE that locks the group rows of the jobs listed in CTE `source` (a `group_key` column), in
  * byte order of the key. Every statement that touches several groups takes their rows in this one order
  * (inserts sort their rows the same way, see compareGroupKeys), so statements cannot deadlock on them.
- * Job rows are always locked before group rows.
+ * Job rows are locked before group rows. The mode is FOR NO KEY UPDATE, what the group triggers' own
+ * updates take: it does not conflict with the KEY SHARE lock an enqueue in progress holds on its group.
  */
 export function lockGroupsSql(t: QueueTables, source: string): string {
   // One primary-key probe per key, in key order (the lateral runs once per outer row, in the outer
@@ -14,7 +15,7 @@ export function lockGroupsSql(t: QueueTables, source: string): string {
       SELECT s.group_key FROM ${source} s WHERE s.group_key IS NOT NULL
       GROUP BY s.group_key ORDER BY s.group_key COLLATE "C"
     ) k CROSS JOIN LATERAL (
-      SELECT g.group_key FROM ${t.groups} g WHERE g.group_key = k.group_key FOR UPDATE OF g
+      SELECT g.group_key FROM ${t.groups} g WHERE g.group_key = k.group_key FOR NO KEY UPDATE OF g
     ) g`;
 }
 

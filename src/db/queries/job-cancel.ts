@@ -20,7 +20,7 @@ async function lockForDelete(tx: Executor, t: QueueTables, ids: readonly string[
   const keys = [...new Set(rows.map((r) => r.group_key).filter((k): k is string => k !== null))];
   if (keys.length === 0) return;
   await tx.query(
-    `SELECT 1 FROM ${t.groups} g WHERE g.group_key = ANY($1::text[]) ORDER BY g.group_key FOR UPDATE`,
+    `SELECT 1 FROM ${t.groups} g WHERE g.group_key = ANY($1::text[]) ORDER BY g.group_key FOR NO KEY UPDATE`,
     [keys],
   );
 }
@@ -41,11 +41,6 @@ async function parentsOf(
  * Deletes the listed jobs that have no children (a parent is refused: use cascade), then wakes every
  * parent left with no children. "Has children" is judged once, before any delete, so the result does not
  * depend on the order of `ids`. Tree locks: each job and its parent, ascending, as ack takes them.
- *
- * Rows go in two statements: first those that are not the head (groups.min_id) of their group, then the
- * heads, at most one per group. The migration's delete trigger recomputes a deleted head with a query that
- * sees the statement's final state, so one statement deleting a head with every other row of its group
- * makes that query find nothing and fails on min_priority NOT NULL. One extra statement avoids it.
  */
 export async function jobCancelMany(tx: Executor, t: QueueTables, ids: readonly string[]): Promise<number> {
   if (ids.length === 0) return 0;
@@ -61,15 +56,11 @@ export async function jobCancelMany(tx: Executor, t: QueueTables, ids: readonly 
   );
   const targets = childless.rows.map((r) => r.id);
   if (targets.length === 0) return 0;
-  const isHead = `EXISTS (SELECT 1 FROM ${t.groups} g WHERE g.group_key = j.group_key AND g.min_id = j.id)`;
-  const deleted: (string | null)[] = [];
-  for (const headFilter of [`NOT ${isHead}`, isHead]) {
-    const { rows } = await tx.query<{ parent_id: string | null }>(
-      `DELETE FROM ${t.jobs} j WHERE j.id = ANY($1::bigint[]) AND ${headFilter} RETURNING j.parent_id`,
-      [targets],
-    );
-    deleted.push(...rows.map((r) => r.parent_id));
-  }
+  const { rows } = await tx.query<{ parent_id: string | null }>(
+    `DELETE FROM ${t.jobs} j WHERE j.id = ANY($1::bigint[]) RETURNING j.parent_id`,
+    [targets],
+  );
+  const deleted = rows.map((r) => r.parent_id);
   const emptied = deleted.filter((p): p is string => p !== null);
   // A dedup replace may have re-parented a row between the first read and the row lock.
   const late = emptied.filter((p) => !parents.includes(p));

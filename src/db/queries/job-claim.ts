@@ -1,8 +1,7 @@
 import { compareJobIds } from '../../core/ids.js';
 import type { Executor } from '../executor.js';
 import type { ClaimedRow } from '../rows.js';
-import type { QueueTables } from '../sql.js';
-import { lockGroupsSql } from './group-lock.js';
+import { quoteIdent, type QueueTables } from '../sql.js';
 
 export interface ClaimParams {
   /** Jobs per group (1 for the ordinary claim). */
@@ -16,20 +15,23 @@ export interface ClaimParams {
 }
 
 /**
- * Claims visible jobs in one statement.
+ * Claims visible jobs in one statement, without ever waiting for a lock.
  *
  * Ungrouped jobs: for each priority level (found by a loose index scan, so levels cost one probe each),
  * jobs whose run_at has passed, oldest due first, locked with SKIP LOCKED.
  *
- * Grouped jobs: groups whose ready_at has passed and that have no lease or retry in progress, by priority
- * level then by how long they have been ready; from each, the head job(s) in (priority, id) order among the
- * jobs that can run now. Unready groups are never scanned: ready_at is indexed per priority level, so
- * delayed, suspended or waiting groups cannot starve ready ones. Group rows are read, not locked (inserters
- * hold them briefly and a hot group must stay claimable); mutual exclusion comes from locking the head
- * job row with SKIP LOCKED and re-checking it on its latest version. A group whose head is locked or no
- * longer runnable is skipped as a whole (never the job behind it), which keeps one job in flight per group
- * and FIFO exact.
- * Groups that turned out to have nothing runnable get their ready_at recomputed in the same statement.
+ * Grouped jobs: groups whose ready_at has passed and that have no lease or retry in progress, walked by
+ * priority level then by how long they have been ready, and taken one by one until `groups` are held.
+ * Unready groups are never scanned: ready_at is indexed per priority level, so delayed, suspended or
+ * waiting groups cannot starve ready ones. A group is taken when its row and its head job (the first job
+ * in (priority, id) order that can run now) can both be locked at once, with SKIP LOCKED, and still
+ * qualify on their latest versions; otherwise the walk passes it by and goes on to the next group. So a
+ * group held by someone else (an enqueue that had to write its row, an operator action, another claim)
+ * or whose head is held (a replace in progress) costs the claim nothing, and the claim comes back short
+ * only when no more claimable, unlocked work exists. Holding the group row is what keeps one claim at a
+ * time per group, and so one job in flight per group and FIFO exact. A group visited without a runnable
+ * head (its ready_at was a lower bound that turned out too early) is settled on the way: see
+ * `_group_settle` in migration 0005.
  *
  * The claim bumps attempts (the fencing token), sets the lease and moves run_at to the lease expiry, so an
  * expired lease makes the job claimable again by the same index range.
@@ -65,9 +67,40 @@ export interface Claim {
  */
 export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: boolean): string {
   const standalone = standaloneOnly ? 'AND x.parent_id IS NULL AND x.parent_state IS NULL' : '';
+  const runnable = (a: string) =>
+    `NOT ${a}.suspended AND ${a}.run_at <= now() AND ${a}.attempts < ${a}.max_attempts`;
+  const groupFree = (a: string) =>
+    `${a}.ready_at <= now() AND (${a}.in_flight_until IS NULL OR ${a}.in_flight_until <= now())`;
   const ungroupedLimit = onePerGroup
     ? '$2'
     : '($2::int - (SELECT count(DISTINCT group_key) FROM ok)) * $1::int';
+  // Batched mode: after its head, up to $1 - 1 more jobs of each group taken, in FIFO order, as long as
+  // each of them can be locked too (a job someone holds ends the group's batch there).
+  const more = onePerGroup
+    ? ''
+    : `more AS (
+      SELECT m.id, m.priority, gr.sort_at, gr.group_key, m.rn FROM grabbed gr CROSS JOIN LATERAL (
+        SELECT x.id, x.priority, row_number() OVER (ORDER BY x.priority, x.id) AS rn FROM ${t.jobs} x
+        WHERE x.group_key = gr.group_key AND (x.priority, x.id) > (gr.priority, gr.id) AND ${runnable('x')}
+          ${standalone}
+        ORDER BY x.priority, x.id
+        LIMIT $1::int - 1
+      ) m
+    ),
+    more_locked AS (
+      SELECT x.id FROM ${t.jobs} x WHERE x.id IN (SELECT id FROM more) AND ${runnable('x')}
+      FOR NO KEY UPDATE SKIP LOCKED
+    ),`;
+  const ok = onePerGroup
+    ? 'ok AS (SELECT id, priority, sort_at, group_key FROM grabbed),'
+    : `ok AS (
+      SELECT id, priority, sort_at, group_key FROM grabbed
+      UNION ALL
+      SELECT m.id, m.priority, m.sort_at, m.group_key FROM more m
+      WHERE NOT EXISTS (
+        SELECT 1 FROM more m2 WHERE m2.group_key = m.group_key AND m2.rn <= m.rn
+          AND NOT EXISTS (SELECT 1 FROM more_locked l WHERE l.id = m2.id))
+    ),`;
   return `
     WITH RECURSIVE
     -- A paused queue claims nothing (enqueue still works).
@@ -88,45 +121,49 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
               ORDER BY g.min_priority LIMIT 1)
       FROM glv WHERE glv.p IS NOT NULL
     ),
-    picked AS (
-      SELECT pg.group_key, pg.ready_at, pg.xv FROM glv CROSS JOIN LATERAL (
-        SELECT g.group_key, g.ready_at, g.xmin::text AS xv FROM ${t.groups} g
-        WHERE g.ready_at IS NOT NULL AND g.min_priority = glv.p AND g.ready_at <= now()
-          AND (g.in_flight_until IS NULL OR g.in_flight_until <= now())
+    -- The group walk. Every step is a nested loop evaluated only as far as the LIMIT pulls it:
+    --   c   the next candidate group, in (level, ready_at) order, as this statement's snapshot sees it;
+    --   h   its head job in that snapshot; when it has none, the second branch settles the group (a
+    --       function that locks the row with SKIP LOCKED and recomputes it) and yields no row;
+    --   gl  the group row, locked, still ready and free on its latest version;
+    --   hl  the head job, locked, still runnable on its latest version.
+    grabbed AS (
+      SELECT hl.id, h.priority, c.ready_at AS sort_at, c.group_key FROM glv
+      CROSS JOIN LATERAL (
+        SELECT g.group_key, g.ready_at FROM ${t.groups} g
+        WHERE g.ready_at IS NOT NULL AND g.min_priority = glv.p AND ${groupFree('g')}
         ORDER BY g.ready_at
-        LIMIT $2
-      ) pg
+      ) c
+      CROSS JOIN LATERAL (
+        (SELECT x.id, x.priority FROM ${t.jobs} x
+         WHERE x.group_key = c.group_key AND ${runnable('x')} ${standalone}
+         ORDER BY x.priority, x.id
+         LIMIT 1)
+        UNION ALL
+        SELECT NULL::bigint, NULL::smallint
+        WHERE ${quoteIdent(t.schema)}._group_settle($5, c.group_key)
+        LIMIT 1
+      ) h
+      CROSS JOIN LATERAL (
+        SELECT 1 FROM ${t.groups} gl WHERE gl.group_key = c.group_key AND ${groupFree('gl')}
+        FOR NO KEY UPDATE SKIP LOCKED
+      ) gl
+      CROSS JOIN LATERAL (
+        SELECT x.id FROM ${t.jobs} x WHERE x.id = h.id AND ${runnable('x')}
+        FOR NO KEY UPDATE SKIP LOCKED
+      ) hl
       WHERE glv.p IS NOT NULL
       LIMIT $2
     ),
-    heads AS (
-      SELECT h.id, h.priority, picked.group_key, picked.ready_at, h.rn FROM picked CROSS JOIN LATERAL (
-        SELECT x.id, x.priority, row_number() OVER (ORDER BY x.priority, x.id) AS rn FROM ${t.jobs} x
-        WHERE x.group_key = picked.group_key AND NOT x.suspended AND x.run_at <= now()
-          AND x.attempts < x.max_attempts ${standalone}
-        ORDER BY x.priority, x.id
-        LIMIT $1
-      ) h
-    ),
-    locked AS (
-      SELECT x.id FROM ${t.jobs} x
-      WHERE x.id IN (SELECT id FROM heads) AND NOT x.suspended AND x.run_at <= now() AND x.attempts < x.max_attempts
-      FOR UPDATE SKIP LOCKED
-    ),
-    ok AS (
-      SELECT h.id, h.priority, h.ready_at AS sort_at, h.group_key FROM heads h
-      WHERE NOT EXISTS (
-        SELECT 1 FROM heads h2 WHERE h2.group_key = h.group_key AND h2.rn <= h.rn
-          AND NOT EXISTS (SELECT 1 FROM locked l WHERE l.id = h2.id))
-    ),
+    ${more}
+    ${ok}
     ung AS (
       SELECT u.id, u.priority, u.run_at AS sort_at FROM lv CROSS JOIN LATERAL (
         SELECT x.id, x.priority, x.run_at FROM ${t.jobs} x
-        WHERE x.group_key IS NULL AND NOT x.suspended AND x.priority = lv.p AND x.run_at <= now()
-          AND x.attempts < x.max_attempts ${standalone}
+        WHERE x.group_key IS NULL AND x.priority = lv.p AND ${runnable('x')} ${standalone}
         ORDER BY x.run_at, x.id
         LIMIT ${ungroupedLimit}
-        FOR UPDATE SKIP LOCKED
+        FOR NO KEY UPDATE SKIP LOCKED
       ) u
       WHERE lv.p IS NOT NULL
       LIMIT ${ungroupedLimit}
@@ -140,30 +177,8 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
       ORDER BY c.priority, c.sort_at, c.id
       LIMIT $1::int * $2::int
     ),
-    -- A group whose head turned out not to be runnable gets its ready_at recomputed. Only when its row
-    -- is unchanged since this statement's snapshot (same xmin, re-checked on the latest row version):
-    -- otherwise a commit in between (an insert, a resume) may have added work this snapshot cannot see.
-    repair_targets AS (
-      SELECT p.group_key FROM picked p WHERE p.group_key NOT IN (SELECT group_key FROM heads)
-    ),
-    -- Group rows to write: the claimed groups (through the lease trigger) and the repaired ones, locked
-    -- together in one sorted pass before any write, like every multi-group statement.
-    lock_targets AS (
-      SELECT group_key FROM repair_targets
-      UNION
-      SELECT ok.group_key FROM ok WHERE ok.id IN (SELECT id FROM chosen)
-    ),
-    group_locks AS (${lockGroupsSql(t, 'lock_targets')}),
-    repaired AS (
-      UPDATE ${t.groups} g SET ready_at = (
-        SELECT min(greatest(x.run_at, g.in_flight_until)) FROM ${t.jobs} x
-        WHERE x.group_key = g.group_key AND NOT x.suspended AND x.attempts < x.max_attempts)
-      FROM picked p
-      WHERE g.group_key = p.group_key AND g.xmin::text = p.xv
-        AND p.group_key IN (SELECT group_key FROM repair_targets)
-        AND (SELECT count(*) FROM group_locks) >= 0
-      RETURNING g.group_key
-    ),
+    -- Every row written here is already locked by this statement (the jobs, and through the lease
+    -- trigger their group rows), so the update cannot wait.
     claimed AS (
     UPDATE ${t.jobs} j SET
       attempts = j.attempts + 1,
@@ -174,7 +189,7 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
       updated_at = now()
     -- An id array, not a join: the rows are always fetched through the primary key (a join let the planner
     -- hash the whole table for a large claim).
-    WHERE j.id = ANY (ARRAY(SELECT id FROM chosen)) AND (SELECT count(*) FROM group_locks) >= 0
+    WHERE j.id = ANY (ARRAY(SELECT id FROM chosen))
     RETURNING ${CLAIMED_COLUMNS}
     ),
     -- The earliest time a job not claimable yet becomes so: per priority level, the first run_at still

@@ -164,7 +164,7 @@ export async function jobExtendLeases(
      target AS (
        SELECT j.id, j.group_key FROM ${t.jobs} j JOIN u ON j.id = u.id AND j.attempts = u.attempts
        WHERE j.leased_until IS NOT NULL
-       FOR UPDATE OF j
+       FOR NO KEY UPDATE OF j
      ),
      group_locks AS (${lockGroupsSql(t, 'target')}),
      upd AS (

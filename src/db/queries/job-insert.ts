@@ -2,7 +2,7 @@ import { compareJobIds } from '../../core/ids.js';
 import type { DedupMode } from '../../types.js';
 import type { Executor } from '../executor.js';
 import { jobColumns, type JobRow } from '../rows.js';
-import type { QueueTables } from '../sql.js';
+import { groupLockKey, insertKeyLockKey, type QueueTables } from '../sql.js';
 import { compareGroupKeys } from './group-lock.js';
 
 /** A validated job ready to be written; produced by the client layer. */
@@ -97,6 +97,38 @@ export interface QuietOption {
 // Sets arbiter.notify = 'off' for the rest of the (single-statement) transaction, before the insert's
 // statement trigger reads it. A CTE with a volatile function is evaluated once and never inlined.
 const QUIET_CTE = `WITH quiet AS MATERIALIZED (SELECT set_config('arbiter.notify', 'off', true) AS off)`;
+
+/**
+ * Takes, in one statement and in one fixed order, every lock a batch insert would otherwise take row by
+ * row: its groups' insert locks (in key order, as the rows come), then a lock per dedup or idempotency
+ * key (in key order). A batch whose rows carry keys takes them before its first row, so two such batches
+ * cannot hold what the other waits for: without it, one that went ahead of the other in one group could
+ * wait for a key the other had inserted further down its own order, or a batch split in two statements
+ * (replace rows apart from the others) took its groups in two passes. Must run inside the batch's
+ * transaction.
+ */
+export async function jobInsertLocks(
+  db: Executor,
+  t: QueueTables,
+  jobs: readonly JobInsert[],
+): Promise<void> {
+  const groups = [...new Set(jobs.flatMap((j) => (j.groupKey === null ? [] : [j.groupKey])))].sort(
+    compareGroupKeys,
+  );
+  const keys = [
+    ...new Set(jobs.flatMap((j) => [j.dedupKey, j.idempotencyKey].filter((k): k is string => k !== null))),
+  ].sort(compareGroupKeys);
+  if (groups.length + keys.length === 0) return;
+  await db.query(
+    `SELECT pg_advisory_xact_lock(hashtextextended(l.k, 0))
+     FROM (SELECT $1 || g AS k, o FROM unnest($2::text[]) WITH ORDINALITY AS u(g, o)
+           UNION ALL
+           SELECT $3 || k, o + 1000000 FROM unnest($4::text[]) WITH ORDINALITY AS v(k, o)) l
+     ORDER BY l.o`,
+    [groupLockKey(t), groups, insertKeyLockKey(t), keys],
+    `${t.statementPrefix}insert:locks`,
+  );
+}
 
 /** The live (non-terminal) job holding an idempotency key, if any. */
 export async function jobByIdempotencyKey(db: Executor, t: QueueTables, key: string): Promise<JobRow | null> {

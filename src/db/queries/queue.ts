@@ -62,3 +62,16 @@ export async function queueSetPaused(
       ]);
   return res.rowCount > 0;
 }
+
+/** Which of `names` are registered queues (primary-key lookups). */
+export async function queueExisting(
+  db: Executor,
+  schema: string,
+  names: readonly string[],
+): Promise<Set<string>> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT name FROM ${quoteIdent(schema)}._queues WHERE name = ANY($1::text[])`,
+    [[...names]],
+  );
+  return new Set(rows.map((r) => r.name));
+}

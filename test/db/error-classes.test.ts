@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import * as errors from '../../src/errors.js';
+import { Arbiter } from '../../src/index.js';
+import { createWorker } from '../../src/worker/index.js';
+import { MAX_TREE_NODES } from '../../src/client/tree.js';
+import { databaseUrl, uniqueName, useTestDb } from '../support/db.js';
+
+// Every error class the package exports is what the library throws for its case: `instanceof` on an
+// exported class is a contract. A class added to src/errors.ts without a case here fails this file.
+const t = useTestDb();
+
+type Case = () => Promise<unknown>;
+const many = (n: number) => Array.from({ length: n }, (_, i) => ({ payload: { i } }));
+
+function cases(): Record<string, Case[] | string> {
+  const q = () => t.arbiter.queue('errs');
+  return {
+    // Bases: thrown only through their subclasses below, or for causes without a class of their own.
+    ArbiterError: 'base of every class below',
+    ValidationError: [() => q().enqueue({}, { priority: 'high' as never }), () => q().claim({ limit: 0 })],
+    InvalidIdentifierError: [
+      async () => t.arbiter.queue('Not A Name'),
+      async () => new Arbiter({ connectionString: databaseUrl(), schema: '1x' }),
+    ],
+    PayloadError: [() => q().enqueue({ f: () => 1 }), () => q().enqueue({ n: NaN })],
+    PayloadTooLargeError: [
+      async () => {
+        const small = new Arbiter({ connectionString: databaseUrl(), schema: t.schema, maxPayloadBytes: 64 });
+        try {
+          await small.queue('errs').enqueue({ s: 'x'.repeat(100) });
+        } finally {
+          await small.close();
+        }
+      },
+    ],
+    QueueNotFoundError: [
+      () => t.arbiter.queue('nosuch').enqueue({}),
+      () => t.arbiter.queue('nosuch').claim(),
+    ],
+    ParentNotFoundError: [() => q().enqueue({}, { parentId: '987654321' })],
+    BatchTooLargeError: [
+      () => q().enqueueMany(many(10_001)),
+      () => q().jobs.cancelMany(Array.from({ length: 10_001 }, (_, i) => i + 1)),
+      () =>
+        q().enqueueTree({
+          payload: 0,
+          children: Array.from({ length: MAX_TREE_NODES }, (_, i) => ({ payload: i })),
+        }),
+    ],
+    SchemaTooNewError: [
+      async () => {
+        const schema = uniqueName('ahead');
+        const a = new Arbiter({ connectionString: databaseUrl(), schema });
+        try {
+          await a.migrate();
+          await t.pool.query(
+            `INSERT INTO "${schema}"._migrations (version, name) VALUES (9999, 'from_the_future')`,
+          );
+          await a.migrate();
+        } finally {
+          await a.close();
+          await t.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        }
+      },
+    ],
+    OutcomeUnknownError: 'a connection cut during commit: test/db/enqueue-connection-cut.test.ts',
+    EmbeddedPostgresError: 'an embedded server that cannot start here: test/embedded/embedded.test.ts',
+    SchemaNotMigratedError: [
+      async () => {
+        const bare = new Arbiter({ connectionString: databaseUrl(), schema: uniqueName('never') });
+        try {
+          await bare.queue('errs').enqueue({});
+        } finally {
+          await bare.close();
+        }
+      },
+    ],
+    QueuesNotFoundError: [
+      () =>
+        createWorker({
+          arbiter: t.arbiter,
+          handleSignals: false,
+          queues: { errs: { handler: async () => {} }, nosuch: { handler: async () => {} } },
+        }).start(),
+    ],
+  };
+}
+
+describe('exported error classes', () => {
+  it('each has a case, and each case throws exactly that class', async () => {
+    await t.arbiter.createQueue('errs');
+    const exported = (Object.entries(errors) as [string, unknown][]).filter(
+      (e): e is [string, new (...args: never[]) => Error] =>
+        typeof e[1] === 'function' && (e[1] as { prototype: unknown }).prototype instanceof Error,
+    );
+    const table = cases();
+    expect(exported.map(([name]) => name).sort()).toEqual(Object.keys(table).sort());
+    for (const [name, Class] of exported) {
+      const list = table[name]!;
+      if (typeof list === 'string') continue;
+      for (const [i, run] of list.entries()) {
+        const err = await run().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err, `${name} case ${i}: threw nothing`).toBeDefined();
+        expect((err as Error).constructor, `${name} case ${i}: ${String(err)}`).toBe(Class);
+        expect(err).toBeInstanceOf(errors.ArbiterError);
+      }
+    }
+  });
+});
