@@ -4,6 +4,15 @@ export { MAX_ERROR_LENGTH } from './core/fence.js';
 export type { TreeNode, InsertedTree } from './client/tree.js';
 export type { JobsAdmin } from './admin/jobs.js';
 export type { DeadLetters } from './admin/dead-letters.js';
+export type {
+  DeadLettersAcrossQueues,
+  DeadLetterSelection,
+  ListDeadLettersAcrossOptions,
+  RetryMatchingOptions,
+  RetryMatchingResult,
+} from './admin/dead-letters-across.js';
+export type { GroupInfo, GroupJobRef, GroupState } from './admin/groups.js';
+export type { JobExplanation, WhyCode, WhyReason } from './admin/why.js';
 export type { Results } from './client/results.js';
 export { mergeChildOutcomes } from './core/child-results.js';
 export type { QueueInfo } from './db/queries/queue.js';

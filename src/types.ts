@@ -3,10 +3,10 @@ import type { JobId } from './core/ids.js';
 export type { JobId };
 
 /**
- * Where a job stands, derived from its row (seed 004's statuses, plus Arbiter's tree states):
- * - `pending`    ready to be claimed now
+ * Where a job stands, derived from its row (docs/glossary.md defines each word):
+ * - `ready`      due now and waiting for a claim (a grouped job may still wait for its group's turn)
  * - `scheduled`  not yet due (delayed), never attempted
- * - `running`    claimed; its lease has not expired
+ * - `in-flight`  claimed; its lease has not expired (the handler may not have started yet)
  * - `retrying`   failed at least once; waiting for its backoff to pass
  * - `suspended`  made unclaimable by an operator (or paused as a child)
  * - `waiting`    a parent waiting for its children to finish
@@ -14,12 +14,12 @@ export type { JobId };
  * - `dead`       in the dead-letter table
  */
 export type JobStatus =
-  'pending' | 'scheduled' | 'running' | 'retrying' | 'suspended' | 'waiting' | 'exhausted' | 'dead';
+  'ready' | 'scheduled' | 'in-flight' | 'retrying' | 'suspended' | 'waiting' | 'exhausted' | 'dead';
 
 export const JOB_STATUSES: readonly JobStatus[] = [
-  'pending',
+  'ready',
   'scheduled',
-  'running',
+  'in-flight',
   'retrying',
   'suspended',
   'waiting',
@@ -204,8 +204,8 @@ export interface JobFilter {
   ids?: readonly (JobId | number | bigint)[];
 }
 
-/** JobFilter for the dead-letter table: `ids` are dead-letter ids; `status` matches only `dead`. */
-export interface DeadJobFilter extends JobFilter {
+/** JobFilter for the dead-letter table, without `status` (every dead letter is `dead`); `ids` are dead-letter ids. */
+export interface DeadJobFilter extends Omit<JobFilter, 'status'> {
   /** Dead-lettered strictly after this time. */
   failedAfter?: Date;
   /** Dead-lettered strictly before this time. */

@@ -1,5 +1,5 @@
 -- Arbiter schema, version 1.
--- "{{schema}}" is replaced by the validated schema name before this file runs.
+-- The schema placeholder is replaced by the validated schema name before this file runs.
 -- Internal tables start with an underscore; queue names may not, so they never collide.
 
 CREATE TABLE "{{schema}}"._queues (

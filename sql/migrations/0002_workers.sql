@@ -1,6 +1,6 @@
 -- Arbiter schema, version 2: worker registry, recurring jobs, coalesced wake-up notifications, processed-job
 -- history.
--- "{{schema}}" is replaced by the validated schema name before this file runs.
+-- The schema placeholder is replaced by the validated schema name before this file runs.
 
 -- One row per running worker process. A worker silent past the dead-worker threshold is presumed dead:
 -- its row is deleted and the jobs it held (job.worker_id) are released at once.

@@ -1,5 +1,5 @@
 -- Arbiter schema, version 3: tree integrity without per-row foreign-key triggers on the hot path.
--- "{{schema}}" is replaced by the validated schema name before this file runs.
+-- The schema placeholder is replaced by the validated schema name before this file runs.
 --
 -- The parent/child foreign key of a job table, and the child results' foreign key with ON DELETE CASCADE,
 -- ran two trigger queries for every deleted job, standalone or not: about 70% of the cost of a bulk ack,

@@ -1,5 +1,5 @@
 -- Arbiter schema, version 4: wake-ups for single enqueues sent by the client, after commit, coalesced.
--- "{{schema}}" is replaced by the validated schema name before this file runs.
+-- The schema placeholder is replaced by the validated schema name before this file runs.
 --
 -- A transaction that calls pg_notify takes a database-wide lock at commit and holds it through its WAL
 -- flush, so notifying commits run one at a time. Measured here with 8 concurrent single-row inserts into

@@ -1,6 +1,6 @@
 -- Arbiter schema, version 5: an enqueue no longer holds its group's row against claims, acks and
 -- lease extensions until its transaction ends.
--- "{{schema}}" is replaced by the validated schema name before this file runs.
+-- The schema placeholder is replaced by the validated schema name before this file runs.
 --
 -- Until now every grouped insert upserted its group row (job_count + 1), which holds that row's lock
 -- until the inserting transaction commits. An application that enqueues inside its own transaction and

@@ -3,7 +3,7 @@ import { decodeCursor, encodeCursor } from '../core/cursor.js';
 import { DEFAULT_PAGE_SIZE } from '../core/job-filter.js';
 import { LIMITS, checkOptions, intInRange } from '../core/validate.js';
 import { withTranslation } from '../db/errors.js';
-import { groupList, type GroupJobColumns, type GroupListRow } from '../db/queries/group-list.js';
+import { groupGet, groupList, type GroupJobColumns, type GroupListRow } from '../db/queries/group-list.js';
 import type { JobId, JobStatus, Page, PageOptions } from '../types.js';
 
 /** A job of a group, as the groups listing shows it (no payload: a page of groups stays small). */
@@ -20,11 +20,11 @@ export interface GroupJobRef {
 }
 
 /**
- * `in-flight`: a job of the group holds a lease; `retry-wait`: a job failed and the group waits for its
+ * `in-flight`: a job of the group holds a lease; `retrying`: a job failed and the group waits for its
  * retry (FIFO survives failures); `ready`: a claim would take `nextJobId` now; `idle`: nothing of the
  * group can run now (delayed, suspended, waiting for children or out of attempts).
  */
-export type GroupState = 'in-flight' | 'retry-wait' | 'ready' | 'idle';
+export type GroupState = 'in-flight' | 'retrying' | 'ready' | 'idle';
 
 export interface GroupInfo {
   groupKey: string;
@@ -72,7 +72,7 @@ function describe(r: GroupListRow): Pick<GroupInfo, 'state' | 'blocked' | 'block
   const head = ref(r.head);
   const blocker = ref(r.blocker);
   const heldUntil = r.in_flight_until && r.in_flight_until.getTime() > now ? r.in_flight_until : null;
-  if (blocker && blocker.status === 'running') {
+  if (blocker && blocker.status === 'in-flight') {
     return {
       state: 'in-flight',
       blocked: true,
@@ -83,7 +83,7 @@ function describe(r: GroupListRow): Pick<GroupInfo, 'state' | 'blocked' | 'block
   if (blocker) {
     const error = blocker.lastError === null ? '' : `: ${blocker.lastError.slice(0, 200)}`;
     return {
-      state: 'retry-wait',
+      state: 'retrying',
       blocked: true,
       blockedUntil: blocker.runAt,
       reason: `job ${blocker.id} failed (attempt ${blocker.attempts} of ${blocker.maxAttempts}${error}) and retries at ${iso(blocker.runAt)}; the jobs behind it wait`,
@@ -91,7 +91,7 @@ function describe(r: GroupListRow): Pick<GroupInfo, 'state' | 'blocked' | 'block
   }
   if (heldUntil) {
     return {
-      state: r.in_flight_count > 0 ? 'in-flight' : 'retry-wait',
+      state: r.in_flight_count > 0 ? 'in-flight' : 'retrying',
       blocked: true,
       blockedUntil: heldUntil,
       reason: `held until ${iso(heldUntil)}`,
@@ -122,6 +122,23 @@ function describe(r: GroupListRow): Pick<GroupInfo, 'state' | 'blocked' | 'block
   };
 }
 
+function toGroupInfo(r: GroupListRow): GroupInfo {
+  return {
+    groupKey: r.group_key,
+    jobCount: r.job_count,
+    ...describe(r),
+    head: ref(r.head),
+    blocker: ref(r.blocker),
+    nextJobId: r.next_id,
+  };
+}
+
+/** One group, described as in listGroups (the implementation of queue.jobs.group); null when it has no job. */
+export async function getGroup(ctx: QueueContext, key: string): Promise<GroupInfo | null> {
+  const row = await withTranslation(ctx, () => groupGet(ctx.db, ctx.t, key, GROUP_SCAN, GROUP_COUNT_CAP));
+  return row === null ? null : toGroupInfo(row);
+}
+
 function parseCursor(value: unknown, field: string): string {
   // Room for the longest group key (512 characters of any script), base64url-encoded.
   return decodeCursor(value, field, GROUP_CURSOR_KIND, 1, 4096)[0]!;
@@ -140,14 +157,7 @@ export async function listGroups(
   const rows = await withTranslation(ctx, () =>
     groupList(ctx.db, ctx.t, after, limit + 1, GROUP_SCAN, GROUP_COUNT_CAP),
   );
-  const items = rows.slice(0, limit).map((r): GroupInfo => ({
-    groupKey: r.group_key,
-    jobCount: r.job_count,
-    ...describe(r),
-    head: ref(r.head),
-    blocker: ref(r.blocker),
-    nextJobId: r.next_id,
-  }));
+  const items = rows.slice(0, limit).map(toGroupInfo);
   const last = items[items.length - 1];
   return {
     items,

@@ -23,8 +23,9 @@ import {
 import { jobCancelCascade, jobCancelMany, jobTreeRoot } from '../db/queries/job-cancel.js';
 import { toJob, type JobRow } from '../db/rows.js';
 import { QueueNotFoundError, ValidationError } from '../errors.js';
-import { listGroups, type GroupInfo } from './groups.js';
+import { getGroup, listGroups, type GroupInfo } from './groups.js';
 import { overviewCap, readQueueOverview, type OverviewOptions, type QueueOverview } from './overview.js';
+import { explainJob, type JobExplanation } from './why.js';
 import type {
   ChildCounts,
   Job,
@@ -97,18 +98,32 @@ export class JobsAdmin<T = unknown> {
     return listGroups(this.ctx, page, 'page');
   }
 
+  /** One group, described as in listGroups (head, blocker, next job, state, why); null when it has no job. */
+  async group(groupKey: string): Promise<GroupInfo | null> {
+    return getGroup(this.ctx, this.groupKey(groupKey));
+  }
+
+  /**
+   * Why the job is or is not running: every reason in order (queue paused; its own state; what holds its
+   * group, and that job's reasons; no live worker), read at one database time. A job that left the queue
+   * for the dead-letter table is explained as such; null when it is in neither.
+   */
+  async why(id: IdInput): Promise<JobExplanation<T> | null> {
+    return explainJob<T>(this.ctx, toJobId(id));
+  }
+
   async countByGroup(groupKey: string): Promise<number> {
     const spec = { groupKey: this.groupKey(groupKey) };
     return this.run(() => jobCount(this.ctx.db, this.ctx.t, spec));
   }
 
-  /** Jobs whose lease has not expired (status `running`), newest first. */
+  /** Jobs whose lease has not expired (status `in-flight`), newest first. */
   async inFlight(page: PageOptions = {}): Promise<Page<Job<T>>> {
-    return this.page({ statuses: ['running'] }, this.pageOptions(page), 'page');
+    return this.page({ statuses: ['in-flight'] }, this.pageOptions(page), 'page');
   }
 
   async countInFlight(): Promise<number> {
-    return this.run(() => jobCount(this.ctx.db, this.ctx.t, { statuses: ['running'] }));
+    return this.run(() => jobCount(this.ctx.db, this.ctx.t, { statuses: ['in-flight'] }));
   }
 
   /** Children of one job still in the queue, newest first. */

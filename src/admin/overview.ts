@@ -4,7 +4,9 @@ import { checkOptions, intInRange } from '../core/validate.js';
 import { withTranslation } from '../db/errors.js';
 import { queueOverview, type OverviewRow } from '../db/queries/overview.js';
 import type { QueueInfo } from '../db/queries/queue.js';
+import { workerLiveCounts } from '../db/queries/worker.js';
 import { QueueNotFoundError } from '../errors.js';
+import { LIVE_WORKER_WINDOW_MS } from './why.js';
 
 /**
  * A count that may be approximate. `exact`: the real number. `atLeast`: counting stopped at the cap, so
@@ -87,12 +89,44 @@ export async function readQueueOverview(ctx: QueueContext, cap: number): Promise
   };
 }
 
+/** Something on a queue that needs an operator. */
+export interface OverviewAlert {
+  /** `no-live-worker`: claimable work has waited a minute or more and no live worker serves the queue. */
+  code: 'no-live-worker';
+  /** One sentence. */
+  text: string;
+}
+
+/** One queue of GET /overview: its registry row, its bounded figures, its live workers and alerts. */
+export type QueueOverviewEntry = QueueInfo &
+  QueueOverview & {
+    /** Workers serving the queue whose last heartbeat is younger than 15 s. */
+    liveWorkers: number;
+    alerts: OverviewAlert[];
+  };
+
 export interface QueuesOverview {
   /** When the figures were read (they may be served from cache until `generatedAt + maxAgeMs`). */
   generatedAt: Date;
   maxAgeMs: number;
   cap: number;
-  queues: (QueueInfo & QueueOverview)[];
+  /** `paused` is read at every call, never from the cache: a pause or a resume shows at once. */
+  queues: QueueOverviewEntry[];
+}
+
+/** Claimable work older than this with no live worker raises the `no-live-worker` alert. */
+export const NO_WORKER_ALERT_SECONDS = 60;
+
+function alertsOf(q: Omit<QueueOverviewEntry, 'alerts'>): OverviewAlert[] {
+  const age = q.oldestClaimableAgeSeconds;
+  if (q.paused || q.liveWorkers > 0 || age === null || age < NO_WORKER_ALERT_SECONDS) return [];
+  const waited = age < 120 ? `${Math.round(age)} s` : `${Math.round(age / 60)} min`;
+  return [
+    {
+      code: 'no-live-worker',
+      text: `No live worker serves queue "${q.name}" and its oldest claimable job has waited ${waited}.`,
+    },
+  ];
 }
 
 export interface OverviewReaderOptions extends OverviewOptions {
@@ -118,7 +152,19 @@ export class OverviewReader {
     this.cacheMs = cacheMs === undefined ? 5000 : intInRange(cacheMs, 'options.cacheMs', 0, 3_600_000);
   }
 
-  read(): Promise<QueuesOverview> {
+  async read(): Promise<QueuesOverview> {
+    const [reading, fresh] = await Promise.all([this.cachedReading(), this.arbiter.listQueues()]);
+    const paused = new Map(fresh.map((q) => [q.name, q.paused]));
+    const queues = reading.queues
+      .filter((q) => paused.has(q.name)) // dropped since the reading
+      .map((q) => {
+        const entry = { ...q, paused: paused.get(q.name)! };
+        return { ...entry, alerts: alertsOf(entry) };
+      });
+    return { ...reading, queues };
+  }
+
+  private cachedReading(): Promise<QueuesOverview> {
     const now = Date.now();
     if (this.cached && now - this.cached.at < this.cacheMs) return this.cached.value;
     const value = this.load();
@@ -133,10 +179,13 @@ export class OverviewReader {
   private async load(): Promise<QueuesOverview> {
     const generatedAt = new Date();
     const queues: QueuesOverview['queues'] = [];
+    const { db, schema } = this.arbiter;
+    const live = await workerLiveCounts(db, schema, LIVE_WORKER_WINDOW_MS);
     // One queue after another: a refresh takes one pooled connection, not one per queue.
     for (const info of await this.arbiter.listQueues()) {
       try {
-        queues.push({ ...info, ...(await this.arbiter.queue(info.name).jobs.overview({ cap: this.cap })) });
+        const figures = await this.arbiter.queue(info.name).jobs.overview({ cap: this.cap });
+        queues.push({ ...info, ...figures, liveWorkers: live.get(info.name) ?? 0, alerts: [] });
       } catch (err) {
         if (!(err instanceof QueueNotFoundError)) throw err; // dropped since it was listed
       }

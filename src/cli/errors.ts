@@ -1,5 +1,6 @@
 import { ArbiterError, QueuesNotFoundError, ValidationError } from '../errors.js';
 import { isConnectionError } from '../db/executor.js';
+import { cliValidationMessage } from './flags.js';
 
 /** Exit codes of the `arbiter` command (documented in docs/cli.md). */
 export const EXIT = {
@@ -74,7 +75,7 @@ export function describeError(err: unknown): ReportedError {
     return { exitCode: err.exitCode, code: err.code, message: err.message, ...hint(err.hint) };
   }
   if (err instanceof ValidationError) {
-    return { exitCode: EXIT.usage, code: err.code, message: err.message };
+    return { exitCode: EXIT.usage, code: err.code, message: cliValidationMessage(err) };
   }
   if (err instanceof ArbiterError) {
     switch (err.code) {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { DeadJobFilter, JobFilter, JobStatus } from '../types.js';
+import { JOB_STATUSES, type DeadJobFilter, type JobFilter, type JobStatus } from '../types.js';
 import { parseDate, parseInteger, parseJson, parseList } from './parse.js';
 
 /** The JobFilter options as commander gives them (see addFilterOptions). */
@@ -20,14 +20,16 @@ export interface FilterOptions {
   ids?: string[];
 }
 
-/** Adds one option per JobFilter field (and the DeadJobFilter dates for the DLQ). */
+/**
+ * Adds one option per JobFilter field, or per DeadJobFilter field for the DLQ (no `--status`: every dead
+ * letter is `dead`; the failure times instead).
+ */
 export function addFilterOptions(cmd: Command, table: 'jobs' | 'dlq'): Command {
+  if (table === 'jobs') {
+    const live = JOB_STATUSES.filter((s) => s !== 'dead').join(', ');
+    cmd.option('--status <list>', `only these states, comma-separated or repeated (${live})`, parseList);
+  }
   cmd
-    .option(
-      '--status <list>',
-      'only these statuses, comma-separated or repeated (pending, scheduled, running, retrying, suspended, waiting, exhausted, dead)',
-      parseList,
-    )
     .option('--group <key>', 'only jobs of this group')
     .option('--no-group', 'only jobs without a group')
     .option('--parent <id>', 'only children of this job')
@@ -61,8 +63,8 @@ export function addFilterOptions(cmd: Command, table: 'jobs' | 'dlq'): Command {
 export function toFilter(o: FilterOptions, table: 'dlq'): DeadJobFilter;
 export function toFilter(o: FilterOptions, table: 'jobs'): JobFilter;
 export function toFilter(o: FilterOptions, table: 'jobs' | 'dlq'): JobFilter | DeadJobFilter {
-  const f: DeadJobFilter = {};
-  if (o.status !== undefined) f.status = o.status as JobStatus[];
+  const f: JobFilter & DeadJobFilter = {};
+  if (o.status !== undefined && table === 'jobs') f.status = o.status as JobStatus[];
   if (o.group !== undefined) f.groupKey = o.group === false ? null : o.group;
   if (o.parent !== undefined) f.parentId = o.parent === false ? null : o.parent;
   if (o.createdAfter !== undefined) f.createdAfter = o.createdAfter;

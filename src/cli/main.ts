@@ -44,7 +44,9 @@ function buildProgram(json = false): Command {
         .env('ARBITER_SCHEMA')
         .default('arbiter'),
     )
-    .exitOverride();
+    .exitOverride()
+    // Every command's --help lists the global options too (--database-url, --schema, --json).
+    .configureHelp({ showGlobalOptions: true });
   registerMigrate(program);
   registerQueue(program);
   registerEnqueue(program);

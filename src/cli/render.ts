@@ -1,11 +1,12 @@
+import type { JobExplanation } from '../admin/why.js';
 import type { DeadJob, Job, JobStatus } from '../types.js';
 import { date, fields, table, type Colors } from './output.js';
 
 function statusColor(c: Colors, status: JobStatus): (s: string) => string {
   switch (status) {
-    case 'running':
+    case 'in-flight':
       return c.cyan;
-    case 'pending':
+    case 'ready':
       return c.green;
     case 'retrying':
     case 'exhausted':
@@ -43,7 +44,8 @@ export function deadTable(jobs: readonly DeadJob[], c: Colors): string {
       { header: 'ID', value: (j) => j.id, align: 'right' },
       { header: 'JOB ID', value: (j) => j.jobId, align: 'right' },
       { header: 'GROUP', value: (j) => j.groupKey ?? '-', max: 24 },
-      { header: 'ATTEMPTS', value: (j) => `${j.attempts}/${j.maxAttempts}`, align: 'right' },
+      // Attempts made: the job's own maxAttempts may not be what ended it (a worker's queue setting can cap it).
+      { header: 'ATTEMPTS', value: (j) => String(j.attempts), align: 'right' },
       { header: 'FAILED AT', value: (j) => date(j.failedAt) },
       { header: 'PAYLOAD', value: (j) => JSON.stringify(j.payload), max: 40 },
       { header: 'LAST ERROR', value: (j) => j.lastError ?? '', max: 50, color: (s) => c.red(s) },
@@ -88,7 +90,7 @@ export function deadDetail(j: DeadJob, c: Colors): string {
     ['status', c.red('dead')],
     ['group', j.groupKey ?? '-'],
     ['priority', String(j.priority)],
-    ['attempts', `${j.attempts} of ${j.maxAttempts}`],
+    ['attempts made', String(j.attempts)],
     ['parent', j.parentId ?? '-'],
     ['dedup key', j.dedupKey ?? '-'],
     ['idempotency key', j.idempotencyKey ?? '-'],
@@ -98,4 +100,14 @@ export function deadDetail(j: DeadJob, c: Colors): string {
   ];
   if (j.meta !== null) rows.push(['meta', pretty(j.meta)]);
   return `${fields(rows, c)}\n${c.dim('payload:')}\n${pretty(j.payload)}`;
+}
+
+/** `jobs why`: a headline, then every reason in order, each with its code. */
+export function whyText(e: JobExplanation, id: string, c: Colors): string {
+  const state = e.job ? statusColor(c, e.job.status)(e.job.status) : c.red('dead');
+  const queue = e.job?.queue ?? e.deadLetter?.queue ?? '';
+  const head = `job ${id} (${state}) in queue "${queue}": ${e.ok ? c.green('nothing stands in its way') : 'not running, because'}`;
+  const width = Math.max(...e.reasons.map((r) => r.code.length));
+  const lines = e.reasons.map((r) => `  ${c.dim(r.code.padEnd(width))}  ${r.text}`);
+  return [head, ...lines].join('\n');
 }

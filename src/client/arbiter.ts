@@ -17,6 +17,7 @@ import {
 import { queueTables } from '../db/sql.js';
 import { ValidationError } from '../errors.js';
 import type { JobStore } from '../store/job-store.js';
+import { DeadLettersAcrossQueues } from '../admin/dead-letters-across.js';
 import { Queue } from './queue.js';
 
 export interface ArbiterOptions {
@@ -60,6 +61,7 @@ export class Arbiter {
   private readonly ownedPool: pg.Pool | undefined;
   private readonly queues = new Map<string, Queue<unknown>>();
   private readonly enqueueListeners = new Set<(event: EnqueuedEvent) => void>();
+  private acrossQueues: DeadLettersAcrossQueues | undefined;
   private readonly schemaCheck: SchemaCheck;
 
   constructor(options: ArbiterOptions) {
@@ -166,6 +168,11 @@ export class Arbiter {
     validateQueueName(name);
     await this.checkSchema();
     return queueGet(this.db, this.schema, name);
+  }
+
+  /** The dead letters of every queue as one listing, with retry by filter (see DeadLettersAcrossQueues). */
+  get deadLetters(): DeadLettersAcrossQueues {
+    return (this.acrossQueues ??= new DeadLettersAcrossQueues(this));
   }
 
   /** A typed handle on an existing queue (no I/O). Operations on a queue never created throw QueueNotFoundError. */

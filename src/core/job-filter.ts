@@ -43,7 +43,12 @@ export const JOB_FILTER_KEYS = [
   'ids',
 ] as const;
 
-export const DLQ_FILTER_KEYS = [...JOB_FILTER_KEYS, 'failedAfter', 'failedBefore'] as const;
+/** The fields of a DeadJobFilter: a JobFilter's without `status` (every dead letter is `dead`), plus failure times. */
+export const DLQ_FILTER_KEYS = [
+  ...JOB_FILTER_KEYS.filter((k): k is Exclude<(typeof JOB_FILTER_KEYS)[number], 'status'> => k !== 'status'),
+  'failedAfter',
+  'failedBefore',
+] as const;
 
 /** Largest `payloadContains` document accepted (it is a predicate, not a payload). */
 const MAX_CONTAINS_BYTES = 64 * 1024;

@@ -39,6 +39,18 @@ export interface MigrateResult {
   current: number;
 }
 
+/** The lock every migration runs under, per schema. */
+const lockKey = (schema: string): string => `arbiter:migrate:${schema}`;
+
+/** The bookkeeping each migration's transaction starts with: the schema and its migrations table. */
+function bookkeepingSql(s: string): string[] {
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${s}`,
+    `CREATE TABLE IF NOT EXISTS ${s}._migrations (
+       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+  ];
+}
+
 /**
  * Brings `schema` up to the latest migration. Each migration runs in its own transaction under an
  * advisory lock and is recorded in `<schema>._migrations`, so running twice, or from several processes
@@ -52,12 +64,8 @@ export async function migrate(db: Executor, schema: string): Promise<MigrateResu
   const applied: number[] = [];
   for (const migration of migrations) {
     const done = await db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`arbiter:migrate:${schema}`]);
-      await tx.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-      await tx.query(
-        `CREATE TABLE IF NOT EXISTS ${s}._migrations (
-           version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
-      );
+      await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lockKey(schema)]);
+      for (const statement of bookkeepingSql(s)) await tx.query(statement);
       const { rows } = await tx.query<{ max: number | null }>(
         `SELECT max(version) AS max FROM ${s}._migrations`,
       );
@@ -76,12 +84,35 @@ export async function migrate(db: Executor, schema: string): Promise<MigrateResu
   return { applied, current: latest };
 }
 
-/** The SQL `migrate` would run on a schema at `fromVersion` (for dry runs). */
+/**
+ * The SQL `migrate` would run on a schema at `fromVersion` (for dry runs), as a script that applies as
+ * printed (psql -f, or any client that sends several statements): per migration, one transaction with
+ * the same lock, bookkeeping and record as `migrate`. Empty when nothing is pending. The version and name
+ * written as literals come from the migration file names (digits; [a-z0-9_]), never from input.
+ */
 export function pendingMigrationSql(schema: string, fromVersion: number): string {
-  return loadMigrations()
-    .filter((m) => m.version > fromVersion)
-    .map((m) => `-- ${String(m.version).padStart(4, '0')}_${m.name}\n${renderMigration(m, schema)}`)
-    .join('\n');
+  validateSchemaName(schema);
+  const s = quoteIdent(schema);
+  const pending = loadMigrations().filter((m) => m.version > fromVersion);
+  if (pending.length === 0) return '';
+  const label = (m: Migration) => `${String(m.version).padStart(4, '0')}_${m.name}`;
+  const header = [
+    `-- Arbiter migrations for schema "${schema}", as \`arbiter migrate\` applies them: each in its own`,
+    `-- transaction, under the same advisory lock, recorded in ${s}._migrations.`,
+    `-- Pending: ${pending.map(label).join(', ')}.`,
+  ];
+  const blocks = pending.map((m) =>
+    [
+      `-- ${label(m)}`,
+      'BEGIN;',
+      `SELECT pg_advisory_xact_lock(hashtextextended('${lockKey(schema)}', 0));`,
+      ...bookkeepingSql(s).map((statement) => `${statement};`),
+      renderMigration(m, schema).trimEnd(),
+      `INSERT INTO ${s}._migrations (version, name) VALUES (${m.version}, '${m.name}');`,
+      'COMMIT;',
+    ].join('\n'),
+  );
+  return [...header, '', blocks.join('\n\n'), ''].join('\n');
 }
 
 export async function currentVersion(db: Executor, schema: string): Promise<number> {

@@ -16,13 +16,13 @@ export function jobColumns(alias: string): string {
 export function statusExpression(t: QueueTables, alias: string): string {
   const a = alias;
   return `CASE
-    WHEN ${a}.leased_until > now() THEN 'running'
+    WHEN ${a}.leased_until > now() THEN 'in-flight'
     WHEN ${a}.suspended AND EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = ${a}.id) THEN 'waiting'
     WHEN ${a}.suspended THEN 'suspended'
     WHEN ${a}.leased_until IS NOT NULL AND ${a}.attempts >= ${a}.max_attempts THEN 'exhausted'
     WHEN ${a}.run_at > now() AND ${a}.attempts > 0 THEN 'retrying'
     WHEN ${a}.run_at > now() THEN 'scheduled'
-    ELSE 'pending' END`;
+    ELSE 'ready' END`;
 }
 
 /** SELECT list for reads that report status. */
@@ -85,11 +85,11 @@ function deriveStatus(
   runAt: Date,
   now: number,
 ): JobStatus {
-  if (leasedUntil && leasedUntil.getTime() > now) return 'running';
+  if (leasedUntil && leasedUntil.getTime() > now) return 'in-flight';
   if (suspended) return 'suspended';
   if (leasedUntil && attempts >= maxAttempts) return 'exhausted';
   if (runAt.getTime() > now) return attempts > 0 ? 'retrying' : 'scheduled';
-  return 'pending';
+  return 'ready';
 }
 
 /** The columns a claim sets to values known to the client, and so does not return (see ClaimedRow). */

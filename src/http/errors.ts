@@ -1,4 +1,4 @@
-import { ArbiterError, ValidationError, type ArbiterErrorCode } from '../errors.js';
+import { ArbiterError, QueueNotFoundError, ValidationError, type ArbiterErrorCode } from '../errors.js';
 
 /** Error codes only the HTTP layer produces (in addition to ArbiterErrorCode). */
 export type HttpErrorCode =
@@ -86,6 +86,10 @@ export function toErrorResponse(
     const status = STATUS_BY_CODE[err.code];
     if (status >= 500) logger.error('arbiter http: request failed', { ...context, error: err });
     const body: ErrorBody = { error: { code: err.code, message: err.message } };
+    // The library's message names its own calls (createQueue); the API's names its route.
+    if (err instanceof QueueNotFoundError) {
+      body.error.message = `queue "${err.queue}" does not exist (POST /queues creates it)`;
+    }
     if (err instanceof ValidationError) {
       const field = publicField(err.field);
       body.error.field = field;

@@ -38,7 +38,11 @@ function listParam(query: URLSearchParams, key: string): string[] {
  * fields, plus noGroup / noParent, which a query string needs to say "is null".
  */
 export const JOB_FILTER_PARAMS = [...JOB_FILTER_KEYS, 'noGroup', 'noParent'] as const;
-export const DLQ_FILTER_PARAMS = [...JOB_FILTER_PARAMS, 'failedAfter', 'failedBefore'] as const;
+export const DLQ_FILTER_PARAMS = [
+  ...JOB_FILTER_PARAMS.filter((k) => k !== 'status'),
+  'failedAfter',
+  'failedBefore',
+] as const;
 export const PAGE_PARAMS = ['limit', 'cursor'] as const;
 
 /** Unknown query keys are errors: a typo must not silently widen a listing (or a bulk action). */
@@ -64,8 +68,9 @@ export function pageParams(query: URLSearchParams): PageOptions {
   return page;
 }
 
-export function jobFilterParams(query: URLSearchParams, dlq: boolean): DeadJobFilter {
-  const f: DeadJobFilter = {};
+/** A job listing's filter from its query (the dead-letter listings' too: their routes allow no `status`). */
+export function jobFilterParams(query: URLSearchParams, dlq: boolean): JobFilter & DeadJobFilter {
+  const f: JobFilter & DeadJobFilter = {};
   const get = (k: string) => query.get(k);
   const status = listParam(query, 'status');
   // One value stays a string so a bad one is reported as `status`, several as `status[i]`.

@@ -62,6 +62,22 @@ export const jobRoutes: RouteDef[] = [
   },
   {
     method: 'get',
+    path: '/queues/{queue}/jobs/{id}/why',
+    operationId: 'whyJob',
+    summary:
+      "Why the job is or is not running: every reason in order (the queue paused; the job's own state; " +
+      "what holds its group, and that job's reasons; no live worker). A dead-lettered job is explained too.",
+    tag: 'jobs',
+    response: ref('JobExplanation'),
+    async handle(ctx) {
+      const q = queueOf(ctx);
+      const answer = await q.jobs.why(jobId(ctx));
+      if (!answer) throw notFound('JOB_NOT_FOUND', `job ${jobId(ctx)} is not in queue "${q.name}"`);
+      return answer;
+    },
+  },
+  {
+    method: 'get',
     path: '/queues/{queue}/jobs/{id}/children',
     operationId: 'jobChildren',
     summary: "A job's children still in the queue, with the results and errors of those that finished.",

@@ -190,20 +190,30 @@ export const queueRoutes: RouteDef[] = [
     method: 'get',
     path: '/queues/{queue}/groups/{groupKey}',
     operationId: 'groupJobs',
-    summary: 'Jobs of one group, newest first, with the group size.',
+    summary:
+      'Jobs of one group, newest first, with the group size and the group as the groups listing describes ' +
+      'it (state, head, blocker, next job, why); `group` is null when no live job has the key.',
     tag: 'jobs',
     query: PAGE_QUERY,
     response: {
       allOf: [
         ref('JobPage'),
-        { type: 'object', properties: { groupKey: { type: 'string' }, count: { type: 'integer' } } },
+        {
+          type: 'object',
+          properties: {
+            groupKey: { type: 'string' },
+            count: { type: 'integer' },
+            group: { oneOf: [ref('Group'), { type: 'null' }] },
+          },
+        },
       ],
     },
     async handle(ctx) {
       const q = queueOf(ctx);
       const groupKey = ctx.params.groupKey ?? '';
       const page = await q.jobs.byGroup(groupKey, pageParams(ctx.query));
-      return { groupKey, count: await q.jobs.countByGroup(groupKey), ...page };
+      const group = await q.jobs.group(groupKey);
+      return { groupKey, count: group?.jobCount ?? 0, group, ...page };
     },
   },
   {

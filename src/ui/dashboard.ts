@@ -1,9 +1,11 @@
 import { Hono } from 'hono';
+import { JOB_STATUSES } from '../types.js';
 import { CLIENT_CORE } from './assets/client-core.js';
-import { CLIENT_DLQ_GROUPS } from './assets/client-dlq-groups.js';
+import { CLIENT_CHART } from './assets/client-chart.js';
+import { CLIENT_DLQ } from './assets/client-dlq.js';
+import { CLIENT_GROUPS } from './assets/client-groups.js';
 import { CLIENT_JOBS } from './assets/client-jobs.js';
 import { CLIENT_OVERVIEW } from './assets/client-overview.js';
-import { CLIENT_WHY } from './assets/client-why.js';
 import { APP_CSS } from './assets/styles.js';
 
 export interface DashboardOptions {
@@ -19,8 +21,9 @@ export interface DashboardOptions {
   /** Hide every action (for an admin API created with readOnly: true, which refuses them). Default false. */
   readOnly?: boolean;
   /**
-   * Milliseconds between refreshes of the live counts. Each refresh is one GET /overview, which the admin
-   * API caches for `overviewCacheMs` (default 5000) across every open dashboard. Default 5000.
+   * Milliseconds between refreshes of the page shown (every page is live; none refreshes while the tab is
+   * hidden). On the overview each refresh is one GET /overview, which the admin API caches for
+   * `overviewCacheMs` (default 5000) across every open dashboard. Default 5000.
    */
   pollMs?: number;
 }
@@ -56,7 +59,7 @@ document.querySelector('#show-payloads').addEventListener('change', function (ev
 document.querySelectorAll('header.top nav a').forEach(function (a) {
   a.addEventListener('click', function (ev) {
     var view = a.getAttribute('data-view');
-    if (state.queue && view !== 'overview' && view !== 'workers') { ev.preventDefault(); go(view + '/' + encodeURIComponent(state.queue)); }
+    if (state.queue && (view === 'jobs' || view === 'groups')) { ev.preventDefault(); go(view + '/' + encodeURIComponent(state.queue)); }
   });
 });
 window.addEventListener('hashchange', route);
@@ -68,10 +71,11 @@ export const APP_JS = [
   '(function () {',
   "'use strict';",
   CLIENT_CORE,
-  CLIENT_WHY,
+  CLIENT_CHART,
   CLIENT_OVERVIEW,
   CLIENT_JOBS,
-  CLIENT_DLQ_GROUPS,
+  CLIENT_GROUPS,
+  CLIENT_DLQ,
   BOOT,
   '})();',
 ].join('\n');
@@ -98,6 +102,8 @@ export function dashboardHtml(options: DashboardOptions = {}): string {
     hideArgsByDefault: options.hideArgsByDefault === true,
     readOnly: options.readOnly === true,
     pollMs: options.pollMs ?? 5000,
+    // The live job states, in the words the API uses (docs/glossary.md), for the status filter.
+    statuses: JOB_STATUSES.filter((st) => st !== 'dead'),
   });
   const nav = [
     ['overview', 'Queues'],
@@ -121,6 +127,7 @@ export function dashboardHtml(options: DashboardOptions = {}): string {
 </head>
 <body>
 <header class="top"><span class="brand">Arbiter</span><nav>${nav}</nav><span class="spacer"></span>
+<span class="muted" id="refreshed" aria-live="polite"></span>
 <label><input type="checkbox" id="show-payloads"> show payloads</label></header>
 <main><p class="muted">Loading…</p></main>
 </body>

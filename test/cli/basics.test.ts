@@ -21,10 +21,37 @@ interface JsonJob {
   payload: unknown;
 }
 
+/**
+ * What a schema holds, with its name written as S: relations, columns, functions (with their bodies),
+ * triggers, indexes and the migrations recorded.
+ */
+async function catalog(schema: string): Promise<string[]> {
+  const rows = async (sql: string) =>
+    (await t.pool.query<{ r: string }>(sql, [schema])).rows.map((x) => x.r.replaceAll(schema, 'S'));
+  return [
+    ...(await rows(`SELECT c.relkind::text || ' ' || c.relname AS r FROM pg_class c
+                    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 ORDER BY 1`)),
+    ...(await rows(`SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' ||
+                      coalesce(column_default, '') AS r
+                    FROM information_schema.columns WHERE table_schema = $1 ORDER BY 1`)),
+    ...(await rows(`SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ') ' || md5(replace(p.prosrc, $1, 'S')) AS r
+                    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 ORDER BY 1`)),
+    ...(await rows(`SELECT pg_get_triggerdef(g.oid) AS r FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+                    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 ORDER BY 1`)),
+    ...(await rows(`SELECT indexdef AS r FROM pg_indexes WHERE schemaname = $1 ORDER BY 1`)),
+    ...(await rows(
+      `SELECT version || ' ' || name AS r FROM "${schema}"._migrations WHERE $1::text IS NOT NULL ORDER BY version`,
+    )),
+  ];
+}
+
 describe('migrate', () => {
   const fresh = uniqueName('cli_mig');
+  const viaScript = uniqueName('cli_dry');
+  const viaMigrate = uniqueName('cli_real');
   afterAll(async () => {
-    await t.pool.query(`DROP SCHEMA IF EXISTS "${fresh}" CASCADE`);
+    for (const s of [fresh, viaScript, viaMigrate])
+      await t.pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
   });
 
   it('--dry-run prints the pending SQL and applies nothing; migrate applies it once', async () => {
@@ -33,6 +60,17 @@ describe('migrate', () => {
     expect(dry.stdout).toContain('-- 0001_init');
     expect(dry.stdout).toContain(`CREATE TABLE "${fresh}"._queues`);
     expect(dry.stdout).not.toContain('{{schema}}');
+    expect(dry.stdout).not.toContain(`"${fresh}" is replaced`);
+    // As printed, the script makes the same schema as a real migrate (a second fresh schema).
+    const printed = await runCli(['migrate', '--dry-run'], { databaseUrl: databaseUrl(), schema: viaScript });
+    await t.pool.query(printed.stdout);
+    await runCli(['migrate'], { databaseUrl: databaseUrl(), schema: viaMigrate });
+    const [script, real] = [await catalog(viaScript), await catalog(viaMigrate)];
+    expect(script.length).toBeGreaterThan(40);
+    expect(script).toEqual(real);
+    await t.pool.query(`SELECT "${viaScript}"._create_queue('dry_q')`);
+    await t.pool.query(`SELECT "${viaMigrate}"._create_queue('dry_q')`);
+    expect(await catalog(viaScript)).toEqual(await catalog(viaMigrate));
     const exists = async () =>
       (await t.pool.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [fresh])).rowCount === 1;
     expect(await exists()).toBe(false);
@@ -90,7 +128,7 @@ describe('queue', () => {
     expect(unknown.code).toBe(3);
     expect(unknown.stderr).toContain('"nosuchqueue" does not exist');
     expect(badName.code).toBe(2);
-    expect(badName.stderr).toContain('queue: must match');
+    expect(badName.stderr).toContain('<queue>: must match');
     expect(badName.stderr).not.toMatch(/\n\s+at /); // no stack trace
     expect((await t.arbiter.listQueues()).map((q) => q.name)).toContain('mails');
 
@@ -165,10 +203,12 @@ describe('enqueue', () => {
     ]);
     expect(results.map((r) => r.code)).toEqual([2, 2, 2, 2, 2, 2, 3]);
     expect(results[0]!.stderr).toContain('payload: not valid JSON');
-    expect(results[1]!.stderr).toContain('options.priority: must be an integer from -32768 to 32767');
+    // Errors name the flags typed, never the library's options.
+    expect(results[1]!.stderr).toContain('--priority: must be an integer from -32768 to 32767');
     expect(results[2]!.stderr).toContain("'--priority <n>' argument 'high' is invalid");
-    expect(results[3]!.stderr).toContain('give either delayMs or runAt');
+    expect(results[3]!.stderr).toContain('--run-at: give either --delay or --run-at, not both');
     for (const r of results) {
+      expect(r.stderr).not.toMatch(/options\.|delayMs|runAt\b/);
       expect(r.stdout).toBe('');
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
@@ -229,6 +269,9 @@ describe('global behaviour', () => {
     expect(subHelp.code).toBe(0);
     expect(subHelp.stdout).toContain('--payload-contains <json>');
     expect(subHelp.stdout).toContain('--cursor <cursor>');
+    // A command's help lists the global options too.
+    for (const g of ['--database-url <url>', '--schema <name>', '--json'])
+      expect(subHelp.stdout).toContain(g);
     expect(unknownCmd.code).toBe(2);
     expect(unknownOpt.code).toBe(2);
     expect(unknownOpt.stdout).toBe('');

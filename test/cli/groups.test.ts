@@ -20,7 +20,8 @@ describe('arbiter groups list', () => {
     const q = await t.arbiter.createQueue('cg');
     const [held] = await q.enqueueMany([1, 2].map((n) => ({ payload: { n }, groupKey: 'busy' })));
     await q.enqueueMany(['free-1', 'free-2'].map((groupKey) => ({ payload: 0, groupKey })));
-    const [claimed] = await q.claim({ workerId: 'cli-w' });
+    // A long lease: under load the CLI calls below can outlast the default 30 s.
+    const [claimed] = await q.claim({ workerId: 'cli-w', leaseMs: 10 * 60_000 });
     expect(claimed!.id).toBe(held!.id);
 
     const human = await cli('groups', 'list', 'cg');
@@ -38,7 +39,7 @@ describe('arbiter groups list', () => {
     expect(p1.items[0]).toMatchObject({
       state: 'in-flight',
       blocked: true,
-      blocker: { id: held!.id, status: 'running' },
+      blocker: { id: held!.id, status: 'in-flight' },
     });
     expect(p1.nextCursor).not.toBeNull();
     const second = json<{ items: GroupItem[]; nextCursor: string | null }>(

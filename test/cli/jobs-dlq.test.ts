@@ -87,7 +87,7 @@ describe('jobs', () => {
     expect(badCursor.code).toBe(2);
     expect(badCursor.stderr).toContain('is not a cursor returned by this listing');
     expect(badStatus.code).toBe(2);
-    expect(badStatus.stderr).toContain('must be one of pending');
+    expect(badStatus.stderr).toContain('must be one of ready');
     expect(badDate.code).toBe(2);
   });
 
@@ -112,16 +112,16 @@ describe('jobs', () => {
 
     const promoted = await cli('jobs', 'promote', 'jq', delayed, '--json');
     expect(json(promoted)).toMatchObject({ id: delayed, action: 'promote', changed: 1 });
-    expect((await q.jobs.get(delayed))?.status).toBe('pending');
+    expect((await q.jobs.get(delayed))?.status).toBe('ready');
     const notApplicable = await cli('jobs', 'promote', 'jq', delayed);
     expect(notApplicable.code).toBe(1);
-    expect(notApplicable.stderr).toContain('is pending: nothing changed');
+    expect(notApplicable.stderr).toContain('is ready: nothing changed');
 
     expect((await cli('jobs', 'suspend', 'jq', ids[3]!)).code).toBe(0);
     expect((await q.jobs.get(ids[3]!))?.status).toBe('suspended');
     const resumed = await cli('jobs', 'resume', 'jq', ids[3]!);
     expect(resumed.stdout).toContain(`Resumed job ${ids[3]}`);
-    expect((await q.jobs.get(ids[3]!))?.status).toBe('pending');
+    expect((await q.jobs.get(ids[3]!))?.status).toBe('ready');
 
     const parent = await q.enqueue({ n: 100 });
     await q.enqueue({ n: 101 }, { parentId: parent!.id });
@@ -159,6 +159,9 @@ describe('dlq', () => {
     ]);
     expect(human.stdout).toMatch(/ID\s+JOB ID/);
     expect(human.stdout).toContain('kaput');
+    // Attempts made, not "1/25" beside an error that may say the attempts ran out.
+    expect(human.stdout).not.toMatch(/\d+\/\d+/);
+    expect((await cli('dlq', 'get', 'dq', a)).stdout).toMatch(/attempts made:\s+1\n/);
     expect(json(got)).toMatchObject({ id: a, status: 'dead', lastError: 'kaput' });
     expect(missing.code).toBe(3);
     expect(json<Page<unknown>>(filtered).nextCursor).toEqual(expect.any(String));

@@ -78,7 +78,7 @@ describe('cancel', () => {
     expect((await q.jobs.get(tree.job.id))!.status).toBe('waiting');
     expect(await q.jobs.cancel(c2!.id)).toBe(1);
     const parent = (await q.jobs.get(tree.job.id))!;
-    expect(parent).toMatchObject({ suspended: false, status: 'pending' });
+    expect(parent).toMatchObject({ suspended: false, status: 'ready' });
     expect(ids(await q.claim())).toEqual([tree.job.id]);
   });
 
@@ -90,10 +90,10 @@ describe('cancel', () => {
     const n = await q.jobs.cancelMany([tree.a2.id, solo.id, tree.a.id, 999_999, tree.a1.id, solo.id]);
     expect(n).toBe(3);
     expect(await liveIds(q)).toEqual([tree.root.id, tree.a.id, tree.b.id]);
-    expect((await q.jobs.get(tree.a.id))!.status).toBe('pending');
+    expect((await q.jobs.get(tree.a.id))!.status).toBe('ready');
     expect((await q.jobs.get(tree.root.id))!.status).toBe('waiting');
     expect(await q.jobs.cancelMany([tree.a.id, tree.b.id])).toBe(2);
-    expect((await q.jobs.get(tree.root.id))!.status).toBe('pending');
+    expect((await q.jobs.get(tree.root.id))!.status).toBe('ready');
     expect(await q.jobs.cancelMany([])).toBe(0);
     expect(await q.jobs.stats()).toMatchObject({ total: 1, groups: 0 });
   });
@@ -115,7 +115,7 @@ describe('cancel', () => {
       const counts = await Promise.all([0, 1, 2, 3].map(() => q.jobs.cancelMany(shuffled())));
       expect(counts.reduce((a, b) => a + b, 0)).toBe(all.length);
       expect(await liveIds(q)).toEqual(trees.map((tr) => tr.job.id).sort((a, b) => Number(a) - Number(b)));
-      for (const tr of trees) expect((await q.jobs.get(tr.job.id))!.status).toBe('pending');
+      for (const tr of trees) expect((await q.jobs.get(tr.job.id))!.status).toBe('ready');
       expect(await q.jobs.cancelMany(trees.map((tr) => tr.job.id))).toBe(4);
     }
   });
@@ -129,7 +129,7 @@ describe('cancelCascade and cancelTree', () => {
     expect(await liveIds(q)).toEqual([tree.root.id, tree.b.id]);
     expect((await q.jobs.get(tree.root.id))!.status).toBe('waiting');
     expect(await q.jobs.cancelCascade(tree.b.id)).toBe(1);
-    expect((await q.jobs.get(tree.root.id))!.status).toBe('pending');
+    expect((await q.jobs.get(tree.root.id))!.status).toBe('ready');
     expect(await q.jobs.cancelCascade(tree.b.id)).toBe(0);
     const other = await makeTree(q);
     const [leased] = await q.claim({ limit: 10 });
@@ -183,7 +183,7 @@ describe('promote, suspend, resume', () => {
     const delayed = (await q.enqueue({ n: 1 }, { delayMs: 3_600_000 }))!;
     expect(await q.claim()).toEqual([]);
     expect(await q.jobs.promote(delayed.id)).toBe(1);
-    expect((await q.jobs.get(delayed.id))!.status).toBe('pending');
+    expect((await q.jobs.get(delayed.id))!.status).toBe('ready');
     expect(await q.jobs.promote(delayed.id)).toBe(0);
     const [running] = await q.claim();
     expect(running!.id).toBe(delayed.id);
@@ -206,7 +206,7 @@ describe('promote, suspend, resume', () => {
     expect(await q.claim()).toEqual([]);
     expect(await q.jobs.promote(first.id)).toBe(1);
     expect(ids(await q.claim({ limit: 5 }))).toEqual([first.id]);
-    expect((await q.jobs.get(second.id))!.status).toBe('pending');
+    expect((await q.jobs.get(second.id))!.status).toBe('ready');
   });
 
   it('suspend and resume toggle claimability, refusing in-flight jobs and waiting parents', async () => {
@@ -253,7 +253,7 @@ describe('promote, suspend, resume', () => {
     expect(leased!.id).toBe(c1!.id);
     expect(await q.jobs.pauseChildren(tree.job.id)).toBe(1);
     expect((await q.jobs.get(c2!.id))!.status).toBe('suspended');
-    expect((await q.jobs.get(c1!.id))!.status).toBe('running');
+    expect((await q.jobs.get(c1!.id))!.status).toBe('in-flight');
     expect(ids(await q.claim({ limit: 10 }))).toEqual([leaf.id]);
     expect(await q.jobs.resumeChildren(tree.job.id)).toBe(1);
     expect((await q.jobs.get(mid!.id))!.status).toBe('waiting');

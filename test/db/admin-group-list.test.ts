@@ -31,12 +31,12 @@ describe('queue.jobs.listGroups', () => {
     expect(page.items.map((g) => g.groupKey)).toEqual(['a', 'b', 'c', 'd', 'e']);
 
     expect(by.a).toMatchObject({ jobCount: 3, state: 'in-flight', blocked: true, nextJobId: null });
-    expect(by.a!.blocker).toMatchObject({ id: a1!.id, status: 'running', workerId: 'w-1' });
+    expect(by.a!.blocker).toMatchObject({ id: a1!.id, status: 'in-flight', workerId: 'w-1' });
     expect(by.a!.head?.id).toBe(a1!.id);
     expect(by.a!.reason).toContain(`job ${a1!.id} is in flight on w-1`);
     expect(by.a!.blockedUntil!.getTime()).toBeGreaterThan(Date.now());
 
-    expect(by.b).toMatchObject({ jobCount: 2, state: 'retry-wait', blocked: true, nextJobId: null });
+    expect(by.b).toMatchObject({ jobCount: 2, state: 'retrying', blocked: true, nextJobId: null });
     expect(by.b!.blocker).toMatchObject({
       id: b1!.id,
       status: 'retrying',
@@ -53,7 +53,7 @@ describe('queue.jobs.listGroups', () => {
       nextJobId: c1!.id,
       blocker: null,
     });
-    expect(by.c!.head).toMatchObject({ id: c1!.id, status: 'pending' });
+    expect(by.c!.head).toMatchObject({ id: c1!.id, status: 'ready' });
     expect(by.c!.reason).toBe(`head job ${c1!.id} runs next`);
 
     expect(by.d).toMatchObject({ jobCount: 1, state: 'idle', blocked: false, nextJobId: null });

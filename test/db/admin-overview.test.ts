@@ -306,13 +306,16 @@ describe('queue.jobs.overview: bounded counts', () => {
   it('OverviewReader serves one reading per cache period and shares a reading in progress', async () => {
     const q = await db.arbiter.createQueue('cached');
     const reader = new OverviewReader(db.arbiter, { cacheMs: 60_000, cap: CAP });
+    // One reading (the same generatedAt instant) for concurrent callers; each answer reads `paused` fresh.
     const [r1, r2] = await Promise.all([reader.read(), reader.read()]);
-    expect(r2).toBe(r1);
+    expect(r2.generatedAt).toBe(r1.generatedAt);
+    expect(r2).toEqual(r1);
     const before = r1.queues.find((x) => x.name === 'cached')!;
     expect(before.claimable.value).toBe(0);
     await q.enqueue({ n: 1 });
     const r3 = await reader.read();
-    expect(r3).toBe(r1); // still cached: the new job is not seen
+    expect(r3.generatedAt).toBe(r1.generatedAt); // still cached: the new job is not seen
+    expect(r3.queues.find((x) => x.name === 'cached')!.claimable.value).toBe(0);
     const fresh = new OverviewReader(db.arbiter, { cacheMs: 0, cap: CAP });
     const r4 = await fresh.read();
     expect(r4.queues.find((x) => x.name === 'cached')!.claimable).toEqual({

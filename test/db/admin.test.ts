@@ -49,7 +49,7 @@ describe('get, list and keyset pagination', () => {
 
   it('get returns the job with its status, null when absent, and rejects bad ids', async () => {
     const job = await q.jobs.get(all[0]!);
-    expect(job).toMatchObject({ id: all[0], queue: 'paged', status: 'pending', attempts: 0 });
+    expect(job).toMatchObject({ id: all[0], queue: 'paged', status: 'ready', attempts: 0 });
     expect(await q.jobs.get(Number(all[0]))).toMatchObject({ id: all[0] });
     expect(await q.jobs.get(999_999_999n)).toBeNull();
     for (const bad of ['abc', 0, -1, 1.5, '01', null, '9223372036854775808']) {
@@ -153,10 +153,10 @@ describe('statuses', () => {
     const scheduled = (await q.enqueue({ n: 5 }, { delayMs: 60_000 }))!;
     const suspended = (await q.enqueue({ n: 6 }, { suspended: true }))!;
     const tree = await q.enqueueTree({ payload: { n: 7 }, children: [{ payload: { n: 8 } }] });
-    expected.set('running', [running.id]);
+    expected.set('in-flight', [running.id]);
     expected.set('retrying', [retrying.id]);
     expected.set('exhausted', [exhausted.id]);
-    expected.set('pending', [tree.children[0]!.job.id, pending.id]);
+    expected.set('ready', [tree.children[0]!.job.id, pending.id]);
     expected.set('scheduled', [scheduled.id]);
     expected.set('suspended', [suspended.id]);
     expected.set('waiting', [tree.job.id]);
@@ -185,7 +185,7 @@ describe('statuses', () => {
     for (const status of JOB_STATUSES) sum += await q.jobs.count({ status });
     expect(sum).toBe(total);
     expect(await q.jobs.count({ status: [...JOB_STATUSES] })).toBe(total);
-    expect(await q.jobs.count({ status: ['running', 'scheduled', 'running'] })).toBe(2);
+    expect(await q.jobs.count({ status: ['in-flight', 'scheduled', 'in-flight'] })).toBe(2);
     expect(await q.jobs.count({ status: [] })).toBe(0);
   });
 
@@ -205,7 +205,7 @@ describe('statuses', () => {
     expect(s.oldestReadyAgeSeconds).toBeLessThan(200);
     expect(await q.jobs.depth()).toBe(2);
     expect(await q.jobs.countInFlight()).toBe(1);
-    expect(ids((await q.jobs.inFlight()).items)).toEqual(expected.get('running'));
+    expect(ids((await q.jobs.inFlight()).items)).toEqual(expected.get('in-flight'));
     const empty = await t.arbiter.createQueue('statuses_empty');
     expect(await empty.jobs.stats()).toEqual({
       total: 0,
@@ -222,7 +222,7 @@ describe('statuses', () => {
   });
 
   it('an expired lease is no longer in flight', async () => {
-    const [running] = expected.get('running')!;
+    const [running] = expected.get('in-flight')!;
     await shiftJob(
       t.pool,
       t.schema,
@@ -231,7 +231,7 @@ describe('statuses', () => {
       `leased_until = now() - interval '1 second', run_at = now() - interval '1 second'`,
     );
     expect(await q.jobs.countInFlight()).toBe(0);
-    expect((await q.jobs.get(running!))!.status).toBe('pending');
+    expect((await q.jobs.get(running!))!.status).toBe('ready');
     expect(await q.jobs.depth()).toBe(3);
   });
 });
@@ -299,7 +299,7 @@ describe('filters', () => {
     ],
     ['ids', () => ({ ids: [j.c1!.id, BigInt(j.a1!.id), 987654321] }), () => [j.c1!.id, j.a1!.id]],
     ['ids empty', () => ({ ids: [] }), () => []],
-    ['status + group', () => ({ status: 'pending', groupKey: 'a' }), () => [j.a2!.id, j.a1!.id]],
+    ['status + group', () => ({ status: 'ready', groupKey: 'a' }), () => [j.a2!.id, j.a1!.id]],
     [
       'all combined',
       () => ({ groupKey: 'a', priority: 5, payloadContains: { tag: 'x' }, hasError: false }),
@@ -340,7 +340,7 @@ describe('filters', () => {
   it('byIdempotencyKey finds the live job only', async () => {
     expect(await q.jobs.byIdempotencyKey('idem-1')).toMatchObject({
       id: j.plain!.id,
-      status: 'pending',
+      status: 'ready',
       attempts: 2,
     });
     expect(await q.jobs.byIdempotencyKey('idem-2')).toBeNull();
@@ -371,7 +371,7 @@ describe('filters', () => {
       [{ bogus: 1 }, 'options.filter.bogus'],
       [{ failedAfter: new Date() }, 'options.filter.failedAfter'],
       [{ status: 'done' }, 'options.filter.status'],
-      [{ status: ['pending', 'nope'] }, 'options.filter.status[1]'],
+      [{ status: ['ready', 'nope'] }, 'options.filter.status[1]'],
       [{ groupKey: '' }, 'options.filter.groupKey'],
       [{ groupKey: 5 }, 'options.filter.groupKey'],
       [{ parentId: 'x' }, 'options.filter.parentId'],

@@ -45,7 +45,7 @@ describe('claim', () => {
     const q = await t.arbiter.createQueue('c_lease');
     await q.enqueue({});
     const [job] = await q.claim({ leaseMs: 60_000, workerId: 'w1' });
-    expect(job).toMatchObject({ attempts: 1, workerId: 'w1', status: 'running' });
+    expect(job).toMatchObject({ attempts: 1, workerId: 'w1', status: 'in-flight' });
     expect(job!.leasedUntil!.getTime()).toBeGreaterThan(Date.now() + 50_000);
     expect(await q.claim()).toEqual([]);
     await expireAll('c_lease');
@@ -70,7 +70,7 @@ describe('claim', () => {
       expect(claimed).toHaveLength(3);
       for (const job of claimed) {
         const stored = await q.jobs.get(job.id);
-        expect(job).toEqual({ ...stored, status: 'running' });
+        expect(job).toEqual({ ...stored, status: 'in-flight' });
         expect(job.claimedAt!.getTime()).toBe(job.leasedUntil!.getTime() - leaseMs);
       }
       await expireAll('c_fields');

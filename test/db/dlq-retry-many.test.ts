@@ -25,7 +25,7 @@ describe('dlq.retryMany', () => {
     expect(res.retried.map((r) => r.id)).toEqual([ids[3], ids[0], ids[4]]);
     expect(res.missing).toEqual(['987654321']);
     for (const r of res.retried) {
-      expect(r.job).toMatchObject({ status: 'pending', attempts: 0, lastError: null });
+      expect(r.job).toMatchObject({ status: 'ready', attempts: 0, lastError: null });
       expect((await q.jobs.get(r.job.id))?.id).toBe(r.job.id);
     }
     expect((await q.dlq.list()).items.map((d) => d.id).sort()).toEqual([ids[1], ids[2]].sort());

@@ -21,7 +21,7 @@ async function woken(q: Queue<P>) {
   const c2 = kids.find((k) => k.payload === 'c2')!;
   expect(await q.ack(c1, { result: 1 })).toBe(1);
   expect(await q.dlq.move(c2, 'boom')).toBe(1);
-  expect((await q.jobs.get(tree.job.id))!.status).toBe('pending');
+  expect((await q.jobs.get(tree.job.id))!.status).toBe('ready');
   const dead = (await q.dlq.list()).items.find((d) => d.jobId === c2.id)!;
   return { parentId: tree.job.id, dead };
 }
@@ -87,7 +87,7 @@ describe('retrying a dead-lettered child', () => {
     const [child] = await q.claim({ limit: 10 });
     expect(await q.dlq.move(child!, 'boom')).toBe(1);
     await q.dlq.retry((await q.dlq.list()).items[0]!.id);
-    expect((await q.jobs.get(parent!.id))!.status).toBe('running');
+    expect((await q.jobs.get(parent!.id))!.status).toBe('in-flight');
     expect(await q.ack(parent!)).toBe(1);
     expect((await q.jobs.get(parent!.id))!.status).toBe('waiting');
     expect(await runAll(q, null)).toEqual(['c', 'P']);

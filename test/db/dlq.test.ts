@@ -251,7 +251,7 @@ describe('dlq.retry', () => {
       groupKey: 'g',
       priority: 2,
       parentId: null,
-      status: 'pending',
+      status: 'ready',
     });
     expect(await q.dlq.exists(dead!.id)).toBe(false);
     expect(await q.dlq.retry(dead!.id)).toBeNull();

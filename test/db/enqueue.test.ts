@@ -27,7 +27,7 @@ describe('enqueue', () => {
       attempts: 0,
       maxAttempts: 25,
       groupKey: null,
-      status: 'pending',
+      status: 'ready',
     });
     expect(job!.createdAt).toBeInstanceOf(Date);
   });
@@ -303,7 +303,7 @@ describe('enqueueTree', () => {
       ],
     });
     expect(tree.job).toMatchObject({ suspended: true, isRollup: true, status: 'waiting' });
-    expect(tree.children.map((c) => c.job.status)).toEqual(['pending', 'waiting']);
+    expect(tree.children.map((c) => c.job.status)).toEqual(['ready', 'waiting']);
     expect(tree.job).toEqual(await q.jobs.get(tree.job.id));
     expect(tree.children.map((c) => c.job.parentId)).toEqual([tree.job.id, tree.job.id]);
     expect(tree.children[1]!.job.suspended).toBe(true);

@@ -35,6 +35,8 @@ describe('GET /overview', () => {
       dead: { value: 0, exact: true, kind: 'exact' },
       groups: { value: 0, exact: true, kind: 'exact' },
       oldestClaimableAgeSeconds: expect.any(Number),
+      liveWorkers: 0,
+      alerts: [],
     });
     // Served from the cache: a job enqueued now is not counted until the period is over.
     await q.enqueue(4);
@@ -84,7 +86,7 @@ describe('GET /queues/{queue}/groups', () => {
       jobCount: 2,
       state: 'in-flight',
       blocked: true,
-      blocker: { id: held!.id, status: 'running', workerId: 'w-http' },
+      blocker: { id: held!.id, status: 'in-flight', workerId: 'w-http' },
     });
     expect(first.body.items[1]).toMatchObject({ state: 'ready', blocked: false, blocker: null });
     const second = await call(

@@ -79,7 +79,7 @@ describe('enqueue and jobs', () => {
       cursor = page.body.nextCursor;
     } while (cursor);
     expect(seen.sort()).toEqual(res.body.jobs.map((j: { id: string }) => j.id).sort());
-    const byStatus = await call(app, 'GET', `/queues/${Q}/jobs?status=pending,scheduled&groupKey=pg`);
+    const byStatus = await call(app, 'GET', `/queues/${Q}/jobs?status=ready,scheduled&groupKey=pg`);
     expect(byStatus.body.items).toHaveLength(5);
     const group = await call(app, 'GET', `/queues/${Q}/groups/pg?limit=3`);
     expect(group.body).toMatchObject({ groupKey: 'pg', count: 5 });
@@ -90,7 +90,7 @@ describe('enqueue and jobs', () => {
     const q = db.arbiter.queue(Q);
     const job = (await q.enqueue({ act: 1 }, { delayMs: 3_600_000 }))!;
     expect((await call(app, 'POST', `/queues/${Q}/jobs/${job.id}/promote`)).body).toEqual({ changed: 1 });
-    expect((await q.jobs.get(job.id))!.status).toBe('pending');
+    expect((await q.jobs.get(job.id))!.status).toBe('ready');
     expect((await call(app, 'POST', `/queues/${Q}/jobs/${job.id}/suspend`)).body).toEqual({ changed: 1 });
     expect((await q.jobs.get(job.id))!.status).toBe('suspended');
     const again = await call(app, 'POST', `/queues/${Q}/jobs/${job.id}/suspend`);
@@ -140,7 +140,7 @@ describe('dead letters', () => {
       status: 'dead',
     });
     const retried = await call(app, 'POST', `/queues/http_dlq/dead-letters/${d1!.id}/retry`);
-    expect(retried.body.job).toMatchObject({ attempts: 0, status: 'pending' });
+    expect(retried.body.job).toMatchObject({ attempts: 0, status: 'ready' });
     expect((await call(app, 'DELETE', `/queues/http_dlq/dead-letters/${d2!.id}`)).body).toEqual({
       changed: 1,
     });

@@ -41,7 +41,7 @@ describe('gauges (one periodic query)', () => {
     expect(valueOf(s, 'arbiter_queue_jobs', { ...q, state: 'ready' })).toBe(2);
     expect(valueOf(s, 'arbiter_queue_jobs', { ...q, state: 'scheduled' })).toBe(2);
     expect(valueOf(s, 'arbiter_queue_jobs', { ...q, state: 'suspended' })).toBe(1);
-    expect(valueOf(s, 'arbiter_queue_jobs', { ...q, state: 'in_flight' })).toBe(1);
+    expect(valueOf(s, 'arbiter_queue_jobs', { ...q, state: 'in-flight' })).toBe(1);
     expect(valueOf(s, 'arbiter_queue_in_flight', q)).toBe(1);
     expect(valueOf(s, 'arbiter_queue_dead_letters', q)).toBe(1);
     expect(valueOf(s, 'arbiter_queue_oldest_ready_age_seconds', q)).toBeGreaterThanOrEqual(0);

@@ -55,7 +55,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
     const headers = await page.$$eval('[data-testid=queues-table] th', (ths) =>
       ths.map((t) => t.textContent),
     );
-    expect(headers).toContain('ready (claimable now)');
+    expect(headers).toContain('claimable now');
     // Counts that need a full scan are not polled: absent from the live table, shown on request.
     for (const k of ['scheduled', 'retrying', 'suspended']) {
       expect(await page.locator(`tr[data-queue="ov"] [data-k="${k}"]`).count(), k).toBe(0);
@@ -87,15 +87,15 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
     await page.click('[data-testid=exact-counts-close]');
     expect(await page.locator('[data-testid=exact-counts]').isVisible()).toBe(false);
 
-    await page.locator('tr[data-queue="ov"] [data-testid=toggle-pause]').click();
+    await page.locator('tr[data-queue="ov"] [data-testid=queue-pause][data-action=pause]').click();
     await eventually(
       async () => (await db.arbiter.listQueues()).find((x) => x.name === 'ov')?.paused,
       'pause',
     );
-    const pending = (await q.jobs.list({ filter: { status: 'pending' } })).items[0]!;
+    const pending = (await q.jobs.list({ filter: { status: 'ready' } })).items[0]!;
     expect((await why('ov', pending.id)).codes).toContain('queue-paused');
     await open(page, server.url, 'overview', 'tr[data-queue="ov"]');
-    await page.locator('tr[data-queue="ov"] [data-testid=toggle-pause]', { hasText: 'Resume' }).click();
+    await page.locator('tr[data-queue="ov"] [data-testid=queue-pause][data-action=resume]').click();
     await eventually(
       async () => (await db.arbiter.listQueues()).find((x) => x.name === 'ov')?.paused === false,
       'resume',
@@ -111,7 +111,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
       { payload: { late: 1 }, delayMs: HOUR },
       { payload: { late: 2 }, delayMs: HOUR },
     ]);
-    await open(page, server.url, 'jobs/pg?status=pending&limit=10', '[data-testid=jobs-table]');
+    await open(page, server.url, 'jobs/pg?status=ready&limit=10', '[data-testid=jobs-table]');
     const seen: string[] = [];
     for (let pageNo = 1; ; pageNo++) {
       await page.waitForSelector(`[data-testid=page-no]:text("page ${pageNo} ")`);
@@ -151,9 +151,9 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
     await eventually(async () => (await q.jobs.get(a.id)) === null, 'cancel');
     await page.waitForSelector('[data-testid=jobs-table]');
 
-    expect((await why('act', b.id)).codes).toEqual(['delayed']);
+    expect((await why('act', b.id)).codes).toEqual(['delayed', 'no-worker']);
     await page.click('[data-testid=promote]');
-    await eventually(async () => (await q.jobs.get(b.id))?.status === 'pending', 'promote');
+    await eventually(async () => (await q.jobs.get(b.id))?.status === 'ready', 'promote');
 
     await open(page, server.url, `job/act/${c.id}`, '[data-testid=suspend]');
     await page.click('[data-testid=suspend]');
@@ -183,13 +183,13 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
 
     let w = await why('why', g2!.id);
     expect(w.codes).toEqual(['group-in-flight']);
-    expect(w.text).toContain(`job ${g1!.id} is in flight on worker worker-ui-1`);
+    expect(w.text).toContain(`Behind job ${g1!.id} of group "customer-1", in flight on worker worker-ui-1`);
     w = await why('why', g1!.id);
     expect(w.codes).toEqual(['in-flight']);
     expect(w.text).toContain('worker-ui-1');
     w = await why('why', h2!.id);
     expect(w.codes).toEqual(['behind-head']);
-    expect(w.text).toContain(`job ${h1!.id} runs first`);
+    expect(w.text).toContain(`Behind job ${h1!.id}, the next of group "customer-2"`);
     expect((await why('why', held.id)).codes).toEqual(['suspended']);
     w = await why('why', tree.job.id);
     expect(w.codes).toEqual(['waiting-children']);
@@ -202,8 +202,26 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
     const [r] = await q2.claim({ workerId: 'worker-ui-1' });
     await q2.retry(r!, { delayMs: HOUR, error: 'upstream answered 503' });
     w = await why('why_retry', r!.id);
-    expect(w.codes).toEqual(['retry-backoff']);
+    expect(w.codes).toEqual(['retry-backoff', 'no-worker']);
     expect(w.text).toContain('upstream answered 503');
+
+    // No live worker: a job behind its group's head names the head, then the missing worker (which is
+    // what keeps the head from running too).
+    const q3 = await db.arbiter.createQueue('why_nowork');
+    const [head, behind] = await q3.enqueueMany([1, 2].map((n) => ({ payload: { n }, groupKey: 'acct-1' })));
+    w = await why('why_nowork', behind!.id);
+    expect(w.codes).toEqual(['behind-head', 'no-worker']);
+    expect(w.text).toContain(`Behind job ${head!.id}, the next of group "acct-1"`);
+    expect(w.text).toContain(`nothing claims job ${head!.id} or this one`);
+    expect(await page.locator(`[data-testid=why] li[data-code=behind-head] a`).getAttribute('href')).toBe(
+      `#/job/why_nowork/${head!.id}`,
+    );
+    // A dead-lettered job's page says so and links to its dead letter.
+    const [gone] = await q3.claim({ limit: 1 });
+    await q3.dlq.move(gone!, 'upstream rejected it');
+    w = await why('why_nowork', gone!.id);
+    expect(w.codes).toEqual(['dead']);
+    expect(w.text).toContain('upstream rejected it');
 
     await open(page, server.url, 'groups/why?key=customer-1', '[data-testid=group-table]');
     expect(await page.locator(`tr[data-job="${g1!.id}"] [data-role]`).getAttribute('data-role')).toBe('head');
@@ -274,7 +292,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: views and actions', () =>
     );
     expect(states).toEqual([
       ['busy', 'in-flight'],
-      ['failing', 'retry-wait'],
+      ['failing', 'retrying'],
       ['free', 'ready'],
       ['later', 'idle'],
     ]);

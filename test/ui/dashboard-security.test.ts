@@ -16,7 +16,12 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: security', () => {
   let server: UiServer;
   let hidden: UiServer;
   let locked: UiServer;
-  const ids: Record<'plain' | 'failed' | 'group', string> = { plain: '', failed: '', group: '' };
+  const ids: Record<'plain' | 'failed' | 'group' | 'dead', string> = {
+    plain: '',
+    failed: '',
+    group: '',
+    dead: '',
+  };
 
   beforeAll(async () => {
     const q = await db.arbiter.createQueue('xss');
@@ -30,6 +35,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: security', () => {
     ids.plain = (await q.enqueue({ note: XSS, nested: { html: `</td>${XSS}` } }))!.id;
     ids.group = (await q.enqueue({ note: 'grouped' }, { groupKey: XSS }))!.id;
     expect(await q.dlq.count()).toBe(1);
+    ids.dead = (await q.dlq.list()).items[0]!.id;
     await db.pool.query(
       `INSERT INTO "${db.schema}"._workers (id, queues, hostname, pid) VALUES ($1, '{xss}', $1, 1)`,
       [XSS],
@@ -64,6 +70,8 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: security', () => {
       [`job/xss/${ids.group}`, '[data-testid=why]'],
       [`groups/xss?key=${encodeURIComponent(XSS)}`, '[data-testid=group-table]'],
       ['dlq/xss', 'tr[data-dead]'],
+      ['dlq', 'tr[data-dead]'],
+      [`dead/xss/${ids.dead}`, '[data-testid=last-error]'],
       ['workers', '[data-testid=workers-table]'],
     ];
     for (const [hash, ready] of views) {
@@ -90,6 +98,8 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: security', () => {
       `job/xss/${ids.failed}`,
       'groups/xss?key=g',
       'dlq/xss',
+      'dlq',
+      `dead/xss/${ids.dead}`,
       'workers',
     ]) {
       await open(page, server.url, hash, `[data-view="${hash.split(/[/?]/)[0]}"]`);
@@ -113,7 +123,10 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: security', () => {
 
     await open(page, hidden.url, 'dlq/xss', 'tr[data-dead]');
     expect(await page.locator('tr[data-dead] td.payload[data-hidden=true]').count()).toBe(1);
-    expect(await page.locator('[data-testid=bulk-retry]').count()).toBe(0); // readOnly
+    expect(await page.locator('[data-testid=bulk-retry], [data-testid=retry-all]').count()).toBe(0); // readOnly
+    await open(page, hidden.url, `dead/xss/${ids.dead}`, '[data-testid=show-payload]');
+    expect(await page.locator('[data-testid=payload]').count()).toBe(0);
+    expect(await page.locator('[data-testid=retry], [data-testid=delete]').count()).toBe(0); // readOnly
 
     await open(page, hidden.url, `job/xss/${ids.group}`, '[data-testid=show-payload]');
     expect(await page.locator('[data-testid=payload]').count()).toBe(0);

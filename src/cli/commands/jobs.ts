@@ -5,7 +5,7 @@ import { action } from '../context.js';
 import { CliError, EXIT, notFound } from '../errors.js';
 import { addFilterOptions, toFilter, type FilterOptions } from '../filters.js';
 import { parseInteger } from '../parse.js';
-import { jobDetail, jobsTable } from '../render.js';
+import { jobDetail, jobsTable, whyText } from '../render.js';
 
 interface ListFlags extends FilterOptions {
   limit?: number;
@@ -74,6 +74,19 @@ export function registerJobs(program: Command): void {
         const job = await (await ctx.queue(queueName)).jobs.get(id);
         if (job === null) throw jobNotFound(queueName, id);
         ctx.emit(job, () => jobDetail(job, ctx.c));
+      }),
+    );
+
+  jobs
+    .command('why')
+    .description("why a job is or is not running: every reason in order (as the dashboard's job page)")
+    .argument('<queue>', 'queue name')
+    .argument('<id>', 'job id')
+    .action(
+      action(async (ctx, queueName: string, id: string) => {
+        const answer = await (await ctx.queue(queueName)).jobs.why(id);
+        if (answer === null) throw jobNotFound(queueName, id);
+        ctx.emit(answer, () => whyText(answer, id, ctx.c));
       }),
     );
 

@@ -1,8 +1,10 @@
-import type { Command } from 'commander';
-import { serveAdmin } from '../../http/serve.js';
+import { Option, type Command } from 'commander';
+import { isLoopback, serveAdmin } from '../../http/serve.js';
 import { createMetrics } from '../../metrics/metrics.js';
 import { action } from '../context.js';
 import { EXIT, usageError } from '../errors.js';
+import { colors, wantColor } from '../output.js';
+import { listenError } from './listen.js';
 
 interface ServeOptions {
   host: string;
@@ -16,6 +18,23 @@ interface ServeOptions {
   publicMetrics?: boolean;
 }
 
+/** What the admin API would otherwise refuse with a TypeError naming its own options: checked as flags. */
+function credentials(o: ServeOptions) {
+  if (o.token !== undefined) {
+    if (o.token.length < 8) throw usageError('--token: must be at least 8 characters (ARBITER_TOKEN too)');
+    return { token: o.token };
+  }
+  if ((o.username === undefined) !== (o.password === undefined)) {
+    throw usageError('--username and --password go together (ARBITER_USERNAME, ARBITER_PASSWORD)');
+  }
+  if (o.username === undefined) return undefined;
+  if (o.username === '' || o.username.includes(':')) {
+    throw usageError('--username: must be non-empty and contain no colon');
+  }
+  if (o.password === '') throw usageError('--password: must be non-empty');
+  return { username: o.username, password: o.password! };
+}
+
 /** `arbiter serve`: the admin HTTP API, the dashboard and /metrics, until SIGINT/SIGTERM. */
 export function registerServe(program: Command): void {
   program
@@ -23,17 +42,10 @@ export function registerServe(program: Command): void {
     .description('serve the admin HTTP API, the web dashboard and Prometheus /metrics')
     .option('--host <host>', 'interface to bind (beyond loopback, credentials are required)', '127.0.0.1')
     .option('--port <n>', 'port (0 = any free port)', '8080')
-    .option(
-      '--token <token>',
-      'bearer token required on every request (env ARBITER_TOKEN)',
-      process.env.ARBITER_TOKEN,
-    )
-    .option('--username <name>', 'basic-auth user (env ARBITER_USERNAME)', process.env.ARBITER_USERNAME)
-    .option(
-      '--password <password>',
-      'basic-auth password (env ARBITER_PASSWORD)',
-      process.env.ARBITER_PASSWORD,
-    )
+    // From the environment rather than the command line, where `ps` would show them to every user.
+    .addOption(new Option('--token <token>', 'bearer token required on every request').env('ARBITER_TOKEN'))
+    .addOption(new Option('--username <name>', 'basic-auth user').env('ARBITER_USERNAME'))
+    .addOption(new Option('--password <password>', 'basic-auth password').env('ARBITER_PASSWORD'))
     .option('--read-only', 'refuse every change (403)')
     .option('--hide-args', 'hide job payloads in dashboard lists until asked')
     .option('--public-metrics', 'serve /metrics without credentials')
@@ -43,17 +55,25 @@ export function registerServe(program: Command): void {
         const port = Number(opts.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535)
           throw usageError(`--port: not a port: ${opts.port}`);
-        if ((opts.username === undefined) !== (opts.password === undefined)) {
-          throw usageError('--username and --password go together');
+        const auth = credentials(opts);
+        const open = !isLoopback(opts.host) && auth === undefined;
+        if (open && opts.insecure !== true) {
+          throw usageError(
+            `refusing to serve the admin API on ${opts.host} without credentials`,
+            'pass --token <token> (or set ARBITER_TOKEN), or --username and --password; or bind to ' +
+              'loopback with --host 127.0.0.1; or, on a trusted network only, pass --insecure',
+          );
+        }
+        if (open) {
+          const c = colors(wantColor(false, process.stderr));
+          process.stderr.write(
+            c.bold(c.red(`WARNING: the admin API on ${opts.host} has NO credentials (--insecure).`)) +
+              `\n${c.red('Anyone who can reach this port can read payloads, retry, cancel and delete jobs, and drop queues.')}` +
+              '\nUse --token (or ARBITER_TOKEN) unless this network is trusted.\n',
+          );
         }
         const arbiter = await ctx.arbiter();
         const metrics = createMetrics({ arbiter });
-        const auth =
-          opts.token !== undefined
-            ? { token: opts.token }
-            : opts.username !== undefined
-              ? { username: opts.username, password: opts.password! }
-              : undefined;
         let server;
         try {
           server = await serveAdmin({
@@ -69,8 +89,7 @@ export function registerServe(program: Command): void {
           });
         } catch (err) {
           metrics.stop();
-          if ((err as { code?: string }).code === 'INSECURE_BIND') throw usageError((err as Error).message);
-          throw err;
+          throw listenError(err, opts.host, port) ?? err;
         }
         ctx.emit(
           { url: server.url },

@@ -1,10 +1,11 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { createWorker } from '../../worker/worker.js';
 import type { WorkerOptions } from '../../worker/options.js';
 import { action } from '../context.js';
-import { EXIT, usageError } from '../errors.js';
+import { CliError, EXIT, usageError } from '../errors.js';
 
 /** What a handler module exports: the `queues` map of createWorker, and optionally `cron` and `concurrency`. */
 interface HandlerModule {
@@ -29,7 +30,7 @@ export function registerWorker(program: Command): void {
           modulePath: string,
           opts: { concurrency?: string; pollOnly?: boolean; waitForQueues?: boolean },
         ) => {
-          const mod = (await import(pathToFileURL(resolve(modulePath)).href)) as HandlerModule;
+          const mod = await loadModule(modulePath);
           const exported = { ...(mod.default ?? {}), ...mod };
           if (!exported.queues || typeof exported.queues !== 'object') {
             throw usageError(
@@ -63,4 +64,31 @@ export function registerWorker(program: Command): void {
         },
       ),
     );
+}
+
+/**
+ * Imports the handler module. A path that is not there, or a file Node cannot run by itself (TypeScript
+ * on Node 20), is a usage error that says what to do; any other failure to load it names the module.
+ */
+async function loadModule(modulePath: string): Promise<HandlerModule> {
+  const path = resolve(modulePath);
+  if (!existsSync(path)) {
+    throw usageError(`<module>: ${modulePath} does not exist (looked for ${path})`);
+  }
+  try {
+    return (await import(pathToFileURL(path).href)) as HandlerModule;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+      const ext = extname(path);
+      throw usageError(
+        `<module>: Node cannot load ${ext || 'extension-less'} files such as ${modulePath} by itself`,
+        /^\.[mc]?tsx?$/.test(ext)
+          ? 'compile it to JavaScript, or run the CLI with a TypeScript loader: ' +
+              `node --import tsx node_modules/pg-arbiter/dist/cli/main.js worker ${modulePath}`
+          : 'give a JavaScript module (.js or .mjs)',
+      );
+    }
+    const why = err instanceof Error ? err.message : String(err);
+    throw new CliError(`cannot load ${modulePath}: ${why}`, EXIT.failure, undefined, 'MODULE_LOAD_FAILED');
+  }
 }

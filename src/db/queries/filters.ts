@@ -23,7 +23,7 @@ export function statusPredicate(t: QueueTables, status: JobStatus, alias: string
   const notExhausted = `(${a}.leased_until IS NULL OR ${a}.attempts < ${a}.max_attempts)`;
   const live = `${notRunning} AND NOT ${a}.suspended AND ${notExhausted}`;
   switch (status) {
-    case 'running':
+    case 'in-flight':
       return `${a}.leased_until > now()`;
     case 'waiting':
       return `(${notRunning} AND ${a}.suspended AND ${hasChildren})`;
@@ -35,7 +35,7 @@ export function statusPredicate(t: QueueTables, status: JobStatus, alias: string
       return `(${live} AND ${a}.run_at > now() AND ${a}.attempts > 0)`;
     case 'scheduled':
       return `(${live} AND ${a}.run_at > now() AND ${a}.attempts = 0)`;
-    case 'pending':
+    case 'ready':
       return `(${live} AND ${a}.run_at <= now())`;
     case 'dead':
       return 'false';
@@ -43,11 +43,11 @@ export function statusPredicate(t: QueueTables, status: JobStatus, alias: string
 }
 
 /**
- * Claimable now, ignoring only group serialization: what a claim could take if no group were busy.
- * Narrower than `pending` by the attempts cap the claim applies.
+ * Ready jobs as the claim sees them: status `ready` plus the attempts cap the claim applies (a due job
+ * with no attempt left is never claimed). Group serialization is not applied: see "claimable".
  */
 export function readyPredicate(t: QueueTables, alias: string): string {
-  return `(${statusPredicate(t, 'pending', alias)} AND ${alias}.attempts < ${alias}.max_attempts)`;
+  return `(${statusPredicate(t, 'ready', alias)} AND ${alias}.attempts < ${alias}.max_attempts)`;
 }
 
 /**

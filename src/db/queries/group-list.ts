@@ -55,7 +55,7 @@ function refSelect(t: QueueTables): string {
  * group held now (in_flight_until in the future); the next runnable job only for a group that is not, among
  * its first `scan` jobs in FIFO order (priority, id): the same rule the claim applies.
  */
-export async function groupList(
+export function groupList(
   db: Executor,
   t: QueueTables,
   afterKey: string | null,
@@ -63,14 +63,57 @@ export async function groupList(
   scan: number,
   countCap: number,
 ): Promise<GroupListRow[]> {
+  return selectGroups(
+    db,
+    t,
+    `SELECT * FROM ${t.groups} g WHERE $1::text IS NULL OR g.group_key > $1::text ORDER BY g.group_key LIMIT $2::int`,
+    [afterKey, limit],
+    scan,
+    countCap,
+  );
+}
+
+/** One group by key (a primary-key probe), described like a row of groupList; null when it has no live job. */
+export async function groupGet(
+  db: Executor,
+  t: QueueTables,
+  key: string,
+  scan: number,
+  countCap: number,
+): Promise<GroupListRow | null> {
+  const rows = await selectGroups(
+    db,
+    t,
+    `SELECT * FROM ${t.groups} g WHERE g.group_key = $1::text`,
+    [key],
+    scan,
+    countCap,
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * The groups `source` selects (its parameters: `sourceValues`), each with its job count (up to
+ * `countCap`), head, blocker and next job.
+ */
+async function selectGroups(
+  db: Executor,
+  t: QueueTables,
+  source: string,
+  sourceValues: unknown[],
+  scan: number,
+  countCap: number,
+): Promise<GroupListRow[]> {
+  const values = [...sourceValues, scan, countCap];
+  const scanParam = `$${values.length - 1}::int`;
+  const capParam = `$${values.length}::int`;
   const prefixed = (alias: string) => REF_COLUMNS.map((c) => `${alias}.${c} AS ${alias}_${c}`).join(', ');
   const { rows } = await db.query<Record<string, unknown>>(
     `SELECT g.group_key, g.in_flight_count, g.in_flight_until, g.ready_at, now() AS now,
-       (SELECT count(*) FROM (SELECT 1 FROM ${t.jobs} j WHERE j.group_key = g.group_key LIMIT $4::int) n)
+       (SELECT count(*) FROM (SELECT 1 FROM ${t.jobs} j WHERE j.group_key = g.group_key LIMIT ${capParam}) n)
          AS job_count,
        ${prefixed('head')}, ${prefixed('blocker')}, nx.id AS next_id
-     FROM (SELECT * FROM ${t.groups} g WHERE $1::text IS NULL OR g.group_key > $1::text
-           ORDER BY g.group_key LIMIT $2::int) g
+     FROM (${source}) g
      LEFT JOIN LATERAL (
        SELECT ${refSelect(t)} FROM ${t.jobs} j WHERE j.group_key = g.group_key ORDER BY j.priority, j.id LIMIT 1
      ) head ON true
@@ -85,13 +128,13 @@ export async function groupList(
        SELECT x.id FROM (
          SELECT j.id, j.suspended, j.run_at, j.attempts, j.max_attempts, j.priority FROM ${t.jobs} j
          WHERE (g.in_flight_until IS NULL OR g.in_flight_until <= now()) AND j.group_key = g.group_key
-         ORDER BY j.priority, j.id LIMIT $3::int
+         ORDER BY j.priority, j.id LIMIT ${scanParam}
        ) x
        WHERE NOT x.suspended AND x.run_at <= now() AND x.attempts < x.max_attempts
        ORDER BY x.priority, x.id LIMIT 1
      ) nx ON true
      ORDER BY g.group_key`,
-    [afterKey, limit, scan, countCap],
+    values,
   );
   const ref = (r: Record<string, unknown>, alias: string) =>
     Object.fromEntries(REF_COLUMNS.map((c) => [c, r[`${alias}_${c}`] ?? null])) as unknown as GroupJobColumns;

@@ -114,3 +114,29 @@ export async function workerReleaseDead(
     return { workers: ids, jobs };
   });
 }
+
+/** Per queue name: the workers serving it whose last heartbeat is younger than `windowMs`. */
+export async function workerLiveCounts(
+  db: Executor,
+  schema: string,
+  windowMs: number,
+): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ queue: string; n: number }>(
+    `SELECT q.queue, count(*)::int AS n
+     FROM ${quoteIdent(schema)}._workers w CROSS JOIN LATERAL unnest(w.queues) AS q(queue)
+     WHERE w.last_heartbeat > now() - $1::bigint * interval '1 millisecond'
+     GROUP BY q.queue`,
+    [windowMs],
+  );
+  return new Map(rows.map((r) => [r.queue, r.n]));
+}
+
+/** Milliseconds since a worker's last heartbeat, or null when it is not registered. */
+export async function workerSilentMs(db: Executor, schema: string, id: string): Promise<number | null> {
+  const { rows } = await db.query<{ ms: number }>(
+    `SELECT (extract(epoch FROM now() - last_heartbeat) * 1000)::float8 AS ms
+     FROM ${quoteIdent(schema)}._workers WHERE id = $1`,
+    [id],
+  );
+  return rows[0]?.ms ?? null;
+}

@@ -8,7 +8,10 @@ var CFG = (function () {
   var meta = document.querySelector('meta[name="arbiter-config"]');
   var c = {};
   try { c = JSON.parse(meta ? meta.getAttribute('content') || '{}' : '{}'); } catch (e) { c = {}; }
-  return { apiBase: c.apiBase || '', hideArgs: c.hideArgsByDefault === true, readOnly: c.readOnly === true, pollMs: c.pollMs || 5000 };
+  return {
+    apiBase: c.apiBase || '', hideArgs: c.hideArgsByDefault === true, readOnly: c.readOnly === true,
+    pollMs: c.pollMs || 5000, statuses: Array.isArray(c.statuses) ? c.statuses : [],
+  };
 })();
 
 var state = {
@@ -89,7 +92,12 @@ function fmtRel(v) {
   var txt = a < 60 ? a + ' s' : a < 3600 ? Math.round(a / 60) + ' min' : a < 86400 ? Math.round(a / 3600) + ' h' : Math.round(a / 86400) + ' d';
   return s >= 0 ? 'in ' + txt : txt + ' ago';
 }
-function timeCell(v) { return v ? h('span', { title: fmtRel(v) }, fmtTime(v), h('span', { class: 'muted' }, ' (' + fmtRel(v) + ')')) : '—'; }
+/** " (in 30 s)" / " (2 min ago)": kept current by the ticker below, between refreshes too. */
+function relSpan(v) { return h('span', { class: 'muted', 'data-rel': v }, ' (' + fmtRel(v) + ')'); }
+function timeCell(v) { return v ? h('span', null, fmtTime(v), relSpan(v)) : '\u2014'; }
+setInterval(function () {
+  document.querySelectorAll('[data-rel]').forEach(function (el) { el.textContent = ' (' + fmtRel(el.getAttribute('data-rel')) + ')'; });
+}, 1000);
 function json(v) { try { return JSON.stringify(v, null, 2); } catch (e) { return String(v); } }
 function oneLine(v, max) { var s = JSON.stringify(v); if (s === undefined) s = String(v); return s.length > max ? s.slice(0, max) + '…' : s; }
 function badge(status) { return h('span', { class: 'badge ' + status, 'data-status': status }, status); }
@@ -185,7 +193,8 @@ async function route() {
   var r = parseHash();
   var seq = ++routeSeq;
   document.querySelectorAll('header.top nav a').forEach(function (a) {
-    a.classList.toggle('active', a.getAttribute('data-view') === r.view || (r.view === 'job' && a.getAttribute('data-view') === 'jobs'));
+    var v = a.getAttribute('data-view');
+    a.classList.toggle('active', v === r.view || (r.view === 'job' && v === 'jobs') || (r.view === 'dead' && v === 'dlq'));
   });
   var main = document.querySelector('main');
   var view = VIEWS[r.view] || VIEWS.overview;
@@ -197,11 +206,64 @@ async function route() {
     append(root, errorBox(e));
   }
   if (seq !== routeSeq) return; // a newer navigation won
+  labelCells(root);
   var login = document.getElementById('login');
   main.replaceChildren();
   if (login) main.appendChild(login);
   main.appendChild(root);
+  refreshed();
   document.body.setAttribute('data-ready', String(seq));
 }
-function every(ms, fn) { var t = setInterval(fn, ms); cleanup.push(function () { clearInterval(t); }); }
+
+/** Runs fn every ms while the view that asked is shown (a newer navigation stops it). */
+function every(ms, fn) {
+  var mine = routeSeq;
+  var t = setInterval(function () { if (mine !== routeSeq) clearInterval(t); else fn(); }, ms);
+  cleanup.push(function () { clearInterval(t); });
+}
+
+var refreshes = 0;
+/** The header's "updated hh:mm:ss" (or why the last refresh failed); body[data-refreshes] counts them. */
+function refreshed(error) {
+  var el = document.getElementById('refreshed');
+  if (el) {
+    el.textContent = error ? 'refresh failed: ' + (error.message || error) : 'updated ' + new Date().toISOString().slice(11, 19) + 'Z';
+    el.classList.toggle('bad', !!error);
+  }
+  if (!error) document.body.setAttribute('data-refreshes', String(++refreshes));
+}
+
+/**
+ * Every view is live: paint(await load()) now, then again every CFG.pollMs while the view is shown and
+ * the tab is visible, one refresh at a time. Views keep what the user is doing (a form being typed in,
+ * selected rows, an open confirmation) outside what paint() replaces.
+ */
+async function live(load, paint) {
+  var mine = routeSeq;
+  paint(await load());
+  var busy = false;
+  every(CFG.pollMs, function () {
+    if (busy || document.hidden) return;
+    busy = true;
+    load().then(function (data) { if (mine === routeSeq) { paint(data); refreshed(); } }, refreshed)
+      .then(function () { busy = false; });
+  });
+}
+
+/** Replaces a box's content; table cells get their column's name (the small-screen layout shows it). */
+function fill(box) {
+  box.replaceChildren();
+  for (var i = 1; i < arguments.length; i++) append(box, arguments[i]);
+  labelCells(box);
+  return box;
+}
+function labelCells(root) {
+  var inside = root.closest ? root.closest('table') : null; // a tbody refreshed on its own
+  (inside ? [inside] : Array.prototype.slice.call(root.querySelectorAll('table'))).forEach(function (table) {
+    var heads = Array.prototype.map.call(table.querySelectorAll('thead th'), function (th) { return th.textContent.trim(); });
+    table.querySelectorAll('tbody tr').forEach(function (tr) {
+      Array.prototype.forEach.call(tr.children, function (td, i) { if (heads[i] && !td.hasAttribute('colspan')) td.setAttribute('data-label', heads[i]); });
+    });
+  });
+}
 `;

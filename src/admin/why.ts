@@ -1,0 +1,250 @@
+import type { QueueContext } from '../client/context.js';
+import { withTranslation } from '../db/errors.js';
+import { dlqGetByJobId, jobWhyFacts } from '../db/queries/job-why.js';
+import { workerSilentMs } from '../db/queries/worker.js';
+import { toDeadJob, toJob } from '../db/rows.js';
+import type { DeadJob, Job, JobId } from '../types.js';
+import { getGroup, type GroupInfo, type GroupJobRef } from './groups.js';
+
+/** A worker whose last heartbeat is younger than this is live (the worker's default deadWorkerThresholdMs). */
+export const LIVE_WORKER_WINDOW_MS = 15_000;
+/** Children counted for "waiting for N children" (then "N+"). */
+const CHILD_CAP = 1000;
+const ERROR_CHARS = 200;
+
+/** Why a job is or is not running, in the order they are given; docs/http.md says what each means. */
+export const WHY_CODES = [
+  'in-flight',
+  'worker-silent',
+  'queue-paused',
+  'waiting-children',
+  'suspended',
+  'exhausted',
+  'delayed',
+  'retry-backoff',
+  'group-in-flight',
+  'group-retry',
+  'group-held',
+  'behind-head',
+  'no-worker',
+  'dead',
+  'ready',
+] as const;
+
+export type WhyCode = (typeof WHY_CODES)[number];
+
+export interface WhyReason {
+  code: WhyCode;
+  /** One sentence, times in UTC. */
+  text: string;
+  /** The job the reason is about when it is not the job asked about (its group's blocker or next job). */
+  jobId?: JobId;
+  /** When the reason ends by itself (a lease, a delay, a backoff). */
+  until?: Date;
+}
+
+export interface JobExplanation<T = unknown> {
+  /** The live job; null when it has left the queue. */
+  job: Job<T> | null;
+  /** The dead letter the job became, when it left the queue that way. */
+  deadLetter: DeadJob<T> | null;
+  /** Nothing stands in its way: it is in flight, or the next free worker claims it. */
+  ok: boolean;
+  /**
+   * Every reason, in order: the queue (paused), the job's own state, its group (the job holding it or
+   * running first, and that job's own reasons), then the workers (none live).
+   */
+  reasons: WhyReason[];
+  /** The job's group as `listGroups` describes it; null for an ungrouped job. */
+  group: GroupInfo | null;
+  /** Workers serving the queue whose last heartbeat is younger than LIVE_WORKER_WINDOW_MS. */
+  liveWorkers: number;
+  /** The database time the answer was computed at. */
+  checkedAt: Date;
+}
+
+const iso = (d: Date): string => d.toISOString();
+const attempt = (a: number, m: number): string => `attempt ${a} of ${m}`;
+const clip = (e: string | null): string =>
+  e === null ? '' : `: ${e.length > ERROR_CHARS ? e.slice(0, ERROR_CHARS) + '…' : e}`;
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function silentWorker(worker: string, ms: number, job: JobId, leasedUntil: Date, self: boolean): string {
+  const who = self ? 'it' : `job ${job}`;
+  return (
+    `Worker ${worker} has sent no heartbeat for ${Math.round(ms / 1000)} s and may be lost: ${who} ` +
+    `becomes claimable again when its lease ends at ${iso(leasedUntil)}.`
+  );
+}
+
+/**
+ * Answers "why isn't this job running?" (the implementation of queue.jobs.why): every reason, in order,
+ * from one consistent reading. Null when the job is neither in the queue nor in its dead-letter table.
+ */
+export async function explainJob<T>(ctx: QueueContext, id: JobId): Promise<JobExplanation<T> | null> {
+  const { db, t, name } = ctx;
+  const facts = await withTranslation(ctx, () => jobWhyFacts(db, t, id, LIVE_WORKER_WINDOW_MS, CHILD_CAP));
+  const base = { group: null, liveWorkers: facts.live_workers, checkedAt: facts.now };
+  if (facts.job === null) {
+    const row = await withTranslation(ctx, () => dlqGetByJobId(db, t, id));
+    if (row === null) return null;
+    const dead = toDeadJob<T>(name, row);
+    const text =
+      `Dead-lettered at ${iso(dead.failedAt)} after ${plural(dead.attempts, 'attempt')}${clip(dead.lastError)}. ` +
+      `Dead letter ${dead.id} can be retried as a new job.`;
+    return { ...base, job: null, deadLetter: dead, ok: false, reasons: [{ code: 'dead', text }] };
+  }
+  const job = toJob<T>(name, facts.job);
+  const reasons: WhyReason[] = [];
+  const add = (r: WhyReason) => reasons.push(r);
+
+  if (job.status === 'in-flight') {
+    add({
+      code: 'in-flight',
+      text: `In flight on worker ${job.workerId ?? '(unknown)'} until ${iso(job.leasedUntil!)} (${attempt(job.attempts, job.maxAttempts)}).`,
+      until: job.leasedUntil!,
+    });
+    if (
+      job.workerId !== null &&
+      facts.holder_silent_ms !== null &&
+      facts.holder_silent_ms > LIVE_WORKER_WINDOW_MS
+    ) {
+      add({
+        code: 'worker-silent',
+        text: silentWorker(job.workerId, facts.holder_silent_ms, job.id, job.leasedUntil!, true),
+        until: job.leasedUntil!,
+      });
+    }
+    return { ...base, job, deadLetter: null, ok: reasons.length === 1, reasons };
+  }
+
+  if (facts.queue_paused === true) {
+    add({
+      code: 'queue-paused',
+      text: `Queue "${name}" is paused: none of its jobs is claimed until it is resumed.`,
+    });
+  }
+  ownState(job, facts.children, add);
+
+  let group: GroupInfo | null = null;
+  let behind: JobId | null = null;
+  if (job.groupKey !== null) {
+    group = await getGroup(ctx, job.groupKey);
+    if (job.status === 'ready' && group !== null) behind = await groupReasons(ctx, job, group, add);
+  }
+
+  if (facts.live_workers === 0) {
+    const whom = behind === null ? 'it' : `job ${behind} or this one`;
+    add({
+      code: 'no-worker',
+      text: `No live worker serves queue "${name}" (none sent a heartbeat in the last ${LIVE_WORKER_WINDOW_MS / 1000} s): nothing claims ${whom}.`,
+    });
+  }
+  if (reasons.length === 0) {
+    add({
+      code: 'ready',
+      text: `Ready: the next free worker claims it (${plural(facts.live_workers, 'live worker')} serve queue "${name}").`,
+    });
+  }
+  const ok = reasons.length === 1 && reasons[0]!.code === 'ready';
+  return { ...base, group, job, deadLetter: null, ok, reasons };
+}
+
+/** The job's own state, when it keeps it from being claimed (at most one reason). */
+function ownState(job: Job, children: number, add: (r: WhyReason) => void): void {
+  const a = attempt(job.attempts, job.maxAttempts);
+  switch (job.status) {
+    case 'waiting': {
+      const n = children >= CHILD_CAP ? `${CHILD_CAP}+ child jobs` : plural(children, 'child job');
+      add({ code: 'waiting-children', text: `Waiting for ${n} to finish; the last one to finish wakes it.` });
+      return;
+    }
+    case 'suspended':
+      add({ code: 'suspended', text: 'Suspended: it is never claimed until it is resumed.' });
+      return;
+    case 'exhausted':
+      add({
+        code: 'exhausted',
+        text: `Exhausted: its last attempt (${a}) lost its lease; the maintenance leader moves it to the dead-letter table.`,
+      });
+      return;
+    case 'retrying':
+      add({
+        code: 'retry-backoff',
+        text: `Waiting for its retry until ${iso(job.runAt)}: ${a} failed${clip(job.lastError)}.`,
+        until: job.runAt,
+      });
+      return;
+    case 'scheduled':
+      add({ code: 'delayed', text: `Delayed until ${iso(job.runAt)}.`, until: job.runAt });
+      return;
+    case 'ready':
+      if (job.attempts >= job.maxAttempts) {
+        add({ code: 'exhausted', text: `No attempts left (${a}): it is never claimed again.` });
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+/**
+ * What holds a ready job's group, and that job's own reasons. Returns the job that runs first when this
+ * one waits its turn behind it (for the no-worker sentence), else null.
+ */
+async function groupReasons(
+  ctx: QueueContext,
+  job: Job,
+  g: GroupInfo,
+  add: (r: WhyReason) => void,
+): Promise<JobId | null> {
+  const key = g.groupKey;
+  const b: GroupJobRef | null = g.blocker;
+  if (b !== null && b.id !== job.id) {
+    if (b.status === 'in-flight') {
+      add({
+        code: 'group-in-flight',
+        text: `Behind job ${b.id} of group "${key}", in flight on worker ${b.workerId ?? '(unknown)'} until ${iso(b.leasedUntil!)}: a group runs one job at a time.`,
+        jobId: b.id,
+        until: b.leasedUntil!,
+      });
+      if (b.workerId !== null) {
+        const ms = await withTranslation(ctx, () => workerSilentMs(ctx.db, ctx.t.schema, b.workerId!));
+        if (ms !== null && ms > LIVE_WORKER_WINDOW_MS) {
+          add({
+            code: 'worker-silent',
+            text: silentWorker(b.workerId, ms, b.id, b.leasedUntil!, false),
+            jobId: b.id,
+            until: b.leasedUntil!,
+          });
+        }
+      }
+    } else {
+      add({
+        code: 'group-retry',
+        text: `Group "${key}" is held by job ${b.id}, which failed (${attempt(b.attempts, b.maxAttempts)}${clip(b.lastError)}) and retries at ${iso(b.runAt)}: FIFO order survives failures.`,
+        jobId: b.id,
+        until: b.runAt,
+      });
+    }
+    return null;
+  }
+  if (b === null && g.blocked && g.blockedUntil !== null) {
+    add({
+      code: 'group-held',
+      text: `Group "${key}" is held until ${iso(g.blockedUntil)}.`,
+      until: g.blockedUntil,
+    });
+    return null;
+  }
+  const first = g.nextJobId ?? g.head?.id ?? null;
+  if (first !== null && first !== job.id) {
+    add({
+      code: 'behind-head',
+      text: `Behind job ${first}, the next of group "${key}" in FIFO order (priority, then id): it runs first.`,
+      jobId: first,
+    });
+    return first;
+  }
+  return null;
+}
