@@ -5,6 +5,7 @@ import { withTranslation, type TranslationScope } from '../db/errors.js';
 import {
   dlqMoveFenced,
   dlqMoveStandalone,
+  dlqMoveStandaloneMany,
   dlqReapExhausted,
   type DlqMoveItem,
 } from '../db/queries/dlq-move.js';
@@ -323,11 +324,17 @@ export class JobStore implements TranslationScope {
     });
   }
 
-  /** deadLetter, reporting which ids moved. */
+  /**
+   * deadLetter for a batch of completions, reporting which ids moved: the standalone jobs in one
+   * statement, any left (in a tree, or no longer held) through the tree-aware move.
+   */
   private deadLetterEach(items: readonly DlqMoveItem[]): Promise<string[]> {
     return this.run(async () => {
-      if (items.length === 1 && (await dlqMoveStandalone(this.db, this.t, items[0]!))) return [items[0]!.id];
-      return this.db.transaction((tx) => dlqMoveFenced(tx, this.t, items));
+      const moved = await dlqMoveStandaloneMany(this.db, this.t, items);
+      if (moved.length === items.length) return moved;
+      const done = new Set(moved);
+      const rest = items.filter((i) => !done.has(i.id));
+      return [...moved, ...(await this.db.transaction((tx) => dlqMoveFenced(tx, this.t, rest)))];
     });
   }
 

@@ -2,6 +2,7 @@ import type { Executor } from '../executor.js';
 import type { QueueTables } from '../sql.js';
 import { treeLock, wakeParents } from './tree.js';
 import { held } from './fence.js';
+import { fencedTargetsSql } from './job-complete.js';
 
 /** One job to dead-letter: the fence it was claimed at and the error to record (already truncated). */
 export interface DlqMoveItem {
@@ -204,6 +205,47 @@ export async function dlqMoveStandalone(db: Executor, t: QueueTables, item: DlqM
     `${t.statementPrefix}dlq:move:standalone`,
   );
   return res.rowCount > 0;
+}
+
+/**
+ * The fast path for many: fences, deletes and inserts every standalone job among `items` in one statement
+ * (their group rows locked in key order first, like every multi-row write). Returns the ids moved; the
+ * others (in a tree, or fenced off) are left for dlqMoveFenced.
+ */
+export async function dlqMoveStandaloneMany(
+  db: Executor,
+  t: QueueTables,
+  items: readonly DlqMoveItem[],
+): Promise<string[]> {
+  if (items.length === 0) return [];
+  const { rows } = await db.query<{ id: string }>(
+    `WITH u AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[]) AS u(id, attempts, err)),
+     ${fencedTargetsSql(t, 'FOR UPDATE')},
+     moved AS (
+       DELETE FROM ${t.jobs} j USING u
+       WHERE j.id = u.id AND j.id = ANY (ARRAY(SELECT id FROM target)) AND (SELECT count(*) FROM group_locks) >= 0
+         AND j.parent_id IS NULL AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)
+       RETURNING j.*, u.err
+     ),
+     snap AS (
+       SELECT r.parent_id, jsonb_object_agg(r.child_id::text, r.result ORDER BY r.child_id) AS agg
+       FROM ${t.results} r WHERE r.parent_id IN (SELECT id FROM moved) GROUP BY r.parent_id
+     )
+     INSERT INTO ${t.dlq} (job_id, payload, group_key, priority, attempts, max_attempts, last_error, dedup_key,
+       idempotency_key, parent_id, is_rollup, parent_state, meta, created_at)
+     SELECT m.id, m.payload, m.group_key, m.priority, m.attempts, m.max_attempts, m.err, m.dedup_key,
+       m.idempotency_key, m.parent_id, m.is_rollup,
+       CASE WHEN s.agg IS NULL THEN m.parent_state
+            WHEN jsonb_typeof(m.parent_state) = 'object' THEN m.parent_state || s.agg
+            ELSE s.agg END,
+       m.meta, m.created_at
+     FROM moved m LEFT JOIN snap s ON s.parent_id = m.id
+     ORDER BY m.id
+     RETURNING job_id::text AS id`,
+    [items.map((i) => i.id), items.map((i) => i.attempts), items.map((i) => i.error)],
+    `${t.statementPrefix}dlq:move:standalone-many`,
+  );
+  return rows.map((r) => r.id);
 }
 
 /**
