@@ -24,6 +24,8 @@
 --     grouped job. An insert (or a priority change) that goes ahead of the head writes them when no
 --     job of the group is in flight; while one is, the group keeps its rank until that job's ack.
 --     Order inside a group is always exact (the claim reads the head from the job table).
+--   * A job due at once gets, under its group's insert lock, a run_at no earlier than the clock, so a job
+--     that waited for that lock is never due before the job that held it.
 
 CREATE FUNCTION "{{schema}}"._create_group_triggers(q text) RETURNS void
 LANGUAGE plpgsql AS $create$
@@ -50,6 +52,24 @@ BEGIN
   IF q !~ '^[a-z][a-z0-9_]{0,47}$' THEN
     RAISE EXCEPTION 'invalid queue name: %', q USING ERRCODE = '22023';
   END IF;
+
+  -- The insert lock (migration 0001) serializes a group's inserts and takes the id under the lock, so
+  -- ids follow commit order. An immediate job's run_at must follow that order too: it was the
+  -- statement's now(), read before the lock, so a job that waited for the lock could be due earlier
+  -- than the job that held it, and a claim whose now() fell between the two took the later job first.
+  -- Under the lock, a run_at between the statement's start and the clock is raised to the clock, so for
+  -- jobs due at once (not given an explicit earlier time) run_at never goes down as ids go up.
+  EXECUTE format($ddl$
+    CREATE OR REPLACE FUNCTION %1$I.%2$I() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    BEGIN
+      PERFORM pg_advisory_xact_lock(hashtextextended(%3$L || NEW.group_key, 0));
+      NEW.id := nextval(%4$L);
+      IF NEW.run_at >= now() AND NEW.run_at < clock_timestamp() THEN
+        NEW.run_at := clock_timestamp();
+      END IF;
+      RETURN NEW;
+    END $fn$$ddl$, s, q || '_group_lock', 'arbiter:group:' || s || '.' || q || ':',
+                   format('%I.%I', s, q || '_id_seq'));
 
   -- A job joins its group (an insert, or a replace that moved it between groups).
   EXECUTE format($ddl$

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Job, Queue } from '../../src/index.js';
-import { useTestDb } from '../support/db.js';
+import { untilBlockedBy, useTestDb } from '../support/db.js';
 
 // Every test here really races: separate pooled connections, Promise.all, many rounds, and assertions on
 // every single job's fate.
@@ -133,6 +133,39 @@ describe('concurrent claims', () => {
     const asNumbers = claimedIds.map((id) => BigInt(id));
     const sorted = [...asNumbers].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     expect(asNumbers).toEqual(sorted);
+  });
+
+  it('a grouped insert that waited for the one ahead of it is never due before it', async () => {
+    // The interleaving the race above can hit by chance, made deterministic: b's transaction starts
+    // (its now() is fixed) before a's, but a takes the group's insert lock first, so a gets the lower
+    // id; a claimer whose now() falls between the two starts must not see b due while a is not.
+    const q = await t.arbiter.createQueue<{ n: number }>('r_lock_wait_due');
+    const [a, b, c] = [await t.connect(), await t.connect(), await t.connect()];
+    await b.query('BEGIN');
+    await b.query('SELECT now()');
+    await c.query('BEGIN');
+    await c.query('SELECT now()');
+    await a.query('BEGIN');
+    const first = await q.enqueue({ n: 1 }, { groupKey: 'hot', tx: a });
+    const waiting = q.enqueue({ n: 2 }, { groupKey: 'hot', tx: b });
+    await untilBlockedBy(t.pool, a);
+    await a.query('COMMIT');
+    const second = await waiting;
+    await b.query('COMMIT');
+    expect(BigInt(second!.id)).toBeGreaterThan(BigInt(first!.id));
+    const { rows } = await c.query<{ id: string }>(
+      `SELECT id::text FROM "${t.schema}"."${q.name}" WHERE run_at <= now() ORDER BY id`,
+    );
+    await c.query('ROLLBACK');
+    // Whatever c finds due is a prefix of the group's id order.
+    expect(rows.map((r) => r.id)).toEqual([first!.id, second!.id].slice(0, rows.length));
+    const claimed: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const [j] = await q.claim();
+      claimed.push(j!.id);
+      await q.ack(j!);
+    }
+    expect(claimed).toEqual([first!.id, second!.id]);
   });
 
   it('aggressive leases: 50 jobs, 20 workers, 100 ms lease, 50 ms work: each accepted exactly once', async () => {
