@@ -231,6 +231,8 @@ export async function jobInsertMany(
   // Without a conflict clause every row is stored as sent: only the id and the statement's time come back
   // (formatting and parsing the other columns was a third of a small insert's round trip).
   const lean = conflict === '';
+  // A grouped row's run_at can be raised by its group's insert lock (migration 0005): read it back.
+  const grouped = jobs.some((j) => j.groupKey !== null);
   const text = `${opts.quiet ? QUIET_CTE : ''} INSERT INTO ${t.jobs} AS j ${INSERT_COLUMNS}
     SELECT u.p, ${expr.g}, ${expr.pr}, coalesce(${expr.ra}, now() + ${expr.d} * interval '1 millisecond'),
            ${expr.ma}, ${expr.dk}, ${expr.ik}, ${expr.pid}, ${expr.ir}, ${expr.su}, ${expr.m}::jsonb
@@ -238,8 +240,8 @@ export async function jobInsertMany(
          ${opts.quiet ? 'CROSS JOIN quiet' : ''}
     ORDER BY u.ord
     ${conflict}
-    ${returning ? `RETURNING ${lean ? 'j.id, j.created_at' : `${jobColumns('j')}, (j.xmax = 0) AS inserted`}` : ''}`;
-  const name = `${t.statementPrefix}insertMany:${mode ?? (conflict ? 'keys' : 'plain')}:${shape}${returning ? ':r' : ''}${opts.quiet ? ':quiet' : ''}`;
+    ${returning ? `RETURNING ${lean ? `j.id, j.created_at${grouped ? ', j.run_at' : ''}` : `${jobColumns('j')}, (j.xmax = 0) AS inserted`}` : ''}`;
+  const name = `${t.statementPrefix}insertMany:${mode ?? (conflict ? 'keys' : 'plain')}:${shape}${returning ? (grouped ? ':rg' : ':r') : ''}${opts.quiet ? ':quiet' : ''}`;
   // Prepared only for the common shapes (at most two varying columns), so the statements one connection
   // keeps prepared stay few whatever mix of options callers send.
   const arrays = aliases.length - 1;
@@ -256,11 +258,13 @@ export async function jobInsertMany(
 interface InsertedId {
   id: string;
   created_at: Date;
+  /** Read back for grouped rows only (see jobInsertMany). */
+  run_at?: Date;
 }
 
 /**
  * The row an insert without a conflict clause stored: the job as sent (no trigger changes a column but
- * the id), the defaults, and the statement's time. Payload and meta are parsed from the JSON texts that
+ * the id, and a grouped row's run_at, which is read back), the defaults, and the statement's time. Payload and meta are parsed from the JSON texts that
  * were sent, so their keys keep the caller's order (a later read returns them in jsonb's order).
  */
 function storedAsSent(job: JobInsert, r: InsertedId): InsertedRow {
@@ -270,7 +274,7 @@ function storedAsSent(job: JobInsert, r: InsertedId): InsertedRow {
     payload: JSON.parse(job.payload) as unknown,
     group_key: job.groupKey,
     priority: job.priority,
-    run_at: new Date(job.runAt ? job.runAt.getTime() : now + job.delayMs),
+    run_at: r.run_at ?? new Date(job.runAt ? job.runAt.getTime() : now + job.delayMs),
     leased_until: null,
     attempts: 0,
     max_attempts: job.maxAttempts,
