@@ -28,6 +28,7 @@ beforeAll(async () => {
   const [job] = await q.claim({ leaseMs: 600_000 });
   heldJob = { id: job!.id, attempts: job!.attempts };
   await q.enqueue({ seed: 2 });
+  await t.arbiter.createQueue('box_results');
 });
 
 const cyclic: Record<string, unknown> = {};
@@ -48,6 +49,17 @@ const cases: Case[] = [
   ['upper-case queue name', 'INVALID_IDENTIFIER', /queue/, () => t.arbiter.createQueue('Emails')],
   ['SQL in a queue name', 'INVALID_IDENTIFIER', /queue/, () => t.arbiter.createQueue('public; DROP TABLE x')],
   ['reserved internal queue name', 'INVALID_IDENTIFIER', /queue/, () => t.arbiter.createQueue('_queues')],
+  // a queue's tables are named after it: names that would collide with another queue's tables
+  ["another queue's dead-letter table", 'INVALID_ARGUMENT', /"bad"/, () => t.arbiter.createQueue('bad_dlq')],
+  ["another queue's group table", 'INVALID_ARGUMENT', /"bad"/, () => t.arbiter.createQueue('bad_groups')],
+  ["another queue's history table", 'INVALID_ARGUMENT', /"bad"/, () => t.arbiter.createQueue('bad_history')],
+  ["another queue's results table", 'INVALID_ARGUMENT', /"bad"/, () => t.arbiter.createQueue('bad_results')],
+  [
+    'a queue whose tables another queue has',
+    'INVALID_ARGUMENT',
+    /"box_results"/,
+    () => t.arbiter.createQueue('box'),
+  ],
   [
     'SQL in a schema name',
     'INVALID_IDENTIFIER',

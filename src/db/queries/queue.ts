@@ -1,5 +1,6 @@
 import type { Executor } from '../executor.js';
 import { quoteIdent } from '../sql.js';
+import { ValidationError } from '../../errors.js';
 import { notifyChannel } from './notify.js';
 
 export interface QueueInfo {
@@ -8,12 +9,41 @@ export interface QueueInfo {
   paused: boolean;
 }
 
+/**
+ * Creates a queue's tables (idempotent). A queue's tables are named after it (`<name>_dlq`, `<name>_groups`,
+ * `<name>_history`, `<name>_results`, …), so a name that extends another queue's name by one of those
+ * suffixes, or that another queue's name extends, can collide: the creation then fails as a whole
+ * (nothing is left behind) and says which queue is in the way.
+ */
 export async function queueCreate(db: Executor, schema: string, name: string): Promise<boolean> {
-  const { rows } = await db.query<{ created: boolean }>(
-    `SELECT ${quoteIdent(schema)}._create_queue($1) AS created`,
-    [name],
-  );
-  return rows[0]?.created ?? false;
+  try {
+    const { rows } = await db.query<{ created: boolean }>(
+      `SELECT ${quoteIdent(schema)}._create_queue($1) AS created`,
+      [name],
+    );
+    return rows[0]?.created ?? false;
+  } catch (e) {
+    if (!isNameClash(e)) throw e;
+    const { rows } = await db.query<{ name: string }>(
+      `SELECT name FROM ${quoteIdent(schema)}._queues
+       WHERE $1 LIKE replace(name, '_', '\\_') || '\\_%' OR name LIKE replace($1, '_', '\\_') || '\\_%'
+       ORDER BY name`,
+      [name],
+    );
+    const others = rows.map((r) => `"${r.name}"`).join(', ') || 'another queue';
+    throw new ValidationError(
+      'name',
+      name,
+      `its tables would have the same names as tables of queue ${others} (a queue owns <name>_dlq, ` +
+        '<name>_groups, <name>_history, <name>_results and more); choose another name',
+    );
+  }
+}
+
+/** duplicate_table, duplicate_object, or the catalog's unique index on type names (a table's row type). */
+function isNameClash(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === '42P07' || code === '42710' || code === '23505';
 }
 
 export async function queueDrop(db: Executor, schema: string, name: string): Promise<boolean> {
