@@ -2,17 +2,17 @@ export { Arbiter, type ArbiterOptions, type EnqueuedEvent } from './client/arbit
 export { Queue, type EnqueueCallOptions, type EnqueueItem, DEFAULT_LEASE_MS } from './client/queue.js';
 export { MAX_ERROR_LENGTH } from './core/fence.js';
 export type { TreeNode, InsertedTree } from './client/tree.js';
-export type { JobsAdmin } from './admin/jobs.js';
-export type { DeadLetters } from './admin/dead-letters.js';
+export type { JobsAdmin } from './client/jobs.js';
+export type { DeadLetters } from './client/dead-letters.js';
 export type {
   DeadLettersAcrossQueues,
   DeadLetterSelection,
   ListDeadLettersAcrossOptions,
   RetryMatchingOptions,
   RetryMatchingResult,
-} from './admin/dead-letters-across.js';
-export type { GroupInfo, GroupJobRef, GroupState } from './admin/groups.js';
-export type { JobExplanation, WhyCode, WhyReason } from './admin/why.js';
+} from './client/dead-letters-across.js';
+export type { GroupInfo, GroupJobRef, GroupState } from './client/groups.js';
+export type { JobExplanation, WhyCode, WhyReason } from './client/why.js';
 export type { Results } from './client/results.js';
 export { mergeChildOutcomes } from './core/child-results.js';
 export type { QueueInfo } from './db/queries/queue.js';

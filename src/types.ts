@@ -1,6 +1,5 @@
-import type { JobId } from './core/ids.js';
-
-export type { JobId };
+/** Job ids are PostgreSQL bigints, carried as decimal strings so no precision is ever lost. */
+export type JobId = string;
 
 /**
  * Where a job stands, derived from its row (docs/glossary.md defines each word):

@@ -17,7 +17,7 @@ import {
 import { queueTables } from '../db/sql.js';
 import { ValidationError } from '../errors.js';
 import type { JobStore } from '../store/job-store.js';
-import { DeadLettersAcrossQueues } from '../admin/dead-letters-across.js';
+import { DeadLettersAcrossQueues } from './dead-letters-across.js';
 import { Queue } from './queue.js';
 
 export interface ArbiterOptions {

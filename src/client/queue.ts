@@ -22,8 +22,8 @@ import type {
   JobRef,
   LeaseUpdate,
 } from '../types.js';
-import { DeadLetters } from '../admin/dead-letters.js';
-import { JobsAdmin } from '../admin/jobs.js';
+import { DeadLetters } from './dead-letters.js';
+import { JobsAdmin } from './jobs.js';
 import type { QueueContext } from './context.js';
 import { Results } from './results.js';
 import { toJobInsert } from '../store/enqueue-options.js';

@@ -1,5 +1,5 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { OverviewReader } from '../admin/overview.js';
+import { OverviewReader } from '../client/overview.js';
 import { Hono, type Context } from 'hono';
 import type { Arbiter } from '../client/arbiter.js';
 import type { ArbiterMetrics } from '../metrics/metrics.js';

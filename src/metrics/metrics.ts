@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Arbiter } from '../client/arbiter.js';
-import { readMetricsSnapshot } from '../admin/metrics-snapshot.js';
+import { readMetricsSnapshot } from '../client/metrics-snapshot.js';
 import type { WorkerEventName, WorkerEvents } from '../worker/events.js';
 import type { HandlerWrapper } from '../worker/executor.js';
 

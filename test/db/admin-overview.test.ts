@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { OverviewReader } from '../../src/admin/overview.js';
+import { OverviewReader } from '../../src/client/overview.js';
 import { Arbiter } from '../../src/client/arbiter.js';
 import { readyPredicate } from '../../src/db/queries/filters.js';
 import { OVERVIEW_PLANNER_SETTINGS, queueOverviewSql } from '../../src/db/queries/overview.js';

@@ -1,4 +1,4 @@
-import type { QueueContext } from '../client/context.js';
+import type { QueueContext } from './context.js';
 import { decodeCursor, encodeCursor } from '../core/cursor.js';
 import { DEFAULT_PAGE_SIZE } from '../core/job-filter.js';
 import { LIMITS, checkOptions, intInRange } from '../core/validate.js';

@@ -1,4 +1,4 @@
-import type { QueueContext } from '../client/context.js';
+import type { QueueContext } from './context.js';
 import { encodeCursor } from '../core/cursor.js';
 import { toJobId, toJobIds } from '../core/ids.js';
 import { JOB_CURSOR_KIND, normalizeFilter, pageRequest, type FilterSpec } from '../core/job-filter.js';
@@ -24,7 +24,7 @@ import { jobCancelCascade, jobCancelMany, jobTreeRoot } from '../db/queries/job-
 import { toJob, type JobRow } from '../db/rows.js';
 import { QueueNotFoundError, ValidationError } from '../errors.js';
 import { getGroup, listGroups, type GroupInfo } from './groups.js';
-import { overviewCap, readQueueOverview, type OverviewOptions, type QueueOverview } from './overview.js';
+import { overviewCap, readQueueOverview, type OverviewOptions, type QueueOverview } from './queue-overview.js';
 import { explainJob, type JobExplanation } from './why.js';
 import type {
   ChildCounts,

@@ -1,4 +1,4 @@
-import type { QueueContext } from '../client/context.js';
+import type { QueueContext } from './context.js';
 import { toFence, truncateError } from '../core/fence.js';
 import { decodeCursor, encodeCursor } from '../core/cursor.js';
 import { toJobId, toJobIds } from '../core/ids.js';
