@@ -14,6 +14,7 @@ import {
   queueSetPaused,
   type QueueInfo,
 } from '../db/queries/queue.js';
+import { workerList, type WorkerInfo } from '../db/queries/worker.js';
 import { queueTables } from '../db/sql.js';
 import { ValidationError } from '../errors.js';
 import type { JobStore } from '../store/job-store.js';
@@ -158,9 +159,19 @@ export class Arbiter {
     return queueSetPaused(this.db, this.schema, name, false);
   }
 
+  /** Every queue of the schema, by name, with whether it is paused and when it was created. */
   async listQueues(): Promise<QueueInfo[]> {
     await this.checkSchema();
     return queueList(this.db, this.schema);
+  }
+
+  /**
+   * The registered worker processes, by id: each with the queues it serves, its host and pid, when it
+   * started and its last heartbeat (a worker silent for long is presumed dead and removed by the others).
+   */
+  async listWorkers(): Promise<WorkerInfo[]> {
+    await this.checkSchema();
+    return workerList(this.db, this.schema);
   }
 
   /** One queue's name, state and creation time, or null when it does not exist (one primary-key lookup). */

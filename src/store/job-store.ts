@@ -1,6 +1,7 @@
 import { mergeChildOutcomes } from '../core/child-results.js';
 import type { Fence } from '../core/fence.js';
-import { isConnectionError, type Executor } from '../db/executor.js';
+import { isConnectionError } from '../core/connection-errors.js';
+import type { Executor } from '../db/executor.js';
 import { withTranslation, type TranslationScope } from '../db/errors.js';
 import {
   dlqMoveFenced,
