@@ -157,22 +157,9 @@ export class DeadLetters<T = unknown> {
     return this.page(spec, o, 'options');
   }
 
-  /** How many dead letters match `filter` (seed 000 countDLQJobs / countDLQFiltered). */
+  /** How many dead letters match `filter` (all when omitted), with the same filter as `list`. */
   async count(filter?: DeadJobFilter): Promise<number> {
     const spec = normalizeFilter(filter, 'filter', 'dlq');
-    return withTranslation(this.ctx, () => dlqCount(this.ctx.db, this.ctx.t, spec));
-  }
-
-  /** Dead children of one parent, most recently failed first (seed 000 listDLQJobsByParent). */
-  async listByParent(parentId: IdInput, page: PageOptions = {}): Promise<Page<DeadJob<T>>> {
-    const spec: FilterSpec = { parentId: toJobId(parentId, 'parentId') };
-    const o = checkOptions<PageOptions>(page, 'page', ['limit', 'cursor']);
-    return this.page(spec, o, 'page');
-  }
-
-  /** Number of dead children of one parent (seed 000 countDLQJobsByParent). */
-  async countByParent(parentId: IdInput): Promise<number> {
-    const spec: FilterSpec = { parentId: toJobId(parentId, 'parentId') };
     return withTranslation(this.ctx, () => dlqCount(this.ctx.db, this.ctx.t, spec));
   }
 

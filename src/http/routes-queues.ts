@@ -210,7 +210,7 @@ export const queueRoutes: RouteDef[] = [
     async handle(ctx) {
       const q = queueOf(ctx);
       const groupKey = ctx.params.groupKey ?? '';
-      const page = await q.jobs.byGroup(groupKey, pageParams(ctx.query));
+      const page = await q.jobs.list({ filter: { groupKey }, ...pageParams(ctx.query) });
       const group = await q.jobs.group(groupKey);
       return { groupKey, count: group?.jobCount ?? 0, group, ...page };
     },

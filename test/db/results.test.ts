@@ -91,7 +91,7 @@ describe('rollup flow end to end', () => {
     ]);
     expect([...raw.dlqErrors]).toEqual([[idc, 'c exploded']]);
     expect(raw.snapshot).toBeNull();
-    const [dead] = (await q.dlq.listByParent(tree.job.id)).items;
+    const [dead] = (await q.dlq.list({ filter: { parentId: tree.job.id } })).items;
     expect([...raw.dlqFailures]).toEqual([[dead!.id, 'c exploded']]);
     const merged = mergeChildOutcomes(raw.results, raw.dlqErrors, raw.snapshot);
     expect([...merged]).toEqual([

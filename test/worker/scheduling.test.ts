@@ -71,10 +71,7 @@ describe('slots and ordering', () => {
     });
     w.on('error', (e) => errors.push(e.context));
     await t.pool.query(`DELETE FROM "${t.schema}"._workers WHERE id = $1`, [w.id]);
-    await waitFor(
-      async () => (await t.arbiter.listWorkers()).some((x) => x.id === w.id),
-      're-registered',
-    );
+    await waitFor(async () => (await t.arbiter.listWorkers()).some((x) => x.id === w.id), 're-registered');
     expect(errors).toContain('registry:evicted');
   });
 });
