@@ -21,6 +21,7 @@ import type { JobStore } from '../store/job-store.js';
 import { DeadLettersAcrossQueues } from './dead-letters-across.js';
 import { Queue } from './queue.js';
 
+/** Where an Arbiter finds its database (exactly one of connectionString, pool, executor) and its limits. */
 export interface ArbiterOptions {
   /** postgres:// URL; Arbiter creates (and closes) its own pool. */
   connectionString?: string;
@@ -48,13 +49,16 @@ const OPTION_KEYS = [
   'connectTimeoutMs',
 ] as const;
 
-/** Entry point: one database, one schema, any number of queues. */
 /** Jobs inserted by one statement (see Arbiter.onEnqueued). */
 export interface EnqueuedEvent {
   queue: string;
   count: number;
 }
 
+/**
+ * Entry point: one database, one schema, any number of queues. Creates, lists, pauses and drops queues,
+ * hands out typed queue handles, runs the migrations and lists the registered workers.
+ */
 export class Arbiter {
   readonly schema: string;
   readonly db: Executor;

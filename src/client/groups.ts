@@ -26,6 +26,7 @@ export interface GroupJobRef {
  */
 export type GroupState = 'in-flight' | 'retrying' | 'ready' | 'idle';
 
+/** One group of a queue: its job count, its FIFO head, whether and by which job it is blocked, and why. */
 export interface GroupInfo {
   groupKey: string;
   /** Live jobs of the group, counted up to GROUP_COUNT_CAP (that value means at least as many). */

@@ -36,6 +36,7 @@ export interface EnqueueCallOptions extends EnqueueOptions {
   tx?: ExecutorSource;
 }
 
+/** One job of `enqueueMany`: its payload and its EnqueueOptions. */
 export type EnqueueItem<T> = { payload: T } & EnqueueOptions;
 
 /**

@@ -1,3 +1,4 @@
+import { mergeChildOutcomes } from '../core/child-results.js';
 import { toJobId } from '../core/ids.js';
 import { encodePayload } from '../core/payload.js';
 import { withTranslation } from '../db/errors.js';
@@ -9,7 +10,7 @@ import {
   resultReadChildOutcomes,
   resultsByParent,
 } from '../db/queries/result.js';
-import type { ChildOutcomesRaw, JobId } from '../types.js';
+import type { ChildOutcome, ChildOutcomesRaw, JobId } from '../types.js';
 import type { QueueContext } from './context.js';
 
 type IdInput = JobId | number | bigint;
@@ -21,7 +22,7 @@ function toMap<V>(obj: Record<string, V> | null | undefined): Map<JobId, V> {
 /**
  * Child results of job trees (`queue.results`), for rollup finalizers. Results are normally stored by
  * `ack(child, { result })`; these methods read them and cover the seed's lower-level operations.
- * Combine `readChildOutcomesRaw` with `mergeChildOutcomes` for the finalizer's view of its children.
+ * `childOutcomes` is the finalizer's view of its children.
  */
 export class Results {
   constructor(protected readonly ctx: QueueContext) {}
@@ -71,6 +72,16 @@ export class Results {
     const id = toJobId(jobId, 'jobId');
     const state = await withTranslation(this.ctx, () => resultParentState(this.ctx.db, this.ctx.t, id));
     return state ?? null;
+  }
+
+  /**
+   * What a rollup finalizer knows of each child, by child id in id order: `{ ok: true, value }` or
+   * `{ ok: false, error }`. A dead-lettered child failed even if an older result or the snapshot says
+   * otherwise, and a stored result beats the snapshot taken before a dead-letter move. One statement.
+   */
+  async childOutcomes(parentId: IdInput): Promise<Map<JobId, ChildOutcome>> {
+    const raw = await this.readChildOutcomesRaw(parentId);
+    return mergeChildOutcomes(raw.results, raw.dlqErrors, raw.snapshot);
   }
 
   /**

@@ -43,6 +43,7 @@ export interface WhyReason {
   until?: Date;
 }
 
+/** Why a job is or is not running (`queue.jobs.why`): the job and every reason, in order. */
 export interface JobExplanation<T = unknown> {
   /** The live job; null when it has left the queue. */
   job: Job<T> | null;

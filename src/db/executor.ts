@@ -1,12 +1,13 @@
-/**
- * The narrow interface every query goes through. Shaped like `pg`, so a pg Pool, a pg client inside the
- * caller's own transaction, or a small adapter for another driver/ORM can all stand behind it.
- */
+/** What one statement returns through an Executor: its rows and how many rows it touched. */
 export interface QueryResult<R> {
   rows: R[];
   rowCount: number;
 }
 
+/**
+ * The narrow interface every query goes through. Shaped like `pg`, so a pg Pool, a pg client inside the
+ * caller's own transaction, or a small adapter for another driver/ORM can all stand behind it.
+ */
 export interface Executor {
   /** Runs one statement. `name` asks drivers that support it to prepare the statement once per connection. */
   query<R = Record<string, unknown>>(

@@ -159,6 +159,7 @@ export class ClientExecutor implements Executor {
   }
 }
 
+/** Where queries may be sent: an Executor, a pg Pool, or a pg client (e.g. inside the caller's transaction). */
 export type ExecutorSource = Executor | pg.Pool | pg.PoolClient | pg.Client;
 
 /** Accepts what users have at hand: our Executor, a pg Pool, or a pg client (e.g. inside their transaction). */

@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
 import { Registry } from 'prom-client';
-import { Arbiter, PoolExecutor, type Executor, type Job } from '../../src/index.js';
+import { Arbiter, type Executor, type Job } from '../../src/index.js';
+import { PoolExecutor } from '../../src/db/pg-executor.js';
 import { createAdminApp } from '../../src/http/index.js';
 import { createMetrics, type ArbiterMetrics } from '../../src/metrics/index.js';
 import { WorkerEventEmitter } from '../../src/worker/index.js';

@@ -2,6 +2,7 @@ import type { Executor } from '../executor.js';
 import { quoteIdent } from '../sql.js';
 import { notifyChannel } from './notify.js';
 
+/** One queue of the registry: its name, whether it is paused, and when it was created. */
 export interface QueueInfo {
   name: string;
   createdAt: Date;

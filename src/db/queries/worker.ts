@@ -38,6 +38,7 @@ export async function workerUnregister(db: Executor, schema: string, id: string)
   await db.query(`DELETE FROM ${quoteIdent(schema)}._workers WHERE id = $1`, [id]);
 }
 
+/** One registered worker process: the queues it serves, where it runs, when it started, its last heartbeat. */
 export interface WorkerInfo {
   id: string;
   queues: string[];
