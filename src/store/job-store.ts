@@ -20,13 +20,9 @@ import {
   jobRetry,
   jobRetryMany,
 } from '../db/queries/job-complete.js';
-import {
-  jobAncientStale,
-  jobCopyToHistory,
-  jobKeepMany,
-  jobRecoverStale,
-  jobSnoozeMany,
-} from '../db/queries/job-worker.js';
+import { jobCopyToHistory, jobKeepMany } from '../db/queries/job-history.js';
+import { jobSnoozeMany } from '../db/queries/job-snooze.js';
+import { jobAncientStale, jobRecoverStale } from '../db/queries/job-stale.js';
 import {
   jobByIdempotencyKey,
   jobInsert,
