@@ -1,6 +1,7 @@
 import { toFence, truncateError } from '../core/fence.js';
 import { encodePayload } from '../core/payload.js';
 import {
+  DEFAULT_LEASE_MS,
   LIMITS,
   batchArray,
   checkOptions,
@@ -28,8 +29,6 @@ import type { QueueContext } from './context.js';
 import { Results } from './results.js';
 import { toJobInsert } from '../store/enqueue-options.js';
 import { insertTree, type TreeNode, type InsertedTree } from './tree.js';
-
-export const DEFAULT_LEASE_MS = 30_000;
 
 export interface EnqueueCallOptions extends EnqueueOptions {
   /** Run inside the caller's transaction: a pg client (or any Executor) already in BEGIN. */
@@ -282,7 +281,7 @@ function leaseAndWorker(o: { leaseMs?: unknown; workerId?: unknown }): {
     leaseMs:
       o.leaseMs === undefined
         ? DEFAULT_LEASE_MS
-        : durationMs(o.leaseMs, 'options.leaseMs', LIMITS.maxLeaseMs, 1),
+        : durationMs(o.leaseMs, 'options.leaseMs', LIMITS.maxLeaseMs, LIMITS.minClaimLeaseMs),
     workerId:
       o.workerId === undefined || o.workerId === null
         ? null
