@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { ValidationError } from '../errors.js';
 import type { Executor, QueryResult } from './executor.js';
 import { queryTypes } from './types.js';
 
@@ -168,7 +169,7 @@ export function toExecutor(source: ExecutorSource): Executor {
   if (isExecutor(source)) return source;
   if (source && typeof (source as pg.Client).query === 'function')
     return new ClientExecutor(source as pg.Client);
-  throw new TypeError('expected an Executor, a pg.Pool or a pg client');
+  throw new ValidationError('executor', source, 'must be an Executor, a pg.Pool or a pg client');
 }
 
 function isExecutor(value: unknown): value is Executor {
