@@ -165,7 +165,7 @@ export class JobsAdmin<T = unknown> {
     };
   }
 
-  /** Jobs claimable now (seed 004 QueueDepth), counting every ready job of a group, not only its head. */
+  /** Jobs claimable now, counting every ready job of a group, not only its head. */
   async depth(): Promise<number> {
     return this.run(() => jobDepth(this.ctx.db, this.ctx.t));
   }

@@ -259,8 +259,8 @@ export class Queue<T = unknown> {
   }
 
   /**
-   * Releases a held job for another attempt after `delayMs`, recording `error` (seed 000
-   * updateJobForRetry). In a group, the group stays blocked until the retry runs, so FIFO holds.
+   * Releases a held job for another attempt after `delayMs`, recording `error`. In a group, the group
+   * stays blocked until the retry runs, so FIFO holds.
    */
   async retry(job: JobRef, options: { delayMs?: number; error?: string } = {}): Promise<number> {
     const o = checkOptions<{ delayMs: number; error: string }>(options, 'options', ['delayMs', 'error']);

@@ -193,7 +193,7 @@ describe('queue.jobs.overview: bounded counts', () => {
     });
   }
 
-  it('the seed makes an unbounded count expensive (the check above would catch one)', async () => {
+  it('the test data makes an unbounded count expensive (the check above would catch one)', async () => {
     // What the removed state index served: suspended jobs have no index range, so this filters the table.
     const t = queueTables(db.schema, Q);
     for (const generic of [false, true]) {

@@ -3,7 +3,7 @@ import { jobColumns, type JobRow } from '../rows.js';
 import type { QueueTables } from '../sql.js';
 
 /**
- * Stale recovery, tier 1 (seed 001 recoverStaleJobs): jobs whose lease expired less than `maxAgeMs`
+ * Stale recovery, tier 1: jobs whose lease expired less than `maxAgeMs`
  * after they were claimed and that have attempts left go back to retry now, with the reason recorded.
  * Jobs on their final attempt are left to the exhausted-job reaper.
  */

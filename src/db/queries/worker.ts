@@ -76,7 +76,7 @@ export interface ReleasedJobs {
 }
 
 /**
- * Presumes workers silent for longer than `thresholdMs` dead (seed 003): deletes their rows and, in the
+ * Presumes workers silent for longer than `thresholdMs` dead: deletes their rows and, in the
  * same transaction, ends the leases they held so the jobs are claimable at once instead of after their
  * full lease. The lease is expired, not cleared: attempts stay as they are, a job on its final attempt is
  * left for the exhausted-job reaper (dead-letter, "worker lost"), and the next claim fences off any late
