@@ -1,7 +1,7 @@
-/**
- * Typed errors. Every error Arbiter throws on purpose is an ArbiterError with a stable `code`;
- * anything else is a bug or a database failure passed through unchanged as `cause`.
- */
+// Typed errors. Every error Arbiter throws on purpose is an ArbiterError with a stable `code`; anything
+// else is a bug or a database failure passed through unchanged as `cause`.
+
+/** The stable `code` of every ArbiterError, one per class (JOB_NOT_FOUND is used by the admin API). */
 export type ArbiterErrorCode =
   | 'INVALID_ARGUMENT'
   | 'INVALID_IDENTIFIER'
@@ -16,6 +16,10 @@ export type ArbiterErrorCode =
   | 'SCHEMA_NOT_MIGRATED'
   | 'EMBEDDED_POSTGRES';
 
+/**
+ * Base of every error Arbiter throws on purpose: `code` says which case it is, whatever the class;
+ * `cause` carries the driver's error where there was one.
+ */
 export class ArbiterError extends Error {
   readonly code: ArbiterErrorCode;
   constructor(code: ArbiterErrorCode, message: string, options?: { cause?: unknown }) {
@@ -55,6 +59,7 @@ export class PayloadError extends ValidationError {
   }
 }
 
+/** A payload or result is larger, in bytes of JSON, than the Arbiter's `maxPayloadBytes`. */
 export class PayloadTooLargeError extends ArbiterError {
   readonly size: number;
   readonly limit: number;
@@ -66,6 +71,7 @@ export class PayloadTooLargeError extends ArbiterError {
   }
 }
 
+/** The queue named does not exist in the schema (it was never created, or was dropped). */
 export class QueueNotFoundError extends ArbiterError {
   readonly queue: string;
   constructor(schema: string, queue: string, options?: { cause?: unknown }) {
@@ -79,6 +85,7 @@ export class QueueNotFoundError extends ArbiterError {
   }
 }
 
+/** `parentId` names no job of this queue (it finished, was cancelled, or never existed). */
 export class ParentNotFoundError extends ArbiterError {
   readonly parentId: string;
   constructor(parentId: string) {
@@ -100,6 +107,7 @@ export class BatchTooLargeError extends ValidationError {
   }
 }
 
+/** The schema was migrated by a newer Arbiter than this one: upgrade pg-arbiter. */
 export class SchemaTooNewError extends ArbiterError {
   constructor(schema: string, found: number, known: number) {
     super(

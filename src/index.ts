@@ -1,25 +1,46 @@
-export { Arbiter, type ArbiterOptions, type EnqueuedEvent } from './client/arbiter.js';
-export { Queue, type EnqueueCallOptions, type EnqueueItem, DEFAULT_LEASE_MS } from './client/queue.js';
-export { MAX_ERROR_LENGTH } from './core/fence.js';
+// What an application needs to enqueue, inspect and operate jobs: the Arbiter, its queue handles, the
+// types their calls take and return, and the errors they throw. The worker runtime is
+// `pg-arbiter/worker`; the admin API `pg-arbiter/http`; metrics, tracing and test helpers have entry
+// points of their own.
+
+export { Arbiter, type ArbiterOptions } from './client/arbiter.js';
+export { Queue, type EnqueueItem } from './client/queue.js';
 export type { TreeNode, InsertedTree } from './client/tree.js';
-export type { JobsAdmin } from './admin/jobs.js';
-export type { DeadLetters } from './admin/dead-letters.js';
-export type {
-  DeadLettersAcrossQueues,
-  DeadLetterSelection,
-  ListDeadLettersAcrossOptions,
-  RetryMatchingOptions,
-  RetryMatchingResult,
-} from './admin/dead-letters-across.js';
-export type { GroupInfo, GroupJobRef, GroupState } from './admin/groups.js';
-export type { JobExplanation, WhyCode, WhyReason } from './admin/why.js';
-export type { Results } from './client/results.js';
-export { mergeChildOutcomes } from './core/child-results.js';
+export type { GroupInfo } from './client/groups.js';
+export type { JobExplanation } from './client/why.js';
 export type { QueueInfo } from './db/queries/queue.js';
-export type { Executor, QueryResult } from './db/executor.js';
-export { PoolExecutor, ClientExecutor, toExecutor, type ExecutorSource } from './db/pg-executor.js';
-export { migrate, pendingMigrationSql, loadMigrations, type MigrateResult } from './db/migrate.js';
-export * from './errors.js';
-export * from './types.js';
-export { JOB_STATUSES } from './types.js';
-export * from './worker/index.js';
+export type { WorkerInfo } from './db/queries/worker.js';
+export type { Executor } from './db/executor.js';
+export type { ExecutorSource } from './db/pg-executor.js';
+export {
+  JOB_STATUSES,
+  type ChildOutcome,
+  type ClaimOptions,
+  type DeadJob,
+  type DeadJobFilter,
+  type EnqueueOptions,
+  type Job,
+  type JobFilter,
+  type JobId,
+  type JobRef,
+  type JobStatus,
+  type LeaseUpdate,
+  type Page,
+  type PageOptions,
+  type QueueStats,
+} from './types.js';
+export {
+  ArbiterError,
+  type ArbiterErrorCode,
+  BatchTooLargeError,
+  InvalidIdentifierError,
+  OutcomeUnknownError,
+  ParentNotFoundError,
+  PayloadError,
+  PayloadTooLargeError,
+  QueueNotFoundError,
+  QueuesNotFoundError,
+  SchemaNotMigratedError,
+  SchemaTooNewError,
+  ValidationError,
+} from './errors.js';

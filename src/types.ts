@@ -1,6 +1,5 @@
-import type { JobId } from './core/ids.js';
-
-export type { JobId };
+/** Job ids are PostgreSQL bigints, carried as decimal strings so no precision is ever lost. */
+export type JobId = string;
 
 /**
  * Where a job stands, derived from its row (docs/glossary.md defines each word):
@@ -16,6 +15,7 @@ export type { JobId };
 export type JobStatus =
   'ready' | 'scheduled' | 'in-flight' | 'retrying' | 'suspended' | 'waiting' | 'exhausted' | 'dead';
 
+/** Every JobStatus, in the order a job usually meets them (for filters, menus and validation). */
 export const JOB_STATUSES: readonly JobStatus[] = [
   'ready',
   'scheduled',
@@ -92,6 +92,7 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+/** Keyset paging of a list call: how many items, and where the previous page stopped. */
 export interface PageOptions {
   /** Page size, 1–1000. Default 50. */
   limit?: number;
@@ -110,6 +111,7 @@ export interface DedupOptions {
   mode?: DedupMode;
 }
 
+/** How one job is enqueued: when it runs, its group, priority, parent, keys and attempt budget. */
 export interface EnqueueOptions {
   /** Jobs with the same group key run one at a time, in id order. */
   groupKey?: string | null;
@@ -132,6 +134,7 @@ export interface EnqueueOptions {
   meta?: Record<string, unknown> | null;
 }
 
+/** Options of `queue.claim`: how many jobs, how long their lease, and which worker claims them. */
 export interface ClaimOptions {
   /** Maximum jobs to claim, 1–10,000. Default 1. */
   limit?: number;
@@ -159,6 +162,7 @@ export interface LeaseUpdate {
   currentAttempts: number | null;
 }
 
+/** Exact job counts of one queue by status (`queue.jobs.stats()`, one full scan). */
 export interface QueueStats {
   total: number;
   /** Claimable now. */

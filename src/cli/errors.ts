@@ -1,5 +1,5 @@
 import { ArbiterError, QueuesNotFoundError, ValidationError } from '../errors.js';
-import { isConnectionError } from '../db/executor.js';
+import { isConnectionError } from '../core/connection-errors.js';
 import { cliValidationMessage } from './flags.js';
 
 /** Exit codes of the `arbiter` command (documented in docs/cli.md). */

@@ -1,4 +1,4 @@
-import type { JobExplanation } from '../admin/why.js';
+import type { JobExplanation } from '../client/why.js';
 import type { DeadJob, Job, JobStatus } from '../types.js';
 import { date, fields, table, type Colors } from './output.js';
 

@@ -14,12 +14,14 @@ import {
   queueSetPaused,
   type QueueInfo,
 } from '../db/queries/queue.js';
+import { workerList, type WorkerInfo } from '../db/queries/worker.js';
 import { queueTables } from '../db/sql.js';
 import { ValidationError } from '../errors.js';
 import type { JobStore } from '../store/job-store.js';
-import { DeadLettersAcrossQueues } from '../admin/dead-letters-across.js';
+import { DeadLettersAcrossQueues } from './dead-letters-across.js';
 import { Queue } from './queue.js';
 
+/** Where an Arbiter finds its database (exactly one of connectionString, pool, executor) and its limits. */
 export interface ArbiterOptions {
   /** postgres:// URL; Arbiter creates (and closes) its own pool. */
   connectionString?: string;
@@ -47,13 +49,16 @@ const OPTION_KEYS = [
   'connectTimeoutMs',
 ] as const;
 
-/** Entry point: one database, one schema, any number of queues. */
 /** Jobs inserted by one statement (see Arbiter.onEnqueued). */
 export interface EnqueuedEvent {
   queue: string;
   count: number;
 }
 
+/**
+ * Entry point: one database, one schema, any number of queues. Creates, lists, pauses and drops queues,
+ * hands out typed queue handles, runs the migrations and lists the registered workers.
+ */
 export class Arbiter {
   readonly schema: string;
   readonly db: Executor;
@@ -158,9 +163,19 @@ export class Arbiter {
     return queueSetPaused(this.db, this.schema, name, false);
   }
 
+  /** Every queue of the schema, by name, with whether it is paused and when it was created. */
   async listQueues(): Promise<QueueInfo[]> {
     await this.checkSchema();
     return queueList(this.db, this.schema);
+  }
+
+  /**
+   * The registered worker processes, by id: each with the queues it serves, its host and pid, when it
+   * started and its last heartbeat (a worker silent for long is presumed dead and removed by the others).
+   */
+  async listWorkers(): Promise<WorkerInfo[]> {
+    await this.checkSchema();
+    return workerList(this.db, this.schema);
   }
 
   /** One queue's name, state and creation time, or null when it does not exist (one primary-key lookup). */

@@ -1,6 +1,7 @@
 import { toFence, truncateError } from '../core/fence.js';
 import { encodePayload } from '../core/payload.js';
 import {
+  DEFAULT_LEASE_MS,
   LIMITS,
   batchArray,
   checkOptions,
@@ -22,20 +23,19 @@ import type {
   JobRef,
   LeaseUpdate,
 } from '../types.js';
-import { DeadLetters } from '../admin/dead-letters.js';
-import { JobsAdmin } from '../admin/jobs.js';
+import { DeadLetters } from './dead-letters.js';
+import { JobsAdmin } from './jobs.js';
 import type { QueueContext } from './context.js';
 import { Results } from './results.js';
 import { toJobInsert } from '../store/enqueue-options.js';
 import { insertTree, type TreeNode, type InsertedTree } from './tree.js';
-
-export const DEFAULT_LEASE_MS = 30_000;
 
 export interface EnqueueCallOptions extends EnqueueOptions {
   /** Run inside the caller's transaction: a pg client (or any Executor) already in BEGIN. */
   tx?: ExecutorSource;
 }
 
+/** One job of `enqueueMany`: its payload and its EnqueueOptions. */
 export type EnqueueItem<T> = { payload: T } & EnqueueOptions;
 
 /**
@@ -259,8 +259,8 @@ export class Queue<T = unknown> {
   }
 
   /**
-   * Releases a held job for another attempt after `delayMs`, recording `error` (seed 000
-   * updateJobForRetry). In a group, the group stays blocked until the retry runs, so FIFO holds.
+   * Releases a held job for another attempt after `delayMs`, recording `error`. In a group, the group
+   * stays blocked until the retry runs, so FIFO holds.
    */
   async retry(job: JobRef, options: { delayMs?: number; error?: string } = {}): Promise<number> {
     const o = checkOptions<{ delayMs: number; error: string }>(options, 'options', ['delayMs', 'error']);
@@ -281,7 +281,7 @@ function leaseAndWorker(o: { leaseMs?: unknown; workerId?: unknown }): {
     leaseMs:
       o.leaseMs === undefined
         ? DEFAULT_LEASE_MS
-        : durationMs(o.leaseMs, 'options.leaseMs', LIMITS.maxLeaseMs, 1),
+        : durationMs(o.leaseMs, 'options.leaseMs', LIMITS.maxLeaseMs, LIMITS.minClaimLeaseMs),
     workerId:
       o.workerId === undefined || o.workerId === null
         ? null

@@ -1,3 +1,4 @@
+import { mergeChildOutcomes } from '../core/child-results.js';
 import { toJobId } from '../core/ids.js';
 import { encodePayload } from '../core/payload.js';
 import { withTranslation } from '../db/errors.js';
@@ -9,7 +10,7 @@ import {
   resultReadChildOutcomes,
   resultsByParent,
 } from '../db/queries/result.js';
-import type { ChildOutcomesRaw, JobId } from '../types.js';
+import type { ChildOutcome, ChildOutcomesRaw, JobId } from '../types.js';
 import type { QueueContext } from './context.js';
 
 type IdInput = JobId | number | bigint;
@@ -20,14 +21,14 @@ function toMap<V>(obj: Record<string, V> | null | undefined): Map<JobId, V> {
 
 /**
  * Child results of job trees (`queue.results`), for rollup finalizers. Results are normally stored by
- * `ack(child, { result })`; these methods read them and cover the seed's lower-level operations.
- * Combine `readChildOutcomesRaw` with `mergeChildOutcomes` for the finalizer's view of its children.
+ * `ack(child, { result })`; these methods store, read and snapshot them directly.
+ * `childOutcomes` is the finalizer's view of its children.
  */
 export class Results {
   constructor(protected readonly ctx: QueueContext) {}
 
   /**
-   * Stores (or replaces) a child's result for its parent (seed 000 insertResult). The parent must be in
+   * Stores (or replaces) a child's result for its parent. The parent must be in
    * the queue (ParentNotFoundError otherwise); rows go away with the parent. Returns 1.
    */
   async insert(parentId: IdInput, childId: IdInput, value: unknown): Promise<number> {
@@ -39,14 +40,14 @@ export class Results {
     });
   }
 
-  /** Child id → stored result, ordered by child id (seed 000 getResultsByParent). */
+  /** Child id → stored result, ordered by child id. */
   async byParent(parentId: IdInput): Promise<Map<JobId, unknown>> {
     const parent = toJobId(parentId, 'parentId');
     const rows = await withTranslation(this.ctx, () => resultsByParent(this.ctx.db, this.ctx.t, parent));
     return new Map(rows.map((r) => [r.child_id, r.result]));
   }
 
-  /** Child job id → last error, for the parent's children in the dead-letter table (seed 000 getDLQChildErrorsByParent). */
+  /** Child job id → last error, for the parent's children in the dead-letter table. */
   async deadChildErrors(parentId: IdInput): Promise<Map<JobId, string>> {
     const parent = toJobId(parentId, 'parentId');
     const rows = await withTranslation(this.ctx, () =>
@@ -56,7 +57,7 @@ export class Results {
   }
 
   /**
-   * Overwrites a job's parent_state snapshot (seed 000 persistParentState); `null` clears it. Dead-letter
+   * Overwrites a job's parent_state snapshot; `null` clears it. Dead-letter
    * moves already snapshot stored results, so this is for callers keeping their own state. Returns 1, or
    * 0 when the job is not in the queue.
    */
@@ -66,7 +67,7 @@ export class Results {
     return withTranslation(this.ctx, () => resultPersistParentState(this.ctx.db, this.ctx.t, id, json));
   }
 
-  /** The job's parent_state snapshot, or null when it has none or is not in the queue (seed 000 getParentStateSnapshot). */
+  /** The job's parent_state snapshot, or null when it has none or is not in the queue. */
   async parentState(jobId: IdInput): Promise<unknown> {
     const id = toJobId(jobId, 'jobId');
     const state = await withTranslation(this.ctx, () => resultParentState(this.ctx.db, this.ctx.t, id));
@@ -74,8 +75,18 @@ export class Results {
   }
 
   /**
+   * What a rollup finalizer knows of each child, by child id in id order: `{ ok: true, value }` or
+   * `{ ok: false, error }`. A dead-lettered child failed even if an older result or the snapshot says
+   * otherwise, and a stored result beats the snapshot taken before a dead-letter move. One statement.
+   */
+  async childOutcomes(parentId: IdInput): Promise<Map<JobId, ChildOutcome>> {
+    const raw = await this.readChildOutcomesRaw(parentId);
+    return mergeChildOutcomes(raw.results, raw.dlqErrors, raw.snapshot);
+  }
+
+  /**
    * Results, dead children's errors, the snapshot and the dead letters of a parent's children, read in one
-   * statement so they are consistent with each other (seed 000 readChildResultsRaw).
+   * statement so they are consistent with each other.
    */
   async readChildOutcomesRaw(parentId: IdInput): Promise<ChildOutcomesRaw> {
     const parent = toJobId(parentId, 'parentId');

@@ -18,6 +18,7 @@ export interface TreeNode<T> {
   children?: TreeNode<T>[];
 }
 
+/** What `enqueueTree` inserted, in the shape of the TreeNode given: each node's job and its children. */
 export interface InsertedTree<T> {
   job: Job<T>;
   children: InsertedTree<T>[];

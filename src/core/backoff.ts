@@ -1,7 +1,7 @@
 import { ValidationError } from '../errors.js';
 
 export const DEFAULT_BACKOFF_BASE_MS = 1_000;
-/** Exponential backoff is capped at 24 hours unless told otherwise (seed 001). */
+/** Exponential backoff is capped at 24 hours unless told otherwise: a retry is never further off than a day. */
 export const DEFAULT_BACKOFF_MAX_MS = 24 * 3600 * 1000;
 
 /**

@@ -7,7 +7,7 @@ function byId(a: string, b: string): number {
 }
 
 /**
- * Merges what a rollup finalizer knows about its children (seed 000 mergeRawChildResults), with
+ * Merges what a rollup finalizer knows about its children, with
  * precedence DLQ errors > results > snapshot: a child that is dead-lettered failed even if an older result
  * or snapshot entry says otherwise, and a fresh result beats the snapshot taken before a dead-letter move.
  *

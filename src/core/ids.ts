@@ -1,7 +1,5 @@
 import { BatchTooLargeError, ValidationError } from '../errors.js';
-
-/** Job ids are PostgreSQL bigints, carried as decimal strings so no precision is ever lost. */
-export type JobId = string;
+import type { JobId } from '../types.js';
 
 const MAX_BIGINT = 9223372036854775807n;
 

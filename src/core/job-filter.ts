@@ -1,7 +1,7 @@
 import { ValidationError } from '../errors.js';
-import { JOB_STATUSES, type JobStatus } from '../types.js';
+import { JOB_STATUSES, type JobId, type JobStatus } from '../types.js';
 import { decodeCursor } from './cursor.js';
-import { toJobId, toJobIds, type JobId } from './ids.js';
+import { toJobId, toJobIds } from './ids.js';
 import { encodePayload } from './payload.js';
 import { LIMITS, checkOptions, intInRange, isPlainObject, optionalKey, validDate } from './validate.js';
 

@@ -120,7 +120,7 @@ export function actionFor(outcome: Outcome, job: AttemptInfo, now: number, keepP
 }
 
 /**
- * The default mapping of an exception (seed 003 onException): retry with backoff while attempts remain,
+ * The default mapping of an exception: retry with backoff while attempts remain,
  * then dead-letter. `attempts` is the attempt that just failed (1-based), so it numbers the retry too.
  */
 export function defaultErrorOutcome(error: unknown, job: AttemptInfo, backoff: BackoffOptions): Outcome {

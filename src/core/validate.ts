@@ -1,10 +1,17 @@
 import { BatchTooLargeError, ValidationError } from '../errors.js';
 
+/** How long a claim holds a job when no `leaseMs` is given: by `queue.claim` and by a worker's queue. */
+export const DEFAULT_LEASE_MS = 30_000;
+
 /** Limits that keep one call bounded. */
 export const LIMITS = {
   maxBatch: 10_000,
   maxDelayMs: 100 * 365 * 24 * 3600 * 1000,
   maxLeaseMs: 12 * 3600 * 1000,
+  /** A claim may lease a job for as little as 1 ms (an operator's or a test's short-lived claim). */
+  minClaimLeaseMs: 1,
+  /** A worker's queue leases for at least 100 ms: its heartbeat extends leases every third of it. */
+  minWorkerLeaseMs: 100,
   maxAttempts: 1_000_000,
   minPriority: -32768,
   maxPriority: 32767,

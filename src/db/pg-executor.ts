@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { ValidationError } from '../errors.js';
 import type { Executor, QueryResult } from './executor.js';
 import { queryTypes } from './types.js';
 
@@ -159,6 +160,7 @@ export class ClientExecutor implements Executor {
   }
 }
 
+/** Where queries may be sent: an Executor, a pg Pool, or a pg client (e.g. inside the caller's transaction). */
 export type ExecutorSource = Executor | pg.Pool | pg.PoolClient | pg.Client;
 
 /** Accepts what users have at hand: our Executor, a pg Pool, or a pg client (e.g. inside their transaction). */
@@ -167,7 +169,7 @@ export function toExecutor(source: ExecutorSource): Executor {
   if (isExecutor(source)) return source;
   if (source && typeof (source as pg.Client).query === 'function')
     return new ClientExecutor(source as pg.Client);
-  throw new TypeError('expected an Executor, a pg.Pool or a pg client');
+  throw new ValidationError('executor', source, 'must be an Executor, a pg.Pool or a pg client');
 }
 
 function isExecutor(value: unknown): value is Executor {

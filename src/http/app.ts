@@ -1,5 +1,6 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { OverviewReader } from '../admin/overview.js';
+import { OverviewReader } from '../client/overview.js';
+import { ValidationError } from '../errors.js';
 import { Hono, type Context } from 'hono';
 import type { Arbiter } from '../client/arbiter.js';
 import type { ArbiterMetrics } from '../metrics/metrics.js';
@@ -135,12 +136,12 @@ const honoPath = (path: string): string => path.replace(/\{(\w+)\}/g, ':$1');
  */
 export function createAdminApp(options: AdminAppOptions): Hono {
   const { arbiter } = options;
-  if (!arbiter) throw new TypeError('createAdminApp: arbiter is required');
+  if (!arbiter) throw new ValidationError('options.arbiter', arbiter, 'is required');
   const auth = new Authenticator(options.auth);
   const limiter = new FailedLoginLimiter(options.maxFailedLogins ?? 10);
   const maxBodyBytes = options.maxBodyBytes ?? arbiter.maxPayloadBytes + 64 * 1024;
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1) {
-    throw new TypeError('createAdminApp: maxBodyBytes must be a positive integer');
+    throw new ValidationError('options.maxBodyBytes', maxBodyBytes, 'must be a positive integer');
   }
   const logger: ErrorLogger = options.logger ?? {
     error: (message, details) => console.error(message, details),

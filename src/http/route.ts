@@ -1,4 +1,4 @@
-import type { OverviewReader } from '../admin/overview.js';
+import type { OverviewReader } from '../client/overview.js';
 import type { Arbiter } from '../client/arbiter.js';
 import type { Queue } from '../client/queue.js';
 import type { JobId } from '../types.js';

@@ -1,4 +1,4 @@
-import type { DeadLetterSelection } from '../admin/dead-letters-across.js';
+import type { DeadLetterSelection } from '../client/dead-letters-across.js';
 import { badRequest, notFound, type HttpError } from './errors.js';
 import { checkBodyKeys, jobFilterParams, objectBody, pageParams } from './params.js';
 import { queueOf, type RouteContext, type RouteDef } from './route.js';

@@ -102,7 +102,7 @@ export const jobRoutes: RouteDef[] = [
     async handle(ctx) {
       const q = queueOf(ctx);
       const id = jobId(ctx);
-      const page = await q.jobs.byParent(id, pageParams(ctx.query));
+      const page = await q.jobs.list({ filter: { parentId: id }, ...pageParams(ctx.query) });
       const outcomes = await q.results.readChildOutcomesRaw(id);
       // A finished parent has left the table; only then is an empty answer really "no such job".
       if (page.items.length === 0 && outcomes.results.size === 0 && !(await q.jobs.get(id))) {

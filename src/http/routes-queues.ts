@@ -1,6 +1,5 @@
 import type { EnqueueItem } from '../client/queue.js';
 import type { EnqueueOptions } from '../types.js';
-import { workerList } from '../worker/index.js';
 import { badRequest, notFound } from './errors.js';
 import { checkBodyKeys, objectBody, pageParams } from './params.js';
 import { queueOf, type RouteContext, type RouteDef } from './route.js';
@@ -211,7 +210,7 @@ export const queueRoutes: RouteDef[] = [
     async handle(ctx) {
       const q = queueOf(ctx);
       const groupKey = ctx.params.groupKey ?? '';
-      const page = await q.jobs.byGroup(groupKey, pageParams(ctx.query));
+      const page = await q.jobs.list({ filter: { groupKey }, ...pageParams(ctx.query) });
       const group = await q.jobs.group(groupKey);
       return { groupKey, count: group?.jobCount ?? 0, group, ...page };
     },
@@ -224,7 +223,7 @@ export const queueRoutes: RouteDef[] = [
     tag: 'workers',
     response: { type: 'object', properties: { items: { type: 'array', items: ref('Worker') } } },
     async handle(ctx) {
-      return { items: await workerList(ctx.arbiter.db, ctx.arbiter.schema) };
+      return { items: await ctx.arbiter.listWorkers() };
     },
   },
 ];

@@ -1,4 +1,4 @@
-import { WHY_CODES } from '../admin/why.js';
+import { WHY_CODES } from '../client/why.js';
 import { JOB_STATUSES } from '../types.js';
 import { DLQ_FILTER_PARAMS, JOB_FILTER_PARAMS } from './params.js';
 import type { JsonSchema, QueryParamDoc } from './route.js';

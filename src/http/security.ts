@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { ValidationError } from '../errors.js';
 import { HttpError } from './errors.js';
 
 export interface AuthOptions {
@@ -15,6 +16,11 @@ const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').dig
  * Credential check. Secrets are stored and compared as SHA-256 digests: timingSafeEqual needs equal
  * lengths, and hashing first means neither the length nor the content of the secret leaks through timing.
  */
+/** A secret is never echoed in an error: only its type, or its length. */
+function hidden(secret: unknown): unknown {
+  return typeof secret === 'string' ? `${secret.length} characters, not shown` : secret;
+}
+
 export class Authenticator {
   private readonly token: Buffer | undefined;
   private readonly basic: Buffer | undefined;
@@ -22,16 +28,20 @@ export class Authenticator {
   constructor(auth: AuthOptions | undefined) {
     const a = auth ?? {};
     if (a.token !== undefined && (typeof a.token !== 'string' || a.token.length < 8)) {
-      throw new TypeError('auth.token must be a string of at least 8 characters');
+      throw new ValidationError('auth.token', hidden(a.token), 'must be a string of at least 8 characters');
     }
     if ((a.username === undefined) !== (a.password === undefined)) {
-      throw new TypeError('auth.username and auth.password go together');
+      throw new ValidationError(
+        a.username === undefined ? 'auth.username' : 'auth.password',
+        undefined,
+        'auth.username and auth.password go together',
+      );
     }
     if (a.username !== undefined && (a.username.length === 0 || a.username.includes(':'))) {
-      throw new TypeError('auth.username must be non-empty and contain no colon');
+      throw new ValidationError('auth.username', a.username, 'must be non-empty and contain no colon');
     }
     if (a.password !== undefined && a.password.length === 0) {
-      throw new TypeError('auth.password must be non-empty');
+      throw new ValidationError('auth.password', hidden(a.password), 'must be non-empty');
     }
     this.token = a.token === undefined ? undefined : digest(a.token);
     this.basic = a.username === undefined ? undefined : digest(`${a.username}:${a.password}`);

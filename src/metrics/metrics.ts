@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Arbiter } from '../client/arbiter.js';
-import { readMetricsSnapshot } from '../admin/metrics-snapshot.js';
+import { readMetricsSnapshot } from '../client/metrics-snapshot.js';
+import { ValidationError } from '../errors.js';
 import type { WorkerEventName, WorkerEvents } from '../worker/events.js';
 import type { HandlerWrapper } from '../worker/executor.js';
 
@@ -57,7 +58,9 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
   const logger: MetricsLogger = options.logger ?? {
     error: (message, details) => console.error(message, details),
   };
-  if (!Number.isFinite(intervalMs) || intervalMs < 0) throw new RangeError('intervalMs must be >= 0');
+  if (!Number.isFinite(intervalMs) || intervalMs < 0) {
+    throw new ValidationError('options.intervalMs', intervalMs, 'must be a number >= 0');
+  }
   const fixedQueues = options.queues ? [...options.queues] : undefined;
   fixedQueues?.forEach((q) => arbiter.queue(q)); // validates the names once, up front
 
@@ -178,7 +181,9 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
     },
     collect,
     recordEnqueued(queue, count = 1) {
-      if (!Number.isInteger(count) || count < 0) throw new RangeError('count must be a non-negative integer');
+      if (!Number.isInteger(count) || count < 0) {
+        throw new ValidationError('count', count, 'must be a non-negative integer');
+      }
       enqueued.inc({ queue }, count);
     },
     stop() {

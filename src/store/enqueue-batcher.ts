@@ -1,4 +1,5 @@
-import { isConnectionError, type Executor } from '../db/executor.js';
+import { isConnectionError } from '../core/connection-errors.js';
+import type { Executor } from '../db/executor.js';
 import { jobInsert, jobInsertMany, sortForInsert, type JobInsert } from '../db/queries/job-insert.js';
 import { notifyChannel } from '../db/queries/notify.js';
 import type { JobRow } from '../db/rows.js';

@@ -1,6 +1,7 @@
 import { mergeChildOutcomes } from '../core/child-results.js';
 import type { Fence } from '../core/fence.js';
-import { isConnectionError, type Executor } from '../db/executor.js';
+import { isConnectionError } from '../core/connection-errors.js';
+import type { Executor } from '../db/executor.js';
 import { withTranslation, type TranslationScope } from '../db/errors.js';
 import {
   dlqMoveFenced,
@@ -19,13 +20,9 @@ import {
   jobRetry,
   jobRetryMany,
 } from '../db/queries/job-complete.js';
-import {
-  jobAncientStale,
-  jobCopyToHistory,
-  jobKeepMany,
-  jobRecoverStale,
-  jobSnoozeMany,
-} from '../db/queries/job-worker.js';
+import { jobCopyToHistory, jobKeepMany } from '../db/queries/job-history.js';
+import { jobSnoozeMany } from '../db/queries/job-snooze.js';
+import { jobAncientStale, jobRecoverStale } from '../db/queries/job-stale.js';
 import {
   jobByIdempotencyKey,
   jobInsert,

@@ -8,3 +8,4 @@ export {
   type EmbeddedDatabase,
   type EmbeddedPostgresOptions,
 } from './embedded.js';
+export { EmbeddedPostgresError } from '../errors.js';

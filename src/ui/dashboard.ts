@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { ValidationError } from '../errors.js';
 import { JOB_STATUSES } from '../types.js';
 import { CLIENT_CORE } from './assets/client-core.js';
 import { CLIENT_CHART } from './assets/client-chart.js';
@@ -86,9 +87,7 @@ const escapeAttr = (s: string): string =>
 function normalizeBase(path: string | undefined, name: string): string {
   const p = (path ?? '').replace(/\/+$/, '');
   if (p !== '' && !/^\/[A-Za-z0-9._~/-]*$/.test(p)) {
-    throw new TypeError(
-      `createDashboard: ${name} must be a path like "/admin" (got ${JSON.stringify(path)})`,
-    );
+    throw new ValidationError(`options.${name}`, path, 'must be a path like "/admin"');
   }
   return p;
 }

@@ -1,4 +1,4 @@
-import { isConnectionError } from '../db/executor.js';
+import { isConnectionError } from '../core/connection-errors.js';
 import type { JobStore, StoreAction, StoreCompletion } from '../store/job-store.js';
 import type { Job } from '../types.js';
 

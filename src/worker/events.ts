@@ -1,4 +1,4 @@
-import { isDatabaseUnavailable } from '../db/executor.js';
+import { isDatabaseUnavailable } from '../core/connection-errors.js';
 import type { Job } from '../types.js';
 
 /** Everything the worker reports. Metrics and tracing subscribe here; nothing else is an observability hook. */

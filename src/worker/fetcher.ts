@@ -1,4 +1,4 @@
-import { isDatabaseUnavailable } from '../db/executor.js';
+import { isDatabaseUnavailable } from '../core/connection-errors.js';
 import type { Job } from '../types.js';
 import { BackoffTimer } from './backoff-timer.js';
 import type { WorkerEventEmitter } from './events.js';

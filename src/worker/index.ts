@@ -12,5 +12,4 @@ export {
   type BackoffOptions,
 } from '../core/backoff.js';
 export type { StandardSchemaV1, InferInput, InferOutput } from '../core/standard-schema.js';
-export { workerList, type WorkerInfo } from '../db/queries/worker.js';
 export { notifyChannel } from '../db/queries/notify.js';

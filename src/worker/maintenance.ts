@@ -4,7 +4,7 @@ import { notifySend } from '../db/queries/notify.js';
 import { vacuumCandidates, vacuumStatement } from '../db/queries/vacuum.js';
 import { workerReleaseDead } from '../db/queries/worker.js';
 import { BackoffTimer } from './backoff-timer.js';
-import { isDatabaseUnavailable } from '../db/executor.js';
+import { isDatabaseUnavailable } from '../core/connection-errors.js';
 import { describeError } from '../core/outcome.js';
 import type { JobStore } from '../store/job-store.js';
 import type { WorkerEventEmitter } from './events.js';

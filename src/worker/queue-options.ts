@@ -2,7 +2,15 @@ import { DEFAULT_BACKOFF, checkBackoff, type BackoffOptions } from '../core/back
 import type { Outcome } from '../core/outcome.js';
 import { isStandardSchema, type StandardSchemaV1 } from '../core/standard-schema.js';
 import { validateQueueName } from '../core/identifiers.js';
-import { LIMITS, checkOptions, durationMs, intInRange, optionalBool, optionalInt } from '../core/validate.js';
+import {
+  DEFAULT_LEASE_MS,
+  LIMITS,
+  checkOptions,
+  durationMs,
+  intInRange,
+  optionalBool,
+  optionalInt,
+} from '../core/validate.js';
 import { ValidationError } from '../errors.js';
 import type { ChildOutcome, Job, JobId } from '../types.js';
 
@@ -150,7 +158,10 @@ export function resolveQueue(name: string, raw: unknown, workerConcurrency: numb
     batchSize: optionalInt(c.batchSize, `${f}.batchSize`, 1, 1000, 10),
     concurrency: optionalInt(c.concurrency, `${f}.concurrency`, 1, 10_000, workerConcurrency),
     timeoutMs: c.timeoutMs,
-    leaseMs: c.leaseMs === undefined ? 30_000 : durationMs(c.leaseMs, `${f}.leaseMs`, LIMITS.maxLeaseMs, 100),
+    leaseMs:
+      c.leaseMs === undefined
+        ? DEFAULT_LEASE_MS
+        : durationMs(c.leaseMs, `${f}.leaseMs`, LIMITS.maxLeaseMs, LIMITS.minWorkerLeaseMs),
     backoff: c.backoff === undefined ? DEFAULT_BACKOFF : checkBackoff(c.backoff, `${f}.backoff`),
     maxAttempts:
       c.maxAttempts === undefined

@@ -137,7 +137,7 @@ describe('jobs', () => {
     expect(gone.code).toBe(3);
     const cascade = await cli('jobs', 'cancel', 'jq', parent!.id, '--cascade', '--json');
     expect(json(cascade)).toMatchObject({ action: 'cancel', changed: 2 });
-    expect(await q.jobs.countByParent(parent!.id)).toBe(0);
+    expect(await q.jobs.count({ parentId: parent!.id })).toBe(0);
   });
 });
 

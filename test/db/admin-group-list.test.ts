@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { GroupInfo } from '../../src/admin/groups.js';
+import type { GroupInfo } from '../../src/client/groups.js';
 import { useTestDb } from '../support/db.js';
 
 const db = useTestDb();

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { OverviewReader } from '../../src/admin/overview.js';
+import { OverviewReader } from '../../src/client/overview.js';
 import { Arbiter } from '../../src/client/arbiter.js';
 import { readyPredicate } from '../../src/db/queries/filters.js';
 import { OVERVIEW_PLANNER_SETTINGS, queueOverviewSql } from '../../src/db/queries/overview.js';
@@ -193,7 +193,7 @@ describe('queue.jobs.overview: bounded counts', () => {
     });
   }
 
-  it('the seed makes an unbounded count expensive (the check above would catch one)', async () => {
+  it('the test data makes an unbounded count expensive (the check above would catch one)', async () => {
     // What the removed state index served: suspended jobs have no index range, so this filters the table.
     const t = queueTables(db.schema, Q);
     for (const generic of [false, true]) {

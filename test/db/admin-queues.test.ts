@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { useTestDb } from '../support/db.js';
+import { Arbiter } from '../../src/index.js';
+import { useTestDb, uniqueName } from '../support/db.js';
 
 const db = useTestDb();
 
@@ -19,5 +20,32 @@ describe('arbiter.getQueue', () => {
   it('validates the name before any I/O', async () => {
     await expect(db.arbiter.getQueue("x' OR 1=1 --")).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER' });
     await expect(db.arbiter.getQueue('')).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER' });
+  });
+});
+
+describe('arbiter.listWorkers', () => {
+  it('lists the registered workers with their queues and heartbeats, by id', async () => {
+    expect(await db.arbiter.listWorkers()).toEqual([]);
+    await db.pool.query(
+      `INSERT INTO "${db.schema}"._workers (id, queues, hostname, pid) VALUES ('w-b', '{a,b}', 'h2', 2), ('w-a', '{a}', 'h1', 1)`,
+    );
+    const workers = await db.arbiter.listWorkers();
+    expect(workers).toEqual([
+      {
+        id: 'w-a',
+        queues: ['a'],
+        hostname: 'h1',
+        pid: 1,
+        startedAt: expect.any(Date),
+        lastHeartbeat: expect.any(Date),
+      },
+      expect.objectContaining({ id: 'w-b', queues: ['a', 'b'], hostname: 'h2', pid: 2 }),
+    ]);
+    await db.pool.query(`DELETE FROM "${db.schema}"._workers`);
+  });
+
+  it('says when the schema is not migrated, instead of a raw relation error', async () => {
+    const bare = new Arbiter({ pool: db.pool, schema: uniqueName('bare') });
+    await expect(bare.listWorkers()).rejects.toMatchObject({ code: 'SCHEMA_NOT_MIGRATED' });
   });
 });

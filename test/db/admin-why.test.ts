@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { JobExplanation } from '../../src/admin/why.js';
+import type { JobExplanation } from '../../src/client/why.js';
 import { useTestDb } from '../support/db.js';
 
 const db = useTestDb();

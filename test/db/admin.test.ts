@@ -204,8 +204,10 @@ describe('statuses', () => {
     expect(s.oldestReadyAgeSeconds).toBeGreaterThanOrEqual(99);
     expect(s.oldestReadyAgeSeconds).toBeLessThan(200);
     expect(await q.jobs.depth()).toBe(2);
-    expect(await q.jobs.countInFlight()).toBe(1);
-    expect(ids((await q.jobs.inFlight()).items)).toEqual(expected.get('in-flight'));
+    expect(await q.jobs.count({ status: 'in-flight' })).toBe(1);
+    expect(ids((await q.jobs.list({ filter: { status: 'in-flight' } })).items)).toEqual(
+      expected.get('in-flight'),
+    );
     const empty = await t.arbiter.createQueue('statuses_empty');
     expect(await empty.jobs.stats()).toEqual({
       total: 0,
@@ -230,7 +232,7 @@ describe('statuses', () => {
       running!,
       `leased_until = now() - interval '1 second', run_at = now() - interval '1 second'`,
     );
-    expect(await q.jobs.countInFlight()).toBe(0);
+    expect(await q.jobs.count({ status: 'in-flight' })).toBe(0);
     expect((await q.jobs.get(running!))!.status).toBe('ready');
     expect(await q.jobs.depth()).toBe(3);
   });
@@ -325,16 +327,19 @@ describe('filters', () => {
   }
 
   it('byGroup / byParent list and count one group or parent, paginated', async () => {
-    const g1 = await q.jobs.byGroup('a', { limit: 1 });
+    const g1 = await q.jobs.list({ filter: { groupKey: 'a' }, limit: 1 });
     expect(ids(g1.items)).toEqual([j.a2!.id]);
-    const g2 = await q.jobs.byGroup('a', { limit: 1, cursor: g1.nextCursor });
+    const g2 = await q.jobs.list({ filter: { groupKey: 'a' }, limit: 1, cursor: g1.nextCursor });
     expect(ids(g2.items)).toEqual([j.a1!.id]);
     expect(g2.nextCursor).toBeNull();
-    expect(await q.jobs.countByGroup('a')).toBe(2);
-    expect(await q.jobs.countByGroup('zzz')).toBe(0);
-    expect(ids((await q.jobs.byParent(j.parent!.id)).items)).toEqual([j.c2!.id, j.c1!.id]);
-    expect(await q.jobs.countByParent(BigInt(j.parent!.id))).toBe(2);
-    expect(await q.jobs.countByParent(j.c1!.id)).toBe(0);
+    expect(await q.jobs.count({ groupKey: 'a' })).toBe(2);
+    expect(await q.jobs.count({ groupKey: 'zzz' })).toBe(0);
+    expect(ids((await q.jobs.list({ filter: { parentId: j.parent!.id } })).items)).toEqual([
+      j.c2!.id,
+      j.c1!.id,
+    ]);
+    expect(await q.jobs.count({ parentId: BigInt(j.parent!.id) })).toBe(2);
+    expect(await q.jobs.count({ parentId: j.c1!.id })).toBe(0);
   });
 
   it('byIdempotencyKey finds the live job only', async () => {
@@ -396,11 +401,17 @@ describe('filters', () => {
     await expect(q.jobs.count('x' as never)).rejects.toBeInstanceOf(ValidationError);
     await expect(q.jobs.count({ status: 'x' } as never)).rejects.toBeInstanceOf(ValidationError);
     await expect(q.jobs.list({ filter: [] as never })).rejects.toBeInstanceOf(ValidationError);
-    await expect(q.jobs.byGroup('')).rejects.toBeInstanceOf(ValidationError);
-    await expect(q.jobs.byGroup('a', { limit: 0 })).rejects.toBeInstanceOf(ValidationError);
-    await expect(q.jobs.byGroup('a', { filter: {} } as never)).rejects.toBeInstanceOf(ValidationError);
-    await expect(q.jobs.byParent('0')).rejects.toBeInstanceOf(ValidationError);
-    await expect(q.jobs.inFlight({ cursor: 'nope' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(q.jobs.list({ filter: { groupKey: '' } })).rejects.toBeInstanceOf(ValidationError);
+    await expect(q.jobs.list({ filter: { groupKey: 'a' }, limit: 0 })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
+    await expect(q.jobs.list({ filter: { groupKey: 'a' }, page: 2 } as never)).rejects.toBeInstanceOf(
+      ValidationError,
+    );
+    await expect(q.jobs.list({ filter: { parentId: '0' } })).rejects.toBeInstanceOf(ValidationError);
+    await expect(q.jobs.list({ filter: { status: 'in-flight' }, cursor: 'nope' })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
     await expect(q.jobs.countChildren('1' as never)).rejects.toBeInstanceOf(ValidationError);
     await expect(q.jobs.countDeadChildren([1, -2])).rejects.toBeInstanceOf(ValidationError);
   });

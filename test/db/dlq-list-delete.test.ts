@@ -84,14 +84,14 @@ describe('dlq listing', () => {
     await q.enqueue({ n: 'other' });
     const held = await q.claim({ limit: 10 });
     expect(await q.dlq.moveMany(held.map((j) => ({ job: j, error: 'x' })))).toBe(4);
-    expect(await q.dlq.countByParent(tree.job.id)).toBe(3);
-    const p1 = await q.dlq.listByParent(tree.job.id, { limit: 2 });
-    const p2 = await q.dlq.listByParent(tree.job.id, { limit: 2, cursor: p1.nextCursor });
+    expect(await q.dlq.count({ parentId: tree.job.id })).toBe(3);
+    const p1 = await q.dlq.list({ filter: { parentId: tree.job.id }, limit: 2 });
+    const p2 = await q.dlq.list({ filter: { parentId: tree.job.id }, limit: 2, cursor: p1.nextCursor });
     expect([...p1.items, ...p2.items].map((d) => d.jobId).sort()).toEqual(
       tree.children.map((c) => c.job.id).sort(),
     );
     expect(p2.nextCursor).toBeNull();
-    expect(await q.dlq.countByParent('999999')).toBe(0);
+    expect(await q.dlq.count({ parentId: '999999' })).toBe(0);
   });
 });
 

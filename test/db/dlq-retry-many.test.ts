@@ -67,7 +67,7 @@ describe('dlq.retryMany', () => {
     const newParent = res.retried.find((r) => r.id === deadParent.id)!.job;
     const newKid = res.retried.find((r) => r.id === deadKid.id)!.job;
     expect(newKid.parentId).toBe(newParent.id);
-    expect(await q.jobs.countByParent(newParent.id)).toBe(1);
+    expect(await q.jobs.count({ parentId: newParent.id })).toBe(1);
     expect(await q.dlq.count()).toBe(0);
   });
 

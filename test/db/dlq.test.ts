@@ -114,8 +114,8 @@ describe('dlq.move', () => {
       [a2!.id, a!.id, `ancestor ${root!.id} was dead-lettered`],
     ]);
     expect(rows[0]!.parent_state).toEqual({ '99': 'older', [b!.id]: { b: 1 } });
-    expect(await q.dlq.countByParent(root!.id)).toBe(1);
-    expect(await q.dlq.countByParent(a!.id)).toBe(2);
+    expect(await q.dlq.count({ parentId: root!.id })).toBe(1);
+    expect(await q.dlq.count({ parentId: a!.id })).toBe(2);
   });
 
   it('wakes the waiting parent once, when its last child is dead-lettered', async () => {
@@ -191,7 +191,7 @@ describe('dlq.moveMany', () => {
     const w = await wakes();
     expect(w.get(p1.job.id)).toBe(1);
     expect(w.get(p2.job.id)).toBe(1);
-    expect(await q.dlq.countByParent(p1.job.id)).toBe(2);
+    expect(await q.dlq.count({ parentId: p1.job.id })).toBe(2);
   });
 });
 
@@ -307,6 +307,6 @@ describe('dlq.retry', () => {
     expect(await q.results.parentState(retried!.id)).toEqual({ [ok.id]: 'fine' });
     const raw = await q.results.readChildOutcomesRaw(retried!.id);
     expect([...raw.dlqErrors]).toEqual([[bad.id, 'bad failed']]);
-    expect(await q.dlq.countByParent(retried!.id)).toBe(1);
+    expect(await q.dlq.count({ parentId: retried!.id })).toBe(1);
   });
 });

@@ -17,7 +17,11 @@ function cases(): Record<string, Case[] | string> {
   return {
     // Bases: thrown only through their subclasses below, or for causes without a class of their own.
     ArbiterError: 'base of every class below',
-    ValidationError: [() => q().enqueue({}, { priority: 'high' as never }), () => q().claim({ limit: 0 })],
+    ValidationError: [
+      () => q().enqueue({}, { priority: 'high' as never }),
+      () => q().claim({ limit: 0 }),
+      async () => new Arbiter({ executor: 42 as never }),
+    ],
     InvalidIdentifierError: [
       async () => t.arbiter.queue('Not A Name'),
       async () => new Arbiter({ connectionString: databaseUrl(), schema: '1x' }),

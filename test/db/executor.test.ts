@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { Arbiter, PoolExecutor } from '../../src/index.js';
+import { Arbiter } from '../../src/index.js';
+import { PoolExecutor } from '../../src/db/pg-executor.js';
 import { databaseUrl, useTestDb } from '../support/db.js';
 
 const t = useTestDb();

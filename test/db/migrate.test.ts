@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { Arbiter, SchemaTooNewError, loadMigrations } from '../../src/index.js';
+import { Arbiter, SchemaTooNewError } from '../../src/index.js';
+import { loadMigrations } from '../../src/db/migrate.js';
 import { databaseUrl, uniqueName, useTestDb } from '../support/db.js';
 
 const t = useTestDb();

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { ParentNotFoundError, PayloadError, ValidationError } from '../../src/index.js';
-import { mergeChildOutcomes } from '../../src/core/child-results.js';
 import { useTestDb } from '../support/db.js';
 import { byId, dlqHelpers } from '../support/dlq-helpers.js';
 
@@ -91,10 +90,9 @@ describe('rollup flow end to end', () => {
     ]);
     expect([...raw.dlqErrors]).toEqual([[idc, 'c exploded']]);
     expect(raw.snapshot).toBeNull();
-    const [dead] = (await q.dlq.listByParent(tree.job.id)).items;
+    const [dead] = (await q.dlq.list({ filter: { parentId: tree.job.id } })).items;
     expect([...raw.dlqFailures]).toEqual([[dead!.id, 'c exploded']]);
-    const merged = mergeChildOutcomes(raw.results, raw.dlqErrors, raw.snapshot);
-    expect([...merged]).toEqual([
+    expect([...(await q.results.childOutcomes(finalizer!.id))]).toEqual([
       [ida, { ok: true, value: { sum: 1 } }],
       [idb, { ok: true, value: { sum: 2 } }],
       [idc, { ok: false, error: 'c exploded' }],
@@ -116,15 +114,13 @@ describe('rollup flow end to end', () => {
     expect(await q.ack(byId(kids, ida), { result: 'A' })).toBe(1);
     expect(await q.dlq.move(byId(kids, idb), 'B failed')).toBe(1);
     const [finalizer] = await q.claim();
-    const before = await q.results.readChildOutcomesRaw(finalizer!.id);
+    const before = await q.results.childOutcomes(finalizer!.id);
     expect(await q.dlq.move(finalizer!, 'finalizer crashed')).toBe(1);
     const dead = (await q.dlq.list({ filter: { parentId: null } })).items[0]!;
     const retried = await q.dlq.retry(dead.id);
     const after = await q.results.readChildOutcomesRaw(retried!.id);
     expect(after.results.size).toBe(0);
     expect(after.snapshot).toEqual({ [ida]: 'A' });
-    expect(mergeChildOutcomes(after.results, after.dlqErrors, after.snapshot)).toEqual(
-      mergeChildOutcomes(before.results, before.dlqErrors, before.snapshot),
-    );
+    expect(await q.results.childOutcomes(retried!.id)).toEqual(before);
   });
 });

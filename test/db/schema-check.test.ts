@@ -1,12 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   Arbiter,
-  PoolExecutor,
   QueueNotFoundError,
   SchemaNotMigratedError,
   SchemaTooNewError,
   type Executor,
 } from '../../src/index.js';
+import { PoolExecutor } from '../../src/db/pg-executor.js';
 import { uniqueName, useTestDb } from '../support/db.js';
 
 const t = useTestDb();

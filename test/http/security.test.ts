@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hono } from 'hono';
+import { ValidationError } from '../../src/errors.js';
 import {
   createAdminApp,
   InsecureBindError,
@@ -166,6 +167,18 @@ describe('authentication', () => {
     expect(() => createAdminApp({ arbiter: db.arbiter, auth: { username: 'a:b', password: 'x' } })).toThrow(
       /colon/,
     );
+    // A typed error naming the option, and never the secret itself.
+    let refused: unknown;
+    try {
+      createAdminApp({ arbiter: db.arbiter, auth: { token: 'hunter2' } });
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toBeInstanceOf(ValidationError);
+    expect(refused).toMatchObject({ field: 'auth.token', code: 'INVALID_ARGUMENT' });
+    expect(String((refused as Error).message)).not.toContain('hunter2');
+    expect(JSON.stringify((refused as ValidationError).value)).not.toContain('hunter2');
+    expect(() => createAdminApp({ arbiter: db.arbiter, maxBodyBytes: 0 })).toThrow(ValidationError);
   });
 
   it('is off only when no credentials are configured', async () => {

@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
 import { Registry } from 'prom-client';
-import { Arbiter, PoolExecutor, type Executor, type Job } from '../../src/index.js';
+import { Arbiter, ValidationError, type Executor, type Job } from '../../src/index.js';
+import { PoolExecutor } from '../../src/db/pg-executor.js';
 import { createAdminApp } from '../../src/http/index.js';
 import { createMetrics, type ArbiterMetrics } from '../../src/metrics/index.js';
 import { WorkerEventEmitter } from '../../src/worker/index.js';
@@ -132,6 +133,7 @@ describe('counters from the worker event stream', () => {
     events.emit('maintenance:exhausted-reaped', { queue: 'sim', count: 2 });
     events.emit('maintenance:stale-recovered', { queue: 'sim', retried: 3, dead: 1 });
     m.recordEnqueued('sim', 4);
+    expect(() => m.recordEnqueued('sim', -1)).toThrow(ValidationError);
     detach();
     events.emit('job:succeeded', { queue: 'sim', job, durationMs: 1 });
     const s = await scrape(m);

@@ -1,5 +1,6 @@
 import { Script } from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../src/errors.js';
 import { APP_JS, createDashboard, dashboardHtml } from '../../src/ui/index.js';
 import { useTestDb } from '../support/db.js';
 import { dashboardAndApi } from './server.js';
@@ -44,6 +45,6 @@ describe('dashboard assets', () => {
 
   it('links its assets under basePath and rejects a malformed one', async () => {
     expect(dashboardHtml({ basePath: '/admin/' })).toContain('src="/admin/ui/app.js"');
-    expect(() => createDashboard({ basePath: '"><script>' })).toThrow(TypeError);
+    expect(() => createDashboard({ basePath: '"><script>' })).toThrow(ValidationError);
   });
 });

@@ -4,7 +4,7 @@
 // per second, with a suppressed count), and it resumes by itself once writes work again.
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isConnectionError } from '../../src/db/executor.js';
+import { isConnectionError } from '../../src/core/connection-errors.js';
 import { Arbiter, type Job } from '../../src/index.js';
 import type { Worker } from '../../src/worker/index.js';
 import { useOwnDatabase, useTestDb } from '../support/db.js';

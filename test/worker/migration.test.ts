@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { Arbiter, loadMigrations } from '../../src/index.js';
+import { Arbiter } from '../../src/index.js';
+import { loadMigrations } from '../../src/db/migrate.js';
 import { databaseUrl, uniqueName } from '../support/db.js';
 
 const schema = uniqueName('mig');

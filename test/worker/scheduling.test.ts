@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/index.js';
-import { workerList } from '../../src/worker/index.js';
 import { useTestDb } from '../support/db.js';
 import { count, sleep, startWorker, stopAll, waitFor } from './helpers.js';
 
@@ -72,10 +71,7 @@ describe('slots and ordering', () => {
     });
     w.on('error', (e) => errors.push(e.context));
     await t.pool.query(`DELETE FROM "${t.schema}"._workers WHERE id = $1`, [w.id]);
-    await waitFor(
-      async () => (await workerList(t.arbiter.db, t.schema)).some((x) => x.id === w.id),
-      're-registered',
-    );
+    await waitFor(async () => (await t.arbiter.listWorkers()).some((x) => x.id === w.id), 're-registered');
     expect(errors).toContain('registry:evicted');
   });
 });

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChildOutcome, Job } from '../../src/index.js';
-import { workerList } from '../../src/worker/index.js';
 import { useTestDb } from '../support/db.js';
 import { count, sleep, startWorker, stopAll, waitFor } from './helpers.js';
 
@@ -83,16 +82,16 @@ describe('worker registry and dead workers', () => {
   it('registers with a heartbeat and unregisters on stop', async () => {
     await t.arbiter.createQueue('reg');
     const w = await startWorker(t.arbiter, { queues: { reg: { handler: async () => undefined } } });
-    const list = await workerList(t.arbiter.db, t.schema);
+    const list = await t.arbiter.listWorkers();
     const me = list.find((x) => x.id === w.id)!;
     expect(me).toMatchObject({ queues: ['reg'], pid: process.pid });
     const first = me.lastHeartbeat.getTime();
     await waitFor(async () => {
-      const again = (await workerList(t.arbiter.db, t.schema)).find((x) => x.id === w.id);
+      const again = (await t.arbiter.listWorkers()).find((x) => x.id === w.id);
       return again && again.lastHeartbeat.getTime() > first;
     }, 'heartbeat');
     await w.stop();
-    expect((await workerList(t.arbiter.db, t.schema)).find((x) => x.id === w.id)).toBeUndefined();
+    expect((await t.arbiter.listWorkers()).find((x) => x.id === w.id)).toBeUndefined();
   });
 
   it("a silent worker's jobs are released at once, not after their lease; attempts are kept", async () => {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { diagnose, type DoctorReport } from '../../admin/doctor.js';
+import { diagnose, type DoctorReport } from '../../client/doctor.js';
 import { action, type CliContext } from '../context.js';
 import { EXIT } from '../errors.js';
 import { date, table } from '../output.js';

@@ -18,7 +18,7 @@ interface ServeOptions {
   publicMetrics?: boolean;
 }
 
-/** What the admin API would otherwise refuse with a TypeError naming its own options: checked as flags. */
+/** What the admin API would otherwise refuse with a ValidationError naming its own options: checked as flags. */
 function credentials(o: ServeOptions) {
   if (o.token !== undefined) {
     if (o.token.length < 8) throw usageError('--token: must be at least 8 characters (ARBITER_TOKEN too)');

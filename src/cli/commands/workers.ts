@@ -9,10 +9,7 @@ export function registerWorkers(program: Command): void {
     .action(
       action(async (ctx) => {
         const arbiter = await ctx.arbiter();
-        // Loaded on demand: no other command needs the worker runtime.
-        const { workerList } = await import('../../worker/index.js');
-        await arbiter.checkSchema();
-        const workers = await workerList(arbiter.db, arbiter.schema);
+        const workers = await arbiter.listWorkers();
         const now = Date.now();
         ctx.emit(
           workers.map((w) => ({

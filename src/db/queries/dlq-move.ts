@@ -64,7 +64,7 @@ async function descendants(tx: Executor, t: QueueTables, roots: readonly string[
 }
 
 /**
- * Moves fenced jobs to the dead-letter table (seed 000 moveToDLQ / moveToDLQBatch), each with its
+ * Moves fenced jobs to the dead-letter table, each with its
  * descendants (cascade: the foreign key forbids orphans, and a tree whose ancestor is dead cannot finish).
  * Jobs whose fence no longer holds are skipped and cause nothing, not even a cascade. A moved job's
  * stored child results are snapshotted into its parent_state, so a retried rollup finalizer still sees

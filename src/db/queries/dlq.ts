@@ -5,7 +5,7 @@ import type { QueueTables } from '../sql.js';
 import { SqlParams, filterWhere } from './filters.js';
 import { treeLock, wakeParents } from './tree.js';
 
-// Reads, retries and deletes on a queue's dead-letter table (seed 000 DLQ operations). Moving jobs in
+// Reads, retries and deletes on a queue's dead-letter table. Moving jobs in
 // lives in dlq-move.ts.
 //
 // Lock order for existing dead-letter rows: the rows first (ascending dead-letter id), then tree locks
@@ -158,7 +158,7 @@ async function rewaitParent(
 }
 
 /**
- * Re-inserts a dead letter as a new job (seed 000 retryFromDLQ) and removes the dead letter, atomically.
+ * Re-inserts a dead letter as a new job and removes the dead letter, atomically.
  * The new job has a new id, attempts 0, no error and no dedup key (it must not collide with new dedup
  * inserts); its idempotency key comes back only if no live job holds it now; its parent is kept only if
  * that parent is still in the queue, and then waits for it again (see rewaitParent); its parent_state
@@ -229,7 +229,7 @@ export async function dlqRetryMany(
 }
 
 /**
- * Deletes dead letters (seed 000 deleteDLQJob / deleteDLQJobsBatch). A deleted child's parent resumes for
+ * Deletes dead letters. A deleted child's parent resumes for
  * its completion round when it is waiting and no sibling is left in the queue. Parents are locked
  * deduplicated and in ascending order, so concurrent batch deletes cannot deadlock. Returns how many
  * dead letters were deleted.

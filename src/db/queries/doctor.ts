@@ -1,7 +1,7 @@
 import type { Executor } from '../executor.js';
 import { quoteIdent, type QueueTables } from '../sql.js';
 
-// Read-only catalog and statistics queries for `arbiter doctor` (src/admin/doctor.ts).
+// Read-only catalog and statistics queries for `arbiter doctor` (src/client/doctor.ts).
 
 export interface QueueObjectsRow {
   name: string;

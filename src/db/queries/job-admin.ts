@@ -4,7 +4,7 @@ import { jobSelect, type JobRow } from '../rows.js';
 import type { QueueTables } from '../sql.js';
 import { SqlParams, filterWhere, readyPredicate } from './filters.js';
 
-// Inspection and operator queries on a queue's live jobs (seed 000 "Admin Operations", seed 004 reads).
+// Inspection and operator queries on a queue's live jobs: reads, counts, and actions on one job or a tree.
 // Reads report the derived status (jobSelect); writes never touch a leased row's lease.
 
 const NOT_IN_FLIGHT = `(j.leased_until IS NULL OR j.leased_until <= now())`;
@@ -63,7 +63,7 @@ export async function jobCount(db: Executor, t: QueueTables, spec: FilterSpec): 
   return Number(rows[0]?.n ?? 0);
 }
 
-/** Per parent: children still in the queue and how many of them are suspended (seed countChildrenBatch). */
+/** Per parent: children still in the queue and how many of them are suspended. */
 export async function jobCountChildren(
   db: Executor,
   t: QueueTables,
@@ -77,7 +77,7 @@ export async function jobCountChildren(
   return rows;
 }
 
-/** Per parent: children in the dead-letter table (seed countDLQChildrenBatch). */
+/** Per parent: children in the dead-letter table. */
 export async function jobCountDeadChildren(
   db: Executor,
   t: QueueTables,
@@ -169,7 +169,7 @@ export async function jobStats(db: Executor, t: QueueTables): Promise<StatsRow> 
   return rows[0]!;
 }
 
-/** Jobs claimable now (seed 004 QueueDepth), ignoring group serialization. */
+/** Jobs claimable now, ignoring group serialization. */
 export async function jobDepth(db: Executor, t: QueueTables): Promise<number> {
   const { rows } = await db.query<{ n: string }>(
     `SELECT count(*) AS n FROM ${t.jobs} j WHERE ${readyPredicate(t, 'j')}`,

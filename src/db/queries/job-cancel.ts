@@ -2,7 +2,7 @@ import type { Executor } from '../executor.js';
 import type { QueueTables } from '../sql.js';
 import { treeLock, wakeParents } from './tree.js';
 
-// Cancelling deletes live jobs (seed 000 cancelJob / cancelJobsBatch / cancelJobCascade / cancelJobTree).
+// Cancelling deletes live jobs: one, many, a job with its descendants, or a whole tree.
 // Deleting a leased job is allowed: the worker's later fenced ack or retry finds no row and changes nothing.
 // Every function here must run inside a transaction (the advisory tree locks are transaction-scoped).
 

@@ -22,7 +22,7 @@ async function ackStandalone(db: Executor, t: QueueTables, f: Fence): Promise<bo
 }
 
 /**
- * Smart ack (seed 000 ackJob): deletes a standalone job; a job that still has children is suspended
+ * Smart ack: deletes a standalone job; a job that still has children is suspended
  * instead (it runs again for its completion round once they finish); a child's ack stores its result
  * for the parent and wakes the parent when it was the last sibling. Sibling acks are serialized on the
  * parent's tree lock, so exactly one of them wakes the parent. Returns 1 on success, 0 when fenced off.
@@ -75,7 +75,7 @@ export async function jobAck(
 }
 
 /**
- * Bulk ack for standalone jobs (seed 000 ackJobsBulk): one statement for all of them, one round trip.
+ * Bulk ack for standalone jobs: one statement for all of them, one round trip.
  * Jobs that have a parent or children are left untouched (use jobAck for those).
  *
  * Every row is found through its primary key: a LATERAL ... LIMIT 1 probe per fence keeps each lookup a
@@ -148,7 +148,7 @@ export interface LeaseRow {
   current_attempts: number | null;
 }
 
-/** Batch lease extension with a status per job (seed 000 setVisibilityTimeoutBatch). */
+/** Batch lease extension with a status per job. */
 export async function jobExtendLeases(
   db: Executor,
   t: QueueTables,
@@ -233,7 +233,7 @@ export async function jobRetryMany(
   return rows.map((r) => r.id);
 }
 
-/** Schedules a retry after `backoffMs` and records the error (seed 000 updateJobForRetry). */
+/** Schedules a retry after `backoffMs` and records the error. */
 export async function jobRetry(
   db: Executor,
   t: QueueTables,

@@ -6,7 +6,7 @@ export function notifyChannel(schema: string): string {
   return `arbiter:${schema}`.slice(0, 63);
 }
 
-/** Queues (among `queues`) whose notify trigger is missing (seed 001 notificationTriggersHealthy). */
+/** Queues (among `queues`) whose notify trigger is missing. */
 export async function notifyMissingTriggers(
   db: Executor,
   schema: string,
@@ -23,7 +23,7 @@ export async function notifyMissingTriggers(
   return rows.map((r) => r.name);
 }
 
-/** Recreates a queue's missing notify triggers (seed 001 ensureNotificationTriggers). */
+/** Recreates a queue's missing notify triggers. */
 export async function notifyRepairTriggers(db: Executor, schema: string, queue: string): Promise<boolean> {
   const { rows } = await db.query<{ created: boolean }>(
     `SELECT ${quoteIdent(schema)}._create_notify_triggers($1) AS created`,

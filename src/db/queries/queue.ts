@@ -3,6 +3,7 @@ import { quoteIdent } from '../sql.js';
 import { ValidationError } from '../../errors.js';
 import { notifyChannel } from './notify.js';
 
+/** One queue of the registry: its name, whether it is paused, and when it was created. */
 export interface QueueInfo {
   name: string;
   createdAt: Date;

@@ -1,8 +1,8 @@
 import type { Executor } from '../executor.js';
 import type { QueueTables } from '../sql.js';
 
-// Child results of job trees (seed 000 insertResult, getResultsByParent, getDLQChildErrorsByParent,
-// persistParentState, getParentStateSnapshot, readChildResultsRaw).
+// Child results of job trees: stored per child for its parent, read back with the dead children's errors
+// and the parent's snapshot.
 
 /** Stores (or replaces) one child's result for its parent. `result` is JSON text. */
 export async function resultInsert(

@@ -38,6 +38,7 @@ export async function workerUnregister(db: Executor, schema: string, id: string)
   await db.query(`DELETE FROM ${quoteIdent(schema)}._workers WHERE id = $1`, [id]);
 }
 
+/** One registered worker process: the queues it serves, where it runs, when it started, its last heartbeat. */
 export interface WorkerInfo {
   id: string;
   queues: string[];
@@ -75,7 +76,7 @@ export interface ReleasedJobs {
 }
 
 /**
- * Presumes workers silent for longer than `thresholdMs` dead (seed 003): deletes their rows and, in the
+ * Presumes workers silent for longer than `thresholdMs` dead: deletes their rows and, in the
  * same transaction, ends the leases they held so the jobs are claimable at once instead of after their
  * full lease. The lease is expired, not cleared: attempts stay as they are, a job on its final attempt is
  * left for the exhausted-job reaper (dead-letter, "worker lost"), and the next claim fences off any late

@@ -1,4 +1,4 @@
-import type { Arbiter } from '../client/arbiter.js';
+import type { Arbiter } from './arbiter.js';
 import { metricsSnapshot, type MetricsSnapshot } from '../db/queries/metrics.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { QueueContext } from '../client/context.js';
+import type { QueueContext } from './context.js';
 import { toFence, truncateError } from '../core/fence.js';
 import { decodeCursor, encodeCursor } from '../core/cursor.js';
 import { toJobId, toJobIds } from '../core/ids.js';
@@ -58,7 +58,7 @@ export class DeadLetters<T = unknown> {
   constructor(protected readonly ctx: QueueContext) {}
 
   /**
-   * Moves a held job (and its descendants) to the dead-letter table with `error` (seed 000 moveToDLQ).
+   * Moves a held job (and its descendants) to the dead-letter table with `error`.
    * Fenced: returns 1, or 0 with nothing changed when the caller no longer holds the job.
    */
   async move(job: JobRef, error: string): Promise<number> {
@@ -72,7 +72,7 @@ export class DeadLetters<T = unknown> {
   }
 
   /**
-   * Moves several held jobs in one transaction (seed 000 moveToDLQBatch), each with its own error. Jobs
+   * Moves several held jobs in one transaction, each with its own error. Jobs
    * whose lease was lost are skipped silently. Returns how many of the given jobs were moved.
    */
   async moveMany(items: readonly DeadLetterRequest[]): Promise<number> {
@@ -104,7 +104,7 @@ export class DeadLetters<T = unknown> {
   }
 
   /**
-   * Puts a dead letter back in the queue as a new job (seed 000 retryFromDLQ): new id, attempts 0, no
+   * Puts a dead letter back in the queue as a new job: new id, attempts 0, no
    * error, no dedup key; the idempotency key only if no live job holds it; the parent only if it is still
    * in the queue; the parent_state snapshot kept. Returns the new job, or null when `id` is not in the table.
    */
@@ -148,7 +148,7 @@ export class DeadLetters<T = unknown> {
   }
 
   /**
-   * Dead letters, most recently failed first (seed 000 listDLQJobs / listDLQFiltered), keyset-paginated:
+   * Dead letters, most recently failed first, keyset-paginated:
    * pass `nextCursor` back as `cursor`. `limit` 1–1,000, default 50.
    */
   async list(options: ListDeadJobsOptions = {}): Promise<Page<DeadJob<T>>> {
@@ -157,27 +157,14 @@ export class DeadLetters<T = unknown> {
     return this.page(spec, o, 'options');
   }
 
-  /** How many dead letters match `filter` (seed 000 countDLQJobs / countDLQFiltered). */
+  /** How many dead letters match `filter` (all when omitted), with the same filter as `list`. */
   async count(filter?: DeadJobFilter): Promise<number> {
     const spec = normalizeFilter(filter, 'filter', 'dlq');
     return withTranslation(this.ctx, () => dlqCount(this.ctx.db, this.ctx.t, spec));
   }
 
-  /** Dead children of one parent, most recently failed first (seed 000 listDLQJobsByParent). */
-  async listByParent(parentId: IdInput, page: PageOptions = {}): Promise<Page<DeadJob<T>>> {
-    const spec: FilterSpec = { parentId: toJobId(parentId, 'parentId') };
-    const o = checkOptions<PageOptions>(page, 'page', ['limit', 'cursor']);
-    return this.page(spec, o, 'page');
-  }
-
-  /** Number of dead children of one parent (seed 000 countDLQJobsByParent). */
-  async countByParent(parentId: IdInput): Promise<number> {
-    const spec: FilterSpec = { parentId: toJobId(parentId, 'parentId') };
-    return withTranslation(this.ctx, () => dlqCount(this.ctx.db, this.ctx.t, spec));
-  }
-
   /**
-   * Deletes a dead letter for good (seed 000 deleteDLQJob). A deleted child's waiting parent resumes for
+   * Deletes a dead letter for good. A deleted child's waiting parent resumes for
    * its completion round when no sibling is left in the queue. Returns 1, or 0 when it did not exist.
    */
   async delete(id: IdInput): Promise<number> {
@@ -186,7 +173,7 @@ export class DeadLetters<T = unknown> {
     return withTranslation(this.ctx, () => db.transaction((tx) => dlqDelete(tx, t, [dlqId])));
   }
 
-  /** Deletes several dead letters in one transaction (seed 000 deleteDLQJobsBatch). Returns how many. */
+  /** Deletes several dead letters in one transaction. Returns how many. */
   async deleteMany(ids: readonly IdInput[]): Promise<number> {
     const list = [...new Set(toJobIds(ids, 'ids', LIMITS.maxBatch))];
     if (list.length === 0) return 0;

@@ -1,4 +1,4 @@
-import type { QueueContext } from '../client/context.js';
+import type { QueueContext } from './context.js';
 import { decodeCursor, encodeCursor } from '../core/cursor.js';
 import { DEFAULT_PAGE_SIZE } from '../core/job-filter.js';
 import { LIMITS, checkOptions, intInRange } from '../core/validate.js';
@@ -26,6 +26,7 @@ export interface GroupJobRef {
  */
 export type GroupState = 'in-flight' | 'retrying' | 'ready' | 'idle';
 
+/** One group of a queue: its job count, its FIFO head, whether and by which job it is blocked, and why. */
 export interface GroupInfo {
   groupKey: string;
   /** Live jobs of the group, counted up to GROUP_COUNT_CAP (that value means at least as many). */

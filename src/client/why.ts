@@ -1,4 +1,4 @@
-import type { QueueContext } from '../client/context.js';
+import type { QueueContext } from './context.js';
 import { withTranslation } from '../db/errors.js';
 import { dlqGetByJobId, jobWhyFacts } from '../db/queries/job-why.js';
 import { workerSilentMs } from '../db/queries/worker.js';
@@ -43,6 +43,7 @@ export interface WhyReason {
   until?: Date;
 }
 
+/** Why a job is or is not running (`queue.jobs.why`): the job and every reason, in order. */
 export interface JobExplanation<T = unknown> {
   /** The live job; null when it has left the queue. */
   job: Job<T> | null;

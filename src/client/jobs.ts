@@ -1,4 +1,4 @@
-import type { QueueContext } from '../client/context.js';
+import type { QueueContext } from './context.js';
 import { encodeCursor } from '../core/cursor.js';
 import { toJobId, toJobIds } from '../core/ids.js';
 import { JOB_CURSOR_KIND, normalizeFilter, pageRequest, type FilterSpec } from '../core/job-filter.js';
@@ -24,7 +24,12 @@ import { jobCancelCascade, jobCancelMany, jobTreeRoot } from '../db/queries/job-
 import { toJob, type JobRow } from '../db/rows.js';
 import { QueueNotFoundError, ValidationError } from '../errors.js';
 import { getGroup, listGroups, type GroupInfo } from './groups.js';
-import { overviewCap, readQueueOverview, type OverviewOptions, type QueueOverview } from './overview.js';
+import {
+  overviewCap,
+  readQueueOverview,
+  type OverviewOptions,
+  type QueueOverview,
+} from './queue-overview.js';
 import { explainJob, type JobExplanation } from './why.js';
 import type {
   ChildCounts,
@@ -71,21 +76,18 @@ export class JobsAdmin<T = unknown> {
   /**
    * Jobs matching `filter` (all of its fields), newest first. Keyset-paginated: pass `nextCursor` back as
    * `cursor`; pages stay gap- and duplicate-free while jobs are added or removed. `limit` 1–1000, default 50.
+   * One group's jobs: `{ filter: { groupKey } }`; jobs in flight: `{ filter: { status: 'in-flight' } }`;
+   * a job's children: `{ filter: { parentId } }`.
    */
   async list(options: ListJobsOptions = {}): Promise<Page<Job<T>>> {
     const o = checkOptions<ListJobsOptions>(options, 'options', ['filter', 'limit', 'cursor']);
     return this.page(normalizeFilter(o.filter, 'options.filter', 'jobs'), o, 'options');
   }
 
-  /** Number of jobs matching `filter` (all jobs when omitted). */
+  /** Number of jobs matching `filter` (all jobs when omitted), with the same filter as `list`. */
   async count(filter: JobFilter = {}): Promise<number> {
     const spec = normalizeFilter(filter, 'filter', 'jobs');
     return this.run(() => jobCount(this.ctx.db, this.ctx.t, spec));
-  }
-
-  /** Jobs of one group, newest first. */
-  async byGroup(groupKey: string, page: PageOptions = {}): Promise<Page<Job<T>>> {
-    return this.page({ groupKey: this.groupKey(groupKey) }, this.pageOptions(page), 'page');
   }
 
   /**
@@ -110,30 +112,6 @@ export class JobsAdmin<T = unknown> {
    */
   async why(id: IdInput): Promise<JobExplanation<T> | null> {
     return explainJob<T>(this.ctx, toJobId(id));
-  }
-
-  async countByGroup(groupKey: string): Promise<number> {
-    const spec = { groupKey: this.groupKey(groupKey) };
-    return this.run(() => jobCount(this.ctx.db, this.ctx.t, spec));
-  }
-
-  /** Jobs whose lease has not expired (status `in-flight`), newest first. */
-  async inFlight(page: PageOptions = {}): Promise<Page<Job<T>>> {
-    return this.page({ statuses: ['in-flight'] }, this.pageOptions(page), 'page');
-  }
-
-  async countInFlight(): Promise<number> {
-    return this.run(() => jobCount(this.ctx.db, this.ctx.t, { statuses: ['in-flight'] }));
-  }
-
-  /** Children of one job still in the queue, newest first. */
-  async byParent(parentId: IdInput, page: PageOptions = {}): Promise<Page<Job<T>>> {
-    return this.page({ parentId: toJobId(parentId, 'parentId') }, this.pageOptions(page), 'page');
-  }
-
-  async countByParent(parentId: IdInput): Promise<number> {
-    const spec = { parentId: toJobId(parentId, 'parentId') };
-    return this.run(() => jobCount(this.ctx.db, this.ctx.t, spec));
   }
 
   /** Per parent id: its children still in the queue and how many are suspended. Parents with none are absent. */
@@ -187,7 +165,7 @@ export class JobsAdmin<T = unknown> {
     };
   }
 
-  /** Jobs claimable now (seed 004 QueueDepth), counting every ready job of a group, not only its head. */
+  /** Jobs claimable now, counting every ready job of a group, not only its head. */
   async depth(): Promise<number> {
     return this.run(() => jobDepth(this.ctx.db, this.ctx.t));
   }
@@ -291,10 +269,6 @@ export class JobsAdmin<T = unknown> {
     const last = items[items.length - 1];
     const nextCursor = rows.length > req.limit && last ? encodeCursor(JOB_CURSOR_KIND, [last.id]) : null;
     return { items, nextCursor };
-  }
-
-  private pageOptions(page: PageOptions): PageOptions {
-    return checkOptions<PageOptions>(page, 'page', ['limit', 'cursor']);
   }
 
   private groupKey(value: unknown): string {

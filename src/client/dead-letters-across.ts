@@ -1,4 +1,3 @@
-import type { Arbiter } from '../client/arbiter.js';
 import { decodeCursor, encodeCursor } from '../core/cursor.js';
 import { validateQueueName } from '../core/identifiers.js';
 import { toJobId } from '../core/ids.js';
@@ -8,7 +7,10 @@ import { dlqCountAcross, dlqListAcross, type DlqAcrossKeyset } from '../db/queri
 import { toDeadJob } from '../db/rows.js';
 import { QueueNotFoundError, ValidationError } from '../errors.js';
 import type { DeadJob, DeadJobFilter, JobId, Page, PageOptions } from '../types.js';
-import type { OverviewCount } from './overview.js';
+import type { DeadLetters } from './dead-letters.js';
+import type { OverviewCount } from './queue-overview.js';
+import type { QueueInfo } from '../db/queries/queue.js';
+import type { Executor } from '../db/executor.js';
 
 /** Which dead letters: those of `queues` (default: every queue) matching `filter`. */
 export interface DeadLetterSelection {
@@ -44,8 +46,16 @@ const DEFAULT_COUNT_CAP = 10_000;
  * what an operator looks at first, before knowing which queue failed. Each page reads at most a page of
  * each queue's failed-time index (unfiltered), never a whole table.
  */
+/** What the cross-queue view needs of its Arbiter: the database, the schema, the queues and their handles. */
+export interface QueueDirectory {
+  readonly db: Executor;
+  readonly schema: string;
+  listQueues(): Promise<QueueInfo[]>;
+  queue(name: string): { readonly dlq: Pick<DeadLetters, 'retryMany'> };
+}
+
 export class DeadLettersAcrossQueues {
-  constructor(private readonly arbiter: Arbiter) {}
+  constructor(private readonly arbiter: QueueDirectory) {}
 
   /** A page of dead letters (each with its `queue`), keyset-paginated across queues; `limit` 1–1,000. */
   async list(options: ListDeadLettersAcrossOptions = {}): Promise<Page<DeadJob>> {
