@@ -1,6 +1,7 @@
 import { isDatabaseUnavailable } from '../db/executor.js';
 import type { Job } from '../types.js';
 import { BackoffTimer } from './backoff-timer.js';
+import { every, realClock, type Clock, type TimerHandle } from './clock.js';
 import type { WorkerEventEmitter } from './events.js';
 import type { ResolvedQueue } from './queue-options.js';
 import { QueueState, type Claimed, type FetchTarget } from './queue-state.js';
@@ -66,8 +67,8 @@ export class Fetcher {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = true;
-  private pollTimer: NodeJS.Timeout | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private stopPolling: (() => void) | undefined;
+  private retryTimer: TimerHandle | undefined;
   /** Paces claims while they fail; waiting = no claim starts until it calls back (or a wake-up ends it). */
   private readonly backoff: BackoffTimer;
   /**
@@ -103,6 +104,7 @@ export class Fetcher {
     private readonly pollIntervalMs: number,
     private readonly hooks: FetcherHooks,
     private readonly events: WorkerEventEmitter,
+    private readonly clock: Clock = realClock,
   ) {
     this.states = targets.map((t, i) => new QueueState(t, i));
     if (targets.length > 1)
@@ -115,17 +117,18 @@ export class Fetcher {
       Math.min(pollIntervalMs, 1_000),
       Math.max(CLAIM_BACKOFF_MAX_MS, 2 * pollIntervalMs),
       () => this.schedule(),
+      clock,
     );
   }
 
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.pollTimer = setInterval(() => {
+    this.stopPolling = every(this.clock, this.pollIntervalMs, () => {
       this.releaseStale();
       this.mark(null);
       this.schedule();
-    }, this.pollIntervalMs);
+    });
     this.mark(null);
     this.schedule();
   }
@@ -136,9 +139,11 @@ export class Fetcher {
    */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.pollTimer) clearInterval(this.pollTimer);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    for (const s of this.states) clearTimeout(s.dueTimer);
+    this.stopPolling?.();
+    this.stopPolling = undefined;
+    this.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    for (const s of this.states) this.clock.clearTimeout(s.dueTimer);
     this.backoff.cancel();
     await this.running;
     for (const s of this.states) this.giveBack(s, s.buffer.splice(0));
@@ -184,11 +189,11 @@ export class Fetcher {
     if (!s || this.stopped || !(ms >= 0)) return;
     // A millisecond late rather than early: a claim that runs a moment before the job is due misses it.
     const delay = Math.min(Math.ceil(ms) + 1, MAX_TIMER_MS);
-    const at = performance.now() + delay;
+    const at = this.clock.now() + delay;
     if (s.dueTimer !== undefined && s.dueAt <= at) return;
-    clearTimeout(s.dueTimer);
+    this.clock.clearTimeout(s.dueTimer);
     s.dueAt = at;
-    s.dueTimer = setTimeout(() => {
+    s.dueTimer = this.clock.setTimeout(() => {
       s.dueTimer = undefined;
       s.dueAt = Infinity;
       this.askAgain(queue);
@@ -212,7 +217,7 @@ export class Fetcher {
   slotFreed(queue: string, ranMs?: number): void {
     if (ranMs !== undefined) {
       const s = this.byName.get(queue);
-      s?.completed(performance.now());
+      s?.completed(this.clock.now());
       if (s) this.shares?.finished(s.index, ranMs);
     }
     this.drainBuffers();
@@ -267,7 +272,7 @@ export class Fetcher {
         // (they start as slots free up, before other queues' prefetched jobs; see drainBuffers).
         this.shares?.update(this.hasWork);
         const room = Math.max(this.slots.free(s.target.queue), this.shares?.owed(s.index) ?? 0);
-        const target = s.prefetchTarget(performance.now());
+        const target = s.prefetchTarget(this.clock.now());
         const want = room + target - s.buffer.length;
         // Top up only when the buffer does not cover those slots or has run down to half its target: one
         // claim of many jobs costs far less than many claims of a few.
@@ -281,7 +286,7 @@ export class Fetcher {
           // Fewer than asked: the queue looked empty to this claim. A wake-up that arrived meanwhile (its
           // job may have committed after our snapshot) keeps the queue marked, so it is asked again.
           if (batches.length < limit && s.wakes === wakesBefore) s.maybeMore = false;
-          const at = performance.now();
+          const at = this.clock.now();
           for (const batch of batches) s.buffer.push({ batch, at });
           if (this.stopped) break;
           this.drainBuffers();
@@ -295,7 +300,7 @@ export class Fetcher {
           } else {
             // Any other failure (a statement error on one queue) gets one prompt retry and does not hold
             // up the other queues' claims.
-            this.retryTimer ??= setTimeout(
+            this.retryTimer ??= this.clock.setTimeout(
               () => {
                 this.retryTimer = undefined;
                 this.mark(null);
@@ -329,7 +334,7 @@ export class Fetcher {
 
   /** Gives back buffered jobs that have waited half their lease (handlers slowed down since the claim). */
   private releaseStale(): void {
-    const now = performance.now();
+    const now = this.clock.now();
     for (const s of this.states) {
       const limit = s.target.queue.leaseMs / 2;
       const stale = s.buffer.filter((b) => now - b.at > limit);

@@ -1,5 +1,6 @@
 import type { JobStore } from '../store/job-store.js';
 import type { Job } from '../types.js';
+import type { TimerHandle } from './clock.js';
 import type { ResolvedQueue } from './queue-options.js';
 
 export interface FetchTarget {
@@ -10,7 +11,7 @@ export interface FetchTarget {
 
 export interface Claimed {
   batch: Job[];
-  /** performance.now() when it was claimed (monotonic: immune to clock changes). */
+  /** The fetcher's Clock.now() when it was claimed (monotonic: immune to host clock changes). */
   at: number;
 }
 
@@ -25,7 +26,7 @@ export class QueueState {
   /** Wake-ups counted, so one that arrives while a claim is in flight is never lost. */
   wakes = 0;
   /** Wakes the queue when its earliest scheduled job is due (see Fetcher.dueIn), and when that is. */
-  dueTimer: NodeJS.Timeout | undefined;
+  dueTimer: TimerHandle | undefined;
   dueAt = Infinity;
   /** Decaying completion count (≈ completions in the last RATE_WINDOW_MS when steady). */
   private score = 0;

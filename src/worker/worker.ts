@@ -3,6 +3,7 @@ import type { Executor } from '../db/executor.js';
 import type { JobStore } from '../store/job-store.js';
 import type { Job } from '../types.js';
 import { JobController } from './abort.js';
+import { realClock, type Clock } from './clock.js';
 import { Completer } from './completer.js';
 import { CronScheduler } from './cron.js';
 import { WorkerEventEmitter, type WorkerEventName, type WorkerEvents } from './events.js';
@@ -37,6 +38,8 @@ const MAX_PENDING_WRITES = 5_000;
 export class Worker<P extends Record<string, unknown> = Record<string, unknown>> {
   readonly id: string;
   private readonly o: ResolvedOptions;
+  /** Time for the fetcher, completer and heartbeat (and the lease ages they compare). */
+  private readonly clock: Clock = realClock;
   private readonly emitter = new WorkerEventEmitter();
   private readonly running = new Map<number, Running>();
   private readonly perQueue = new Map<string, number>();
@@ -91,6 +94,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       this.o.completionFlushMs,
       (error, context) => this.emitter.emit('error', { error, context }),
       () => this.running.size === 0 && this.fetcher.buffered === 0,
+      this.clock,
     );
     this.fetcher = new Fetcher(
       this.targets,
@@ -107,12 +111,14 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
         release: (target, jobs) => this.release(target.store, jobs).then(() => undefined),
       },
       this.emitter,
+      this.clock,
     );
     const minLease = Math.min(...this.o.queues.map((q) => q.leaseMs));
     this.heartbeat = new LeaseHeartbeat(
       () => this.running.values(),
       Math.max(10, Math.floor(minLease / 3)),
       this.emitter,
+      this.clock,
     );
     const queueNames = this.o.queues.map((q) => q.name);
     this.registry = new WorkerRegistry(
@@ -411,7 +417,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
    * count against `maxPendingWrites`, and shutdown waits for them.
    */
   private async execute(runId: number, run: Running): Promise<void> {
-    const started = performance.now();
+    const started = this.clock.now();
     let decisions: RunOutcome[] = [];
     try {
       decisions = run.queue.batchHandler
@@ -420,7 +426,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     } catch (error) {
       this.emitter.emit('error', { error, context: `execute:${run.queue.name}` });
     }
-    const durationMs = performance.now() - started;
+    const durationMs = this.clock.now() - started;
     this.pendingWrites += decisions.length;
     this.running.delete(runId);
     this.perQueue.set(run.queue.name, (this.perQueue.get(run.queue.name) ?? 1) - 1);
@@ -473,7 +479,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     const ok = await store.extendLease({ id: job.id, attempts: job.attempts }, leaseMs);
     if (ok)
       for (const r of this.running.values())
-        if (r.jobs.includes(job)) confirmLease(r, job.id, performance.now());
+        if (r.jobs.includes(job)) confirmLease(r, job.id, this.clock.now());
     return ok;
   }
 }
