@@ -123,8 +123,7 @@ export class Fetcher {
   private readonly releases = new Set<Promise<void>>();
   /** With more than one queue: who gets the next free slot, and how many jobs a queue may claim ahead. */
   private readonly shares: SlotShares | undefined;
-  private readonly hasWork = (i: number): boolean =>
-    this.states[i]!.wanting || this.shares!.running(i) > 0;
+  private readonly hasWork = (i: number): boolean => this.states[i]!.wanting || this.shares!.running(i) > 0;
   /** Jobs of the queue wait in memory or may be claimable: it wants slots (see SlotShares.joined). */
   private readonly wanting = (i: number): boolean => this.states[i]!.wanting;
   private readonly canStart = (i: number): boolean => {

@@ -65,7 +65,9 @@ export class QueueState {
 
   /** The queue may have claimable jobs (see the modes). */
   mark(): void {
-    this.to(this.current === 'CLAIMING' || this.current === 'CLAIMING_WOKEN' ? 'CLAIMING_WOKEN' : 'MAYBE_MORE');
+    this.to(
+      this.current === 'CLAIMING' || this.current === 'CLAIMING_WOKEN' ? 'CLAIMING_WOKEN' : 'MAYBE_MORE',
+    );
   }
 
   claimStarted(): void {

@@ -44,7 +44,10 @@ export class FakeClock implements Clock {
       await settle();
       let next: [TimerHandle, Pending] | undefined;
       for (const e of this.timers)
-        if (e[1].at <= end && (!next || e[1].at < next[1].at || (e[1].at === next[1].at && e[1].seq < next[1].seq)))
+        if (
+          e[1].at <= end &&
+          (!next || e[1].at < next[1].at || (e[1].at === next[1].at && e[1].seq < next[1].seq))
+        )
           next = e;
       if (!next) break;
       this.timers.delete(next[0]);

@@ -14,7 +14,8 @@ import { FakeClock, settle } from './fake-clock.js';
 const POLL_MS = 1_000;
 
 let nextId = 0;
-const job = (queue: string): Job => ({ id: String(++nextId), queue, attempts: 1, groupKey: null }) as unknown as Job;
+const job = (queue: string): Job =>
+  ({ id: String(++nextId), queue, attempts: 1, groupKey: null }) as unknown as Job;
 
 class FakeStore {
   /** Claimable jobs. */
@@ -367,7 +368,10 @@ describe('fetcher rules (fake clock, fake store)', () => {
   });
 
   it('a queue with work gets its share of slots although another queue holds them all with a buffer', async () => {
-    const r = rig({ bulk: { prefetch: 100 }, urgent: { prefetch: 0 } }, { concurrency: 4, pollIntervalMs: 60_000 });
+    const r = rig(
+      { bulk: { prefetch: 100 }, urgent: { prefetch: 0 } },
+      { concurrency: 4, pollIntervalMs: 60_000 },
+    );
     const bulk = r.store('bulk');
     const urgent = r.store('urgent');
     bulk.add(10_000);
