@@ -245,6 +245,28 @@ describe('fetcher rules (fake clock, fake store)', () => {
     for (const c of a.claims) expect(c.limit).toBeLessThanOrEqual(2 + 100);
   });
 
+  it('slow handlers prefetch next to nothing; prefetch: 0 claims only for free slots', async () => {
+    const r = rig({ slow: {}, off: { prefetch: 0 } }, { concurrency: 4 });
+    r.store('slow').add(1_000);
+    r.store('off').add(1_000);
+    r.fetcher.start();
+    await settle();
+    let mostBuffered = 0;
+    // Each queue runs 2 calls of 250 ms at a time: about 8 completions a second each.
+    for (let i = 0; i < 80; i++) {
+      await r.clock.advance(125);
+      r.finish(i % 2 === 0 ? 'slow' : 'off', 250);
+      r.finish(i % 2 === 0 ? 'slow' : 'off', 250);
+      await settle();
+      mostBuffered = Math.max(mostBuffered, r.fetcher.buffered);
+    }
+    // About a second of throughput: at most about 8 jobs of `slow` wait in memory, none of `off`.
+    expect(mostBuffered).toBeLessThanOrEqual(10);
+    for (const c of r.store('off').claims) expect(c.limit).toBeLessThanOrEqual(4);
+    expect(r.started.get('slow')!.length).toBeGreaterThan(40);
+    expect(r.started.get('off')!.length).toBeGreaterThan(40);
+  });
+
   it('gives back buffered jobs that waited half their lease, on the next poll tick', async () => {
     const r = rig({ a: { prefetch: 100, leaseMs: 1_000 } }, { concurrency: 1, pollIntervalMs: 100 });
     const a = r.store('a');
