@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Arbiter } from '../client/arbiter.js';
 import { readMetricsSnapshot } from '../admin/metrics-snapshot.js';
 import type { WorkerEventName, WorkerEvents } from '../worker/events.js';
-import type { HandlerWrapper } from '../worker/executor.js';
+import type { HandlerWrapper } from '../worker/runner.js';
 
 /** Anything with the worker's typed `on` (a Worker, or a WorkerEventEmitter in tests). */
 export interface WorkerEventSource {

@@ -3,7 +3,7 @@ import type { Job } from '../types.js';
 import { every, realClock, type Clock } from './clock.js';
 import type { WorkerEventEmitter } from './events.js';
 import type { JobController } from './abort.js';
-import { JobAbortError } from './executor.js';
+import { JobAbortError } from './runner.js';
 import type { ResolvedQueue } from './queue-options.js';
 
 /** One running handler invocation: a single job, or a batch in batched mode. */

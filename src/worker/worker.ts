@@ -14,7 +14,7 @@ import {
   type HandlerWrapper,
   type RunEnv,
   type RunOutcome,
-} from './executor.js';
+} from './runner.js';
 import { Fetcher } from './fetcher.js';
 import type { Claimed, FetchTarget } from './queue-state.js';
 import { confirmLease, LeaseHeartbeat, type Running } from './heartbeat.js';
