@@ -1,5 +1,6 @@
 import { canOpenDedicated, openReservedPool, type ReservedPool } from '../db/dedicated.js';
 import type { Executor } from '../db/executor.js';
+import { ClockOffset } from '../db/rows.js';
 import type { JobStore } from '../store/job-store.js';
 import type { Job } from '../types.js';
 import { JobController } from './abort.js';
@@ -40,6 +41,8 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
   private readonly o: ResolvedOptions;
   /** Time for the fetcher, completer and heartbeat (and the lease ages they compare). */
   private readonly clock: Clock = realClock;
+  /** The host clock against the database's, measured by the registry heartbeat. */
+  private readonly clockOffset = new ClockOffset();
   private readonly emitter = new WorkerEventEmitter();
   private readonly running = new Map<number, Running>();
   private readonly perQueue = new Map<string, number>();
@@ -85,9 +88,10 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     this.control = this.reserve?.db ?? arbiter.db;
     // Claims go through the reserved connections too: they are control traffic that handlers must not
     // starve, and they run there with generic plans.
+    // The stores share this worker's measurement of the host clock against the database's (registry).
     for (const queue of this.o.queues) {
       const store = arbiter.store(queue.name);
-      this.stores.set(queue.name, this.reserve ? store.using(this.control) : store);
+      this.stores.set(queue.name, store.using(this.reserve ? this.control : store.db, this.clockOffset));
     }
     this.targets = this.o.queues.map((queue) => ({ queue, store: this.stores.get(queue.name)! }));
     this.completer = new Completer(
@@ -128,6 +132,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       queueNames,
       this.o.heartbeatIntervalMs,
       this.emitter,
+      this.clockOffset,
     );
     if (this.o.listen && canOpenDedicated(arbiter.db, this.o.connectionString)) {
       this.listener = new Listener({
