@@ -31,7 +31,7 @@ const MAX_CLAIM = 1_000;
 /**
  * Longest wait between claims while they keep failing, unless twice the poll interval is longer: how late,
  * at worst, a worker that hears no wake-up notices that the database is back. A worker is to resume
- * within 5 s of the database's return (RELIABILITY.md, crash-restart); at one attempt per 2 s a long
+ * within 5 s of the database's return (after a crash or restart); at one attempt per 2 s a long
  * outage still costs each worker next to nothing.
  */
 const CLAIM_BACKOFF_MAX_MS = 2_000;

@@ -8,7 +8,7 @@ import type { WorkerEventEmitter } from './events.js';
 const CLOCK_SKEW_WARNING_MS = 60_000;
 
 /**
- * The worker's row in `_workers` (seed 003 consumers table): registered on start, heartbeat every
+ * The worker's row in `_workers` (the table of live consumers): registered on start, heartbeat every
  * `intervalMs`, removed on stop. A worker found evicted (presumed dead while it was merely slow) registers
  * again; the jobs it held were released, and its late writes on them are fenced off once reclaimed.
  */

@@ -104,7 +104,7 @@ describe('wake-ups', () => {
     expect(got).toEqual([]);
   });
 
-  it('a missing notify trigger is detected and recreated (seed 001 trigger repair)', async () => {
+  it('a missing notify trigger is detected and recreated (trigger repair)', async () => {
     const q = await t.arbiter.createQueue<{ n: number }>('repair');
     await t.pool.query(`DROP TRIGGER repair_notify_ins ON "${t.schema}".repair`);
     const repaired: string[] = [];
