@@ -158,6 +158,28 @@ const workloads = {
     await arbiter.close();
     return { value: 20_000 / s, unit: 'jobs/s' };
   },
+  async 'process with 20% retries'() {
+    // As above, but a fifth of the jobs fail their first attempt and are retried at once
+    // (ctx.retryAfter(0)): the worker writes retries besides acks. Jobs per second completed.
+    const { arbiter, q } = await fresh('retries');
+    await fill(q, 20_000);
+    const calls = 24_000;
+    let done = 0;
+    let finish;
+    const all = new Promise((r) => (finish = r));
+    const t0 = performance.now();
+    const worker = await startWorker(arbiter, async (job, ctx) => {
+      const retry = job.attempts === 1 && job.payload.i % 5 === 0;
+      if (++done === calls) finish();
+      return retry ? ctx.retryAfter(0, 'first attempt fails') : undefined;
+    });
+    await all;
+    while ((await q.jobs.count()) > 0) await sleep(2);
+    const s = (performance.now() - t0) / 1000;
+    await worker.stop({ timeoutMs: 2000 });
+    await arbiter.close();
+    return { value: 20_000 / s, unit: 'jobs/s' };
+  },
   async 'idle latency p50/p95/p99'() {
     const { arbiter, q } = await fresh('latency');
     const sent = new Map();

@@ -56,26 +56,32 @@ export interface JobRow {
 
 /**
  * The host clock's offset from the database clock (host minus database, in ms), as last measured by a
- * worker's registry heartbeat; 0 until measured. Only used to derive the status of rows whose query did
- * not compute it: database time is the only clock, and a skewed host clock must not make a job just
- * claimed look expired (host ahead) or a job just released look scheduled (host behind).
+ * worker's registry heartbeat; 0 until measured. One per worker, shared by the stores it reads jobs
+ * through (JobStore.clockOffset). Only used to derive the status of rows whose query did not compute it:
+ * database time is the only clock, and a skewed host clock must not make a job just claimed look expired
+ * (host ahead) or a job just released look scheduled (host behind).
  */
-let hostClockOffsetMs = 0;
+export class ClockOffset {
+  private offsetMs = 0;
 
-/** Records a measurement of the host clock against the database clock (host minus database, ms). */
-export function observeClockOffset(offsetMs: number): void {
-  if (Number.isFinite(offsetMs)) hostClockOffsetMs = offsetMs;
+  /** Records a measurement of the host clock against the database clock (host minus database, ms). */
+  observe(offsetMs: number): void {
+    if (Number.isFinite(offsetMs)) this.offsetMs = offsetMs;
+  }
+
+  /**
+   * The best estimate of the database's current time: the host clock corrected by the measured offset,
+   * and never earlier than `writtenAt`, the database's own `now()` of the statement that last wrote the
+   * row (its `updated_at`: exact for rows returned by a write: claims, inserts, retries). NaN when unknown.
+   */
+  databaseNow(writtenAt: number): number {
+    const estimate = Date.now() - this.offsetMs;
+    return Number.isNaN(writtenAt) ? estimate : Math.max(estimate, writtenAt);
+  }
 }
 
-/**
- * The best estimate of the database's current time: the host clock corrected by the measured offset,
- * and never earlier than `writtenAt`, the database's own `now()` of the statement that last wrote the
- * row (its `updated_at`: exact for rows returned by a write: claims, inserts, retries). NaN when unknown.
- */
-function databaseNow(writtenAt: number): number {
-  const estimate = Date.now() - hostClockOffsetMs;
-  return Number.isNaN(writtenAt) ? estimate : Math.max(estimate, writtenAt);
-}
+/** For rows read where no offset was measured: the host clock as it is. */
+const UNMEASURED = new ClockOffset();
 
 function deriveStatus(
   leasedUntil: Date | null,
@@ -136,7 +142,7 @@ function assemble<T>(
   };
 }
 
-export function toJob<T>(queue: string, r: JobRow): Job<T> {
+export function toJob<T>(queue: string, r: JobRow, offset: ClockOffset = UNMEASURED): Job<T> {
   const status =
     r.status ??
     deriveStatus(
@@ -145,7 +151,7 @@ export function toJob<T>(queue: string, r: JobRow): Job<T> {
       r.attempts,
       r.max_attempts,
       r.run_at,
-      databaseNow(r.updated_at instanceof Date ? r.updated_at.getTime() : NaN),
+      offset.databaseNow(r.updated_at instanceof Date ? r.updated_at.getTime() : NaN),
     );
   return assemble(queue, r, r.run_at, r.suspended, r.worker_id, r.claimed_at, r.updated_at, status);
 }
@@ -166,11 +172,19 @@ export function toClaimedJob<T>(
   r: ClaimedRow,
   leaseMs: number,
   workerId: string | null,
+  offset: ClockOffset = UNMEASURED,
 ): Job<T> {
   const leased = r.leased_until.getTime();
   const at = leased - leaseMs;
   const runAt = new Date(leased);
-  const status = deriveStatus(r.leased_until, false, r.attempts, r.max_attempts, runAt, databaseNow(at));
+  const status = deriveStatus(
+    r.leased_until,
+    false,
+    r.attempts,
+    r.max_attempts,
+    runAt,
+    offset.databaseNow(at),
+  );
   return assemble(queue, r, runAt, false, workerId, new Date(at), new Date(at), status);
 }
 

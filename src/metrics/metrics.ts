@@ -3,7 +3,7 @@ import type { Arbiter } from '../client/arbiter.js';
 import { readMetricsSnapshot } from '../client/metrics-snapshot.js';
 import { ValidationError } from '../errors.js';
 import type { WorkerEventName, WorkerEvents } from '../worker/events.js';
-import type { HandlerWrapper } from '../worker/executor.js';
+import type { HandlerWrapper } from '../worker/runner.js';
 
 /** Anything with the worker's typed `on` (a Worker, or a WorkerEventEmitter in tests). */
 export interface WorkerEventSource {

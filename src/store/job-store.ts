@@ -32,7 +32,7 @@ import {
   type JobInsert,
 } from '../db/queries/job-insert.js';
 import { resultReadChildOutcomes } from '../db/queries/result.js';
-import { toClaimedJob, toJob, type JobRow } from '../db/rows.js';
+import { ClockOffset, toClaimedJob, toJob, type JobRow } from '../db/rows.js';
 import type { SchemaCheck } from '../db/schema-check.js';
 import type { QueueTables } from '../db/sql.js';
 import { OutcomeUnknownError } from '../errors.js';
@@ -74,15 +74,20 @@ export class JobStore implements TranslationScope {
     readonly db: Executor,
     readonly t: QueueTables,
     readonly schemaCheck?: SchemaCheck,
+    /** The host clock against the database's, for the status of jobs read here (see ClockOffset). */
+    readonly clockOffset: ClockOffset = new ClockOffset(),
   ) {}
 
   get queue(): string {
     return this.t.queue;
   }
 
-  /** The same store, every statement sent through `db` (e.g. a caller's transaction). */
-  using(db: Executor): JobStore {
-    return new JobStore(db, this.t, this.schemaCheck);
+  /**
+   * The same store, every statement sent through `db` (e.g. a caller's transaction), and the host clock
+   * corrected by `clockOffset` (a worker's own measurement).
+   */
+  using(db: Executor, clockOffset = this.clockOffset): JobStore {
+    return new JobStore(db, this.t, this.schemaCheck, clockOffset);
   }
 
   /** Runs `fn` with database errors translated (see withTranslation). */
@@ -180,7 +185,10 @@ export class JobStore implements TranslationScope {
     const { rows, nextDueMs } = await this.run(() =>
       jobClaim(this.db, this.t, this.params(1, o.limit, o.leaseMs, o.workerId, false)),
     );
-    return { jobs: rows.map((r) => toClaimedJob(this.t.queue, r, o.leaseMs, o.workerId)), nextDueMs };
+    return {
+      jobs: rows.map((r) => toClaimedJob(this.t.queue, r, o.leaseMs, o.workerId, this.clockOffset)),
+      nextDueMs,
+    };
   }
 
   /**
@@ -199,7 +207,7 @@ export class JobStore implements TranslationScope {
     const groups = new Map<string, Job[]>();
     const loose: Job[] = [];
     for (const r of rows) {
-      const job = toClaimedJob(this.t.queue, r, o.leaseMs, o.workerId);
+      const job = toClaimedJob(this.t.queue, r, o.leaseMs, o.workerId, this.clockOffset);
       if (job.groupKey === null) loose.push(job);
       else {
         const list = groups.get(job.groupKey);
@@ -391,7 +399,7 @@ export class JobStore implements TranslationScope {
   /** Jobs claimed longer than `maxAgeMs` ago and still leased (or expired), oldest first. */
   async ancientStale(maxAgeMs: number, limit: number): Promise<Job[]> {
     const rows = await this.run(() => jobAncientStale(this.db, this.t, maxAgeMs, limit));
-    return rows.map((r) => toJob(this.t.queue, r));
+    return rows.map((r) => toJob(this.t.queue, r, this.clockOffset));
   }
 
   /** Dead-letters up to `limit` jobs whose lease expired on their final attempt. */

@@ -1,4 +1,5 @@
 import { backoffDelay, type BackoffOptions } from '../core/backoff.js';
+import { realClock, type Clock, type TimerHandle } from './clock.js';
 
 /**
  * Fraction of each wait taken off at random, so that workers that lost the database together do not all
@@ -15,13 +16,14 @@ const JITTER = 0.25;
  */
 export class BackoffTimer {
   private failures = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private readonly policy: BackoffOptions;
 
   constructor(
     baseMs: number,
     maxMs: number,
     private readonly retry: () => void,
+    private readonly clock: Clock = realClock,
   ) {
     this.policy = { type: 'exponential', baseMs, factor: 2, maxMs: Math.max(baseMs, maxMs), jitter: JITTER };
   }
@@ -36,7 +38,7 @@ export class BackoffTimer {
     this.failures++;
     const ms = backoffDelay(this.policy, this.failures);
     this.cancel();
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       this.retry();
     }, ms);
@@ -50,7 +52,7 @@ export class BackoffTimer {
 
   /** Ends the wait without calling `retry` (the owner retries at once, or is stopping). */
   cancel(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
 }

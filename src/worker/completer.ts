@@ -1,6 +1,7 @@
 import { isConnectionError } from '../core/connection-errors.js';
 import type { JobStore, StoreAction, StoreCompletion } from '../store/job-store.js';
 import type { Job } from '../types.js';
+import { realClock, type Clock, type TimerHandle } from './clock.js';
 
 /** `accepted`: written. `fenced`: our lease was lost, nothing changed. `failed`: the write kept failing (reported). */
 export type Completion = 'accepted' | 'fenced' | 'failed';
@@ -30,8 +31,8 @@ const FLUSH_RETRIES = 3;
  */
 export class Completer {
   private readonly buffers = new Map<string, QueueBuffer>();
-  private timer: NodeJS.Timeout | undefined;
-  /** performance.now() at which the pending flush timer fires. */
+  private timer: TimerHandle | undefined;
+  /** clock.now() at which the pending flush timer fires. */
   private timerDue = 0;
   /** The last flush carried at least LOADED_BATCH completions. */
   private loaded = false;
@@ -42,6 +43,7 @@ export class Completer {
     private readonly onError: (error: unknown, context: string) => void,
     /** The worker has nothing running and nothing claimed waiting to run: no more outcomes are coming soon. */
     private readonly idle: () => boolean,
+    private readonly clock: Clock = realClock,
   ) {}
 
   complete(store: JobStore, job: Job, action: StoreAction): Promise<Completion> {
@@ -66,16 +68,16 @@ export class Completer {
       // 100. Anything another job may wait for (a group moving on, a retry) keeps the short window.
       const long = this.loaded && job.groupKey === null && action.type === 'ack';
       const windowMs = long ? this.flushMs * LOADED_WINDOW : this.flushMs;
-      const due = performance.now() + windowMs;
+      const due = this.clock.now() + windowMs;
       if (this.timer && this.timerDue <= due) return;
-      if (this.timer) clearTimeout(this.timer);
+      this.clock.clearTimeout(this.timer);
       this.timerDue = due;
-      this.timer = setTimeout(() => this.flushNow(), windowMs);
+      this.timer = this.clock.setTimeout(() => this.flushNow(), windowMs);
     });
   }
 
   private flushNow(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     let flushed = 0;
     for (const buf of this.buffers.values()) flushed += buf.pending.length;
@@ -115,7 +117,7 @@ export class Completer {
         lastError = err;
         // Only a connection failure is worth retrying; anything else would fail the same way again.
         if (!isConnectionError(err)) break;
-        await new Promise((r) => setTimeout(r, 100 * 2 ** i));
+        await new Promise<void>((r) => this.clock.setTimeout(r, 100 * 2 ** i));
       }
     }
     this.onError(lastError, `completer:${context}`);

@@ -1,6 +1,7 @@
 import { isDatabaseUnavailable } from '../core/connection-errors.js';
 import type { Job } from '../types.js';
 import { BackoffTimer } from './backoff-timer.js';
+import { every, realClock, type Clock, type TimerHandle } from './clock.js';
 import type { WorkerEventEmitter } from './events.js';
 import type { ResolvedQueue } from './queue-options.js';
 import { QueueState, type Claimed, type FetchTarget } from './queue-state.js';
@@ -30,7 +31,7 @@ const MAX_CLAIM = 1_000;
 /**
  * Longest wait between claims while they keep failing, unless twice the poll interval is longer: how late,
  * at worst, a worker that hears no wake-up notices that the database is back. A worker is to resume
- * within 5 s of the database's return (RELIABILITY.md, crash-restart); at one attempt per 2 s a long
+ * within 5 s of the database's return (after a crash or restart); at one attempt per 2 s a long
  * outage still costs each worker next to nothing.
  */
 const CLAIM_BACKOFF_MAX_MS = 2_000;
@@ -38,16 +39,47 @@ const CLAIM_BACKOFF_MAX_MS = 2_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * The one process-level fetcher (design guide: one fetcher fills free slots). Per queue it claims, in one
- * statement, the free slots plus a prefetch sized to the queue's recent throughput, so that a finished
- * handler's slot is refilled from memory at once while the next claim is already on its way: claims
- * overlap handler runs instead of alternating with them. A queue is asked again only when it may have
- * more work: after a NOTIFY for it, on each poll tick (polling is the floor), when its last claim filled
+ * The fetcher's mode:
+ * - `STOPPED`   not started, or stopped: no timer of its own pending, no claim on its way
+ * - `IDLE`      started, no pass running: the next reason to claim (a wake-up, a poll tick, a freed slot,
+ *               a due time) starts one at once
+ * - `CLAIMING`  a pass runs: it starts buffered jobs in free slots, then claims, one queue after the other,
+ *               for each queue that may have jobs and has room. `again`: something asked for a pass while
+ *               this one ran (a freed slot, a mark), so it goes round once more instead of ending.
+ *               `afterWait`: the pass was started by a wake-up that ended a backoff wait.
+ * - `WAITING`   a claim failed because the database is unavailable: no claim starts until the backoff
+ *               timer calls back, or, when `wakeEnds`, a wake-up from LISTEN ends the wait early (it came
+ *               over a live connection). Not after a pass started that way failed too: a stream of
+ *               NOTIFYs while only claims fail (their connections cut, the listener's not) would otherwise
+ *               set the pace.
+ * - `STOPPING`  stop() was called while a pass ran; the pass ends at its next step, then `STOPPED`
+ */
+type FetcherMode =
+  | { readonly name: 'STOPPED' }
+  | { readonly name: 'IDLE' }
+  | { readonly name: 'CLAIMING'; again: boolean; readonly afterWait: boolean }
+  | { readonly name: 'WAITING'; readonly wakeEnds: boolean }
+  | { readonly name: 'STOPPING' };
+
+const TRANSITIONS: Readonly<Record<FetcherMode['name'], readonly FetcherMode['name'][]>> = {
+  STOPPED: ['IDLE'],
+  IDLE: ['CLAIMING', 'STOPPED'],
+  CLAIMING: ['IDLE', 'WAITING', 'STOPPING'],
+  WAITING: ['CLAIMING', 'STOPPED'],
+  STOPPING: ['STOPPED'],
+};
+
+/**
+ * The one process-level fetcher: one fetcher fills free slots. Per queue it claims, in one statement,
+ * the free slots plus a prefetch sized to the queue's recent throughput, so that a finished handler's
+ * slot is refilled from memory at once while the next claim is already on its way: claims overlap
+ * handler runs instead of alternating with them. A queue is asked again only when it may have more work
+ * (QueueMode): after a NOTIFY for it, on each poll tick (polling is the floor), when its last claim filled
  * its limit, or when a job scheduled for later falls due. A claim that comes back short says when the
  * queue's earliest such job (delayed, retrying after a backoff, or whose lease runs out) is due, and this
  * worker's own retries and snoozes say so too: a timer wakes the queue then, so delayed jobs and retries
- * start on time rather than at the next poll. Runs are serialized; wake-ups that arrive during a run
- * coalesce into one more run. Prefetched jobs are leased like running ones: a buffered job older than
+ * start on time rather than at the next poll. Passes are serialized; wake-ups that arrive during a pass
+ * coalesce into one more pass. Prefetched jobs are leased like running ones: a buffered job older than
  * half its lease is given back, and so is the whole buffer at shutdown.
  *
  * With several queues, the slots are shared (SlotShares): a queue below its share of them claims jobs for
@@ -57,40 +89,43 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  *
  * When a claim fails because the database is unavailable (down, restarting, read-only), claims back off
  * exponentially (BackoffTimer, from min(pollIntervalMs, 1 s) up to CLAIM_BACKOFF_MAX_MS or twice
- * pollIntervalMs, whichever is larger) and nothing else starts one early: not the poll timer, not a freed slot. Only a wake-up from LISTEN (a NOTIFY, or the LISTEN connection coming back)
- * ends a wait early, since it shows the database answers again.
+ * pollIntervalMs, whichever is larger) and nothing else starts one early: not the poll timer, not a freed
+ * slot. Only a wake-up from LISTEN (a NOTIFY, or the LISTEN connection coming back) ends a wait early,
+ * since it shows the database answers again. Any other claim failure (a statement error on one queue)
+ * gets one prompt retry and does not hold up the other queues.
+ *
+ * Invariants (transitions are asserted against TRANSITIONS and QUEUE_TRANSITIONS, the second invariant
+ * whenever a pass ends):
+ * - A pass runs exactly in modes CLAIMING and STOPPING (`pass` holds it until it has settled).
+ * - At most one queue is CLAIMING or CLAIMING_WOKEN, and only during a pass; between passes every queue
+ *   is MAYBE_MORE or DRAINED.
+ * - A wake-up is never lost: a queue woken during its claim (CLAIMING_WOKEN) is asked again, whatever
+ *   the claim brought back; only a short claim with no wake-up meanwhile makes a queue DRAINED.
+ * - A DRAINED queue is claimed from again only after a mark: a wake-up, a poll tick, its due timer, a
+ *   grouped job's outcome (askAgain), or the retry after a failed statement.
+ * - WAITING: the backoff timer is pending and nothing but it (or a wake-up, when `wakeEnds`) starts a
+ *   claim; queues stay marked meanwhile, so the pass it starts claims them.
+ * - STOPPED and STOPPING: no timer of the fetcher's is pending (poll, retry, due, backoff) and no job is
+ *   dispatched; once stop() has resolved, no job is buffered and every release has been written.
  */
 export class Fetcher {
   private readonly states: QueueState[];
   private readonly byName = new Map<string, QueueState>();
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = true;
-  private pollTimer: NodeJS.Timeout | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  /** Paces claims while they fail; waiting = no claim starts until it calls back (or a wake-up ends it). */
+  private mode: FetcherMode = { name: 'STOPPED' };
+  /** The pass running, in modes CLAIMING and STOPPING. */
+  private pass: Promise<void> | undefined;
+  private stopPolling: (() => void) | undefined;
+  /** Marks every queue once more after a claim failed with a statement error. */
+  private retryTimer: TimerHandle | undefined;
+  /** Paces claims while they fail (mode WAITING). */
   private readonly backoff: BackoffTimer;
-  /**
-   * Whether a wake-up may end the current wait. Not after a claim started that way failed too: otherwise
-   * a stream of NOTIFYs while only claims fail (their connections cut, the listener's not) would set
-   * the pace again.
-   */
-  private wakeEndsBackoff = false;
-  /** The next run was started by a wake-up that ended a wait. */
-  private earlyRetry = false;
   private next = 0;
   private readonly releases = new Set<Promise<void>>();
   /** With more than one queue: who gets the next free slot, and how many jobs a queue may claim ahead. */
   private readonly shares: SlotShares | undefined;
-  private readonly hasWork = (i: number): boolean => {
-    const s = this.states[i]!;
-    return s.buffer.length > 0 || s.maybeMore || this.shares!.running(i) > 0;
-  };
+  private readonly hasWork = (i: number): boolean => this.states[i]!.wanting || this.shares!.running(i) > 0;
   /** Jobs of the queue wait in memory or may be claimable: it wants slots (see SlotShares.joined). */
-  private readonly wanting = (i: number): boolean => {
-    const s = this.states[i]!;
-    return s.buffer.length > 0 || s.maybeMore;
-  };
+  private readonly wanting = (i: number): boolean => this.states[i]!.wanting;
   private readonly canStart = (i: number): boolean => {
     const s = this.states[i]!;
     return s.buffer.length > 0 && this.slots.free(s.target.queue) > 0;
@@ -103,6 +138,7 @@ export class Fetcher {
     private readonly pollIntervalMs: number,
     private readonly hooks: FetcherHooks,
     private readonly events: WorkerEventEmitter,
+    private readonly clock: Clock = realClock,
   ) {
     this.states = targets.map((t, i) => new QueueState(t, i));
     if (targets.length > 1)
@@ -114,18 +150,43 @@ export class Fetcher {
     this.backoff = new BackoffTimer(
       Math.min(pollIntervalMs, 1_000),
       Math.max(CLAIM_BACKOFF_MAX_MS, 2 * pollIntervalMs),
-      () => this.schedule(),
+      () => this.waitEnded(false),
+      clock,
     );
   }
 
+  /** The fetcher's mode (see FetcherMode): for tests and diagnostics. */
+  get modeName(): FetcherMode['name'] {
+    return this.mode.name;
+  }
+
+  /** A queue's mode (see QueueMode): for tests and diagnostics. */
+  queueMode(queue: string): QueueState['mode'] | undefined {
+    return this.byName.get(queue)?.mode;
+  }
+
+  private get stopped(): boolean {
+    return this.mode.name === 'STOPPED' || this.mode.name === 'STOPPING';
+  }
+
+  private setMode(next: FetcherMode): void {
+    if (!TRANSITIONS[this.mode.name].includes(next.name))
+      throw new Error(`fetcher: cannot go from ${this.mode.name} to ${next.name}`);
+    if (next.name !== 'CLAIMING' && next.name !== 'STOPPING')
+      for (const s of this.states)
+        if (s.mode === 'CLAIMING' || s.mode === 'CLAIMING_WOKEN')
+          throw new Error(`fetcher: queue ${s.target.queue.name} is ${s.mode} outside a pass`);
+    this.mode = next;
+  }
+
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.pollTimer = setInterval(() => {
+    if (this.mode.name !== 'STOPPED') return;
+    this.setMode({ name: 'IDLE' });
+    this.stopPolling = every(this.clock, this.pollIntervalMs, () => {
       this.releaseStale();
       this.mark(null);
       this.schedule();
-    }, this.pollIntervalMs);
+    });
     this.mark(null);
     this.schedule();
   }
@@ -135,12 +196,19 @@ export class Fetcher {
    * and every buffered job has been given back.
    */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.pollTimer) clearInterval(this.pollTimer);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    for (const s of this.states) clearTimeout(s.dueTimer);
+    const m = this.mode.name;
+    if (m === 'IDLE' || m === 'WAITING') this.setMode({ name: 'STOPPED' });
+    else if (m === 'CLAIMING') this.setMode({ name: 'STOPPING' });
+    this.stopPolling?.();
+    this.stopPolling = undefined;
+    this.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    for (const s of this.states) {
+      this.clock.clearTimeout(s.due?.timer);
+      s.due = undefined;
+    }
     this.backoff.cancel();
-    await this.running;
+    await this.pass;
     for (const s of this.states) this.giveBack(s, s.buffer.splice(0));
     while (this.releases.size > 0) await Promise.all([...this.releases]);
   }
@@ -154,13 +222,15 @@ export class Fetcher {
 
   /**
    * A hint from LISTEN that `queue` (or every queue, for null: the connection was (re)established) may
-   * have claimable jobs. It came over a live connection, so it also ends a wait after failed claims.
+   * have claimable jobs. It came over a live connection, so it also ends a wait after failed claims
+   * (unless that wait follows a pass a wake-up started: see FetcherMode).
    */
   wake(queue: string | null): void {
     this.mark(queue);
-    if (this.backoff.waiting && this.wakeEndsBackoff) {
+    if (this.mode.name === 'WAITING' && this.mode.wakeEnds) {
       this.backoff.cancel();
-      this.earlyRetry = true;
+      this.waitEnded(true);
+      return;
     }
     this.schedule();
   }
@@ -184,23 +254,21 @@ export class Fetcher {
     if (!s || this.stopped || !(ms >= 0)) return;
     // A millisecond late rather than early: a claim that runs a moment before the job is due misses it.
     const delay = Math.min(Math.ceil(ms) + 1, MAX_TIMER_MS);
-    const at = performance.now() + delay;
-    if (s.dueTimer !== undefined && s.dueAt <= at) return;
-    clearTimeout(s.dueTimer);
-    s.dueAt = at;
-    s.dueTimer = setTimeout(() => {
-      s.dueTimer = undefined;
-      s.dueAt = Infinity;
+    const at = this.clock.now() + delay;
+    if (s.due && s.due.at <= at) return;
+    this.clock.clearTimeout(s.due?.timer);
+    const timer = this.clock.setTimeout(() => {
+      s.due = undefined;
       this.askAgain(queue);
     }, delay);
+    s.due = { timer, at };
   }
 
   private mark(queue: string | null): void {
     for (const s of this.states) {
       if (queue !== null && s.target.queue.name !== queue) continue;
-      if (this.shares && !this.wanting(s.index)) this.shares.joined(s.index, this.wanting);
-      s.maybeMore = true;
-      s.wakes++;
+      if (this.shares && !s.wanting) this.shares.joined(s.index, this.wanting);
+      s.mark();
     }
   }
 
@@ -212,21 +280,39 @@ export class Fetcher {
   slotFreed(queue: string, ranMs?: number): void {
     if (ranMs !== undefined) {
       const s = this.byName.get(queue);
-      s?.completed(performance.now());
+      s?.completed(this.clock.now());
       if (s) this.shares?.finished(s.index, ranMs);
     }
     this.drainBuffers();
     this.schedule();
   }
 
+  /** Something may be claimable or startable: start a pass, or have the running one go round again. */
   private schedule(): void {
-    // While backing off, the marks stay set and the backoff's callback claims them.
-    if (this.stopped || this.backoff.waiting) return;
-    if (this.running) {
-      this.again = true;
-      return;
+    switch (this.mode.name) {
+      case 'IDLE':
+        return this.startPass(false);
+      case 'CLAIMING':
+        this.mode.again = true;
+        return;
+      default:
+        // STOPPED, STOPPING; or WAITING: the marks stay set and the backoff's callback claims them.
+        return;
     }
-    this.running = this.loop().finally(() => (this.running = undefined));
+  }
+
+  /** The wait after failed claims is over: by its timer, or cut short by a wake-up (`early`). */
+  private waitEnded(early: boolean): void {
+    if (this.mode.name !== 'WAITING') return;
+    this.startPass(early);
+  }
+
+  private startPass(afterWait: boolean): void {
+    this.setMode({ name: 'CLAIMING', again: false, afterWait });
+    const pass = this.runPass(afterWait).finally(() => {
+      if (this.pass === pass) this.pass = undefined;
+    });
+    this.pass = pass;
   }
 
   /**
@@ -251,63 +337,84 @@ export class Fetcher {
     }
   }
 
-  private async loop(): Promise<void> {
-    const early = this.earlyRetry;
-    this.earlyRetry = false;
-    do {
-      this.again = false;
-      this.drainBuffers();
-      // Round-robin the queue asked first, so no queue's claims always wait for the others'.
-      const n = this.states.length;
-      const start = this.next++ % n;
-      for (let i = 0; i < n && !this.stopped; i++) {
-        const s = this.states[(start + i) % n]!;
-        if (!s.maybeMore || !this.slots.open(s.target.queue)) continue;
-        // Slots to claim for: the free ones, or, while other queues hold them, the queue's share of them
-        // (they start as slots free up, before other queues' prefetched jobs; see drainBuffers).
-        this.shares?.update(this.hasWork);
-        const room = Math.max(this.slots.free(s.target.queue), this.shares?.owed(s.index) ?? 0);
-        const target = s.prefetchTarget(performance.now());
-        const want = room + target - s.buffer.length;
-        // Top up only when the buffer does not cover those slots or has run down to half its target: one
-        // claim of many jobs costs far less than many claims of a few.
-        if (want <= 0 || (s.buffer.length >= room && s.buffer.length > target / 2)) continue;
-        const limit = Math.min(want, MAX_CLAIM);
-        const wakesBefore = s.wakes;
-        try {
-          const { batches, nextDueMs } = await this.claim(s.target, limit);
-          this.backoff.succeeded();
-          if (nextDueMs !== null) this.dueIn(s.target.queue.name, nextDueMs);
-          // Fewer than asked: the queue looked empty to this claim. A wake-up that arrived meanwhile (its
-          // job may have committed after our snapshot) keeps the queue marked, so it is asked again.
-          if (batches.length < limit && s.wakes === wakesBefore) s.maybeMore = false;
-          const at = performance.now();
-          for (const batch of batches) s.buffer.push({ batch, at });
-          if (this.stopped) break;
-          this.drainBuffers();
-        } catch (error) {
-          this.events.emit('error', { error, context: `fetcher:claim:${s.target.queue.name}` });
-          if (this.stopped) return;
-          if (isDatabaseUnavailable(error)) {
-            // The queue stays marked: the backoff's callback claims it again.
-            this.wakeEndsBackoff = !early;
-            this.backoff.failed();
-          } else {
-            // Any other failure (a statement error on one queue) gets one prompt retry and does not hold
-            // up the other queues' claims.
-            this.retryTimer ??= setTimeout(
-              () => {
-                this.retryTimer = undefined;
-                this.mark(null);
-                this.schedule();
-              },
-              Math.min(this.pollIntervalMs, 1_000),
-            );
-          }
+  /** One pass (mode CLAIMING); ends in IDLE, WAITING, or (stop() was called) STOPPED. */
+  private async runPass(afterWait: boolean): Promise<void> {
+    try {
+      for (;;) {
+        if (this.mode.name !== 'CLAIMING') return;
+        this.mode.again = false;
+        const outcome = await this.claimRound();
+        // Re-read: stop() may have changed the mode while a claim was on its way.
+        const mode = this.mode as FetcherMode;
+        if (mode.name !== 'CLAIMING') return;
+        if (outcome === 'unavailable') {
+          this.setMode({ name: 'WAITING', wakeEnds: !afterWait });
+          this.backoff.failed();
           return;
         }
+        if (outcome === 'failed' || !mode.again) return this.setMode({ name: 'IDLE' });
       }
-    } while (this.again && !this.stopped);
+    } catch (error) {
+      // A bug (a hook that threw): reported, and the next reason to claim starts a pass again.
+      this.events.emit('error', { error, context: 'fetcher' });
+      if (this.mode.name === 'CLAIMING') this.setMode({ name: 'IDLE' });
+    } finally {
+      if (this.mode.name === 'STOPPING') this.setMode({ name: 'STOPPED' });
+    }
+  }
+
+  /**
+   * Starts buffered jobs, then claims for each queue that may have jobs and has room, the queue asked
+   * first taking turns. Stops at the first failed claim.
+   */
+  private async claimRound(): Promise<'done' | 'unavailable' | 'failed'> {
+    this.drainBuffers();
+    // Round-robin the queue asked first, so no queue's claims always wait for the others'.
+    const n = this.states.length;
+    const start = this.next++ % n;
+    for (let i = 0; i < n && !this.stopped; i++) {
+      const s = this.states[(start + i) % n]!;
+      if (s.mode !== 'MAYBE_MORE' || !this.slots.open(s.target.queue)) continue;
+      // Slots to claim for: the free ones, or, while other queues hold them, the queue's share of them
+      // (they start as slots free up, before other queues' prefetched jobs; see drainBuffers).
+      this.shares?.update(this.hasWork);
+      const room = Math.max(this.slots.free(s.target.queue), this.shares?.owed(s.index) ?? 0);
+      const target = s.prefetchTarget(this.clock.now());
+      const want = room + target - s.buffer.length;
+      // Top up only when the buffer does not cover those slots or has run down to half its target: one
+      // claim of many jobs costs far less than many claims of a few.
+      if (want <= 0 || (s.buffer.length >= room && s.buffer.length > target / 2)) continue;
+      const limit = Math.min(want, MAX_CLAIM);
+      s.claimStarted();
+      let got: { batches: Job[][]; nextDueMs: number | null };
+      try {
+        got = await this.claim(s.target, limit);
+      } catch (error) {
+        s.claimFailed();
+        this.events.emit('error', { error, context: `fetcher:claim:${s.target.queue.name}` });
+        if (this.stopped) return 'failed';
+        // The pass waits (runPass); the queue stays marked, so the pass after the wait claims it again.
+        if (isDatabaseUnavailable(error)) return 'unavailable';
+        this.retryTimer ??= this.clock.setTimeout(
+          () => {
+            this.retryTimer = undefined;
+            this.mark(null);
+            this.schedule();
+          },
+          Math.min(this.pollIntervalMs, 1_000),
+        );
+        return 'failed';
+      }
+      this.backoff.succeeded();
+      // Fewer than asked: the queue looked empty to this claim (see QueueState.claimEnded).
+      s.claimEnded(got.batches.length < limit);
+      if (got.nextDueMs !== null) this.dueIn(s.target.queue.name, got.nextDueMs);
+      const at = this.clock.now();
+      for (const batch of got.batches) s.buffer.push({ batch, at });
+      if (this.stopped) break;
+      this.drainBuffers();
+    }
+    return 'done';
   }
 
   private async claim(
@@ -329,7 +436,7 @@ export class Fetcher {
 
   /** Gives back buffered jobs that have waited half their lease (handlers slowed down since the claim). */
   private releaseStale(): void {
-    const now = performance.now();
+    const now = this.clock.now();
     for (const s of this.states) {
       const limit = s.target.queue.leaseMs / 2;
       const stale = s.buffer.filter((b) => now - b.at > limit);

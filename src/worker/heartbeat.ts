@@ -1,8 +1,9 @@
 import type { JobStore } from '../store/job-store.js';
 import type { Job } from '../types.js';
+import { every, realClock, type Clock } from './clock.js';
 import type { WorkerEventEmitter } from './events.js';
 import type { JobController } from './abort.js';
-import { JobAbortError } from './executor.js';
+import { JobAbortError } from './runner.js';
 import type { ResolvedQueue } from './queue-options.js';
 
 /** One running handler invocation: a single job, or a batch in batched mode. */
@@ -14,7 +15,7 @@ export interface Running {
   controller: JobController;
   /**
    * When the run's jobs were claimed, and per job id when its lease was last extended (the map is created
-   * by the first extension), on the monotonic clock (`performance.now()`), so a host clock that jumps
+   * by the first extension), on the worker's monotonic clock (Clock.now), so a host clock that jumps
    * cannot make a lease look older or younger.
    */
   claimedAt: number;
@@ -38,22 +39,23 @@ export function confirmLease(r: Running, id: string, now: number): void {
  * lease can run out, so a worker cut off from the database never keeps working on a job someone else owns.
  */
 export class LeaseHeartbeat {
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: (() => void) | undefined;
   private busy = false;
 
   constructor(
     private readonly running: () => Iterable<Running>,
     private readonly intervalMs: number,
     private readonly events: WorkerEventEmitter,
+    private readonly clock: Clock = realClock,
   ) {}
 
   start(): void {
-    this.timer ??= setInterval(() => void this.beat(), this.intervalMs);
+    this.cancelTimer ??= every(this.clock, this.intervalMs, () => void this.beat());
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
   }
 
   async beat(): Promise<void> {
@@ -90,7 +92,7 @@ export class LeaseHeartbeat {
         jobs.push(j);
       }
     }
-    const now = performance.now();
+    const now = this.clock.now();
     try {
       const updates = await store.extendLeases(
         jobs.map((j) => ({ id: j.id, attempts: j.attempts })),
@@ -118,7 +120,7 @@ export class LeaseHeartbeat {
 
   /** Aborts runs whose lease could expire before the next beat (10% margin): they will be redelivered anyway. */
   private abortStale(list: Running[], message: string): void {
-    const now = performance.now();
+    const now = this.clock.now();
     for (const r of list) {
       if (r.controller.aborted) continue;
       const oldest = Math.min(...r.jobs.map((j) => confirmedAt(r, j.id)));

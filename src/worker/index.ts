@@ -2,7 +2,7 @@ export { Worker, createWorker } from './worker.js';
 export type { WorkerOptions, CronSchedule } from './options.js';
 export type { QueueConfig, JobContext, BatchContext, BatchResult, ErrorInfo } from './queue-options.js';
 export { WorkerEventEmitter, type WorkerEvents, type WorkerEventName } from './events.js';
-export { JobAbortError, type AbortReason } from './executor.js';
+export { JobAbortError, type AbortReason } from './runner.js';
 export { SchemaQueue, defineQueue } from './define-queue.js';
 export { outcomes, isOutcome, describeError, type Outcome } from '../core/outcome.js';
 export {

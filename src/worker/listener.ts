@@ -29,7 +29,7 @@ const MAX_RECONNECT_DELAY_MS = 5_000;
  * `pg_listening_channels()` on the LISTEN connection with a timeout; a failure, a timeout or a missing
  * channel drops the connection and reconnects with exponential backoff. After every (re)connect it wakes
  * the fetcher, since notifications sent while it was away are lost. It also checks the notify triggers
- * and recreates any that went missing (seed 001 trigger health check and repair).
+ * and recreates any that went missing (the trigger health check and repair).
  */
 export class Listener {
   private conn: DedicatedConnection | undefined;

@@ -39,9 +39,9 @@ export interface MaintenanceOptions {
  * Leader-only housekeeping. One worker per schema is elected by holding a session advisory lock on a
  * dedicated connection; if that worker dies, its connection closes, the lock is freed and another worker
  * takes over at its next tick. Each tick the leader:
- * 1. releases the jobs of workers silent past the dead-worker threshold (seed 003);
+ * 1. releases the jobs of workers silent past the dead-worker threshold;
  * 2. stale recovery tier 2: jobs claimed longer than `staleMaxAgeMs` ago go to the dead-letter table;
- * 3. stale recovery tier 1: expired leases with attempts left go back to retry now (seed 001);
+ * 3. stale recovery tier 1: expired leases with attempts left go back to retry now;
  * 4. jobs whose lease expired on their final attempt go to the dead-letter table (reapExhausted);
  * 5. now and then, groups are recomputed to correct drift (refreshGroups);
  * 6. a job or group table whose dead rows pile up (autovacuum off, or behind) is vacuumed.

@@ -1,14 +1,14 @@
 import { hostname } from 'node:os';
 import type { Executor } from '../db/executor.js';
 import { workerHeartbeat, workerRegister, workerUnregister } from '../db/queries/worker.js';
-import { observeClockOffset } from '../db/rows.js';
+import type { ClockOffset } from '../db/rows.js';
 import type { WorkerEventEmitter } from './events.js';
 
 /** Host clock ahead of (positive) or behind the database by more than this: a warning event per heartbeat. */
 const CLOCK_SKEW_WARNING_MS = 60_000;
 
 /**
- * The worker's row in `_workers` (seed 003 consumers table): registered on start, heartbeat every
+ * The worker's row in `_workers` (the table of live consumers): registered on start, heartbeat every
  * `intervalMs`, removed on stop. A worker found evicted (presumed dead while it was merely slow) registers
  * again; the jobs it held were released, and its late writes on them are fenced off once reclaimed.
  */
@@ -24,11 +24,13 @@ export class WorkerRegistry {
     private readonly queues: readonly string[],
     private readonly intervalMs: number,
     private readonly events: WorkerEventEmitter,
+    /** Where the measured offset of the host clock goes: the worker's stores read job status with it. */
+    private readonly clockOffset: ClockOffset,
   ) {}
 
   async start(): Promise<void> {
     await this.register();
-    // Measure the host clock against the database's before the first claim (see observeClockOffset).
+    // Measure the host clock against the database's before the first claim (see ClockOffset).
     await this.beat();
     this.timer ??= setInterval(() => void this.beat(), this.intervalMs);
   }
@@ -50,7 +52,7 @@ export class WorkerRegistry {
       // Database time is the only clock the queue uses; a skewed host clock only misleads logs and
       // handler code, but is worth a warning (compared at the midpoint of the round trip).
       const skewMs = Math.round((sent + Date.now()) / 2 - dbNow.getTime());
-      observeClockOffset(skewMs);
+      this.clockOffset.observe(skewMs);
       if (Math.abs(skewMs) > CLOCK_SKEW_WARNING_MS) {
         this.events.emit('worker:clock-skew', { workerId: this.workerId, skewMs });
       }

@@ -1,8 +1,10 @@
 import { canOpenDedicated, openReservedPool, type ReservedPool } from '../db/dedicated.js';
 import type { Executor } from '../db/executor.js';
+import { ClockOffset } from '../db/rows.js';
 import type { JobStore } from '../store/job-store.js';
 import type { Job } from '../types.js';
 import { JobController } from './abort.js';
+import { realClock, type Clock } from './clock.js';
 import { Completer } from './completer.js';
 import { CronScheduler } from './cron.js';
 import { WorkerEventEmitter, type WorkerEventName, type WorkerEvents } from './events.js';
@@ -13,7 +15,7 @@ import {
   type HandlerWrapper,
   type RunEnv,
   type RunOutcome,
-} from './executor.js';
+} from './runner.js';
 import { Fetcher } from './fetcher.js';
 import type { Claimed, FetchTarget } from './queue-state.js';
 import { confirmLease, LeaseHeartbeat, type Running } from './heartbeat.js';
@@ -37,6 +39,10 @@ const MAX_PENDING_WRITES = 5_000;
 export class Worker<P extends Record<string, unknown> = Record<string, unknown>> {
   readonly id: string;
   private readonly o: ResolvedOptions;
+  /** Time for the fetcher, completer and heartbeat (and the lease ages they compare). */
+  private readonly clock: Clock = realClock;
+  /** The host clock against the database's, measured by the registry heartbeat. */
+  private readonly clockOffset = new ClockOffset();
   private readonly emitter = new WorkerEventEmitter();
   private readonly running = new Map<number, Running>();
   private readonly perQueue = new Map<string, number>();
@@ -82,15 +88,17 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     this.control = this.reserve?.db ?? arbiter.db;
     // Claims go through the reserved connections too: they are control traffic that handlers must not
     // starve, and they run there with generic plans.
+    // The stores share this worker's measurement of the host clock against the database's (registry).
     for (const queue of this.o.queues) {
       const store = arbiter.store(queue.name);
-      this.stores.set(queue.name, this.reserve ? store.using(this.control) : store);
+      this.stores.set(queue.name, store.using(this.reserve ? this.control : store.db, this.clockOffset));
     }
     this.targets = this.o.queues.map((queue) => ({ queue, store: this.stores.get(queue.name)! }));
     this.completer = new Completer(
       this.o.completionFlushMs,
       (error, context) => this.emitter.emit('error', { error, context }),
       () => this.running.size === 0 && this.fetcher.buffered === 0,
+      this.clock,
     );
     this.fetcher = new Fetcher(
       this.targets,
@@ -107,12 +115,14 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
         release: (target, jobs) => this.release(target.store, jobs).then(() => undefined),
       },
       this.emitter,
+      this.clock,
     );
     const minLease = Math.min(...this.o.queues.map((q) => q.leaseMs));
     this.heartbeat = new LeaseHeartbeat(
       () => this.running.values(),
       Math.max(10, Math.floor(minLease / 3)),
       this.emitter,
+      this.clock,
     );
     const queueNames = this.o.queues.map((q) => q.name);
     this.registry = new WorkerRegistry(
@@ -122,6 +132,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       queueNames,
       this.o.heartbeatIntervalMs,
       this.emitter,
+      this.clockOffset,
     );
     if (this.o.listen && canOpenDedicated(arbiter.db, this.o.connectionString)) {
       this.listener = new Listener({
@@ -411,7 +422,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
    * count against `maxPendingWrites`, and shutdown waits for them.
    */
   private async execute(runId: number, run: Running): Promise<void> {
-    const started = performance.now();
+    const started = this.clock.now();
     let decisions: RunOutcome[] = [];
     try {
       decisions = run.queue.batchHandler
@@ -420,7 +431,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     } catch (error) {
       this.emitter.emit('error', { error, context: `execute:${run.queue.name}` });
     }
-    const durationMs = performance.now() - started;
+    const durationMs = this.clock.now() - started;
     this.pendingWrites += decisions.length;
     this.running.delete(runId);
     this.perQueue.set(run.queue.name, (this.perQueue.get(run.queue.name) ?? 1) - 1);
@@ -473,7 +484,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     const ok = await store.extendLease({ id: job.id, attempts: job.attempts }, leaseMs);
     if (ok)
       for (const r of this.running.values())
-        if (r.jobs.includes(job)) confirmLease(r, job.id, performance.now());
+        if (r.jobs.includes(job)) confirmLease(r, job.id, this.clock.now());
     return ok;
   }
 }

@@ -7,6 +7,8 @@ import { untilBlockedBy, useTestDb } from '../support/db.js';
 const t = useTestDb({ poolSize: 45 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Lets other racers' callbacks run (one event-loop turn): interleaves without waiting for time. */
+const turn = () => new Promise((r) => setImmediate(r));
 
 /** Runs `claimers` loops until the queue table is empty (bounded by 60 s). */
 async function drain<T>(
@@ -23,7 +25,7 @@ async function drain<T>(
         if (jobs.length === 0) {
           const { rows } = await t.pool.query(`SELECT count(*)::int AS n FROM "${t.schema}"."${q.name}"`);
           if (rows[0].n === 0) return;
-          await sleep(2);
+          await turn();
           continue;
         }
         for (const j of jobs) await onJob(j);
@@ -63,7 +65,7 @@ describe('concurrent claims', () => {
       if (inFlight.has(j.groupKey!)) violations++;
       inFlight.set(j.groupKey!, j.id);
       order.set(j.groupKey!, [...(order.get(j.groupKey!) ?? []), j.payload.n]);
-      await sleep(Math.random() * 3);
+      for (let k = Math.floor(Math.random() * 4); k > 0; k--) await turn();
       inFlight.delete(j.groupKey!);
       expect(await q.ack(j)).toBe(1);
     });
@@ -115,7 +117,7 @@ describe('concurrent claims', () => {
       while (!stop) {
         const [j] = await q.claim();
         if (!j) {
-          await sleep(1);
+          await turn();
           continue;
         }
         claimedIds.push(j.id);
@@ -172,17 +174,18 @@ describe('concurrent claims', () => {
     const q = await t.arbiter.createQueue<{ i: number }>('r_aggressive');
     await q.enqueueMany(Array.from({ length: 50 }, (_, i) => ({ payload: { i } })));
     const accepted = new Map<string, number>();
-    let idle = 0;
+    const left = async () =>
+      (await t.pool.query(`SELECT count(*)::int AS n FROM "${t.schema}".r_aggressive`)).rows[0].n as number;
     await Promise.all(
       Array.from({ length: 20 }, async () => {
-        while (idle < 60) {
+        for (;;) {
           const [j] = await q.claim({ leaseMs: 100 });
           if (!j) {
-            idle++;
-            await sleep(5);
+            // Done once every job is acked; until then a lease held elsewhere may still run out.
+            if ((await left()) === 0) return;
+            await turn();
             continue;
           }
-          idle = 0;
           await sleep(50);
           if ((await q.ack(j)) === 1) accepted.set(j.id, (accepted.get(j.id) ?? 0) + 1);
         }
@@ -212,12 +215,12 @@ describe('concurrent claims', () => {
       for (;;) {
         const { rows } = await t.pool.query(`SELECT count(*)::int AS n FROM "${t.schema}".r_reclaim`);
         if (rows[0].n === 0) break;
-        await sleep(110);
+        // Whoever holds it has stopped: it becomes claimable once its lease runs out (database time).
         const [j] = await q.claim({ leaseMs: 100 });
         if (j) {
           const n = await q.ack(j);
           accepted += n;
-        }
+        } else await turn();
       }
       expect(accepted).toBe(1);
     }

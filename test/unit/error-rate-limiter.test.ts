@@ -1,8 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorRateLimiter, WorkerEventEmitter, type WorkerEvents } from '../../src/worker/events.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type ErrorEvent = WorkerEvents['error'];
+
+// Fake timers (performance.now included): time moves only when a test advances it.
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('error rate limiter', () => {
   it('emits the first error of a context at once, then one summary per interval with the count left out', async () => {
@@ -12,7 +19,9 @@ describe('error rate limiter', () => {
     expect(out).toHaveLength(1);
     expect((out[0]!.error as Error).message).toBe('e0');
     expect(out[0]!.suppressed).toBeUndefined();
-    await sleep(300);
+    vi.advanceTimersByTime(199);
+    expect(out).toHaveLength(1);
+    vi.advanceTimersByTime(101);
     expect(out).toHaveLength(2);
     expect((out[1]!.error as Error).message).toBe('e49'); // the latest
     expect(out[1]!.suppressed).toBe(48); // e1…e48 left out
@@ -33,7 +42,7 @@ describe('error rate limiter', () => {
     const out: ErrorEvent[] = [];
     const limiter = new ErrorRateLimiter(50, (e) => out.push(e));
     limiter.report({ error: 1, context: 'a' });
-    await sleep(120);
+    vi.advanceTimersByTime(120);
     limiter.report({ error: 2, context: 'a' });
     expect(out.map((e) => e.error)).toEqual([1, 2]);
     limiter.flush();
@@ -42,15 +51,15 @@ describe('error rate limiter', () => {
   it('a steady stream yields one event per interval', async () => {
     const out: ErrorEvent[] = [];
     const limiter = new ErrorRateLimiter(100, (e) => out.push(e));
-    const until = performance.now() + 550;
     let sent = 0;
-    while (performance.now() < until) {
+    for (let ms = 0; ms < 550; ms += 5) {
       limiter.report({ error: sent++, context: 'a' });
-      await sleep(5);
+      vi.advanceTimersByTime(5);
     }
     limiter.flush();
-    expect(out.length).toBeGreaterThanOrEqual(4);
-    expect(out.length).toBeLessThanOrEqual(8);
+    // The first at once, one at each of the five interval ends, and the flush's.
+    expect(out.length).toBeGreaterThanOrEqual(6);
+    expect(out.length).toBeLessThanOrEqual(7);
     expect(out.reduce((n, e) => n + 1 + (e.suppressed ?? 0), 0)).toBe(sent);
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Executor } from '../../src/db/executor.js';
+import { ClockOffset } from '../../src/db/rows.js';
 import { WorkerEventEmitter } from '../../src/worker/events.js';
 import { WorkerRegistry } from '../../src/worker/registry.js';
 
@@ -26,6 +27,7 @@ describe('worker registry heartbeat', () => {
       ['q'],
       1_000,
       events,
+      new ClockOffset(),
     );
     await behind.beat();
     expect(skews).toHaveLength(1);
@@ -37,6 +39,7 @@ describe('worker registry heartbeat', () => {
       ['q'],
       1_000,
       events,
+      new ClockOffset(),
     );
     await inSync.beat();
     expect(skews).toHaveLength(1);
@@ -53,8 +56,41 @@ describe('worker registry heartbeat', () => {
       ['q'],
       1_000,
       events,
+      new ClockOffset(),
     );
     await registry.beat();
     expect(contexts).toEqual(['registry:evicted']);
+  });
+
+  it("each worker keeps its own measurement of the host clock: one worker's skew is no other's", async () => {
+    const events = new WorkerEventEmitter();
+    const skewed = new ClockOffset();
+    const other = new ClockOffset();
+    const a = new WorkerRegistry(
+      fakeDb([{ alive: true, now: new Date(Date.now() - 120_000) }]),
+      's',
+      'wa',
+      ['q'],
+      1_000,
+      events,
+      skewed,
+    );
+    const b = new WorkerRegistry(
+      fakeDb([{ alive: true, now: new Date() }]),
+      's',
+      'wb',
+      ['q'],
+      1_000,
+      events,
+      other,
+    );
+    await a.beat();
+    await b.beat();
+    // The host is 2 minutes ahead of a's database: a reads database time 2 minutes back; b does not.
+    expect(Date.now() - skewed.databaseNow(NaN)).toBeGreaterThan(119_000);
+    expect(Math.abs(Date.now() - other.databaseNow(NaN))).toBeLessThan(1_000);
+    // Never earlier than a time the database itself wrote.
+    const written = Date.now();
+    expect(skewed.databaseNow(written)).toBe(written);
   });
 });

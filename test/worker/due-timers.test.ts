@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/index.js';
 import { useTestDb } from '../support/db.js';
-import { sleep, SLOW_POLL_MS as SLOW_POLL, startWorker, stopAll, waitFor } from './helpers.js';
+import { SLOW_POLL_MS as SLOW_POLL, startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
 afterEach(stopAll);
@@ -34,7 +34,10 @@ describe('due-time wake-ups', () => {
   it('delayed jobs start when due, in due order, however they were enqueued', async () => {
     const q = await t.arbiter.createQueue<{ n: number }>('due_delayed');
     const starts = await recordStarts('due_delayed');
-    await sleep(200); // the worker's first claim has found the queue empty
+    // A probe job run: the worker's claims have found the queue empty since.
+    await q.enqueue({ n: 0 });
+    await waitFor(() => starts.length === 1, 'the probe job');
+    starts.length = 0;
     // The latest first: each later enqueue brings the earliest due time forward.
     const due = new Map<number, number>();
     for (const [n, delayMs] of [
@@ -49,7 +52,13 @@ describe('due-time wake-ups', () => {
     const grouped = (await q.enqueue({ n: 4 }, { delayMs: 1_200, groupKey: 'g' }))!;
     due.set(4, grouped.runAt.getTime());
     await waitFor(() => starts.length === 4, 'every delayed job', WITHIN);
-    expect(starts.map((s) => s.n)).toEqual([1, 2, 4, 3]);
+    // In due order: a job due later never starts while one due earlier still waits, unless that one
+    // was due too by then (a wake-up late on a loaded machine claims both at once, in id order).
+    const at = new Map(starts.map((s) => [s.n, s.at]));
+    for (const [a, dueA] of due)
+      for (const [b, dueB] of due)
+        if (dueA < dueB && at.get(b)! < at.get(a)!)
+          expect(at.get(b)!, `job ${b} started before job ${a}, due earlier`).toBeGreaterThanOrEqual(dueA);
     // Never before its time (the database and this process share the host's clock).
     for (const s of starts) expect(s.at, `job ${s.n}`).toBeGreaterThanOrEqual(due.get(s.n)!);
   });
@@ -91,7 +100,7 @@ describe('due-time wake-ups', () => {
   it('a queue with a batch handler wakes for its delayed jobs too', async () => {
     const q = await t.arbiter.createQueue<{ n: number }>('due_batched');
     const batches: number[][] = [];
-    await startWorker(t.arbiter, {
+    const w = await startWorker(t.arbiter, {
       pollIntervalMs: SLOW_POLL,
       queues: {
         due_batched: {
@@ -102,7 +111,11 @@ describe('due-time wake-ups', () => {
         },
       },
     });
-    await sleep(200);
+    // A probe job run: the worker's claims have found the queue empty since.
+    await q.enqueue({ n: 0 });
+    await waitFor(() => batches.flat().includes(0), 'the probe job');
+    batches.length = 0;
+    expect(w.prefetchedCount).toBe(0);
     await q.enqueueMany([
       { payload: { n: 1 }, delayMs: 500 },
       { payload: { n: 2 }, delayMs: 500 },
@@ -114,11 +127,21 @@ describe('due-time wake-ups', () => {
 
   it('a paused queue is not woken by its due times, and runs them once resumed', async () => {
     const q = await t.arbiter.createQueue<{ n: number }>('due_paused');
-    const starts = await recordStarts('due_paused');
+    const witness = await t.arbiter.createQueue<{ n: number }>('due_paused_witness');
+    const starts: Start[] = [];
+    const record = async (job: Job<{ n: number }>) => void starts.push({ n: job.payload.n, at: Date.now() });
+    await startWorker(t.arbiter, {
+      pollIntervalMs: SLOW_POLL,
+      queues: { due_paused: { handler: record }, due_paused_witness: { handler: record } },
+    });
     await t.arbiter.pauseQueue('due_paused');
     await q.enqueue({ n: 1 }, { delayMs: 300 });
-    await sleep(800);
-    expect(starts).toEqual([]);
+    // A job of another queue of the same worker due later: once it has run, the paused job's due time
+    // has passed too, and its wake-up found nothing to claim.
+    await witness.enqueue({ n: 2 }, { delayMs: 600 });
+    await waitFor(() => starts.length > 0, 'the witness job', WITHIN);
+    expect(starts.map((s) => s.n)).toEqual([2]);
+    starts.length = 0;
     await t.arbiter.resumeQueue('due_paused');
     await waitFor(() => starts.length === 1, 'the job after resume', WITHIN);
   });

@@ -8,7 +8,7 @@ import { isConnectionError } from '../../src/core/connection-errors.js';
 import { Arbiter, type Job } from '../../src/index.js';
 import type { Worker } from '../../src/worker/index.js';
 import { useOwnDatabase, useTestDb } from '../support/db.js';
-import { sleep, startWorker, stopAll, waitFor } from './helpers.js';
+import { startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
 const own = useOwnDatabase(t, 'arbiter_failover');
@@ -105,8 +105,10 @@ describe('failover and outage: error events are rate-limited and the worker resu
 
     await t.pool.query(`ALTER DATABASE "${DB}" SET default_transaction_read_only = on`);
     await terminateSessions();
-    const windowMs = 3_500;
-    await sleep(windowMs);
+    // The fault lasts until the limiter has summed up suppressed errors three times (about 3 s).
+    const from = performance.now();
+    await waitFor(() => errors.filter((e) => e.suppressed > 0).length >= 3, 'three summaries', 20_000);
+    const windowMs = performance.now() - from;
     const during = errors.splice(0);
     const figures = checkRateLimited(during, windowMs);
     // The writes were refused as read-only (or the sessions were cut), nothing else.
@@ -135,10 +137,13 @@ describe('failover and outage: error events are rate-limited and the worker resu
 
     await t.pool.query(`ALTER DATABASE "${DB}" ALLOW_CONNECTIONS false`);
     await terminateSessions();
-    const windowMs = 3_500;
+    // The outage lasts until the limiter has summed up suppressed errors three times (about 3 s).
+    const from = performance.now();
+    let windowMs: number;
     try {
-      await sleep(windowMs);
+      await waitFor(() => errors.filter((e) => e.suppressed > 0).length >= 3, 'three summaries', 20_000);
     } finally {
+      windowMs = performance.now() - from;
       await t.pool.query(`ALTER DATABASE "${DB}" ALLOW_CONNECTIONS true`);
     }
     const back = performance.now();

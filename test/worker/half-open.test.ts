@@ -2,7 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/index.js';
 import { databaseUrl, useTestDb } from '../support/db.js';
 import { startProxy, type Proxy } from '../support/proxy.js';
-import { sleep, startWorker, stopAll, waitFor } from './helpers.js';
+import { startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
 
@@ -27,7 +27,8 @@ describe('half-open LISTEN connection', () => {
       queues: { halfopen: { handler: async (job: Job<{ n: number }>) => void done.push(job.payload.n) } },
     });
     w.on('listener:reconnected', () => reconnected.push(Date.now()));
-    await sleep(300);
+    // LISTEN is issued before the listener's pid is known.
+    await waitFor(() => w.listenerPid !== null, 'listening through the proxy');
     await q.enqueue({ n: 1 });
     await waitFor(() => done.includes(1), 'notified through the proxy', 4_000);
 
@@ -36,8 +37,8 @@ describe('half-open LISTEN connection', () => {
     const t0 = Date.now();
     await waitFor(() => reconnected.length > 0, 'reconnected', 3_000);
     expect(reconnected[0]! - t0).toBeLessThan(1_000);
+    await waitFor(() => w.listenerPid !== null, 'listening on the new connection');
     expect(w.listenerPid).not.toBe(before);
-    await sleep(100);
     await q.enqueue({ n: 2 });
     await waitFor(() => done.includes(2), 'notified on the new connection', 4_000);
   });

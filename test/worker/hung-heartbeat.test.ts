@@ -2,7 +2,7 @@
 // run on past its lease: the heartbeat aborts it before the lease can expire, as it does when extensions fail.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Arbiter, type Job } from '../../src/index.js';
-import type { JobAbortError } from '../../src/worker/executor.js';
+import type { JobAbortError } from '../../src/worker/runner.js';
 import { databaseUrl, useTestDb } from '../support/db.js';
 import { startProxy, type Proxy } from '../support/proxy.js';
 import { startWorker, stopAll, waitFor } from './helpers.js';

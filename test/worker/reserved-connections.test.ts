@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Arbiter, type Job } from '../../src/index.js';
 import type { Worker } from '../../src/worker/index.js';
 import { databaseUrl, useTestDb } from '../support/db.js';
-import { count, sleep, startWorker, stopAll, waitFor } from './helpers.js';
+import { count, startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
 const LEASE_MS = 1_000;
@@ -29,6 +29,25 @@ afterAll(async () => {
 });
 
 /**
+ * Waits until the lease of job `id` of `queue` has been extended to more than `ms` past its claim
+ * (database time): the heartbeat kept it alive that long. Read through the test's own pool.
+ */
+async function extendedPast(queue: string, id: string, ms: number): Promise<void> {
+  await waitFor(
+    async () =>
+      (await count(
+        t.pool,
+        t.schema,
+        queue,
+        `id = ${BigInt(id)} AND leased_until > claimed_at + interval '${ms} ms'`,
+      )) === 1,
+    `job ${id}'s lease extended past ${ms} ms`,
+    30_000,
+    50,
+  );
+}
+
+/**
  * Samples, from a connection of its own, whether any claimed job of `queue` has a lease that has run out
  * (`leased_until <= now()`, database time) or was claimed more than once. Stop it to get the worst seen.
  */
@@ -37,24 +56,37 @@ function leaseMonitor(client: pg.Client, queue: string) {
   let reclaimed = 0;
   let stopped = false;
   let failure: unknown;
+  // Sampled every 25 ms until stopped (waitFor is the suite's polling loop).
   const loop = (async () => {
-    while (!stopped && failure === undefined) {
-      const { rows } = await client.query<{ expired: number; reclaimed: number }>(
-        `SELECT count(*) FILTER (WHERE leased_until IS NOT NULL AND leased_until <= now())::int AS expired,
-                count(*) FILTER (WHERE attempts > 1)::int AS reclaimed
-         FROM "${t.schema}"."${queue}"`,
-      );
-      expired = Math.max(expired, rows[0]!.expired);
-      reclaimed = Math.max(reclaimed, rows[0]!.reclaimed);
-      await sleep(25);
-    }
+    await waitFor(
+      async () => {
+        if (stopped) return true;
+        try {
+          const { rows } = await client.query<{ expired: number; reclaimed: number }>(
+            `SELECT count(*) FILTER (WHERE leased_until IS NOT NULL AND leased_until <= now())::int AS expired,
+                    count(*) FILTER (WHERE attempts > 1)::int AS reclaimed
+             FROM "${t.schema}"."${queue}"`,
+          );
+          expired = Math.max(expired, rows[0]!.expired);
+          reclaimed = Math.max(reclaimed, rows[0]!.reclaimed);
+          return false;
+        } catch (err) {
+          failure = err;
+          return true;
+        }
+      },
+      'the monitor stopped',
+      10 * 60_000,
+      25,
+    );
   })().catch((err: unknown) => (failure = err));
-  return async () => {
+  const stop = async () => {
     stopped = true;
     await loop;
     if (failure !== undefined) throw failure;
     return { expired, reclaimed };
   };
+  return Object.assign(stop, { expiredSoFar: () => expired });
 }
 
 function watch(w: Worker) {
@@ -103,7 +135,8 @@ describe('reserved connections (pool exhaustion)', () => {
             handler: async (job: Job<{ n: number }>) => {
               const client = await pool.connect();
               try {
-                await sleep(holdMs);
+                // Held until the heartbeat has carried the lease through several lease periods.
+                await extendedPast(name, job.id, holdMs);
                 await client.query(
                   `INSERT INTO "${t.schema}".exec_log (job_id, attempt, queue) VALUES ($1, $2, $3)`,
                   [job.id, job.attempts, name],
@@ -141,6 +174,8 @@ describe('reserved connections (pool exhaustion)', () => {
       const jobs = 4;
       const stopMonitor = leaseMonitor(await t.connect(), name);
       const started: string[] = [];
+      let finish!: () => void;
+      const finished = new Promise<void>((r) => (finish = r));
       const w = await startWorker(arbiter, {
         concurrency: jobs,
         queues: {
@@ -148,7 +183,7 @@ describe('reserved connections (pool exhaustion)', () => {
             leaseMs: LEASE_MS,
             handler: async (job: Job<{ n: number }>) => {
               started.push(job.id);
-              await sleep(3 * LEASE_MS);
+              await finished;
             },
           },
         },
@@ -162,6 +197,9 @@ describe('reserved connections (pool exhaustion)', () => {
       try {
         while (pool.totalCount < POOL_SIZE || pool.idleCount > 0) held.push(await pool.connect());
         expect(pool.idleCount).toBe(0);
+        // Running jobs keep their leases: carried through several lease periods while the pool is held.
+        for (const id of started) await extendedPast(name, id, 3 * LEASE_MS);
+        finish();
         const heldAt = Date.now();
         // Acked while the pool is still exhausted: the jobs are gone, seen from another connection.
         await waitFor(
@@ -191,6 +229,8 @@ describe('reserved connections (pool exhaustion)', () => {
       const q = await arbiter.createQueue<{ n: number }>(name);
       const stopMonitor = leaseMonitor(await t.connect(), name);
       let started = 0;
+      let finish!: () => void;
+      const finished = new Promise<void>((r) => (finish = r));
       await startWorker(arbiter, {
         concurrency: 2,
         reservedConnections: 0,
@@ -199,7 +239,7 @@ describe('reserved connections (pool exhaustion)', () => {
             leaseMs: LEASE_MS,
             handler: async () => {
               started++;
-              await sleep(3 * LEASE_MS);
+              await finished;
             },
           },
         },
@@ -213,12 +253,13 @@ describe('reserved connections (pool exhaustion)', () => {
       const grabber = (async () => {
         while (grabbing) {
           if (pool.totalCount < POOL_SIZE || pool.idleCount > 0) held.push(await pool.connect());
-          else await sleep(1);
+          else await new Promise((r) => setImmediate(r));
         }
       })();
       try {
-        await sleep(4 * LEASE_MS);
+        await waitFor(() => stopMonitor.expiredSoFar() > 0, 'a lease run out', 10 * LEASE_MS);
       } finally {
+        finish();
         grabbing = false;
         await grabber;
         for (const c of held) c.release();

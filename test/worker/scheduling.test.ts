@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/index.js';
 import { useTestDb } from '../support/db.js';
-import { count, sleep, startWorker, stopAll, waitFor } from './helpers.js';
+import { count, startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
 afterEach(stopAll);
@@ -14,12 +14,16 @@ describe('slots and ordering', () => {
     let maxTotal = 0;
     const perQueue = { conc_a: 0, conc_b: 0 };
     const maxPerQueue = { conc_a: 0, conc_b: 0 };
+    // Handlers hold their slots until every slot has been taken once; from then on they run freely.
+    let full!: () => void;
+    const filled = new Promise<void>((r) => (full = r));
     const handler = (name: 'conc_a' | 'conc_b') => async () => {
       running++;
       perQueue[name]++;
       maxTotal = Math.max(maxTotal, running);
       maxPerQueue[name] = Math.max(maxPerQueue[name], perQueue[name]);
-      await sleep(30);
+      if (running === 5) full();
+      await filled;
       running--;
       perQueue[name]--;
     };

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/index.js';
 import { useTestDb } from '../support/db.js';
-import { count, sleep, startWorker, stopAll, waitFor } from './helpers.js';
+import { count, startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
 afterEach(stopAll);
@@ -11,13 +11,15 @@ describe('graceful shutdown', () => {
     const q = await t.arbiter.createQueue<{ n: number }>('drain');
     const finished: number[] = [];
     let started = 0;
+    let finish!: () => void;
+    const running = new Promise<void>((r) => (finish = r));
     const w = await startWorker(t.arbiter, {
       concurrency: 2,
       queues: {
         drain: {
           handler: async (job: Job<{ n: number }>) => {
             started++;
-            await sleep(300);
+            await running;
             finished.push(job.payload.n);
           },
         },
@@ -26,7 +28,16 @@ describe('graceful shutdown', () => {
     await q.enqueueMany([1, 2].map((n) => ({ payload: { n } })));
     await waitFor(() => started === 2, 'both running');
     await q.enqueueMany([3, 4].map((n) => ({ payload: { n } })));
-    await w.stop();
+    let stopped = false;
+    const stopping = w.stop().then(() => (stopped = true));
+    // stop() waits for the running handlers: it has not resolved while they run.
+    await waitFor(
+      async () => (await count(t.pool, t.schema, '_workers', `id = '${w.id}'`)) === 1,
+      'registered',
+    );
+    expect(stopped).toBe(false);
+    finish();
+    await stopping;
     expect(finished.sort()).toEqual([1, 2]);
     expect(started).toBe(2);
     // The two in-flight jobs were acked; the two queued ones were never claimed.
@@ -43,13 +54,15 @@ describe('graceful shutdown', () => {
     const q = await t.arbiter.createQueue<{ n: number }>('force');
     let reason: unknown;
     let started = false;
+    let finish!: () => void;
+    const running = new Promise<void>((r) => (finish = r));
     const w = await startWorker(t.arbiter, {
       queues: {
         force: {
           handler: async (_job: Job<{ n: number }>, ctx) => {
             ctx.signal.addEventListener('abort', () => (reason = ctx.signal.reason));
             started = true;
-            await sleep(3_000); // ignores the signal
+            await running; // ignores the signal
           },
         },
       },
@@ -71,6 +84,7 @@ describe('graceful shutdown', () => {
     // Claimable right away by anyone (its only attempt was refunded).
     expect(await q.claim()).toHaveLength(1);
     expect(await count(t.pool, t.schema, '_workers', `id = '${w.id}'`)).toBe(0);
+    finish();
   });
 });
 
@@ -85,7 +99,8 @@ describe('recurring jobs', () => {
     for (let i = 0; i < 3; i++) {
       await startWorker(t.arbiter, { cron, cronCheckIntervalMs: 50, queues: { ticks: { handler } } });
     }
-    await sleep(3_300);
+    // Three ticks handled (each fired by one of the three workers).
+    await waitFor(() => ticks.length >= 3, 'three ticks', 10_000);
     await stopAll();
     // A tick fired just before the stop may still be queued: count it too.
     const { rows } = await t.pool.query<{ tick: string }>(
@@ -123,7 +138,8 @@ describe('recurring jobs', () => {
       ],
       queues: { other: { handler: async () => undefined } },
     });
-    await sleep(2_600);
+    // Two ticks have passed once 'allow' has fired twice.
+    await waitFor(async () => (await count(t.pool, t.schema, 'nobody_allow')) >= 2, 'two ticks', 10_000);
     await stopAll();
     expect(await count(t.pool, t.schema, 'nobody_skip')).toBe(1);
     expect(await count(t.pool, t.schema, 'nobody_allow')).toBeGreaterThanOrEqual(2);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChildOutcome, Job } from '../../src/index.js';
 import { useTestDb } from '../support/db.js';
-import { count, sleep, startWorker, stopAll, waitFor } from './helpers.js';
+import { count, startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
 afterEach(stopAll);
@@ -121,7 +121,6 @@ describe('worker registry and dead workers', () => {
     const a = await startWorker(t.arbiter, { queues: { lead: { handler: async () => undefined } } });
     const b = await startWorker(t.arbiter, { queues: { lead: { handler: async () => undefined } } });
     await waitFor(() => a.isLeader || b.isLeader, 'a leader');
-    await sleep(400);
     expect([a.isLeader, b.isLeader].filter(Boolean)).toHaveLength(1);
     const [leader, other] = a.isLeader ? [a, b] : [b, a];
     await leader.stop();

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/index.js';
 import { notifyChannel } from '../../src/worker/index.js';
 import { useTestDb } from '../support/db.js';
-import { sleep, startWorker, stopAll, waitFor } from './helpers.js';
+import { startWorker, stopAll, waitFor } from './helpers.js';
 
 // Concurrent single enqueues are coalesced into shared statements that, under load, skip the insert
 // trigger's NOTIFY (it serializes commits) and wake workers from the client after commit instead.
@@ -27,7 +27,10 @@ describe('wake-ups of coalesced single enqueues', () => {
       concurrency: 8,
       queues: { wc_burst: { handler: async (job: Job<{ n: number }>) => void done.add(job.payload.n) } },
     });
-    await sleep(200); // the worker's first poll has happened; from now on only wake-ups bring jobs
+    // A probe job run: the worker's first claim is behind it; from now on only wake-ups bring jobs.
+    await q.enqueue({ n: -1 });
+    await waitFor(() => done.has(-1), 'the probe job');
+    done.delete(-1);
     for (let round = 0; round < 3; round++) {
       let next = round * 400;
       const end = next + 400;
@@ -50,11 +53,14 @@ describe('wake-ups of coalesced single enqueues', () => {
     const got: string[] = [];
     listener.on('notification', (m) => got.push(m.payload ?? ''));
     await listener.query(`LISTEN "${notifyChannel(t.schema)}"`);
+    // Each enqueue waits for its own notification before the next: five lone statements.
     for (let n = 0; n < 5; n++) {
       await q.enqueue({ n });
-      await sleep(30);
+      await waitFor(() => got.filter((p) => p === 'wc_lone').length === n + 1, `notification ${n + 1}`);
     }
-    await sleep(100);
+    // No more than one each: a sentinel NOTIFY sent after them arrives after any of theirs.
+    await t.pool.query('SELECT pg_notify($1, $2)', [notifyChannel(t.schema), 'sentinel']);
+    await waitFor(() => got.includes('sentinel'), 'the sentinel notification');
     expect(got.filter((p) => p === 'wc_lone')).toHaveLength(5);
   });
 });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/index.js';
 import { notifyChannel } from '../../src/worker/index.js';
 import { useTestDb } from '../support/db.js';
-import { count, sleep, SLOW_POLL_MS as SLOW_POLL, startWorker, stopAll, waitFor } from './helpers.js';
+import { count, SLOW_POLL_MS as SLOW_POLL, startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
 afterEach(stopAll);
@@ -10,8 +10,25 @@ afterEach(stopAll);
 // Polling is slowed (SLOW_POLL_MS), so a job handled within a couple of seconds was woken by NOTIFY (or by
 // the listener's own wake-up after a reconnect), not found by a poll.
 
-async function idle(ms = 300) {
-  await sleep(ms);
+/**
+ * Waits until the worker has run a probe job of `queue`: its claims have found the queue empty since, so
+ * from here only a wake-up brings it a job before the next (slow) poll.
+ */
+async function idle(q: { enqueue(p: { n: number }): Promise<unknown> }, done: number[]) {
+  await q.enqueue({ n: -1 });
+  await waitFor(() => done.includes(-1), 'the probe job');
+  done.splice(done.indexOf(-1), 1);
+}
+
+/**
+ * Waits until every notification sent before this call has reached `got`: a sentinel NOTIFY on the same
+ * channel is delivered after them (notifications arrive in commit order).
+ */
+async function delivered(got: string[]) {
+  const sentinel = `sentinel-${Math.random()}`;
+  await t.pool.query('SELECT pg_notify($1, $2)', [notifyChannel(t.schema), sentinel]);
+  await waitFor(() => got.includes(sentinel), 'the sentinel notification');
+  got.splice(got.indexOf(sentinel), 1);
 }
 
 describe('wake-ups', () => {
@@ -22,7 +39,7 @@ describe('wake-ups', () => {
       pollIntervalMs: SLOW_POLL,
       queues: { wake: { handler: async (job: Job<{ n: number }>) => void done.push(job.payload.n) } },
     });
-    await idle();
+    await idle(q, done);
     await q.enqueue({ n: 1 });
     await waitFor(() => done.length === 1, 'notified job', 4_000);
   });
@@ -31,14 +48,21 @@ describe('wake-ups', () => {
     const q = await t.arbiter.createQueue<{ n: number }>('wake_resume');
     await t.arbiter.pauseQueue('wake_resume');
     const done: number[] = [];
+    const witness = await t.arbiter.createQueue<{ n: number }>('wake_resume_witness');
     await startWorker(t.arbiter, {
       pollIntervalMs: SLOW_POLL,
-      queues: { wake_resume: { handler: async (job: Job<{ n: number }>) => void done.push(job.payload.n) } },
+      queues: {
+        wake_resume: { handler: async (job: Job<{ n: number }>) => void done.push(job.payload.n) },
+        wake_resume_witness: { handler: async (job: Job<{ n: number }>) => void done.push(job.payload.n) },
+      },
     });
-    // The insert's own wake-up arrives while the queue is paused: the claim it starts finds nothing.
+    // The insert's own wake-up arrives while the queue is paused: the claim it starts finds nothing. A
+    // witness job on another queue, notified after it, has run by the time that claim is behind us.
     await q.enqueue({ n: 1 });
-    await idle(500);
-    expect(done).toEqual([]);
+    await witness.enqueue({ n: 0 });
+    await waitFor(() => done.includes(0), 'the witness job');
+    expect(done).toEqual([0]);
+    done.length = 0;
     expect(await t.arbiter.resumeQueue('wake_resume')).toBe(true);
     await waitFor(() => done.length === 1, 'job claimed after resume', 4_000);
     expect(await t.arbiter.resumeQueue('no_such_queue')).toBe(false);
@@ -64,19 +88,19 @@ describe('wake-ups', () => {
     listener.on('notification', (m) => got.push(m.payload ?? ''));
     await listener.query(`LISTEN "${notifyChannel(t.schema)}"`);
     await q.enqueueMany(Array.from({ length: 200 }, (_, n) => ({ payload: { n } })));
-    await sleep(200);
+    await delivered(got);
     expect(got).toEqual(['coalesce']);
     got.length = 0;
     await t.arbiter.db.transaction(async (tx) => {
       for (let n = 0; n < 20; n++) await q.enqueue({ n }, { tx });
     });
-    await sleep(200);
+    await delivered(got);
     expect(got).toEqual(['coalesce']);
     // Claims and lease extensions are not transitions to ready: they notify nothing.
     got.length = 0;
     const claimed = await q.claim({ limit: 5 });
     await q.extendLeases(claimed, 10_000);
-    await sleep(200);
+    await delivered(got);
     expect(got).toEqual([]);
   });
 
@@ -97,7 +121,7 @@ describe('wake-ups', () => {
       async () => (await count(t.pool, 'pg_catalog', 'pg_trigger', `tgname = 'repair_notify_ins'`)) === 1,
       'trigger back',
     );
-    await idle();
+    await idle(q, done);
     await q.enqueue({ n: 1 });
     await waitFor(() => done.length === 1, 'woken through the repaired trigger', 4_000);
   });
@@ -114,13 +138,13 @@ describe('wake-ups', () => {
     for (let trial = 1; trial <= 5; trial++) {
       const pid = await waitFor(() => w.listenerPid, 'listener connected');
       await t.pool.query('SELECT pg_terminate_backend($1)', [pid]);
-      // Enqueued while the listener is down: the wake-up after reconnecting finds it.
-      await sleep(100);
+      // Enqueued once the worker has seen the connection die (likely before it is back): the wake-up
+      // after reconnecting finds it.
+      await waitFor(() => w.listenerPid !== pid, 'the listener connection gone', 4_000);
       await q.enqueue({ n: trial * 10 });
       await waitFor(() => done.includes(trial * 10), `job after kill #${trial}`, 4_000);
+      // The pid is set once LISTEN has been issued on the new connection: NOTIFY works on it.
       await waitFor(() => w.listenerPid !== null && w.listenerPid !== pid, 'new connection', 4_000);
-      // And NOTIFY works on the new connection.
-      await idle(100);
       await q.enqueue({ n: trial * 10 + 1 });
       await waitFor(() => done.includes(trial * 10 + 1), `notified job after kill #${trial}`, 4_000);
     }
