@@ -183,6 +183,7 @@ describe.skipIf(!bouncer)(`through PgBouncer in transaction mode${skipReason}`, 
     const done: number[] = [];
     const worker = await startWorker(arbiter, {
       connectionString: databaseUrl(),
+      reservedConnections: 0,
       pollIntervalMs: 60_000, // only NOTIFY can wake it in time
       queues: { direct: { handler: async (job: Job<{ n: number }>) => void done.push(job.payload.n) } },
     });
