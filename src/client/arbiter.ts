@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { validateQueueName, validateSchemaName } from '../core/identifiers.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../core/payload.js';
-import { checkOptions, intInRange } from '../core/validate.js';
+import { checkOptions, intInRange, optionalBool } from '../core/validate.js';
 import type { Executor } from '../db/executor.js';
 import { currentVersion, migrate, pendingMigrationSql, type MigrateResult } from '../db/migrate.js';
 import { PoolExecutor, createPool, toExecutor, type ExecutorSource } from '../db/pg-executor.js';
@@ -37,6 +37,12 @@ export interface ArbiterOptions {
   poolSize?: number;
   /** How long to wait for a new connection when Arbiter creates the pool, in ms. Default 10,000. */
   connectTimeoutMs?: number;
+  /**
+   * false: never name (prepare) statements, on this Arbiter's connections and on the clients passed as
+   * `tx`. For PgBouncer in transaction mode before 1.21 or without `max_prepared_statements`
+   * (docs/production.md#pgbouncer). Default true.
+   */
+  preparedStatements?: boolean;
 }
 
 const OPTION_KEYS = [
@@ -47,6 +53,7 @@ const OPTION_KEYS = [
   'maxPayloadBytes',
   'poolSize',
   'connectTimeoutMs',
+  'preparedStatements',
 ] as const;
 
 /** Jobs inserted by one statement (see Arbiter.onEnqueued). */
@@ -80,6 +87,7 @@ export class Arbiter {
       );
     }
     this.schema = validateSchemaName(o.schema ?? 'arbiter', 'options.schema');
+    const preparedStatements = optionalBool(o.preparedStatements, 'options.preparedStatements', true);
     this.maxPayloadBytes =
       o.maxPayloadBytes === undefined
         ? DEFAULT_MAX_PAYLOAD_BYTES
@@ -99,14 +107,14 @@ export class Arbiter {
           ? 10_000
           : intInRange(o.connectTimeoutMs, 'options.connectTimeoutMs', 1, 600_000);
       this.ownedPool = createPool(o.connectionString, size, connectTimeoutMs);
-      this.db = new PoolExecutor(this.ownedPool);
+      this.db = new PoolExecutor(this.ownedPool, { preparedStatements });
     } else {
       for (const key of ['poolSize', 'connectTimeoutMs'] as const) {
         if (o[key] !== undefined) {
           throw new ValidationError(`options.${key}`, o[key], 'only applies with connectionString');
         }
       }
-      this.db = toExecutor((o.pool ?? o.executor)!);
+      this.db = toExecutor((o.pool ?? o.executor)!, { preparedStatements });
     }
     this.schemaCheck = new SchemaCheck(this.db, this.schema);
   }

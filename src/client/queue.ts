@@ -71,11 +71,16 @@ export class Queue<T = unknown> {
 
   /** The same queue, with every operation sent through `source` (e.g. the caller's transaction). */
   using(source: ExecutorSource): Queue<T> {
-    return new Queue<T>({ ...this.ctx, db: toExecutor(source) });
+    return new Queue<T>({ ...this.ctx, db: toExecutor(source, this.executorOptions()) });
   }
 
   private storeFor(tx?: ExecutorSource): JobStore {
-    return tx === undefined ? this.store : this.store.using(toExecutor(tx));
+    return tx === undefined ? this.store : this.store.using(toExecutor(tx, this.executorOptions()));
+  }
+
+  /** A pg client given as `tx` is used as the Arbiter's own connections are (prepared statements or not). */
+  protected executorOptions(): { preparedStatements: boolean } {
+    return { preparedStatements: this.ctx.db.preparedStatements !== false };
   }
 
   protected job(row: JobRow): Job<T> {

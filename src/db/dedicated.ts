@@ -177,5 +177,8 @@ export function openReservedPool(
     ]);
     clearTimeout(timer);
   };
-  return { db: new PoolExecutor(pool), close: () => (closing ??= close()) };
+  return {
+    db: new PoolExecutor(pool, { preparedStatements: db.preparedStatements !== false }),
+    close: () => (closing ??= close()),
+  };
 }

@@ -19,4 +19,9 @@ export interface Executor {
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
   /** True when this executor is bound to one connection (the caller's transaction). */
   readonly pinned?: boolean;
+  /**
+   * false: `name` is ignored, every statement is sent unnamed (PgBouncer in transaction mode before
+   * 1.21, or without `max_prepared_statements`, cannot keep named statements). Default true.
+   */
+  readonly preparedStatements?: boolean;
 }

@@ -39,13 +39,25 @@ async function run<R>(
   return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
 }
 
+/** Options of the pg executors. */
+export interface PgExecutorOptions {
+  /** false: send every statement unnamed, never prepared per connection (see Executor). Default true. */
+  preparedStatements?: boolean;
+}
+
 /** Executor over a pg Pool: every query takes a pooled connection; transactions pin one. */
 export class PoolExecutor implements Executor {
   readonly pinned = false;
-  constructor(readonly pool: pg.Pool) {}
+  readonly preparedStatements: boolean;
+  constructor(
+    readonly pool: pg.Pool,
+    options: PgExecutorOptions = {},
+  ) {
+    this.preparedStatements = options.preparedStatements !== false;
+  }
 
   query<R>(text: string, values?: readonly unknown[], name?: string): Promise<QueryResult<R>> {
-    return run<R>(this.pool, text, values, name);
+    return run<R>(this.pool, text, values, this.preparedStatements ? name : undefined);
   }
 
   async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
@@ -59,7 +71,7 @@ export class PoolExecutor implements Executor {
     try {
       await client.query('BEGIN');
       try {
-        const result = await fn(new ClientExecutor(client, true));
+        const result = await fn(new ClientExecutor(client, true, this));
         await client.query('COMMIT');
         return result;
       } catch (err) {
@@ -115,14 +127,18 @@ function isBroken(err: unknown): boolean {
  */
 export class ClientExecutor implements Executor {
   readonly pinned = true;
+  readonly preparedStatements: boolean;
   private savepoint = 0;
   constructor(
     readonly client: pg.PoolClient | pg.Client,
     private inTransaction = false,
-  ) {}
+    options: PgExecutorOptions = {},
+  ) {
+    this.preparedStatements = options.preparedStatements !== false;
+  }
 
   query<R>(text: string, values?: readonly unknown[], name?: string): Promise<QueryResult<R>> {
-    return run<R>(this.client, text, values, name);
+    return run<R>(this.client, text, values, this.preparedStatements ? name : undefined);
   }
 
   async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
@@ -137,7 +153,7 @@ export class ClientExecutor implements Executor {
         if ((err as { code?: string }).code !== '25P01') throw err;
         await this.client.query('BEGIN');
         try {
-          const inner = new ClientExecutor(this.client, true);
+          const inner = new ClientExecutor(this.client, true, this);
           const result = await fn(inner);
           await this.client.query('COMMIT');
           return result;
@@ -163,12 +179,15 @@ export class ClientExecutor implements Executor {
 /** Where queries may be sent: an Executor, a pg Pool, or a pg client (e.g. inside the caller's transaction). */
 export type ExecutorSource = Executor | pg.Pool | pg.PoolClient | pg.Client;
 
-/** Accepts what users have at hand: our Executor, a pg Pool, or a pg client (e.g. inside their transaction). */
-export function toExecutor(source: ExecutorSource): Executor {
-  if (source instanceof pg.Pool) return new PoolExecutor(source);
+/**
+ * Accepts what users have at hand: our Executor, a pg Pool, or a pg client (e.g. inside their
+ * transaction). `options` apply to the executor made for a pg Pool or client.
+ */
+export function toExecutor(source: ExecutorSource, options: PgExecutorOptions = {}): Executor {
+  if (source instanceof pg.Pool) return new PoolExecutor(source, options);
   if (isExecutor(source)) return source;
   if (source && typeof (source as pg.Client).query === 'function')
-    return new ClientExecutor(source as pg.Client);
+    return new ClientExecutor(source as pg.Client, false, options);
   throw new ValidationError('executor', source, 'must be an Executor, a pg.Pool or a pg client');
 }
 

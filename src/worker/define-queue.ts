@@ -28,7 +28,7 @@ export class SchemaQueue<S extends StandardSchemaV1> extends Queue<InferInput<S>
   }
 
   override using(source: ExecutorSource): SchemaQueue<S> {
-    return new SchemaQueue<S>({ ...this.ctx, db: toExecutor(source) }, this.schema);
+    return new SchemaQueue<S>({ ...this.ctx, db: toExecutor(source, this.executorOptions()) }, this.schema);
   }
 
   private async check(payload: unknown, field: string): Promise<void> {
