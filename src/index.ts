@@ -16,6 +16,7 @@ export type { JobExplanation, WhyCode, WhyReason } from './admin/why.js';
 export type { Results } from './client/results.js';
 export { mergeChildOutcomes } from './core/child-results.js';
 export type { QueueInfo } from './db/queries/queue.js';
+export { DEFAULT_RETENTION, type Retention, type RetentionPatch } from './core/retention.js';
 export type { Executor, QueryResult } from './db/executor.js';
 export { PoolExecutor, ClientExecutor, toExecutor, type ExecutorSource } from './db/pg-executor.js';
 export { migrate, pendingMigrationSql, loadMigrations, type MigrateResult } from './db/migrate.js';
