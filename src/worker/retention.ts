@@ -1,11 +1,14 @@
 import type { Arbiter } from '../client/arbiter.js';
 import { effectiveRetention, type Retention } from '../core/retention.js';
 import {
+  deadLetterCountCut,
+  historyCountCut,
   pruneDeadLettersByAge,
-  pruneDeadLettersByCount,
+  pruneDeadLettersTo,
   pruneHistoryByAge,
-  pruneHistoryByCount,
+  pruneHistoryTo,
   retentionStored,
+  type CountCut,
 } from '../db/queries/retention.js';
 import { queueTables, type QueueTables } from '../db/sql.js';
 import type { Executor } from '../db/executor.js';
@@ -28,25 +31,53 @@ export interface PruneReport {
   count: number;
 }
 
-interface Step {
+/**
+ * One kind of pruning. `plan` reads what the limit means now (the age, or where the count limit cuts,
+ * null: nothing to do), once per round; `run` deletes one batch of what the plan covers.
+ */
+interface Step<Plan> {
   table: PrunedTable;
   reason: PruneReason;
-  limit: (r: Retention) => number | null;
-  run: (db: Executor, t: QueueTables, limit: number, batch: number) => Promise<number>;
+  limit(r: Retention): number | null;
+  plan(db: Executor, t: QueueTables, limit: number): Promise<Plan | null>;
+  // A method, so a step with a particular plan type fits a list of steps of unknown plans.
+  run(db: Executor, t: QueueTables, plan: Plan, batch: number): Promise<number>;
 }
 
+const byAge = async (_db: Executor, _t: QueueTables, maxAgeMs: number) => maxAgeMs;
+
 // Age first: it is the cheaper cut, and what it removes no longer counts against the count limit.
-const STEPS: readonly Step[] = [
-  { table: 'history', reason: 'age', limit: (r) => r.historyMaxAgeMs, run: pruneHistoryByAge },
-  { table: 'history', reason: 'count', limit: (r) => r.historyMaxCount, run: pruneHistoryByCount },
-  { table: 'dead-letters', reason: 'age', limit: (r) => r.deadLetterMaxAgeMs, run: pruneDeadLettersByAge },
+const STEPS: readonly Step<unknown>[] = [
+  { table: 'history', reason: 'age', limit: (r) => r.historyMaxAgeMs, plan: byAge, run: pruneHistoryByAge },
+  {
+    table: 'history',
+    reason: 'count',
+    limit: (r) => r.historyMaxCount,
+    plan: historyCountCut,
+    run: pruneHistoryTo,
+  } satisfies Step<CountCut>,
+  {
+    table: 'dead-letters',
+    reason: 'age',
+    limit: (r) => r.deadLetterMaxAgeMs,
+    plan: byAge,
+    run: pruneDeadLettersByAge,
+  },
   {
     table: 'dead-letters',
     reason: 'count',
     limit: (r) => r.deadLetterMaxCount,
-    run: pruneDeadLettersByCount,
-  },
+    plan: deadLetterCountCut,
+    run: pruneDeadLettersTo,
+  } satisfies Step<CountCut>,
 ];
+
+/**
+ * Finding where a count limit cuts reads up to that many index entries, so a table found within its
+ * count limit is looked at again only after this long (a table over it, every round until it is not;
+ * a limit just changed, in the next round).
+ */
+export const COUNT_CHECK_INTERVAL_MS = 60_000;
 
 export interface RetentionPrunerOptions {
   arbiter: Arbiter;
@@ -65,6 +96,8 @@ export interface RetentionPrunerOptions {
  */
 export class RetentionPruner {
   private nextQueue: string | undefined;
+  /** When each queue's count limits were last found to remove nothing (performance.now()). */
+  private readonly countCheckedAt = new Map<string, number>();
   private readonly batchRows: number;
   private readonly roundRows: number;
 
@@ -88,25 +121,43 @@ export class RetentionPruner {
     const reports: PruneReport[] = [];
     let budget = this.roundRows;
     const dropped = new Set<string>();
+    const now = performance.now();
+    let current = '';
+    // A queue dropped since the list was read has no tables left: nothing to prune there.
+    const skipDropped = (err: unknown): null => {
+      if ((err as { code?: string }).code !== UNDEFINED_TABLE) throw err;
+      dropped.add(current);
+      return null;
+    };
     for (let i = 0; i < queues.length; i++) {
       const { name, retention } = queues[(start + i) % queues.length]!;
+      current = name;
       const limits = effectiveRetention(retention);
       const t = queueTables(arbiter.schema, name);
       for (const step of STEPS) {
         if (dropped.has(name)) break;
         const limit = step.limit(limits);
         if (limit === null) continue;
+        // Keyed by the limit too: a limit just changed is looked at in the next round.
+        const key = `${name}:${step.table}:${step.reason}:${limit}`;
+        if (
+          step.reason === 'count' &&
+          (this.countCheckedAt.get(key) ?? -Infinity) > now - COUNT_CHECK_INTERVAL_MS
+        )
+          continue;
         let count = 0;
-        while (budget > 0 && !stopped()) {
-          const n = await step.run(arbiter.db, t, limit, Math.min(this.batchRows, budget)).catch((err) => {
-            // Dropped since the list was read: nothing left to prune.
-            if ((err as { code?: string }).code !== UNDEFINED_TABLE) throw err;
-            dropped.add(name);
-            return 0;
-          });
-          count += n;
-          budget -= n;
-          if (n < Math.min(this.batchRows, budget + n)) break; // this step is done for now
+        const plan = await step.plan(arbiter.db, t, limit).catch(skipDropped);
+        while (plan !== null && budget > 0 && !stopped()) {
+          const asked = Math.min(this.batchRows, budget);
+          const n = await step.run(arbiter.db, t, plan, asked).catch(skipDropped);
+          count += n ?? 0;
+          budget -= n ?? 0;
+          if (n === null || n < asked) break; // this step is done for now
+        }
+        // A count limit that removed nothing (within the limit, or the rest is protected) rests a while.
+        if (step.reason === 'count') {
+          if (count === 0) this.countCheckedAt.set(key, now);
+          else this.countCheckedAt.delete(key);
         }
         if (count > 0) {
           const report = { queue: name, table: step.table, reason: step.reason, count };

@@ -175,6 +175,39 @@ describe('pruning', () => {
     expect((await p.round()).filter((r) => r.queue === 'ret_count')).toEqual([]);
   });
 
+  it('by count: rows finished in the same microsecond are cut by id, exactly', async () => {
+    await db.arbiter.createQueue('ret_same');
+    await db.arbiter.setQueueRetention('ret_same', {
+      historyMaxAgeMs: null,
+      historyMaxCount: 10,
+      deadLetterMaxAgeMs: null,
+      deadLetterMaxCount: 4,
+    });
+    // One statement, one now(): every row has the same finish time, with microseconds.
+    await db.pool.query(
+      `INSERT INTO "${db.schema}".ret_same_history (id, payload, priority, attempts, max_attempts, is_rollup,
+         created_at, finished_at)
+       SELECT i, jsonb_build_object('n', i), 0, 1, 25, false, now(), '2026-01-01 00:00:00.123456+00'
+       FROM generate_series(1, 30) i`,
+    );
+    await db.pool.query(
+      `INSERT INTO "${db.schema}".ret_same_dlq (job_id, payload, priority, attempts, max_attempts, is_rollup,
+         created_at, failed_at)
+       SELECT i, jsonb_build_object('n', i), 0, 1, 25, false, now(), '2026-01-01 00:00:00.654321+00'
+       FROM generate_series(1, 9) i`,
+    );
+    const { p } = pruner({ batchRows: 7 });
+    await p.round();
+    const ids = async (table: string, col: string) =>
+      (
+        await db.pool.query<{ n: number }>(
+          `SELECT (payload->>'n')::int AS n FROM "${db.schema}"."${table}" ORDER BY ${col}`,
+        )
+      ).rows.map((r) => r.n);
+    expect(await ids('ret_same_history', 'id')).toEqual(Array.from({ length: 10 }, (_, i) => 21 + i));
+    expect(await ids('ret_same_dlq', 'id')).toEqual([6, 7, 8, 9]);
+  });
+
   it("keeps a dead child while its parent is live (the parent's rollup reads it), prunes it after", async () => {
     const q = await db.arbiter.createQueue<{ part: number }>('ret_tree');
     await db.arbiter.setQueueRetention('ret_tree', { deadLetterMaxAgeMs: 60_000 });

@@ -67,23 +67,66 @@ export async function pruneHistoryByAge(
   return res.rowCount;
 }
 
+/** The newest row a count limit removes: rows at or before it (in time, then id order) go. */
+export interface CountCut {
+  /** Microseconds since the Unix epoch, as text: a JavaScript Date would drop the microseconds. */
+  atMicros: string;
+  id: string;
+}
+
+/** The cut's time as SQL, from the bound microseconds: exact, whatever the session's settings. */
+const cutTime = (param: string) => `('epoch'::timestamptz + ${param}::bigint * interval '1 microsecond')`;
+
 /**
- * Deletes up to `limit` history rows beyond the newest `keep`, oldest first. The cut is the (keep+1)-th
- * newest row, found by walking the index from the newest end.
+ * Where a count limit cuts a table: the (keep+1)-th newest row, found by walking the time index from the
+ * newest end, or null when the table holds no more than `keep` rows. When the planner's row estimate
+ * (`reltuples`, kept by autovacuum and ANALYZE) is well under `keep`, the walk is skipped: it would read
+ * up to `keep` index entries to find nothing.
  */
-export async function pruneHistoryByCount(
+async function countCut(
+  db: Executor,
+  table: string,
+  timeColumn: 'finished_at' | 'failed_at',
+  keep: number,
+): Promise<CountCut | null> {
+  const est = await db.query<{ n: number }>(
+    `SELECT reltuples::float8 AS n FROM pg_class WHERE oid = $1::regclass`,
+    [table],
+  );
+  const estimate = est.rows[0]?.n ?? -1;
+  if (estimate >= 0 && estimate < keep * 0.8) return null;
+  const { rows } = await db.query<CountCut>(
+    `SELECT (extract(epoch FROM c.${timeColumn}) * 1000000)::bigint::text AS "atMicros", c.id::text AS id
+     FROM ${table} c
+     ORDER BY c.${timeColumn} DESC, c.id DESC OFFSET $1 LIMIT 1`,
+    [keep],
+  );
+  return rows[0] ?? null;
+}
+
+/** Where `historyMaxCount` cuts the history, or null when it holds no more rows than that. */
+export function historyCountCut(db: Executor, t: QueueTables, keep: number): Promise<CountCut | null> {
+  return countCut(db, historyTable(t), 'finished_at', keep);
+}
+
+/** Where `deadLetterMaxCount` cuts the dead letters, or null when there are no more than that. */
+export function deadLetterCountCut(db: Executor, t: QueueTables, keep: number): Promise<CountCut | null> {
+  return countCut(db, t.dlq, 'failed_at', keep);
+}
+
+/** Deletes up to `limit` history rows at or before `cut`, oldest first. */
+export async function pruneHistoryTo(
   db: Executor,
   t: QueueTables,
-  keep: number,
+  cut: CountCut,
   limit: number,
 ): Promise<number> {
   const h = historyTable(t);
   const res = await db.query(
-    `WITH cut AS (SELECT c.finished_at, c.id FROM ${h} c ORDER BY c.finished_at DESC, c.id DESC OFFSET $1 LIMIT 1)
-     DELETE FROM ${h} h WHERE h.id IN (
-       SELECT x.id FROM ${h} x, cut WHERE (x.finished_at, x.id) <= (cut.finished_at, cut.id)
-       ORDER BY x.finished_at, x.id LIMIT $2)`,
-    [keep, limit],
+    `DELETE FROM ${h} h WHERE h.id IN (
+       SELECT x.id FROM ${h} x WHERE (x.finished_at, x.id) <= (${cutTime('$1')}, $2::bigint)
+       ORDER BY x.finished_at, x.id LIMIT $3)`,
+    [cut.atMicros, cut.id, limit],
   );
   return res.rowCount;
 }
@@ -114,20 +157,20 @@ export async function pruneDeadLettersByAge(
   return res.rowCount;
 }
 
-/** Deletes up to `limit` dead letters beyond the newest `keep`, oldest first. */
-export async function pruneDeadLettersByCount(
+/** Deletes up to `limit` dead letters at or before `cut`, oldest first (those still needed are kept). */
+export async function pruneDeadLettersTo(
   db: Executor,
   t: QueueTables,
-  keep: number,
+  cut: CountCut,
   limit: number,
 ): Promise<number> {
   const res = await db.query(
-    `WITH cut AS (SELECT c.failed_at, c.id FROM ${t.dlq} c ORDER BY c.failed_at DESC, c.id DESC OFFSET $1 LIMIT 1),
-     v AS (
-       SELECT x.id FROM ${t.dlq} x, cut WHERE (x.failed_at, x.id) <= (cut.failed_at, cut.id) AND ${deadLetterFree(t)}
-       ORDER BY x.failed_at, x.id LIMIT $2 FOR UPDATE OF x SKIP LOCKED)
+    `WITH v AS (
+       SELECT x.id FROM ${t.dlq} x
+       WHERE (x.failed_at, x.id) <= (${cutTime('$1')}, $2::bigint) AND ${deadLetterFree(t)}
+       ORDER BY x.failed_at, x.id LIMIT $3 FOR UPDATE OF x SKIP LOCKED)
      DELETE FROM ${t.dlq} d USING v WHERE d.id = v.id`,
-    [keep, limit],
+    [cut.atMicros, cut.id, limit],
   );
   return res.rowCount;
 }
