@@ -193,7 +193,17 @@ export class Maintenance {
       for (const { name } of queues) await arbiter.store(name).refreshGroups(0);
     }
     await this.vacuum(queues.map((q) => q.name));
-    await this.retention.round(() => this.stopped);
+    await this.pruneRetention();
+  }
+
+  /** Retention failing (a lock timeout, a table being altered) is reported, not a reason to resign. */
+  private async pruneRetention(): Promise<void> {
+    try {
+      await this.retention.round(() => this.stopped);
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) throw error;
+      this.o.events.emit('error', { error, context: 'maintenance:retention' });
+    }
   }
 
   /**

@@ -287,6 +287,26 @@ describe('pruning', () => {
   });
 });
 
+describe('pruning failures', () => {
+  it('are reported as errors without costing the leader its leadership', async () => {
+    await db.arbiter.createQueue('ret_broken');
+    await db.pool.query(`ALTER TABLE "${db.schema}".ret_broken_history RENAME COLUMN finished_at TO done_at`);
+    const errors: string[] = [];
+    const leadership: boolean[] = [];
+    const w = await startWorker(db.arbiter, { queues: { ret_broken: { handler: async () => {} } } });
+    w.on('error', (e) => errors.push(e.context));
+    w.on('maintenance:leader', (e) => leadership.push(e.leader));
+    await waitFor(
+      () => errors.filter((c) => c === 'maintenance:retention').length >= 2,
+      'two rounds reporting the retention error',
+    );
+    expect(leadership).not.toContain(false);
+    expect(errors.filter((c) => c === 'maintenance')).toEqual([]);
+    await stopAll();
+    await db.arbiter.dropQueue('ret_broken');
+  });
+});
+
 describe('pruning races', () => {
   it('loses nothing not past retention while workers finish jobs and operators retry dead letters', async () => {
     const name = 'ret_race';
