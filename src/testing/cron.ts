@@ -29,10 +29,10 @@ export async function fireCron(
   const o = checkOptions<FireCronOptions>(options, 'options', ['at']);
   const at = o.at === undefined ? undefined : validDate(o.at, 'options.at');
   if (schedules.length === 0) return [];
-  // The worker's own validation of schedules (queue options are needed to call it; any will do).
+  // The worker's own validation of schedules (it needs a queue to serve; any name will do).
   const resolved = resolveOptions({
     arbiter,
-    queues: { [schedules[0]!.queue]: { handler: () => undefined } },
+    queues: { x: { handler: () => undefined } },
     cron: [...schedules],
     handleSignals: false,
   }).cron;

@@ -354,6 +354,9 @@ describe('fireCron', () => {
     ).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     });
+    await expect(
+      fireCron(t.arbiter, [{ name: 'bad', queue: 'No Such Queue', pattern: '* * * * *' }]),
+    ).rejects.toMatchObject({ field: 'options.cron[0].queue' });
     await expect(fireCron(t.arbiter, schedules, { at: new Date('nope') })).rejects.toBeInstanceOf(
       ValidationError,
     );
