@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { useTestDb } from '../support/db.js';
+import { DEFAULT_RETENTION } from '../../src/index.js';
 
 const db = useTestDb();
 
@@ -9,7 +10,12 @@ describe('arbiter.getQueue', () => {
     await db.arbiter.createQueue('lookup_b');
     await db.arbiter.pauseQueue('lookup_b');
     const a = await db.arbiter.getQueue('lookup_a');
-    expect(a).toEqual({ name: 'lookup_a', paused: false, createdAt: expect.any(Date) });
+    expect(a).toEqual({
+      name: 'lookup_a',
+      paused: false,
+      createdAt: expect.any(Date),
+      retention: DEFAULT_RETENTION,
+    });
     expect(await db.arbiter.getQueue('lookup_b')).toMatchObject({ name: 'lookup_b', paused: true });
     expect(await db.arbiter.getQueue('lookup_c')).toBeNull();
     const listed = (await db.arbiter.listQueues()).find((q) => q.name === 'lookup_a');
