@@ -9,6 +9,7 @@ export type { TreeNode, InsertedTree } from './client/tree.js';
 export type { GroupInfo } from './client/groups.js';
 export type { JobExplanation } from './client/why.js';
 export type { QueueInfo } from './db/queries/queue.js';
+export type { Retention, RetentionPatch } from './core/retention.js';
 export type { WorkerInfo } from './db/queries/worker.js';
 export type { Executor } from './db/executor.js';
 export type { ExecutorSource } from './db/pg-executor.js';

@@ -19,6 +19,10 @@ const SPECIAL: Readonly<Record<string, string>> = {
   payload: '<payload>',
   connectionString: '--database-url',
   schema: '--schema',
+  'retention.historyMaxAgeMs': '--history-max-age',
+  'retention.historyMaxCount': '--history-max-count',
+  'retention.deadLetterMaxAgeMs': '--dead-letter-max-age',
+  'retention.deadLetterMaxCount': '--dead-letter-max-count',
 };
 
 /** Prefixes of the library's option paths that a CLI user never sees. */

@@ -16,7 +16,14 @@ import {
 } from '../db/queries/queue.js';
 import { workerList, type WorkerInfo } from '../db/queries/worker.js';
 import { queueTables } from '../db/sql.js';
-import { ValidationError } from '../errors.js';
+import { retentionUpdate } from '../db/queries/retention.js';
+import {
+  checkRetentionPatch,
+  effectiveRetention,
+  type Retention,
+  type RetentionPatch,
+} from '../core/retention.js';
+import { QueueNotFoundError, ValidationError } from '../errors.js';
 import type { JobStore } from '../store/job-store.js';
 import { DeadLettersAcrossQueues } from './dead-letters-across.js';
 import { Queue } from './queue.js';
@@ -162,6 +169,21 @@ export class Arbiter {
     validateQueueName(name);
     await this.checkSchema();
     return queueSetPaused(this.db, this.schema, name, true);
+  }
+
+  /**
+   * Changes what a queue keeps of finished work (history rows, dead letters): per limit a number, `null`
+   * for no limit, or `'default'`; limits left out stay as they are. Validated before anything is written;
+   * QueueNotFoundError when the queue does not exist. Returns the retention now in force. The maintenance
+   * leader applies it at its next round.
+   */
+  async setQueueRetention(name: string, patch: RetentionPatch): Promise<Retention> {
+    validateQueueName(name);
+    const checked = checkRetentionPatch(patch);
+    await this.checkSchema();
+    const stored = await retentionUpdate(this.db, this.schema, name, checked);
+    if (stored === undefined) throw new QueueNotFoundError(this.schema, name);
+    return effectiveRetention(stored);
   }
 
   /** Lets a paused queue be claimed from again and wakes idle workers at once. False if it does not exist. */

@@ -1,4 +1,5 @@
 import type { EnqueueItem } from '../client/queue.js';
+import type { RetentionPatch } from '../core/retention.js';
 import type { EnqueueOptions } from '../types.js';
 import { badRequest, notFound } from './errors.js';
 import { checkBodyKeys, objectBody, pageParams } from './params.js';
@@ -119,6 +120,19 @@ export const queueRoutes: RouteDef[] = [
       return { paused: action === 'pause' };
     },
   })),
+  {
+    method: 'post',
+    path: '/queues/{queue}/retention',
+    operationId: 'setQueueRetention',
+    summary:
+      'Changes what a queue keeps of finished work (history rows, dead letters); returns the retention in force.',
+    tag: 'queues',
+    body: ref('RetentionPatch'),
+    response: ref('Retention'),
+    async handle(ctx) {
+      return ctx.arbiter.setQueueRetention(queueOf(ctx).name, objectBody(ctx.body) as RetentionPatch);
+    },
+  },
   {
     method: 'get',
     path: '/queues/{queue}/stats',

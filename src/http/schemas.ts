@@ -101,7 +101,29 @@ export const SCHEMAS: Record<string, JsonSchema> = {
   },
   Queue: {
     type: 'object',
-    properties: { name: str, paused: bool, createdAt: dateTime },
+    properties: { name: str, paused: bool, createdAt: dateTime, retention: ref('Retention') },
+  },
+  Retention: {
+    type: 'object',
+    description:
+      'What the queue keeps of finished work; the maintenance leader deletes the rest in small batches. ' +
+      'null: no limit.',
+    properties: {
+      historyMaxAgeMs: nullable(int),
+      historyMaxCount: nullable(int),
+      deadLetterMaxAgeMs: nullable(int),
+      deadLetterMaxCount: nullable(int),
+    },
+  },
+  RetentionPatch: {
+    type: 'object',
+    description: "Per limit: a number, null (no limit) or 'default'. Limits left out stay as they are.",
+    properties: Object.fromEntries(
+      ['historyMaxAgeMs', 'historyMaxCount', 'deadLetterMaxAgeMs', 'deadLetterMaxCount'].map((k) => [
+        k,
+        { oneOf: [int, { type: 'null' }, { const: 'default' }] },
+      ]),
+    ),
   },
   QueueStats: {
     type: 'object',

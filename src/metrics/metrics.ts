@@ -84,6 +84,12 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
     buckets: options.durationBuckets ?? DEFAULT_BUCKETS,
     registers: [registry],
   });
+  const pruned = new Counter({
+    name: 'arbiter_retention_pruned_total',
+    help: "Rows the maintenance leader deleted past a queue's retention, by table (history, dead-letters) and reason (age, count).",
+    labelNames: ['queue', 'table', 'reason'] as const,
+    registers: [registry],
+  });
   const depth = gauge('arbiter_queue_jobs', 'Live jobs by state.', ['queue', 'state']);
   const inFlight = gauge('arbiter_queue_in_flight', 'Jobs whose lease has not expired.', ['queue']);
   const oldest = gauge(
@@ -171,6 +177,9 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
           retried.inc({ queue: e.queue }, e.retried);
           dead.inc({ queue: e.queue }, e.dead);
         }),
+        worker.on('maintenance:pruned', (e) =>
+          pruned.inc({ queue: e.queue, table: e.table, reason: e.reason }, e.count),
+        ),
       ];
       const detach = () => {
         offs.forEach((off) => off());

@@ -71,10 +71,11 @@ export class CronScheduler {
     }, wait);
   }
 
-  async check(): Promise<void> {
-    let now = new Date();
+  /** Fires what is due. `at` replaces database time (pg-arbiter/testing's fireCron). */
+  async check(at?: Date): Promise<void> {
+    let now = at ?? new Date();
     try {
-      now = await dbNow(this.arbiter.db);
+      now = at ?? (await dbNow(this.arbiter.db));
       const last = await cronLastTicks(
         this.arbiter.db,
         this.arbiter.schema,

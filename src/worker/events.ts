@@ -33,6 +33,16 @@ export interface WorkerEvents {
   'maintenance:leader': { workerId: string; leader: boolean };
   /** The leader vacuumed a queue table whose dead rows had piled up (autovacuum off or behind). */
   'maintenance:vacuumed': { queue: string; table: string; deadTuples: number; durationMs: number };
+  /**
+   * The leader deleted rows past a queue's retention: history rows or dead letters, by age or by count
+   * (one event per queue, table and reason per round that deleted any).
+   */
+  'maintenance:pruned': {
+    queue: string;
+    table: 'history' | 'dead-letters';
+    reason: 'age' | 'count';
+    count: number;
+  };
   'cron:fired': { name: string; queue: string; tick: Date; jobId: string | null; skipped: boolean };
   /**
    * Unexpected errors in the worker's own loops. They never crash the process; loops back off and

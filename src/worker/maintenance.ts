@@ -8,6 +8,7 @@ import { isDatabaseUnavailable } from '../core/connection-errors.js';
 import { describeError } from '../core/outcome.js';
 import type { JobStore } from '../store/job-store.js';
 import type { WorkerEventEmitter } from './events.js';
+import { RetentionPruner } from './retention.js';
 
 /** Vacuum a queue table once it holds this many dead rows, and this many per live row, ... */
 const VACUUM_MIN_DEAD = 10_000;
@@ -44,7 +45,8 @@ export interface MaintenanceOptions {
  * 3. stale recovery tier 1: expired leases with attempts left go back to retry now;
  * 4. jobs whose lease expired on their final attempt go to the dead-letter table (reapExhausted);
  * 5. now and then, groups are recomputed to correct drift (refreshGroups);
- * 6. a job or group table whose dead rows pile up (autovacuum off, or behind) is vacuumed.
+ * 6. a job or group table whose dead rows pile up (autovacuum off, or behind) is vacuumed;
+ * 7. history rows and dead letters past their queue's retention are deleted, in small batches (retention.ts).
  * A failed round (the database is down: even electing opens a connection) delays the next: the waits
  * double from the interval up to 10 s, and the interval's own ticks are skipped meanwhile.
  */
@@ -56,8 +58,10 @@ export class Maintenance {
   private leader = false;
   private stopped = false;
   private readonly backoff: BackoffTimer;
+  private readonly retention: RetentionPruner;
 
   constructor(private readonly o: MaintenanceOptions) {
+    this.retention = new RetentionPruner({ arbiter: o.arbiter, events: o.events });
     this.backoff = new BackoffTimer(o.intervalMs, FAILURE_BACKOFF_MAX_MS, () => this.tickSoon());
   }
 
@@ -189,6 +193,17 @@ export class Maintenance {
       for (const { name } of queues) await arbiter.store(name).refreshGroups(0);
     }
     await this.vacuum(queues.map((q) => q.name));
+    await this.pruneRetention();
+  }
+
+  /** Retention failing (a lock timeout, a table being altered) is reported, not a reason to resign. */
+  private async pruneRetention(): Promise<void> {
+    try {
+      await this.retention.round(() => this.stopped);
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) throw error;
+      this.o.events.emit('error', { error, context: 'maintenance:retention' });
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Arbiter } from '../../src/index.js';
 import { useTestDb, uniqueName } from '../support/db.js';
+import { DEFAULT_RETENTION } from '../../src/core/retention.js';
 
 const db = useTestDb();
 
@@ -10,7 +11,12 @@ describe('arbiter.getQueue', () => {
     await db.arbiter.createQueue('lookup_b');
     await db.arbiter.pauseQueue('lookup_b');
     const a = await db.arbiter.getQueue('lookup_a');
-    expect(a).toEqual({ name: 'lookup_a', paused: false, createdAt: expect.any(Date) });
+    expect(a).toEqual({
+      name: 'lookup_a',
+      paused: false,
+      createdAt: expect.any(Date),
+      retention: DEFAULT_RETENTION,
+    });
     expect(await db.arbiter.getQueue('lookup_b')).toMatchObject({ name: 'lookup_b', paused: true });
     expect(await db.arbiter.getQueue('lookup_c')).toBeNull();
     const listed = (await db.arbiter.listQueues()).find((q) => q.name === 'lookup_a');

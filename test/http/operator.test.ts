@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Hono } from 'hono';
 import { createAdminApp } from '../../src/http/index.js';
+import { DEFAULT_RETENTION } from '../../src/core/retention.js';
 import { useTestDb } from '../support/db.js';
 import { call, TOKEN } from './helpers.js';
 
@@ -29,6 +30,7 @@ describe('GET /overview', () => {
       name: Q,
       paused: false,
       createdAt: expect.any(String),
+      retention: DEFAULT_RETENTION,
       claimable: { value: 2, exact: true, kind: 'exact' },
       inFlight: { value: 0, exact: true, kind: 'exact' },
       total: { value: 3, exact: true, kind: 'exact' },

@@ -2,12 +2,15 @@ import type { Command } from 'commander';
 import { action } from '../context.js';
 import { EXIT, notFound, usageError } from '../errors.js';
 import { date, table } from '../output.js';
+import { registerQueueRetention } from './queue-retention.js';
 
 const missing = (name: string) =>
   notFound(`queue "${name}" does not exist`, 'list queues with `arbiter queue list`');
 
 export function registerQueue(program: Command): void {
-  const queue = program.command('queue').description('create, list, pause, resume and drop queues');
+  const queue = program
+    .command('queue')
+    .description('create, list, pause, resume and drop queues; show or change their retention');
 
   queue
     .command('create')
@@ -70,6 +73,8 @@ export function registerQueue(program: Command): void {
         }),
       );
   }
+
+  registerQueueRetention(queue);
 
   queue
     .command('drop')

@@ -1,3 +1,4 @@
+import { effectiveRetention, type Retention } from '../../core/retention.js';
 import type { Executor } from '../executor.js';
 import { quoteIdent } from '../sql.js';
 import { ValidationError } from '../../errors.js';
@@ -8,6 +9,26 @@ export interface QueueInfo {
   name: string;
   createdAt: Date;
   paused: boolean;
+  /** What the queue keeps of finished work (its settings, defaults filled in); see setQueueRetention. */
+  retention: Retention;
+}
+
+interface QueueRow {
+  name: string;
+  created_at: Date;
+  paused: boolean;
+  retention: unknown;
+}
+
+const QUEUE_COLUMNS = `name, created_at, paused, settings -> 'retention' AS retention`;
+
+function toQueueInfo(r: QueueRow): QueueInfo {
+  return {
+    name: r.name,
+    createdAt: r.created_at,
+    paused: r.paused,
+    retention: effectiveRetention(r.retention),
+  };
 }
 
 /**
@@ -56,20 +77,20 @@ export async function queueDrop(db: Executor, schema: string, name: string): Pro
 }
 
 export async function queueList(db: Executor, schema: string): Promise<QueueInfo[]> {
-  const { rows } = await db.query<{ name: string; created_at: Date; paused: boolean }>(
-    `SELECT name, created_at, paused FROM ${quoteIdent(schema)}._queues ORDER BY name`,
+  const { rows } = await db.query<QueueRow>(
+    `SELECT ${QUEUE_COLUMNS} FROM ${quoteIdent(schema)}._queues ORDER BY name`,
   );
-  return rows.map((r) => ({ name: r.name, createdAt: r.created_at, paused: r.paused }));
+  return rows.map(toQueueInfo);
 }
 
 /** One queue's registry row, or null when it does not exist (a primary-key lookup). */
 export async function queueGet(db: Executor, schema: string, name: string): Promise<QueueInfo | null> {
-  const { rows } = await db.query<{ name: string; created_at: Date; paused: boolean }>(
-    `SELECT name, created_at, paused FROM ${quoteIdent(schema)}._queues WHERE name = $1`,
+  const { rows } = await db.query<QueueRow>(
+    `SELECT ${QUEUE_COLUMNS} FROM ${quoteIdent(schema)}._queues WHERE name = $1`,
     [name],
   );
   const r = rows[0];
-  return r ? { name: r.name, createdAt: r.created_at, paused: r.paused } : null;
+  return r ? toQueueInfo(r) : null;
 }
 
 /**

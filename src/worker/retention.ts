@@ -1,0 +1,175 @@
+import type { Arbiter } from '../client/arbiter.js';
+import { effectiveRetention, type Retention } from '../core/retention.js';
+import {
+  deadLetterCountCut,
+  historyCountCut,
+  pruneDeadLettersByAge,
+  pruneDeadLettersTo,
+  pruneHistoryByAge,
+  pruneHistoryTo,
+  retentionStored,
+  type CountCut,
+} from '../db/queries/retention.js';
+import { queueTables, type QueueTables } from '../db/sql.js';
+import type { Executor } from '../db/executor.js';
+import type { WorkerEventEmitter } from './events.js';
+
+const UNDEFINED_TABLE = '42P01';
+
+/** Rows one DELETE removes at most: short statements, short locks, small WAL bursts. */
+export const RETENTION_BATCH_ROWS = 500;
+/** Rows one maintenance round removes at most, across all queues; the rest waits for the next round. */
+export const RETENTION_ROUND_ROWS = 5_000;
+
+export type PrunedTable = 'history' | 'dead-letters';
+export type PruneReason = 'age' | 'count';
+
+export interface PruneReport {
+  queue: string;
+  table: PrunedTable;
+  reason: PruneReason;
+  count: number;
+}
+
+/**
+ * One kind of pruning. `plan` reads what the limit means now (the age, or where the count limit cuts,
+ * null: nothing to do), once per round; `run` deletes one batch of what the plan covers.
+ */
+interface Step<Plan> {
+  table: PrunedTable;
+  reason: PruneReason;
+  limit(r: Retention): number | null;
+  plan(db: Executor, t: QueueTables, limit: number): Promise<Plan | null>;
+  // A method, so a step with a particular plan type fits a list of steps of unknown plans.
+  run(db: Executor, t: QueueTables, plan: Plan, batch: number): Promise<number>;
+}
+
+const byAge = async (_db: Executor, _t: QueueTables, maxAgeMs: number) => maxAgeMs;
+
+// Age first: it is the cheaper cut, and what it removes no longer counts against the count limit.
+const STEPS: readonly Step<unknown>[] = [
+  { table: 'history', reason: 'age', limit: (r) => r.historyMaxAgeMs, plan: byAge, run: pruneHistoryByAge },
+  {
+    table: 'history',
+    reason: 'count',
+    limit: (r) => r.historyMaxCount,
+    plan: historyCountCut,
+    run: pruneHistoryTo,
+  } satisfies Step<CountCut>,
+  {
+    table: 'dead-letters',
+    reason: 'age',
+    limit: (r) => r.deadLetterMaxAgeMs,
+    plan: byAge,
+    run: pruneDeadLettersByAge,
+  },
+  {
+    table: 'dead-letters',
+    reason: 'count',
+    limit: (r) => r.deadLetterMaxCount,
+    plan: deadLetterCountCut,
+    run: pruneDeadLettersTo,
+  } satisfies Step<CountCut>,
+];
+
+/**
+ * Finding where a count limit cuts reads up to that many index entries, so a table found within its
+ * count limit is looked at again only after this long (a table over it, every round until it is not;
+ * a limit just changed, in the next round).
+ */
+export const COUNT_CHECK_INTERVAL_MS = 60_000;
+
+export interface RetentionPrunerOptions {
+  arbiter: Arbiter;
+  events: WorkerEventEmitter;
+  /** Rows per DELETE. Default RETENTION_BATCH_ROWS. */
+  batchRows?: number;
+  /** Rows per round, across queues. Default RETENTION_ROUND_ROWS. */
+  roundRows?: number;
+}
+
+/**
+ * Applies each queue's retention (stored in the queue registry; see core/retention.ts) for the maintenance
+ * leader. A round deletes in batches of `batchRows` and stops after `roundRows`; the next round starts at
+ * the queue where this one stopped, so a large backlog is worked off over several rounds and every queue
+ * gets its turn. Each table and reason that lost rows is reported as a `maintenance:pruned` event.
+ */
+export class RetentionPruner {
+  private nextQueue: string | undefined;
+  /** When each queue's count limits were last found to remove nothing (performance.now()). */
+  private readonly countCheckedAt = new Map<string, number>();
+  private readonly batchRows: number;
+  private readonly roundRows: number;
+
+  constructor(private readonly o: RetentionPrunerOptions) {
+    this.batchRows = o.batchRows ?? RETENTION_BATCH_ROWS;
+    this.roundRows = o.roundRows ?? RETENTION_ROUND_ROWS;
+  }
+
+  /** One round. `stopped` is checked between statements, so a stopping worker is not held up. */
+  async round(stopped: () => boolean = () => false): Promise<PruneReport[]> {
+    const { arbiter, events } = this.o;
+    const queues = await retentionStored(arbiter.db, arbiter.schema);
+    if (queues.length === 0) return [];
+    // Start where the previous round ran out of budget (or at the next queue after it, in name order).
+    let start = 0;
+    if (this.nextQueue !== undefined) {
+      const at = queues.findIndex((q) => q.name >= this.nextQueue!);
+      start = at < 0 ? 0 : at;
+    }
+    this.nextQueue = undefined;
+    const reports: PruneReport[] = [];
+    let budget = this.roundRows;
+    const dropped = new Set<string>();
+    const now = performance.now();
+    let current = '';
+    // A queue dropped since the list was read has no tables left: nothing to prune there.
+    const skipDropped = (err: unknown): null => {
+      if ((err as { code?: string }).code !== UNDEFINED_TABLE) throw err;
+      dropped.add(current);
+      return null;
+    };
+    for (let i = 0; i < queues.length; i++) {
+      const { name, retention } = queues[(start + i) % queues.length]!;
+      current = name;
+      const limits = effectiveRetention(retention);
+      const t = queueTables(arbiter.schema, name);
+      for (const step of STEPS) {
+        if (dropped.has(name)) break;
+        const limit = step.limit(limits);
+        if (limit === null) continue;
+        // Keyed by the limit too: a limit just changed is looked at in the next round.
+        const key = `${name}:${step.table}:${step.reason}:${limit}`;
+        if (
+          step.reason === 'count' &&
+          (this.countCheckedAt.get(key) ?? -Infinity) > now - COUNT_CHECK_INTERVAL_MS
+        )
+          continue;
+        let count = 0;
+        const plan = await step.plan(arbiter.db, t, limit).catch(skipDropped);
+        while (plan !== null && budget > 0 && !stopped()) {
+          const asked = Math.min(this.batchRows, budget);
+          const n = await step.run(arbiter.db, t, plan, asked).catch(skipDropped);
+          count += n ?? 0;
+          budget -= n ?? 0;
+          if (n === null || n < asked) break; // this step is done for now
+        }
+        // A count limit that removed nothing (within the limit, or the rest is protected) rests a while.
+        if (step.reason === 'count') {
+          if (count === 0) this.countCheckedAt.set(key, now);
+          else this.countCheckedAt.delete(key);
+        }
+        if (count > 0) {
+          const report = { queue: name, table: step.table, reason: step.reason, count };
+          reports.push(report);
+          events.emit('maintenance:pruned', report);
+        }
+        if (budget <= 0 || stopped()) {
+          this.nextQueue = name;
+          return reports;
+        }
+      }
+    }
+    return reports;
+  }
+}
