@@ -1,4 +1,4 @@
-import type { Arbiter } from '../client/arbiter.js';
+import type { StoreHost } from '../store/host.js';
 import { cronDueTick, cronNextTick, cronPrevTick } from '../core/cron.js';
 import {
   cronJobAlive,
@@ -27,7 +27,7 @@ export class CronScheduler {
   private stopped = true;
 
   constructor(
-    private readonly arbiter: Arbiter,
+    private readonly arbiter: StoreHost,
     private readonly schedules: readonly ResolvedCron[],
     private readonly intervalMs: number,
     private readonly events: WorkerEventEmitter,

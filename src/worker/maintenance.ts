@@ -1,4 +1,4 @@
-import type { Arbiter } from '../client/arbiter.js';
+import type { StoreHost } from '../store/host.js';
 import { canOpenDedicated, openDedicated, type DedicatedConnection } from '../db/dedicated.js';
 import { notifySend } from '../db/queries/notify.js';
 import { vacuumCandidates, vacuumStatement } from '../db/queries/vacuum.js';
@@ -25,7 +25,7 @@ const LEADER_CHECK_TIMEOUT_MS = 5_000;
 const FAILURE_BACKOFF_MAX_MS = 10_000;
 
 export interface MaintenanceOptions {
-  arbiter: Arbiter;
+  arbiter: StoreHost;
   workerId: string;
   connectionString: string | undefined;
   intervalMs: number;

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Arbiter } from '../client/arbiter.js';
+import type { StoreHost } from '../store/host.js';
 import { checkCron } from '../core/cron.js';
 import { validateQueueName } from '../core/identifiers.js';
 import {
@@ -32,7 +32,8 @@ export interface CronSchedule {
 }
 
 export interface WorkerOptions<P extends Record<string, unknown> = Record<string, unknown>> {
-  arbiter: Arbiter;
+  /** The Arbiter whose queues the worker serves. */
+  arbiter: StoreHost;
   queues: { [K in keyof P]: QueueConfig<P[K]> };
   /** Jobs (or batches) running at once across all queues. Default 10. */
   concurrency?: number;
@@ -45,7 +46,10 @@ export interface WorkerOptions<P extends Record<string, unknown> = Record<string
   pollIntervalMs?: number;
   /** LISTEN for wake-ups. false = poll-only (e.g. PgBouncer in transaction mode). Default true. */
   listen?: boolean;
-  /** Connection string for the LISTEN and leader connections when the Arbiter was not built from a pool. */
+  /**
+   * Connection string for the LISTEN and leader connections, e.g. PostgreSQL itself when the Arbiter's pool
+   * goes through PgBouncer. Default: they are opened like the Arbiter pool's connections.
+   */
   connectionString?: string;
   /** How often the LISTEN connection is checked (SELECT 1 + pg_listening_channels). Default 5,000. */
   listenerCheckIntervalMs?: number;
@@ -104,7 +108,7 @@ export interface ResolvedCron {
 }
 
 export interface ResolvedOptions {
-  arbiter: Arbiter;
+  arbiter: StoreHost;
   queues: ResolvedQueue[];
   concurrency: number;
   workerId: string;
@@ -165,7 +169,7 @@ function ms(value: unknown, field: string, fallback: number, min = 1, max = 7 * 
 /** Validates every option once and fills in defaults. */
 export function resolveOptions(raw: WorkerOptions): ResolvedOptions {
   const o = checkOptions<WorkerOptions>(raw, 'options', WORKER_KEYS);
-  if (!o.arbiter || typeof o.arbiter !== 'object' || typeof o.arbiter.queue !== 'function') {
+  if (!o.arbiter || typeof o.arbiter !== 'object' || typeof o.arbiter.store !== 'function') {
     throw new ValidationError('options.arbiter', o.arbiter, 'must be an Arbiter');
   }
   if (!isPlainObject(o.queues) || Object.keys(o.queues).length === 0) {

@@ -1,4 +1,4 @@
-import type { Arbiter } from '../client/arbiter.js';
+import type { StoreHost } from '../store/host.js';
 import { effectiveRetention, type Retention } from '../core/retention.js';
 import {
   deadLetterCountCut,
@@ -80,7 +80,7 @@ const STEPS: readonly Step<unknown>[] = [
 export const COUNT_CHECK_INTERVAL_MS = 60_000;
 
 export interface RetentionPrunerOptions {
-  arbiter: Arbiter;
+  arbiter: StoreHost;
   events: WorkerEventEmitter;
   /** Rows per DELETE. Default RETENTION_BATCH_ROWS. */
   batchRows?: number;

@@ -1,0 +1,19 @@
+import type { Executor } from '../db/executor.js';
+import type { JobStore } from './job-store.js';
+
+/**
+ * What the worker runtime needs from an Arbiter: its database, schema and payload limit, the schema
+ * check, the queue registry and a job store per queue. An Arbiter is one; the worker holds nothing else
+ * of the client, so the walk from a claim to its ack stays inside worker → store → db.
+ */
+export interface StoreHost {
+  readonly db: Executor;
+  readonly schema: string;
+  readonly maxPayloadBytes: number;
+  /** Rejects with SchemaNotMigratedError or SchemaTooNewError unless the schema is at this version. */
+  checkSchema(): Promise<void>;
+  /** The queues that exist, by name. */
+  listQueues(): Promise<readonly { name: string }[]>;
+  /** The trusted operations on one queue's jobs. */
+  store(name: string): JobStore;
+}
