@@ -159,6 +159,21 @@ describe('claim', () => {
 });
 
 describe('leases and retries', () => {
+  it('a grouped job whose final attempt ran out holds its group until it is dead-lettered', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('claim_exhausted_head');
+    const a = await q.enqueue({ n: 1 }, { groupKey: 'g', maxAttempts: 1 });
+    const b = await q.enqueue({ n: 2 }, { groupKey: 'g' });
+    const [claimed] = await q.claim({ leaseMs: 600_000 });
+    expect(claimed!.id).toBe(a!.id);
+    // Its worker died on the final attempt: the lease runs out, and no claim may run the next job while
+    // the exhausted one waits for the reaper (FIFO holds through failures).
+    await expireAll('claim_exhausted_head');
+    expect(await q.claim({ limit: 10 })).toEqual([]);
+    expect(await q.claimBatched({ batchSize: 5, maxBatches: 5 })).toEqual([]);
+    expect(await t.arbiter.store(q.name).reapExhausted(10)).toBe(1);
+    expect((await q.claim({ limit: 10 })).map((j) => j.id)).toEqual([b!.id]);
+  });
+
   it('extends leases and reports updated, acked and stolen per job', async () => {
     const q = await t.arbiter.createQueue('l_batch');
     await q.enqueueMany([{ payload: 1 }, { payload: 2 }, { payload: 3 }]);

@@ -24,7 +24,8 @@ export interface ClaimParams {
  * priority level then by how long they have been ready, and taken one by one until `groups` are held.
  * Unready groups are never scanned: ready_at is indexed per priority level, so delayed, suspended or
  * waiting groups cannot starve ready ones. A group is taken when its row and its head job (the first job
- * in (priority, id) order that can run now) can both be locked at once, with SKIP LOCKED, and still
+ * in (priority, id) order that is due; one that used up its attempts and awaits dead-lettering holds its
+ * group) can both be locked at once, with SKIP LOCKED, and still
  * qualify on their latest versions; otherwise the walk passes it by and goes on to the next group. So a
  * group held by someone else (an enqueue that had to write its row, an operator action, another claim)
  * or whose head is held (a replace in progress) costs the claim nothing, and the claim comes back short
@@ -69,6 +70,11 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
   const standalone = standaloneOnly ? 'AND x.parent_id IS NULL AND x.parent_state IS NULL' : '';
   const runnable = (a: string) =>
     `NOT ${a}.suspended AND ${a}.run_at <= now() AND ${a}.attempts < ${a}.max_attempts`;
+  // A group's head: its first job due now, including one that used up its attempts and waits for the
+  // reaper to dead-letter it (a final attempt whose lease ran out): that job still holds its group (the
+  // lock below finds it not runnable and passes the group by), so the next job cannot start before it
+  // is resolved. Delayed jobs are not due, and do not hold the group.
+  const due = (a: string) => `NOT ${a}.suspended AND ${a}.run_at <= now()`;
   const groupFree = (a: string) =>
     `${a}.ready_at <= now() AND (${a}.in_flight_until IS NULL OR ${a}.in_flight_until <= now())`;
   const ungroupedLimit = onePerGroup
@@ -136,7 +142,7 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
       ) c
       CROSS JOIN LATERAL (
         (SELECT x.id, x.priority FROM ${t.jobs} x
-         WHERE x.group_key = c.group_key AND ${runnable('x')} ${standalone}
+         WHERE x.group_key = c.group_key AND ${due('x')} ${standalone}
          ORDER BY x.priority, x.id
          LIMIT 1)
         UNION ALL
