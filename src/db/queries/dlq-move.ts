@@ -160,9 +160,20 @@ async function moveRows(tx: Executor, t: QueueTables, ids: string[], errors: str
        RETURNING j.id, j.payload, j.group_key, j.priority, j.attempts, j.max_attempts, u.err, j.dedup_key,
          j.idempotency_key, j.parent_id, j.is_rollup, j.parent_state, j.meta, j.created_at
      ),
-     snap AS (
+     ${insertMovedSql(t)}`,
+    [ids, errors],
+  );
+}
+
+/**
+ * The end of a move statement whose `moved` CTE returned the deleted rows, each with its error as `err`:
+ * one dead letter per row, its child results (removed by ON DELETE CASCADE, but still visible to this
+ * statement) merged over its parent_state snapshot.
+ */
+function insertMovedSql(t: QueueTables): string {
+  return `snap AS (
        SELECT r.parent_id, jsonb_object_agg(r.child_id::text, r.result ORDER BY r.child_id) AS agg
-       FROM ${t.results} r WHERE r.parent_id IN (SELECT id FROM u) GROUP BY r.parent_id
+       FROM ${t.results} r WHERE r.parent_id IN (SELECT id FROM moved) GROUP BY r.parent_id
      )
      INSERT INTO ${t.dlq} (job_id, payload, group_key, priority, attempts, max_attempts, last_error, dedup_key,
        idempotency_key, parent_id, is_rollup, parent_state, meta, created_at)
@@ -173,9 +184,7 @@ async function moveRows(tx: Executor, t: QueueTables, ids: string[], errors: str
             ELSE s.agg END,
        m.meta, m.created_at
      FROM moved m LEFT JOIN snap s ON s.parent_id = m.id
-     ORDER BY m.id`,
-    [ids, errors],
-  );
+     ORDER BY m.id`;
 }
 
 /**
@@ -227,20 +236,7 @@ export async function dlqMoveStandaloneMany(
          AND j.parent_id IS NULL AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)
        RETURNING j.*, u.err
      ),
-     snap AS (
-       SELECT r.parent_id, jsonb_object_agg(r.child_id::text, r.result ORDER BY r.child_id) AS agg
-       FROM ${t.results} r WHERE r.parent_id IN (SELECT id FROM moved) GROUP BY r.parent_id
-     )
-     INSERT INTO ${t.dlq} (job_id, payload, group_key, priority, attempts, max_attempts, last_error, dedup_key,
-       idempotency_key, parent_id, is_rollup, parent_state, meta, created_at)
-     SELECT m.id, m.payload, m.group_key, m.priority, m.attempts, m.max_attempts, m.err, m.dedup_key,
-       m.idempotency_key, m.parent_id, m.is_rollup,
-       CASE WHEN s.agg IS NULL THEN m.parent_state
-            WHEN jsonb_typeof(m.parent_state) = 'object' THEN m.parent_state || s.agg
-            ELSE s.agg END,
-       m.meta, m.created_at
-     FROM moved m LEFT JOIN snap s ON s.parent_id = m.id
-     ORDER BY m.id
+     ${insertMovedSql(t)}
      RETURNING job_id::text AS id`,
     [items.map((i) => i.id), items.map((i) => i.attempts), items.map((i) => i.error)],
     `${t.statementPrefix}dlq:move:standalone-many`,
