@@ -193,6 +193,23 @@ export function fencedTargetsSql(t: QueueTables, lock: 'FOR UPDATE' | 'FOR NO KE
      group_locks AS (${lockGroupsSql(t, 'target')})`;
 }
 
+/**
+ * A statement that writes `set` on every job of `$1..$4` (id, attempts, delay ms, and a text named
+ * `text`, as `u`) still held at that attempt, their group rows locked in key order first, like every
+ * multi-row write. Returns the ids written, as text.
+ */
+export function fencedUpdateManySql(t: QueueTables, text: string, set: string): string {
+  return `WITH u AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[]) AS u(id, attempts, delay, ${text})),
+     ${fencedTargetsSql(t, 'FOR NO KEY UPDATE')},
+     done AS (
+       UPDATE ${t.jobs} j SET ${set}
+       FROM u WHERE j.id = u.id AND j.id = ANY (ARRAY(SELECT id FROM target))
+         AND (SELECT count(*) FROM group_locks) >= 0
+       RETURNING j.id
+     )
+     SELECT id::text AS id FROM done`;
+}
+
 export interface RetryItem extends Fence {
   delayMs: number;
   error: string;
@@ -209,19 +226,14 @@ export async function jobRetryMany(
 ): Promise<string[]> {
   if (items.length === 0) return [];
   const { rows } = await db.query<{ id: string }>(
-    `WITH u AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[]) AS u(id, attempts, delay, err)),
-     ${fencedTargetsSql(t, 'FOR NO KEY UPDATE')},
-     done AS (
-       UPDATE ${t.jobs} j SET
-         leased_until = CASE WHEN j.attempts >= j.max_attempts THEN now() END,
+    fencedUpdateManySql(
+      t,
+      'err',
+      `leased_until = CASE WHEN j.attempts >= j.max_attempts THEN now() END,
          run_at = CASE WHEN j.attempts >= j.max_attempts THEN now()
                        ELSE now() + u.delay * interval '1 millisecond' END,
-         last_error = u.err, worker_id = NULL, updated_at = now()
-       FROM u WHERE j.id = u.id AND j.id = ANY (ARRAY(SELECT id FROM target))
-         AND (SELECT count(*) FROM group_locks) >= 0
-       RETURNING j.id
-     )
-     SELECT id::text AS id FROM done`,
+         last_error = u.err, worker_id = NULL, updated_at = now()`,
+    ),
     [
       items.map((i) => i.id),
       items.map((i) => i.attempts),

@@ -1,6 +1,6 @@
 import type { Executor } from '../executor.js';
 import type { QueueTables } from '../sql.js';
-import { fencedTargetsSql, type Fence } from './job-complete.js';
+import { fencedUpdateManySql, type Fence } from './job-complete.js';
 
 // Releasing a held job without spending an attempt. Fenced like every write after a claim: the caller's
 // attempt, still leased.
@@ -24,17 +24,13 @@ export async function jobSnoozeMany(
 ): Promise<string[]> {
   if (items.length === 0) return [];
   const { rows } = await db.query<{ id: string }>(
-    `WITH u AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[]) AS u(id, attempts, delay, note)),
-     ${fencedTargetsSql(t, 'FOR NO KEY UPDATE')},
-     done AS (
-       UPDATE ${t.jobs} j SET leased_until = NULL, run_at = now() + u.delay * interval '1 millisecond',
+    fencedUpdateManySql(
+      t,
+      'note',
+      `leased_until = NULL, run_at = now() + u.delay * interval '1 millisecond',
          max_attempts = j.max_attempts + 1, worker_id = NULL, last_error = coalesce(u.note, j.last_error),
-         updated_at = now()
-       FROM u WHERE j.id = u.id AND j.id = ANY (ARRAY(SELECT id FROM target))
-         AND (SELECT count(*) FROM group_locks) >= 0
-       RETURNING j.id
-     )
-     SELECT id::text AS id FROM done`,
+         updated_at = now()`,
+    ),
     [
       items.map((i) => i.id),
       items.map((i) => i.attempts),
