@@ -24,6 +24,7 @@ import { Maintenance } from './maintenance.js';
 import { checkWorkerStart, type QueueWatch } from './queue-watch.js';
 import { resolveOptions, type ResolvedOptions, type WorkerOptions } from './options.js';
 import { WorkerRegistry } from './registry.js';
+import { onStopSignals } from './signals.js';
 
 type State = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -73,7 +74,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
   /** Handler calls whose outcome is not written yet, and who waits for them to reach zero. */
   private executions = 0;
   private executionWaiters: (() => void)[] = [];
-  private signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
+  private removeSignalHandlers: (() => void) | undefined;
   private readonly stoppedPromise: Promise<void>;
   private resolveStopped: () => void = () => undefined;
   private forceStop: (() => void) | undefined;
@@ -263,7 +264,13 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       this.resolveStopped();
       throw error;
     }
-    if (this.o.handleSignals) this.installSignalHandlers();
+    if (this.o.handleSignals) {
+      this.removeSignalHandlers = onStopSignals(
+        () => void this.stop(),
+        () => this.stopping !== undefined,
+        () => this.forceStop?.(),
+      );
+    }
     this.state = 'running';
     this.emitter.emit('worker:started', { workerId: this.id, queues: this.o.queues.map((q) => q.name) });
     this.watch?.start();
@@ -299,7 +306,8 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     if (this.executions > 0) await new Promise<void>((r) => this.executionWaiters.push(r));
     await this.completer.drain();
     await this.shutdownServices();
-    this.removeSignalHandlers();
+    this.removeSignalHandlers?.();
+    this.removeSignalHandlers = undefined;
     this.state = 'stopped';
     this.emitter.emit('worker:stopped', { workerId: this.id, abandoned });
     this.resolveStopped();
@@ -359,26 +367,6 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     );
     for (const job of jobs) this.emitter.emit('job:released', { queue: store.queue, job });
     return released.length;
-  }
-
-  private installSignalHandlers(): void {
-    this.signalHandler = () => {
-      if (this.stopping) {
-        // A second signal: stop waiting for running handlers.
-        this.forceStop?.();
-        return;
-      }
-      void this.stop();
-    };
-    process.on('SIGTERM', this.signalHandler);
-    process.on('SIGINT', this.signalHandler);
-  }
-
-  private removeSignalHandlers(): void {
-    if (!this.signalHandler) return;
-    process.off('SIGTERM', this.signalHandler);
-    process.off('SIGINT', this.signalHandler);
-    this.signalHandler = undefined;
   }
 
   private freeSlots(queue: string, queueConcurrency: number): number {
