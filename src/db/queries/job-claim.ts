@@ -111,21 +111,31 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
     WITH RECURSIVE
     -- A paused queue claims nothing (enqueue still works).
     paused AS (SELECT 1 FROM ${t.registry} r WHERE r.name = $5 AND r.paused),
-    lv(p) AS (
-      (SELECT x.priority FROM ${t.jobs} x WHERE x.group_key IS NULL AND NOT x.suspended
-         AND NOT EXISTS (SELECT 1 FROM paused) ORDER BY x.priority LIMIT 1)
+    -- The priority levels with work, by a loose index scan. Each probe also returns the first key of its
+    -- level that this statement's snapshot sees (run_at for jobs, ready_at for groups), and the scans
+    -- below start there: nothing before it is visible to this statement, so the bound changes no result,
+    -- but while an old transaction holds back cleanup (an application's open transaction, a long report),
+    -- the index entries of finished and claimed jobs before it cannot be removed, and without the bound
+    -- every claim walked them twice: once in the probe, once in the scan.
+    lv(p, r) AS (
+      (SELECT x.priority, x.run_at FROM ${t.jobs} x WHERE x.group_key IS NULL AND NOT x.suspended
+         AND NOT EXISTS (SELECT 1 FROM paused) ORDER BY x.priority, x.run_at LIMIT 1)
       UNION ALL
-      SELECT (SELECT x.priority FROM ${t.jobs} x WHERE x.group_key IS NULL AND NOT x.suspended AND x.priority > lv.p
-              ORDER BY x.priority LIMIT 1)
-      FROM lv WHERE lv.p IS NOT NULL
+      SELECT n.priority, n.run_at FROM lv CROSS JOIN LATERAL (
+        SELECT x.priority, x.run_at FROM ${t.jobs} x
+        WHERE x.group_key IS NULL AND NOT x.suspended AND x.priority > lv.p
+        ORDER BY x.priority, x.run_at LIMIT 1
+      ) n
     ),
-    glv(p) AS (
-      (SELECT g.min_priority FROM ${t.groups} g WHERE g.ready_at IS NOT NULL
-         AND NOT EXISTS (SELECT 1 FROM paused) ORDER BY g.min_priority LIMIT 1)
+    glv(p, r) AS (
+      (SELECT g.min_priority, g.ready_at FROM ${t.groups} g WHERE g.ready_at IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM paused) ORDER BY g.min_priority, g.ready_at LIMIT 1)
       UNION ALL
-      SELECT (SELECT g.min_priority FROM ${t.groups} g WHERE g.ready_at IS NOT NULL AND g.min_priority > glv.p
-              ORDER BY g.min_priority LIMIT 1)
-      FROM glv WHERE glv.p IS NOT NULL
+      SELECT n.min_priority, n.ready_at FROM glv CROSS JOIN LATERAL (
+        SELECT g.min_priority, g.ready_at FROM ${t.groups} g
+        WHERE g.ready_at IS NOT NULL AND g.min_priority > glv.p
+        ORDER BY g.min_priority, g.ready_at LIMIT 1
+      ) n
     ),
     -- The group walk. Every step is a nested loop evaluated only as far as the LIMIT pulls it:
     --   c   the next candidate group, in (level, ready_at) order, as this statement's snapshot sees it;
@@ -137,7 +147,7 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
       SELECT hl.id, h.priority, c.ready_at AS sort_at, c.group_key FROM glv
       CROSS JOIN LATERAL (
         SELECT g.group_key, g.ready_at FROM ${t.groups} g
-        WHERE g.ready_at IS NOT NULL AND g.min_priority = glv.p AND ${groupFree('g')}
+        WHERE g.ready_at IS NOT NULL AND g.min_priority = glv.p AND g.ready_at >= glv.r AND ${groupFree('g')}
         ORDER BY g.ready_at
       ) c
       CROSS JOIN LATERAL (
@@ -166,7 +176,7 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
     ung AS (
       SELECT u.id, u.priority, u.run_at AS sort_at FROM lv CROSS JOIN LATERAL (
         SELECT x.id, x.priority, x.run_at FROM ${t.jobs} x
-        WHERE x.group_key IS NULL AND x.priority = lv.p AND ${runnable('x')} ${standalone}
+        WHERE x.group_key IS NULL AND x.priority = lv.p AND x.run_at >= lv.r AND ${runnable('x')} ${standalone}
         ORDER BY x.run_at, x.id
         LIMIT ${ungroupedLimit}
         FOR NO KEY UPDATE SKIP LOCKED
@@ -204,7 +214,7 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
     next_due AS (
       SELECT min(d.at) AS at FROM (
         SELECT (SELECT x.run_at FROM ${t.jobs} x WHERE x.group_key IS NULL AND NOT x.suspended
-                  AND x.priority = lv.p AND x.run_at > now() ORDER BY x.run_at LIMIT 1) AS at
+                  AND x.priority = lv.p AND x.run_at > now() AND x.run_at >= lv.r ORDER BY x.run_at LIMIT 1) AS at
         FROM lv WHERE lv.p IS NOT NULL
         UNION ALL
         SELECT (SELECT g.ready_at FROM ${t.groups} g WHERE g.ready_at IS NOT NULL AND g.min_priority = glv.p
