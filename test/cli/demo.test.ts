@@ -4,13 +4,13 @@ import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseUrl, uniqueName } from '../support/db.js';
-import { json, runCli } from './helpers.js';
+import { cliArgv, json, runCli } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** `arbiter demo` in its own process group, as a terminal runs it (Ctrl-C reaches the whole group). */
 function demo(args: string[], env: Record<string, string | undefined>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', ...args], {
+  const child = spawn(process.execPath, cliArgv(['demo', ...args]), {
     cwd: ROOT,
     env: { ...process.env, NO_COLOR: '1', ...env },
     detached: true,

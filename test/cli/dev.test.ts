@@ -2,18 +2,17 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { runCli } from './helpers.js';
+import { cliArgv, runCli } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('arbiter dev', () => {
   it('starts a migrated database with the dashboard, prints its URL, and stops on SIGTERM', async () => {
     const env = { ...process.env, NO_COLOR: '1', DATABASE_URL: 'postgres://ignored@127.0.0.1:1/none' };
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'dev', '--json', '--port', '0', '--db-port', '0'],
-      { cwd: ROOT, env },
-    );
+    const child = spawn(process.execPath, cliArgv(['dev', '--json', '--port', '0', '--db-port', '0']), {
+      cwd: ROOT,
+      env,
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += String(d)));

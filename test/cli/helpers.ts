@@ -1,7 +1,18 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { CLI_BUNDLE } from '../support/cli-bundle.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * The argv that starts the CLI with `args`: the bundle, or the source under tsx when the command loads a
+ * TypeScript module (a worker's handlers), which then shares the source's modules with the CLI.
+ */
+export function cliArgv(args: readonly string[]): string[] {
+  return args.some((a) => /\.[mc]?ts$/.test(a))
+    ? ['--import', 'tsx', 'src/cli/main.ts', ...args]
+    : [CLI_BUNDLE, ...args];
+}
 
 export interface CliResult {
   code: number;
@@ -17,7 +28,7 @@ export interface CliRunOptions {
   env?: Record<string, string>;
 }
 
-/** Runs the CLI as a real child process (`node --import tsx src/cli/main.ts …`). */
+/** Runs the CLI as a real child process: the source, bundled once per run (see CLI_BUNDLE). */
 export function runCli(args: readonly string[], o: CliRunOptions): Promise<CliResult> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
@@ -29,8 +40,8 @@ export function runCli(args: readonly string[], o: CliRunOptions): Promise<CliRe
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', ...full],
-      { cwd: ROOT, env, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 },
+      cliArgv(full),
+      { cwd: ROOT, env, maxBuffer: 64 * 1024 * 1024, timeout: 150_000 },
       (error, stdout, stderr) => {
         const code = error && typeof error.code === 'number' ? error.code : error ? -1 : 0;
         resolve({ code, stdout, stderr });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseUrl, useTestDb } from '../support/db.js';
-import { runCli, type CliResult } from './helpers.js';
+import { cliArgv, runCli, type CliResult } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const t = useTestDb();
@@ -15,14 +15,10 @@ const cli = (args: string[], env: Record<string, string> = {}): Promise<CliResul
 
 /** A long-running command (serve) whose output is watched until a pattern shows up. */
 function start(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', '--schema', t.schema, ...args],
-    {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: databaseUrl(), NO_COLOR: '1', ...env },
-    },
-  );
+  const child = spawn(process.execPath, cliArgv(['--schema', t.schema, ...args]), {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: databaseUrl(), NO_COLOR: '1', ...env },
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += String(d)));
   child.stderr.on('data', (d) => (out += String(d)));

@@ -4,13 +4,14 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Arbiter } from '../../src/index.js';
 import { databaseUrl, uniqueName } from '../support/db.js';
+import { cliArgv } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const schemas: string[] = [];
 
 function start(args: string[], schema: string) {
   const env = { ...process.env, DATABASE_URL: databaseUrl(), ARBITER_SCHEMA: schema, NO_COLOR: '1' };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, env });
+  const child = spawn(process.execPath, cliArgv(args), { cwd: ROOT, env });
   let out = '';
   child.stdout.on('data', (d) => (out += String(d)));
   child.stderr.on('data', (d) => (out += String(d)));
