@@ -22,6 +22,13 @@ export interface WorkerEvents {
   'job:timed-out': { queue: string; job: Job; timeoutMs: number };
   /** Our write was fenced off, or a heartbeat found the job taken over: the result was not recorded. */
   'job:lease-lost': { queue: string; job: Job; status: 'stolen' | 'acked' | 'fenced' };
+  /**
+   * The job was cancelled (deleted) while this worker ran it: its handler's signal was aborted with reason
+   * `cancelled` and nothing is written for it. Workers that LISTEN learn it at once; others find the job
+   * gone at their next lease extension and report `job:lease-lost` instead. `aborted` is false for a job
+   * of a batch whose other jobs were not all cancelled (the batch runs on; only its write is fenced out).
+   */
+  'job:cancelled': { queue: string; job: Job; aborted: boolean };
   /** Given back unrun (graceful shutdown, or prefetched too long): visible again at once, attempt refunded. */
   'job:released': { queue: string; job: Job };
   'listener:connected': { channel: string };

@@ -6,6 +6,7 @@ import type { Job } from '../types.js';
 import { JobController } from './abort.js';
 import { realClock, type Clock } from './clock.js';
 import { Completer } from './completer.js';
+import { abortCancelled } from './cancellation.js';
 import { CronScheduler } from './cron.js';
 import { WorkerEventEmitter, type WorkerEventName, type WorkerEvents } from './events.js';
 import {
@@ -150,6 +151,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
           if (queue !== null && this.watch?.has(queue)) void this.watch.check();
           this.fetcher.wake(queue);
         },
+        onCancel: (queue, ids) => abortCancelled(this.running.values(), queue, ids, this.emitter),
       });
     }
     if (this.o.maintenance) {
