@@ -119,7 +119,10 @@ function actionButtons(job, confirmArea) {
     // A waiting parent is woken by its last child; resuming it by hand would run it before its children.
     job.suspended && job.status !== 'waiting' ? b('Resume', 'resume', 'resume', 'primary') : null,
     h('button', { class: 'danger', 'data-testid': 'cancel', onclick: function () {
-      confirmBar(confirmArea, 'Cancel (delete) job ' + job.id + '?', 'Cancel job', function () {
+      // A running job's worker aborts its handler at once (signal reason 'cancelled'); say so before.
+      var running = job.status === 'in-flight';
+      confirmBar(confirmArea, 'Cancel (delete) job ' + job.id + '?' +
+        (running ? ' It is running: its worker stops the handler now and records nothing.' : ''), 'Cancel job', function () {
         act('Cancelled job ' + job.id, function () { return api(qpath(q) + '/jobs/' + job.id + '/cancel', { method: 'POST' }); },
           function () { go('jobs/' + encodeURIComponent(q)); });
       });
