@@ -52,6 +52,17 @@ export interface WorkerEvents {
   };
   'cron:fired': { name: string; queue: string; tick: Date; jobId: string | null; skipped: boolean };
   /**
+   * Due ticks of a schedule were left unfired (downtime, or a check that came late), by its missed-tick
+   * policy: `missed` of them (null: more than a thousand), up to and including `through`.
+   */
+  'cron:missed': {
+    name: string;
+    queue: string;
+    missed: number | null;
+    policy: 'skip' | 'once' | 'catch-up';
+    through: Date;
+  };
+  /**
    * Unexpected errors in the worker's own loops. They never crash the process; loops back off and
    * continue. Rate-limited per context (see `errorIntervalMs`): `suppressed` counts the errors of the same
    * context left out since the previous event of that context.
