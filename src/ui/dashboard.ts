@@ -8,6 +8,7 @@ import { CLIENT_DLQ } from './assets/client-dlq.js';
 import { CLIENT_GROUPS } from './assets/client-groups.js';
 import { CLIENT_JOBS } from './assets/client-jobs.js';
 import { CLIENT_OVERVIEW } from './assets/client-overview.js';
+import { CLIENT_RETENTION } from './assets/client-retention.js';
 import { APP_CSS } from './assets/styles.js';
 
 export interface DashboardOptions {
@@ -79,6 +80,7 @@ export const APP_JS = [
   CLIENT_GROUPS,
   CLIENT_DLQ,
   CLIENT_CRON,
+  CLIENT_RETENTION,
   BOOT,
   '})();',
 ].join('\n');

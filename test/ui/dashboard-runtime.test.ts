@@ -112,4 +112,41 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: runtime operations', () =
     // The refused request above is the one failed load the browser reports.
     expect(watch.consoleErrors.filter((e) => !e.includes('status of 400'))).toEqual([]);
   });
+
+  it("a queue's jobs page shows its retention and changes it", async () => {
+    await db.arbiter.createQueue('ui_keep');
+    await open(page, server.url, 'jobs/ui_keep', '[data-testid=retention]');
+    const shown = page.locator('[data-testid=retention]');
+    expect(await shown.innerText()).toBe(
+      'history max age: 14d \u00b7 history max count: 1,000,000 \u00b7 dead letter max age: 30d \u00b7 dead letter max count: no limit',
+    );
+    watch.consoleErrors.length = 0;
+    await page.locator('[data-testid=retention-edit]').click();
+    const form = page.locator('[data-testid=retention-form]');
+    await form.locator('input[name=historyMaxAgeMs]').fill('2d');
+    await form.locator('input[name=historyMaxCount]').fill('none');
+    await form.locator('input[name=deadLetterMaxCount]').fill('5000');
+    await page.locator('[data-testid=retention-save]').click();
+    await waitFor(
+      async () => (await db.arbiter.getQueue('ui_keep'))?.retention.historyMaxAgeMs === 2 * 86_400_000,
+      'retention changed',
+    );
+    expect((await db.arbiter.getQueue('ui_keep'))!.retention).toEqual({
+      historyMaxAgeMs: 2 * 86_400_000,
+      historyMaxCount: null,
+      deadLetterMaxAgeMs: 30 * 86_400_000,
+      deadLetterMaxCount: 5000,
+    });
+    await waitFor(async () => (await shown.innerText()).includes('history max age: 2d'), 'the page shows it');
+    // A malformed limit is refused in the page, before any request.
+    await page.locator('[data-testid=retention-edit]').click();
+    await form.locator('input[name=historyMaxCount]').fill('12d');
+    await page.locator('[data-testid=retention-save]').click();
+    await waitFor(
+      async () => (await page.locator('.toast').allInnerTexts()).some((t) => t.includes('history max count')),
+      'toast',
+    );
+    expect((await db.arbiter.getQueue('ui_keep'))!.retention.historyMaxCount).toBeNull();
+    expect(watch.consoleErrors).toEqual([]);
+  });
 });

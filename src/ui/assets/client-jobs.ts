@@ -81,7 +81,7 @@ VIEWS.jobs = async function (root, args, params) {
   FILTER_KEYS.concat(['limit', 'cursor']).forEach(function (k) { if (params.get(k)) apiQuery.set(k, params.get(k)); });
   var box = h('div', null);
   append(root, h('h1', null, 'Jobs ', h('span', { class: 'muted' }, '\u00b7 ' + queue)),
-    h('div', { class: 'actions' }, queuePicker('jobs', queue)), filterForm(queue, params), box);
+    h('div', { class: 'actions' }, queuePicker('jobs', queue)), retentionPanel(queue), filterForm(queue, params), box);
   await live(function () { return api(qpath(queue) + '/jobs?' + apiQuery.toString()); }, function (page) {
     var rows = page.items.map(function (j) {
       return h('tr', { 'data-job': j.id },
