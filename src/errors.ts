@@ -14,7 +14,9 @@ export type ArbiterErrorCode =
   | 'SCHEMA_TOO_NEW'
   | 'OUTCOME_UNKNOWN'
   | 'SCHEMA_NOT_MIGRATED'
-  | 'EMBEDDED_POSTGRES';
+  | 'EMBEDDED_POSTGRES'
+  | 'CRON_NOT_FOUND'
+  | 'CRON_EXISTS';
 
 /**
  * Base of every error Arbiter throws on purpose: `code` says which case it is, whatever the class;
@@ -205,5 +207,25 @@ export class QueuesNotFoundError extends ArbiterError {
     this.name = 'QueuesNotFoundError';
     this.schema = schema;
     this.queues = queues;
+  }
+}
+
+/** No recurring schedule has this name (never added, or removed). */
+export class CronScheduleNotFoundError extends ArbiterError {
+  readonly schedule: string;
+  constructor(name: string) {
+    super('CRON_NOT_FOUND', `cron schedule "${name}" does not exist`);
+    this.name = 'CronScheduleNotFoundError';
+    this.schedule = name;
+  }
+}
+
+/** A recurring schedule with this name exists already (from code or added at runtime). */
+export class CronScheduleExistsError extends ArbiterError {
+  readonly schedule: string;
+  constructor(name: string) {
+    super('CRON_EXISTS', `cron schedule "${name}" exists already (change it with set)`);
+    this.name = 'CronScheduleExistsError';
+    this.schedule = name;
   }
 }

@@ -7,6 +7,7 @@ export { Arbiter, type ArbiterOptions } from './client/arbiter.js';
 export { Queue, type EnqueueItem } from './client/queue.js';
 export type { TreeNode, InsertedTree } from './client/tree.js';
 export type { GroupInfo } from './client/groups.js';
+export type { CronSchedules, CronScheduleInfo, CronScheduleInput, CronSchedulePatch } from './client/cron.js';
 export type { JobExplanation } from './client/why.js';
 export type { QueueInfo } from './db/queries/queue.js';
 export type { Retention, RetentionPatch } from './core/retention.js';
@@ -34,6 +35,8 @@ export {
   ArbiterError,
   type ArbiterErrorCode,
   BatchTooLargeError,
+  CronScheduleExistsError,
+  CronScheduleNotFoundError,
   InvalidIdentifierError,
   OutcomeUnknownError,
   ParentNotFoundError,

@@ -103,6 +103,13 @@ export function describeError(err: unknown): ReportedError {
       case 'PARENT_NOT_FOUND':
       case 'JOB_NOT_FOUND':
         return { exitCode: EXIT.notFound, code: err.code, message: err.message };
+      case 'CRON_NOT_FOUND':
+        return {
+          exitCode: EXIT.notFound,
+          code: err.code,
+          message: err.message,
+          hint: 'list schedules with `arbiter cron list`',
+        };
       default:
         return { exitCode: EXIT.failure, code: err.code, message: err.message };
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { registerCron } from './commands/cron.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDev } from './commands/dev.js';
 import { registerDlq } from './commands/dlq.js';
@@ -53,6 +54,7 @@ function buildProgram(json = false): Command {
   registerJobs(program);
   registerDlq(program);
   registerGroups(program);
+  registerCron(program);
   registerStats(program);
   registerWorkers(program);
   registerDoctor(program);

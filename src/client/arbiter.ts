@@ -1,3 +1,4 @@
+import { CronSchedules } from './cron.js';
 import type pg from 'pg';
 import { validateQueueName, validateSchemaName } from '../core/identifiers.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../core/payload.js';
@@ -82,6 +83,7 @@ export class Arbiter {
   private readonly enqueueListeners = new Set<(event: EnqueuedEvent) => void>();
   private acrossQueues: DeadLettersAcrossQueues | undefined;
   private readonly schemaCheck: SchemaCheck;
+  private cronSchedules: CronSchedules | undefined;
 
   constructor(options: ArbiterOptions) {
     const o = checkOptions<ArbiterOptions>(options, 'options', OPTION_KEYS);
@@ -213,6 +215,11 @@ export class Arbiter {
     validateQueueName(name);
     await this.checkSchema();
     return queueGet(this.db, this.schema, name);
+  }
+
+  /** Recurring schedules, managed at runtime (see CronSchedules). */
+  get cron(): CronSchedules {
+    return (this.cronSchedules ??= new CronSchedules(this));
   }
 
   /** The dead letters of every queue as one listing, with retry by filter (see DeadLettersAcrossQueues). */

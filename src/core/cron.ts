@@ -20,6 +20,23 @@ export function checkCron(pattern: unknown, tz: unknown, field: string): void {
   }
 }
 
+/** Checks a missed-tick policy and its catch-up bound; throws ValidationError. */
+export function checkMissedPolicy(
+  missed: unknown,
+  catchUpMax: unknown,
+  field: string,
+): { missed: CronMissedPolicy; catchUpMax: number } {
+  const policy = missed ?? 'once';
+  if (policy !== 'skip' && policy !== 'once' && policy !== 'catch-up') {
+    throw new ValidationError(`${field}.missed`, missed, "must be 'skip', 'once' or 'catch-up'");
+  }
+  const max = catchUpMax ?? 10;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 1000) {
+    throw new ValidationError(`${field}.catchUpMax`, catchUpMax, 'must be an integer from 1 to 1000');
+  }
+  return { missed: policy, catchUpMax: max };
+}
+
 function isTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
@@ -85,4 +102,89 @@ export function cronDueTick(pattern: string, tz: string, lastTick: Date, now: Da
   if (!latest) return first.due;
   const restart = walk(new Date(Math.max(lastTick.getTime(), latest.getTime() - 1)));
   return restart.due ?? first.due;
+}
+
+/** What to do with ticks missed while no worker ran (see cronTicksToFire). */
+export type CronMissedPolicy = 'skip' | 'once' | 'catch-up';
+
+/** A tick found later than this after its time counts as missed (the `skip` policy drops it). */
+export const CRON_ON_TIME_MS = 60_000;
+
+export interface CronTicks {
+  /** Ticks to fire, oldest first (each one job). */
+  fire: Date[];
+  /** The latest due tick: taken (without a job) when `fire` is empty, so it is not looked at again. */
+  latest: Date | null;
+  /** Due ticks left unfired; null when more than a thousand were due (not counted). */
+  missed: number | null;
+}
+
+/**
+ * The due ticks of a schedule whose last fired tick is `lastTick`, and which of them to fire under the
+ * missed-tick policy: `once` the latest; `skip` the latest only when it is on time (at most
+ * CRON_ON_TIME_MS old), none after downtime; `catch-up` the latest `max`, oldest first. Ticks are found
+ * by walking forward, as cronDueTick does (same DST policy).
+ */
+export function cronTicksToFire(
+  pattern: string,
+  tz: string,
+  lastTick: Date,
+  now: Date,
+  policy: CronMissedPolicy,
+  max: number,
+): CronTicks {
+  const keep = policy === 'catch-up' ? Math.max(1, max) : 1;
+  let due: Date[] = [];
+  let count = 0;
+  let counted = true;
+  const expr = CronExpressionParser.parse(pattern, { tz, currentDate: lastTick });
+  for (;;) {
+    let next: Date;
+    try {
+      next = expr.next().toDate();
+    } catch {
+      break;
+    }
+    if (next.getTime() > now.getTime()) break;
+    count++;
+    due.push(next);
+    if (due.length > keep) due.shift();
+    if (count >= MAX_STEPS) {
+      // Far behind: the latest `keep` ticks, found walking back from now, then walking forward again.
+      counted = false;
+      due = latestTicks(pattern, tz, lastTick, now, keep);
+      break;
+    }
+  }
+  const latest = due.at(-1) ?? null;
+  let fire = due;
+  if (policy === 'skip' && latest && now.getTime() - latest.getTime() > CRON_ON_TIME_MS) fire = [];
+  return { fire, latest, missed: counted ? count - fire.length : null };
+}
+
+function latestTicks(pattern: string, tz: string, lastTick: Date, now: Date, keep: number): Date[] {
+  const back = CronExpressionParser.parse(pattern, { tz, currentDate: new Date(now.getTime() + 1) });
+  let start = now;
+  for (let i = 0; i < keep; i++) {
+    try {
+      const prev = back.prev().toDate();
+      if (prev.getTime() <= lastTick.getTime()) break;
+      start = prev;
+    } catch {
+      break;
+    }
+  }
+  const out: Date[] = [];
+  const fwd = CronExpressionParser.parse(pattern, { tz, currentDate: new Date(start.getTime() - 1) });
+  for (let i = 0; i < keep + 2; i++) {
+    let next: Date;
+    try {
+      next = fwd.next().toDate();
+    } catch {
+      break;
+    }
+    if (next.getTime() > now.getTime()) break;
+    if (next.getTime() > lastTick.getTime()) out.push(next);
+  }
+  return out.slice(-keep);
 }

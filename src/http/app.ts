@@ -10,6 +10,7 @@ import { checkQueryKeys } from './params.js';
 import { buildOpenApi, type OpenApiDocument } from './openapi.js';
 import type { RouteDef } from './route.js';
 import { claimRoutes } from './routes-claim.js';
+import { cronRoutes } from './routes-cron.js';
 import { deadLetterRoutes } from './routes-dead-letters.js';
 import { jobRoutes } from './routes-jobs.js';
 import { queueRoutes } from './routes-queues.js';
@@ -73,6 +74,7 @@ export const ALL_ROUTES: readonly RouteDef[] = [
   ...queueRoutes,
   ...jobRoutes,
   ...deadLetterRoutes,
+  ...cronRoutes,
   ...claimRoutes,
 ];
 

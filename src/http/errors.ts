@@ -53,6 +53,8 @@ const STATUS_BY_CODE: Record<ArbiterErrorCode, ErrorStatus> = {
   OUTCOME_UNKNOWN: 503,
   // Raised only by the embedded development server, never by an operation the API exposes.
   EMBEDDED_POSTGRES: 500,
+  CRON_NOT_FOUND: 404,
+  CRON_EXISTS: 409,
 };
 
 /**

@@ -40,6 +40,7 @@ const PATH_PARAMS: Record<string, [string, JsonSchema]> = {
   queue: ['Queue name.', { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,62}$' }],
   id: ['Job id (for dead letters: the dead-letter id).', { type: 'string', pattern: '^[1-9][0-9]{0,18}$' }],
   groupKey: ['Group key (URL-encoded).', { type: 'string' }],
+  name: ['Cron schedule name (URL-encoded).', { type: 'string', minLength: 1, maxLength: 200 }],
 };
 
 const errorResponse = (description: string) => ({

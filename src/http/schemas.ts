@@ -125,6 +125,64 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       ]),
     ),
   },
+  CronSchedule: {
+    type: 'object',
+    description:
+      "A recurring schedule. source 'code': from a worker's cron option (overridden once changed at runtime); " +
+      "'runtime': added through the API. payload null: a function of the tick, in code.",
+    properties: {
+      name: str,
+      queue: str,
+      pattern: str,
+      tz: str,
+      payload: {},
+      overlap: { enum: ['skip', 'allow'] },
+      missed: { enum: ['skip', 'once', 'catch-up'] },
+      catchUpMax: int,
+      paused: bool,
+      source: { enum: ['code', 'runtime'] },
+      overridden: bool,
+      lastTick: nullable(dateTime),
+      lastJobId: nullable(id),
+      nextTick: nullable(dateTime),
+      createdAt: dateTime,
+      updatedAt: dateTime,
+    },
+  },
+  CronScheduleInput: {
+    type: 'object',
+    required: ['name', 'queue', 'pattern'],
+    additionalProperties: false,
+    properties: {
+      name: { type: 'string', minLength: 1, maxLength: 200 },
+      queue: str,
+      pattern: { type: 'string', description: '5 fields, or 6 with seconds first.' },
+      tz: { type: 'string', description: 'IANA time zone. Default UTC.' },
+      payload: { description: 'JSON payload of each job. Default {}.' },
+      overlap: { enum: ['skip', 'allow'] },
+      missed: {
+        enum: ['skip', 'once', 'catch-up'],
+        description: 'Ticks missed while no worker ran: once (default), skip, catch-up (up to catchUpMax).',
+      },
+      catchUpMax: { type: 'integer', minimum: 1, maximum: 1000 },
+      paused: bool,
+    },
+  },
+  CronSchedulePatch: {
+    type: 'object',
+    additionalProperties: false,
+    description:
+      'Fields left out stay as they are. A new pattern or tz restarts the schedule from its next tick.',
+    properties: {
+      queue: str,
+      pattern: str,
+      tz: str,
+      payload: {},
+      overlap: { enum: ['skip', 'allow'] },
+      missed: { enum: ['skip', 'once', 'catch-up'] },
+      catchUpMax: { type: 'integer', minimum: 1, maximum: 1000 },
+    },
+  },
   QueueStats: {
     type: 'object',
     properties: {

@@ -1,8 +1,8 @@
 import type { Arbiter } from '../client/arbiter.js';
-import { cronNextTick, cronPrevTick } from '../core/cron.js';
+import { cronNextTick } from '../core/cron.js';
 import { checkOptions, validDate } from '../core/validate.js';
-import { cronLastTicks, cronUpsert, dbNow } from '../db/queries/cron.js';
-import { CronScheduler } from '../worker/cron.js';
+import { cronLastTicks, dbNow } from '../db/queries/cron.js';
+import { CronScheduler, registerCodeSchedules } from '../worker/cron.js';
 import { WorkerEventEmitter, type WorkerEvents } from '../worker/events.js';
 import { resolveOptions, type CronSchedule } from '../worker/options.js';
 
@@ -37,16 +37,8 @@ export async function fireCron(
     handleSignals: false,
   }).cron;
   await arbiter.checkSchema();
+  await registerCodeSchedules(arbiter, resolved);
   const now = await dbNow(arbiter.db);
-  for (const s of resolved) {
-    await cronUpsert(arbiter.db, arbiter.schema, {
-      name: s.name,
-      queue: s.queue,
-      pattern: s.pattern,
-      tz: s.tz,
-      initialTick: cronPrevTick(s.pattern, s.tz, now) ?? new Date(0),
-    });
-  }
   const last = await cronLastTicks(
     arbiter.db,
     arbiter.schema,

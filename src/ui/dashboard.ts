@@ -3,10 +3,12 @@ import { ValidationError } from '../errors.js';
 import { JOB_STATUSES } from '../types.js';
 import { CLIENT_CORE } from './assets/client-core.js';
 import { CLIENT_CHART } from './assets/client-chart.js';
+import { CLIENT_CRON } from './assets/client-cron.js';
 import { CLIENT_DLQ } from './assets/client-dlq.js';
 import { CLIENT_GROUPS } from './assets/client-groups.js';
 import { CLIENT_JOBS } from './assets/client-jobs.js';
 import { CLIENT_OVERVIEW } from './assets/client-overview.js';
+import { CLIENT_RETENTION } from './assets/client-retention.js';
 import { APP_CSS } from './assets/styles.js';
 
 export interface DashboardOptions {
@@ -77,6 +79,8 @@ export const APP_JS = [
   CLIENT_JOBS,
   CLIENT_GROUPS,
   CLIENT_DLQ,
+  CLIENT_CRON,
+  CLIENT_RETENTION,
   BOOT,
   '})();',
 ].join('\n');
@@ -109,6 +113,7 @@ export function dashboardHtml(options: DashboardOptions = {}): string {
     ['jobs', 'Jobs'],
     ['groups', 'Groups'],
     ['dlq', 'Dead letters'],
+    ['cron', 'Cron'],
     ['workers', 'Workers'],
   ]
     .map(([view, label]) => `<a href="#/${view}" data-view="${view}">${label}</a>`)

@@ -22,6 +22,13 @@ export interface WorkerEvents {
   'job:timed-out': { queue: string; job: Job; timeoutMs: number };
   /** Our write was fenced off, or a heartbeat found the job taken over: the result was not recorded. */
   'job:lease-lost': { queue: string; job: Job; status: 'stolen' | 'acked' | 'fenced' };
+  /**
+   * The job was cancelled (deleted) while this worker ran it: its handler's signal was aborted with reason
+   * `cancelled` and nothing is written for it. Workers that LISTEN learn it at once; others find the job
+   * gone at their next lease extension and report `job:lease-lost` instead. `aborted` is false for a job
+   * of a batch whose other jobs were not all cancelled (the batch runs on; only its write is fenced out).
+   */
+  'job:cancelled': { queue: string; job: Job; aborted: boolean };
   /** Given back unrun (graceful shutdown, or prefetched too long): visible again at once, attempt refunded. */
   'job:released': { queue: string; job: Job };
   'listener:connected': { channel: string };
@@ -44,6 +51,17 @@ export interface WorkerEvents {
     count: number;
   };
   'cron:fired': { name: string; queue: string; tick: Date; jobId: string | null; skipped: boolean };
+  /**
+   * Due ticks of a schedule were left unfired (downtime, or a check that came late), by its missed-tick
+   * policy: `missed` of them (null: more than a thousand), up to and including `through`.
+   */
+  'cron:missed': {
+    name: string;
+    queue: string;
+    missed: number | null;
+    policy: 'skip' | 'once' | 'catch-up';
+    through: Date;
+  };
   /**
    * Unexpected errors in the worker's own loops. They never crash the process; loops back off and
    * continue. Rate-limited per context (see `errorIntervalMs`): `suppressed` counts the errors of the same

@@ -2,6 +2,7 @@ import { openDedicated, type DedicatedConnection } from '../db/dedicated.js';
 import type { Executor } from '../db/executor.js';
 import { quoteIdent } from '../db/sql.js';
 import { notifyChannel, notifyMissingTriggers, notifyRepairTriggers } from '../db/queries/notify.js';
+import { parseCancelNotice } from '../db/queries/job-cancel.js';
 import type { WorkerEventEmitter } from './events.js';
 
 export interface ListenerOptions {
@@ -15,6 +16,10 @@ export interface ListenerOptions {
   events: WorkerEventEmitter;
   /** Called with the queue name on every notification, and with null after (re)connecting. */
   onWake: (queue: string | null) => void;
+  /** Called when jobs of `queue` were cancelled while leased (the worker holding them aborts them). */
+  onCancel?: (queue: string, ids: string[]) => void;
+  /** Called on every other notice whose payload starts with '!' (runtime cron changes and the like). */
+  onNotice?: (payload: string) => void;
 }
 
 /**
@@ -82,7 +87,14 @@ export class Listener {
       conn = await openDedicated(this.o.db, this.o.connectionString);
       const current = conn;
       current.onNotification((channel, payload) => {
-        if (channel === this.channel) this.o.onWake(payload || null);
+        if (channel !== this.channel) return;
+        if (payload.startsWith('!')) {
+          const cancel = parseCancelNotice(payload);
+          if (cancel) this.o.onCancel?.(cancel.queue, cancel.ids);
+          else this.o.onNotice?.(payload);
+          return;
+        }
+        this.o.onWake(payload || null);
       });
       current.onError(() => {
         if (this.conn === current) this.drop();

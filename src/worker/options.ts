@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { StoreHost } from '../store/host.js';
-import { checkCron } from '../core/cron.js';
+import { checkCron, checkMissedPolicy } from '../core/cron.js';
 import { validateQueueName } from '../core/identifiers.js';
 import {
   LIMITS,
@@ -29,6 +29,13 @@ export interface CronSchedule {
   overlap?: 'skip' | 'allow';
   /** Options for the enqueued job (priority, groupKey, maxAttempts…). */
   enqueueOptions?: Omit<EnqueueOptions, 'delayMs' | 'runAt' | 'parentId'>;
+  /**
+   * Ticks missed while no worker ran: `once` (default) fires the latest, `skip` none (a tick is fired only
+   * within a minute of its time), `catch-up` up to `catchUpMax` of the latest, oldest first.
+   */
+  missed?: 'skip' | 'once' | 'catch-up';
+  /** With `missed: 'catch-up'`: the most ticks fired after downtime, 1 to 1,000. Default 10. */
+  catchUpMax?: number;
 }
 
 export interface WorkerOptions<P extends Record<string, unknown> = Record<string, unknown>> {
@@ -95,6 +102,11 @@ export interface WorkerOptions<P extends Record<string, unknown> = Record<string
   cron?: CronSchedule[];
   /** How often schedules are checked. Default 1,000 (and never later than a schedule's next tick). */
   cronCheckIntervalMs?: number;
+  /**
+   * Fire the schedules added at runtime (arbiter.cron) too, not only this worker's `cron`. Default true;
+   * it costs one small read of `_cron` per check.
+   */
+  runtimeCron?: boolean;
 }
 
 export interface ResolvedCron {
@@ -105,6 +117,8 @@ export interface ResolvedCron {
   overlap: 'skip' | 'allow';
   payload: CronSchedule['payload'];
   enqueueOptions: CronSchedule['enqueueOptions'];
+  missed: 'skip' | 'once' | 'catch-up';
+  catchUpMax: number;
 }
 
 export interface ResolvedOptions {
@@ -131,6 +145,7 @@ export interface ResolvedOptions {
   waitForQueues: boolean;
   cron: ResolvedCron[];
   cronCheckIntervalMs: number;
+  runtimeCron: boolean;
 }
 
 const WORKER_KEYS = [
@@ -157,8 +172,19 @@ const WORKER_KEYS = [
   'waitForQueues',
   'cron',
   'cronCheckIntervalMs',
+  'runtimeCron',
 ] as const;
-const CRON_KEYS = ['name', 'queue', 'pattern', 'tz', 'payload', 'overlap', 'enqueueOptions'] as const;
+const CRON_KEYS = [
+  'name',
+  'queue',
+  'pattern',
+  'tz',
+  'payload',
+  'overlap',
+  'enqueueOptions',
+  'missed',
+  'catchUpMax',
+] as const;
 
 const HOUR = 3600 * 1000;
 
@@ -212,6 +238,7 @@ export function resolveOptions(raw: WorkerOptions): ResolvedOptions {
     if (overlap !== 'skip' && overlap !== 'allow') {
       throw new ValidationError(`${f}.overlap`, overlap, "must be 'skip' or 'allow'");
     }
+    const { missed, catchUpMax } = checkMissedPolicy(s.missed, s.catchUpMax, f);
     return {
       name: s.name,
       queue: s.queue!,
@@ -220,6 +247,8 @@ export function resolveOptions(raw: WorkerOptions): ResolvedOptions {
       overlap,
       payload: s.payload,
       enqueueOptions: s.enqueueOptions,
+      missed,
+      catchUpMax,
     };
   });
   return {
@@ -246,5 +275,6 @@ export function resolveOptions(raw: WorkerOptions): ResolvedOptions {
     waitForQueues: optionalBool(o.waitForQueues, 'options.waitForQueues', false),
     cron,
     cronCheckIntervalMs: ms(o.cronCheckIntervalMs, 'options.cronCheckIntervalMs', 1_000, 10),
+    runtimeCron: optionalBool(o.runtimeCron, 'options.runtimeCron', true),
   };
 }

@@ -15,8 +15,8 @@ import type { JobController } from './abort.js';
 import type { WorkerEventEmitter } from './events.js';
 import { jobTimeout, type BatchResult, type JobContext, type ResolvedQueue } from './queue-options.js';
 
-/** Why a running job's signal was aborted. */
-export type AbortReason = 'timeout' | 'lease-lost' | 'shutdown';
+/** Why a running job's signal was aborted (`cancelled`: an operator cancelled the job while it ran). */
+export type AbortReason = 'timeout' | 'lease-lost' | 'shutdown' | 'cancelled';
 
 export class JobAbortError extends Error {
   constructor(

@@ -6,7 +6,8 @@ import type { Job } from '../types.js';
 import { JobController } from './abort.js';
 import { realClock, type Clock } from './clock.js';
 import { Completer } from './completer.js';
-import { CronScheduler } from './cron.js';
+import { abortCancelled } from './cancellation.js';
+import { CRON_NOTICE, CronScheduler } from './cron.js';
 import { WorkerEventEmitter, type WorkerEventName, type WorkerEvents } from './events.js';
 import {
   JobAbortError,
@@ -150,6 +151,8 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
           if (queue !== null && this.watch?.has(queue)) void this.watch.check();
           this.fetcher.wake(queue);
         },
+        onCancel: (queue, ids) => abortCancelled(this.running.values(), queue, ids, this.emitter),
+        onNotice: (notice) => notice === CRON_NOTICE && this.cron.poke(),
       });
     }
     if (this.o.maintenance) {
@@ -170,6 +173,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       this.o.cronCheckIntervalMs,
       this.emitter,
       (queue) => !this.watch?.has(queue),
+      this.o.runtimeCron,
     );
     this.env = {
       events: this.emitter,

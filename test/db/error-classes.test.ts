@@ -42,6 +42,17 @@ function cases(): Record<string, Case[] | string> {
       () => t.arbiter.queue('nosuch').claim(),
     ],
     ParentNotFoundError: [() => q().enqueue({}, { parentId: '987654321' })],
+    CronScheduleNotFoundError: [
+      () => t.arbiter.cron.set('no-such-schedule', { pattern: '0 * * * *' }),
+      () => t.arbiter.cron.pause('no-such-schedule'),
+    ],
+    CronScheduleExistsError: [
+      async () => {
+        const s = { name: 'taken-schedule', queue: 'errs', pattern: '0 * * * *' };
+        if (!(await t.arbiter.cron.get(s.name))) await t.arbiter.cron.add(s);
+        return t.arbiter.cron.add(s);
+      },
+    ],
     BatchTooLargeError: [
       () => q().enqueueMany(many(10_001)),
       () => q().jobs.cancelMany(Array.from({ length: 10_001 }, (_, i) => i + 1)),

@@ -10,6 +10,8 @@ describe('entry points', () => {
       'Arbiter',
       'ArbiterError',
       'BatchTooLargeError',
+      'CronScheduleExistsError',
+      'CronScheduleNotFoundError',
       'InvalidIdentifierError',
       'JOB_STATUSES',
       'OutcomeUnknownError',

@@ -100,11 +100,14 @@ export function registerJobs(program: Command): void {
     cmd.action(
       action(async (ctx, queueName: string, id: string, flags: { cascade?: boolean }) => {
         const queue = await ctx.queue(queueName);
+        // Only to word the answer: a job running when cancelled is stopped by its worker.
+        const wasRunning = verb === 'cancel' && (await queue.jobs.get(id))?.status === 'in-flight';
         const changed = await runVerb(queue, verb, id, flags.cascade === true);
         if (changed === 0) return explainNoop(queue, verb, id);
         ctx.emit({ queue: queueName, id, action: verb, changed }, () => {
           const what = verb === 'cancel' && changed > 1 ? ` (${changed} jobs with its descendants)` : '';
-          return `${ctx.c.green(pastTense(verb))} job ${id}${what}.`;
+          const stop = wasRunning ? ' It was running: its worker aborts the handler now.' : '';
+          return `${ctx.c.green(pastTense(verb))} job ${id}${what}.${stop}`;
         });
       }),
     );

@@ -1,9 +1,11 @@
 import type { Executor } from '../executor.js';
 import type { QueueTables } from '../sql.js';
+import { notifyChannel } from './notify.js';
 import { treeLock, wakeParents } from './tree.js';
 
 // Cancelling deletes live jobs: one, many, a job with its descendants, or a whole tree.
 // Deleting a leased job is allowed: the worker's later fenced ack or retry finds no row and changes nothing.
+// The worker holding it is told at commit: one NOTIFY naming the queue and the jobs (see notifyCancelled).
 // Every function here must run inside a transaction (the advisory tree locks are transaction-scoped).
 
 /**
@@ -56,10 +58,12 @@ export async function jobCancelMany(tx: Executor, t: QueueTables, ids: readonly 
   );
   const targets = childless.rows.map((r) => r.id);
   if (targets.length === 0) return 0;
-  const { rows } = await tx.query<{ parent_id: string | null }>(
-    `DELETE FROM ${t.jobs} j WHERE j.id = ANY($1::bigint[]) RETURNING j.parent_id`,
+  const { rows } = await tx.query<{ id: string; parent_id: string | null; leased: boolean }>(
+    `DELETE FROM ${t.jobs} j WHERE j.id = ANY($1::bigint[])
+     RETURNING j.id, j.parent_id, j.leased_until IS NOT NULL AS leased`,
     [targets],
   );
+  await notifyCancelled(tx, t, rows);
   const deleted = rows.map((r) => r.parent_id);
   const emptied = deleted.filter((p): p is string => p !== null);
   // A dedup replace may have re-parented a row between the first read and the row lock.
@@ -101,10 +105,12 @@ export async function jobCancelCascade(
   // Ancestors before descendants: ids grow down a tree, and treeLock takes them in ascending order.
   await treeLock(tx, t, root.parent_id ? [root.parent_id, ...ids] : ids);
   await lockForDelete(tx, t, ids);
-  const { rows } = await tx.query<{ id: string; parent_id: string | null }>(
-    `${subtree} DELETE FROM ${t.jobs} j USING d WHERE j.id = d.id RETURNING j.id, j.parent_id`,
+  const { rows } = await tx.query<{ id: string; parent_id: string | null; leased: boolean }>(
+    `${subtree} DELETE FROM ${t.jobs} j USING d WHERE j.id = d.id
+     RETURNING j.id, j.parent_id, j.leased_until IS NOT NULL AS leased`,
     [rootId],
   );
+  await notifyCancelled(tx, t, rows);
   const deletedRoot = rows.find((r) => r.id === rootId);
   const parentId = deletedRoot?.parent_id ?? null;
   if (wakeParent && parentId !== null) {
@@ -129,4 +135,41 @@ export async function jobTreeRoot(tx: Executor, t: QueueTables, id: string): Pro
   );
   if (rows.length === 0) return null;
   return rows.find((r) => r.parent_id === null)?.id ?? id;
+}
+
+/** The payload prefix of a cancellation notice (queue names start with a letter: no wake-up looks like it). */
+export const CANCEL_NOTICE = '!cancel:';
+
+/** Ids per notice: a NOTIFY payload must stay under 8,000 bytes. */
+const IDS_PER_NOTICE = 300;
+
+/**
+ * Tells the workers holding deleted in-flight jobs (leased, or with a lease expired but not yet
+ * recovered) that they were cancelled: `!cancel:<queue>:<id>,<id>…` on the schema's wake-up channel,
+ * delivered at commit (nothing is sent if the transaction rolls back). Deleting jobs that nobody holds
+ * sends nothing, so plain cancels pay nothing for it.
+ */
+export async function notifyCancelled(
+  tx: Executor,
+  t: QueueTables,
+  deleted: readonly { id: string; leased: boolean }[],
+): Promise<void> {
+  const ids = deleted.filter((r) => r.leased).map((r) => r.id);
+  for (let i = 0; i < ids.length; i += IDS_PER_NOTICE) {
+    const payload = `${CANCEL_NOTICE}${t.queue}:${ids.slice(i, i + IDS_PER_NOTICE).join(',')}`;
+    await tx.query('SELECT pg_notify($1, $2)', [notifyChannel(t.schema), payload]);
+  }
+}
+
+/** Parses a cancellation notice; null for any other payload (a wake-up names a queue). */
+export function parseCancelNotice(payload: string): { queue: string; ids: string[] } | null {
+  if (!payload.startsWith(CANCEL_NOTICE)) return null;
+  const rest = payload.slice(CANCEL_NOTICE.length);
+  const colon = rest.indexOf(':');
+  if (colon <= 0) return null;
+  const ids = rest
+    .slice(colon + 1)
+    .split(',')
+    .filter((id) => /^[0-9]+$/.test(id));
+  return { queue: rest.slice(0, colon), ids };
 }

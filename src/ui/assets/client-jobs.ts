@@ -81,7 +81,7 @@ VIEWS.jobs = async function (root, args, params) {
   FILTER_KEYS.concat(['limit', 'cursor']).forEach(function (k) { if (params.get(k)) apiQuery.set(k, params.get(k)); });
   var box = h('div', null);
   append(root, h('h1', null, 'Jobs ', h('span', { class: 'muted' }, '\u00b7 ' + queue)),
-    h('div', { class: 'actions' }, queuePicker('jobs', queue)), filterForm(queue, params), box);
+    h('div', { class: 'actions' }, queuePicker('jobs', queue)), retentionPanel(queue), filterForm(queue, params), box);
   await live(function () { return api(qpath(queue) + '/jobs?' + apiQuery.toString()); }, function (page) {
     var rows = page.items.map(function (j) {
       return h('tr', { 'data-job': j.id },
@@ -119,7 +119,10 @@ function actionButtons(job, confirmArea) {
     // A waiting parent is woken by its last child; resuming it by hand would run it before its children.
     job.suspended && job.status !== 'waiting' ? b('Resume', 'resume', 'resume', 'primary') : null,
     h('button', { class: 'danger', 'data-testid': 'cancel', onclick: function () {
-      confirmBar(confirmArea, 'Cancel (delete) job ' + job.id + '?', 'Cancel job', function () {
+      // A running job's worker aborts its handler at once (signal reason 'cancelled'); say so before.
+      var running = job.status === 'in-flight';
+      confirmBar(confirmArea, 'Cancel (delete) job ' + job.id + '?' +
+        (running ? ' It is running: its worker stops the handler now and records nothing.' : ''), 'Cancel job', function () {
         act('Cancelled job ' + job.id, function () { return api(qpath(q) + '/jobs/' + job.id + '/cancel', { method: 'POST' }); },
           function () { go('jobs/' + encodeURIComponent(q)); });
       });
