@@ -103,5 +103,5 @@ describe('arbiter demo on a port in use', () => {
     const pool = new pg.Pool({ connectionString: databaseUrl(), max: 1 });
     await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await pool.end();
-  }, 90_000);
+  });
 });

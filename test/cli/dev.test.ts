@@ -45,7 +45,7 @@ describe('arbiter dev', () => {
     const gone = new pg.Client({ connectionString: ready.databaseUrl });
     gone.on('error', () => undefined);
     await expect(gone.connect()).rejects.toThrow();
-  }, 120_000);
+  });
 
   it('refuses --database-url: it starts its own database', async () => {
     const r = await runCli(['dev', '--database-url', 'postgres://x@127.0.0.1/y'], { databaseUrl: null });

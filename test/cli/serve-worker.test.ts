@@ -77,7 +77,7 @@ describe('arbiter serve: usage errors name flags', () => {
       s.child.kill('SIGTERM');
     }
     expect(await s.exited).toBe(0);
-  }, 60_000);
+  });
 
   it('warns loudly when --insecure serves beyond loopback without credentials', async () => {
     const s = start(['serve', '--host', '0.0.0.0', '--port', '0', '--insecure']);
@@ -89,7 +89,7 @@ describe('arbiter serve: usage errors name flags', () => {
       s.child.kill('SIGTERM');
     }
     expect(await s.exited).toBe(0);
-  }, 60_000);
+  });
 });
 
 describe('arbiter worker: modules it cannot load', () => {

@@ -59,7 +59,7 @@ describe('arbiter worker', () => {
     const code = await w.exited;
     expect(code, w.output()).toBe(0);
     await pool.end();
-  }, 90_000);
+  });
 
   it('refuses to start for a queue that does not exist (exit 3), or waits for it with --wait-for-queues', async () => {
     const schema = uniqueName('cli_w');
@@ -91,14 +91,14 @@ describe('arbiter worker', () => {
     waiting.child.kill('SIGTERM');
     expect(await waiting.exited, waiting.output()).toBe(0);
     await pool.end();
-  }, 90_000);
+  });
 
   it('refuses a module without queues (exit 2)', async () => {
     const w = start(['worker', 'test/fixtures/no-queues.ts'], uniqueName('cli_w'));
     const code = await w.exited;
     expect(code).toBe(2);
     expect(w.output()).toMatch(/queues/);
-  }, 60_000);
+  });
 });
 
 describe('arbiter demo', () => {
@@ -123,7 +123,7 @@ describe('arbiter demo', () => {
     expect(d.output()).toMatch(/database\s+postgres:\/\/root@|database\s+postgres:\/\/[^ ]*:\*\*\*@/);
     expect(await d.exited).toBe(0);
     expect(d.output()).toContain('nothing left running');
-  }, 90_000);
+  });
 });
 
 describe('arbiter serve', () => {
@@ -146,5 +146,5 @@ describe('arbiter serve', () => {
     expect(await open.exited).toBe(2);
     expect(open.output()).toMatch(/credentials/);
     await pool.end();
-  }, 90_000);
+  });
 });

@@ -163,7 +163,7 @@ describe('queue.jobs.overview: bounded counts', () => {
     await db.pool.query(`ANALYZE ${t}`);
     await db.pool.query(`ANALYZE "${db.schema}"."${Q}_dlq"`);
     await db.pool.query(`ANALYZE "${db.schema}"."${Q}_groups"`);
-  }, 120_000);
+  });
 
   for (const generic of [false, true]) {
     it(`no plan node reads more than cap+1 rows (+${SLACK}, one per priority level)${generic ? ', under a generic plan' : ''}`, async () => {

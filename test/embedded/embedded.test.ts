@@ -70,7 +70,7 @@ describe('startEmbeddedPostgres', () => {
     await c2.end();
     await second.stop();
     expect(rows).toEqual([{ n: 42 }]);
-  }, 120_000);
+  });
 });
 
 // As root the server runs as the user `postgres`, which cannot enter a folder only root may enter.
@@ -106,7 +106,7 @@ describe.skipIf(!asRoot)('started by root', () => {
     expect(result.installed.startsWith(modules)).toBe(true);
     expect(result.one).toBe(1);
     expect(result.dataDirRemoved).toBe(true);
-  }, 120_000);
+  });
 
   it('stops, saying why and what to do, when its temporary folder is out of reach', async () => {
     const previous = process.env.TMPDIR;

@@ -96,7 +96,7 @@ describe('R7: every mutating route from the OpenAPI document', () => {
         }
       }
     });
-  }, 120_000);
+  });
 
   it('lets same-origin browsers and trusted origins through', async () => {
     const same = await call(app, 'POST', `/queues/${Q}/pause`, '{}', {
