@@ -7,13 +7,13 @@ import { startWorker, stopAll, waitFor } from '../worker/helpers.js';
 
 // Uniqueness over a period. Racing producers are separate Arbiters (separate pools: separate hosts, as far
 // as the database can tell), all enqueueing the same key at once.
-const t = useTestDb({ poolSize: 20 });
-const HOSTS = 8;
+const t = useTestDb({ poolSize: 8 });
+const HOSTS = 4;
 const hosts: { arbiter: Arbiter; pool: pg.Pool }[] = [];
 
 async function racers(): Promise<Arbiter[]> {
   while (hosts.length < HOSTS) {
-    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 5 });
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 4 });
     pool.on('error', () => undefined);
     hosts.push({ arbiter: new Arbiter({ pool, schema: t.schema }), pool });
   }
