@@ -150,7 +150,10 @@ export const queueRoutes: RouteDef[] = [
     method: 'post',
     path: '/queues/{queue}/jobs',
     operationId: 'enqueue',
-    summary: 'Enqueues one job. `job` is null when a dedup key made it skip.',
+    summary:
+      'Enqueues one job. `job.enqueueOutcome` says what the enqueue did; `job` is null when nothing was ' +
+      'written and no live job holds the key (dedup ignore, a unique key held after its job finished, a ' +
+      'throttle whose job finished). With maxQueued at the cap: 429 QUEUE_FULL with Retry-After.',
     tag: 'jobs',
     body: ref('EnqueueRequest'),
     response: { type: 'object', properties: { job: { oneOf: [ref('Job'), { type: 'null' }] } } },
