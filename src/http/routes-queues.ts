@@ -49,6 +49,30 @@ export const queueRoutes: RouteDef[] = [
   },
   {
     method: 'get',
+    path: '/enqueue-controls',
+    operationId: 'enqueueControlStats',
+    summary:
+      'Per queue and kind, enqueues the enqueue controls folded or turned away: debounced, throttled, ' +
+      'unique_rejected, overflow_rejected, overflow_dropped (totals of every producer; docs/enqueue.md).',
+    tag: 'queues',
+    response: {
+      type: 'object',
+      properties: {
+        items: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { queue: { type: 'string' }, kind: { type: 'string' }, count: { type: 'integer' } },
+          },
+        },
+      },
+    },
+    async handle(ctx) {
+      return { items: await ctx.arbiter.enqueueControlStats() };
+    },
+  },
+  {
+    method: 'get',
     path: '/overview',
     operationId: 'overview',
     summary:

@@ -3,6 +3,7 @@ import { ValidationError } from '../errors.js';
 import { JOB_STATUSES } from '../types.js';
 import { CLIENT_CORE } from './assets/client-core.js';
 import { CLIENT_CHART } from './assets/client-chart.js';
+import { CLIENT_CONTROLS } from './assets/client-controls.js';
 import { CLIENT_DLQ } from './assets/client-dlq.js';
 import { CLIENT_GROUPS } from './assets/client-groups.js';
 import { CLIENT_JOBS } from './assets/client-jobs.js';
@@ -77,6 +78,7 @@ export const APP_JS = [
   CLIENT_JOBS,
   CLIENT_GROUPS,
   CLIENT_DLQ,
+  CLIENT_CONTROLS,
   BOOT,
   '})();',
 ].join('\n');
@@ -110,6 +112,7 @@ export function dashboardHtml(options: DashboardOptions = {}): string {
     ['groups', 'Groups'],
     ['dlq', 'Dead letters'],
     ['workers', 'Workers'],
+    ['controls', 'Controls'],
   ]
     .map(([view, label]) => `<a href="#/${view}" data-view="${view}">${label}</a>`)
     .join('');
