@@ -17,6 +17,7 @@ describe('entry points', () => {
       'PayloadError',
       'PayloadTooLargeError',
       'Queue',
+      'QueueFullError',
       'QueueNotFoundError',
       'QueuesNotFoundError',
       'SchemaNotMigratedError',
