@@ -56,7 +56,7 @@ export interface Job<T = unknown> {
   createdAt: Date;
   updatedAt: Date;
   status: JobStatus;
-  /** Set by an enqueue: what it did (see EnqueueOutcome). */
+  /** Set by an enqueue with unique, debounce, throttle or maxQueued: what it did (see EnqueueOutcome). */
   enqueueOutcome?: EnqueueOutcome;
   /** A debounced job, as read by `queue.jobs.get`: how many later enqueues it absorbed. */
   debounced?: { key: string; absorbed: number };
@@ -199,8 +199,8 @@ export interface MaxQueuedOptions {
 /**
  * What one enqueue did: `created` a new job; `replaced` the payload of a pending job (debounce, throttle's
  * trailing job, dedup replace); `absorbed` into a pending debounced job already at its maxWaitMs (payload
- * taken, run time unchanged); `throttled` within a throttle window, nothing written; `duplicate` the key
- * was taken (dedup ignore, idempotency key, unique), nothing written.
+ * taken, run time unchanged); `throttled` within a throttle window, nothing written; `duplicate` the
+ * unique key was taken, nothing written.
  */
 export type EnqueueOutcome = 'created' | 'replaced' | 'absorbed' | 'throttled' | 'duplicate';
 

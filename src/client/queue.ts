@@ -99,6 +99,8 @@ export class Queue<T = unknown> {
     const stored = await this.storeFor(options.tx).insert(row);
     if (stored === null) return null;
     if (stored.inserted) this.ctx.enqueued?.(this.ctx.name, 1);
+    // Only a controlled enqueue says what it did: a plain one keeps returning the job exactly as stored.
+    if ((row.control ?? null) === null && (row.cap ?? null) === null) return this.job(stored.row);
     return { ...this.job(stored.row), enqueueOutcome: stored.outcome };
   }
 
