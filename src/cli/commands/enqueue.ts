@@ -137,7 +137,7 @@ export function registerEnqueue(program: Command): void {
           duplicate: 'Duplicate: nothing written; the key is held by',
         };
         ctx.emit(
-          { job, skipped: false, outcome },
+          { job, skipped: false, ...(job.enqueueOutcome ? { outcome } : {}) },
           () =>
             `${ctx.c.green(verb[outcome] ?? 'Enqueued')} job ${job.id} on "${queueName}".\n${jobDetail(job, ctx.c)}`,
         );
