@@ -131,6 +131,37 @@ const workloads = {
     await arbiter.close();
     return { value: 3000 / s, unit: 'jobs/s' };
   },
+  // Enqueue controls (docs/enqueue.md): single enqueues that each run their own transaction with a key
+  // lock, never the batcher. Compare with 'single enqueue, 8 callers'.
+  async 'controls: single enqueue with debounce (300 keys), 8 callers'() {
+    const { arbiter, q } = await fresh('ctl_debounce');
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < 3000) {
+          const i = next++;
+          await q.enqueue({ i }, { debounce: { key: `k${i % 300}`, windowMs: 60_000 } });
+        }
+      }),
+    );
+    const s = (performance.now() - t0) / 1000;
+    await arbiter.close();
+    return { value: 3000 / s, unit: 'enqueues/s' };
+  },
+  async 'controls: single enqueue with a depth cap (maxQueued 100,000), 8 callers'() {
+    const { arbiter, q } = await fresh('ctl_cap');
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < 3000) await q.enqueue({ i: next++ }, { maxQueued: { limit: 100_000 } });
+      }),
+    );
+    const s = (performance.now() - t0) / 1000;
+    await arbiter.close();
+    return { value: 3000 / s, unit: 'jobs/s' };
+  },
   async 'single ceiling: 8 rows per commit, one connection, no library'() {
     // What 8 callers that each wait for their own commit can get: every caller's next job waits for the
     // commit of its last, so at best all 8 share each commit. One bare pg connection sends a prepared

@@ -16,7 +16,8 @@ export type ArbiterErrorCode =
   | 'SCHEMA_NOT_MIGRATED'
   | 'EMBEDDED_POSTGRES'
   | 'CRON_NOT_FOUND'
-  | 'CRON_EXISTS';
+  | 'CRON_EXISTS'
+  | 'QUEUE_FULL';
 
 /**
  * Base of every error Arbiter throws on purpose: `code` says which case it is, whatever the class;
@@ -106,6 +107,29 @@ export class BatchTooLargeError extends ValidationError {
     this.name = 'BatchTooLargeError';
     this.size = size;
     this.limit = limit;
+  }
+}
+
+/**
+ * An enqueue with `maxQueued` found its queue (or its group) at the cap, and its overflow policy could not
+ * make room (`reject`, `dropOldest` with nothing droppable, or `wait` past its timeout). Nothing was
+ * written. `retryAfterMs` is a hint for when to try again.
+ */
+export class QueueFullError extends ArbiterError {
+  readonly queue: string;
+  readonly groupKey: string | null;
+  readonly limit: number;
+  readonly retryAfterMs: number;
+  constructor(queue: string, groupKey: string | null, limit: number, retryAfterMs: number) {
+    super(
+      'QUEUE_FULL',
+      `${groupKey === null ? `queue "${queue}"` : `group "${groupKey}" of queue "${queue}"`} already holds ${limit} waiting jobs (maxQueued)`,
+    );
+    this.name = 'QueueFullError';
+    this.queue = queue;
+    this.groupKey = groupKey;
+    this.limit = limit;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

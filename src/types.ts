@@ -56,6 +56,10 @@ export interface Job<T = unknown> {
   createdAt: Date;
   updatedAt: Date;
   status: JobStatus;
+  /** Set by an enqueue with unique, debounce, throttle or maxQueued: what it did (see EnqueueOutcome). */
+  enqueueOutcome?: EnqueueOutcome;
+  /** A debounced job, as read by `queue.jobs.get`: how many later enqueues it absorbed. */
+  debounced?: { key: string; absorbed: number };
 }
 
 /** A job in the dead-letter table. `id` is the dead letter's own id; `jobId` the id it had in the queue. */
@@ -132,7 +136,73 @@ export interface EnqueueOptions {
   suspended?: boolean;
   /** Free-form metadata stored with the job (e.g. trace context). */
   meta?: Record<string, unknown> | null;
+  /**
+   * Keeps `key` taken while its job is live and for `forMs` after it finished (see docs/enqueue.md).
+   * Single enqueues only; not with dedup, idempotencyKey, debounce or throttle.
+   */
+  unique?: UniqueOptions | null;
+  /** Runs one job `windowMs` after the last enqueue with `key`, with the last payload. */
+  debounce?: DebounceOptions | null;
+  /** At most one job per `key` per `windowMs`, the first (plus, optionally, a trailing one). */
+  throttle?: ThrottleOptions | null;
+  /** A cap on waiting jobs of the queue (or of the job's group), and what to do at the cap. */
+  maxQueued?: MaxQueuedOptions | null;
 }
+
+/** `unique`: which finished jobs keep their key taken for a while. */
+export type UniqueHoldOn = 'succeeded' | 'dead' | 'finished';
+
+export interface UniqueOptions {
+  key: string;
+  /** How long the key stays taken once its job finished, in ms (1 ms to 100 years). */
+  forMs: number;
+  /**
+   * Which finishes hold the key: `finished` (default) both, `succeeded` only a job that ran to the end
+   * (acked, kept, or cancelled), `dead` only a dead-lettered one. Otherwise the key frees when the job ends.
+   */
+  after?: UniqueHoldOn;
+}
+
+export interface DebounceOptions {
+  key: string;
+  /** Quiet time after the last enqueue before the job runs, in ms (1 ms to 1 day). */
+  windowMs: number;
+  /** Latest run time, counted from the first enqueue the job absorbed (≥ windowMs, at most 1 day). */
+  maxWaitMs?: number;
+}
+
+export interface ThrottleOptions {
+  key: string;
+  /** The window, in ms (1 ms to 1 day). */
+  windowMs: number;
+  /** Keep the last enqueue of a window as a job that runs when the window ends. Default false. */
+  trailing?: boolean;
+}
+
+/** What an enqueue at the cap does. */
+export type OverflowPolicy = 'reject' | 'dropOldest' | 'wait';
+
+export interface MaxQueuedOptions {
+  /** Waiting (not in-flight) jobs allowed, 1 to 100,000. */
+  limit: number;
+  /** `queue` (default): all the queue's waiting jobs; `group`: those of the job's groupKey. */
+  scope?: 'queue' | 'group';
+  /**
+   * `reject` (default): throw QueueFullError. `dropOldest`: delete the oldest waiting job of the scope
+   * (one not in a tree) to make room. `wait`: retry until there is room, up to `timeoutMs`.
+   */
+  overflow?: OverflowPolicy;
+  /** For `wait`: how long, in ms (default 5,000; at most 60,000). */
+  timeoutMs?: number;
+}
+
+/**
+ * What one enqueue did: `created` a new job; `replaced` the payload of a pending job (debounce, throttle's
+ * trailing job, dedup replace); `absorbed` into a pending debounced job already at its maxWaitMs (payload
+ * taken, run time unchanged); `throttled` within a throttle window, nothing written; `duplicate` the
+ * unique key was taken, nothing written.
+ */
+export type EnqueueOutcome = 'created' | 'replaced' | 'absorbed' | 'throttled' | 'duplicate';
 
 /** Options of `queue.claim`: how many jobs, how long their lease, and which worker claims them. */
 export interface ClaimOptions {

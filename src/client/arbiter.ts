@@ -16,6 +16,7 @@ import {
   type QueueInfo,
 } from '../db/queries/queue.js';
 import { workerList, type WorkerInfo } from '../db/queries/worker.js';
+import { statsRead, type ControlStat } from '../db/queries/enqueue-controls.js';
 import { queueTables } from '../db/sql.js';
 import { retentionUpdate } from '../db/queries/retention.js';
 import {
@@ -208,6 +209,15 @@ export class Arbiter {
   async listWorkers(): Promise<WorkerInfo[]> {
     await this.checkSchema();
     return workerList(this.db, this.schema);
+  }
+
+  /**
+   * Per queue, how many enqueues the enqueue controls turned away or folded (docs/enqueue.md): debounced,
+   * throttled, unique_rejected, overflow_rejected, overflow_dropped. Totals of every producer.
+   */
+  async enqueueControlStats(): Promise<{ queue: string; kind: ControlStat; count: number }[]> {
+    await this.checkSchema();
+    return statsRead(this.db, this.schema);
   }
 
   /** One queue's name, state and creation time, or null when it does not exist (one primary-key lookup). */

@@ -4,6 +4,7 @@ import { toJobId, toJobIds } from '../core/ids.js';
 import { JOB_CURSOR_KIND, normalizeFilter, pageRequest, type FilterSpec } from '../core/job-filter.js';
 import { LIMITS, checkOptions, durationMs, optionalKey } from '../core/validate.js';
 import { withTranslation } from '../db/errors.js';
+import { debounceOf } from '../db/queries/enqueue-controls.js';
 import { groupRefresh } from '../db/queries/group-refresh.js';
 import {
   jobCount,
@@ -62,7 +63,11 @@ export class JobsAdmin<T = unknown> {
   async get(id: IdInput): Promise<Job<T> | null> {
     const jobId = toJobId(id);
     const row = await this.run(() => jobGet(this.ctx.db, this.ctx.t, jobId));
-    return row ? this.job(row) : null;
+    if (!row) return null;
+    const job = this.job(row);
+    // A debounced job carries how many enqueues it absorbed (docs/enqueue.md).
+    const debounced = await this.run(() => debounceOf(this.ctx.db, this.ctx.t, jobId));
+    return debounced ? { ...job, debounced } : job;
   }
 
   /** The live (not yet finished) job holding this idempotency key, or null. */

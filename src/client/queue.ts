@@ -99,7 +99,9 @@ export class Queue<T = unknown> {
     const stored = await this.storeFor(options.tx).insert(row);
     if (stored === null) return null;
     if (stored.inserted) this.ctx.enqueued?.(this.ctx.name, 1);
-    return this.job(stored.row);
+    // Only a controlled enqueue says what it did: a plain one keeps returning the job exactly as stored.
+    if ((row.control ?? null) === null && (row.cap ?? null) === null) return this.job(stored.row);
+    return { ...this.job(stored.row), enqueueOutcome: stored.outcome };
   }
 
   /**
@@ -137,7 +139,7 @@ export class Queue<T = unknown> {
         throw new ValidationError(`items[${i}]`, item, 'must be an object with a payload');
       }
       const { payload, ...opts } = item as EnqueueItem<T>;
-      return toJobInsert(payload, opts, this.ctx.maxPayloadBytes, `items[${i}]`);
+      return toJobInsert(payload, opts, this.ctx.maxPayloadBytes, `items[${i}]`, { single: false });
     });
     const rows = await this.storeFor(options.tx).insertMany(prepared, returning);
     this.ctx.enqueued?.(this.ctx.name, rows.length);

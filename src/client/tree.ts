@@ -101,6 +101,7 @@ export async function insertTree<T>(
     const opts = c.node.options ?? {};
     const ins = toJobInsert(c.node.payload, opts, maxPayloadBytes, `${c.path}.options`, {
       isRollup: c.node.rollup ?? false,
+      single: false,
     });
     if (c.children.length > 0) ins.suspended = true;
     prepared.set(c, ins);

@@ -1,4 +1,10 @@
-import { ArbiterError, QueueNotFoundError, ValidationError, type ArbiterErrorCode } from '../errors.js';
+import {
+  ArbiterError,
+  QueueFullError,
+  QueueNotFoundError,
+  ValidationError,
+  type ArbiterErrorCode,
+} from '../errors.js';
 
 /** Error codes only the HTTP layer produces (in addition to ArbiterErrorCode). */
 export type HttpErrorCode =
@@ -55,6 +61,8 @@ const STATUS_BY_CODE: Record<ArbiterErrorCode, ErrorStatus> = {
   EMBEDDED_POSTGRES: 500,
   CRON_NOT_FOUND: 404,
   CRON_EXISTS: 409,
+  // maxQueued: the queue is full; Retry-After says when to try again.
+  QUEUE_FULL: 429,
 };
 
 /**
@@ -97,7 +105,10 @@ export function toErrorResponse(
       body.error.field = field;
       body.error.message = err.message.replace(err.field, field);
     }
-    return { status, body, headers: {} };
+    const headers: Record<string, string> = {};
+    if (err instanceof QueueFullError)
+      headers['Retry-After'] = String(Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
+    return { status, body, headers };
   }
   logger.error('arbiter http: internal error', { ...context, error: err });
   return {

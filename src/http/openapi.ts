@@ -150,7 +150,10 @@ export function buildOpenApi(
         Conflict: errorResponse('The action does not apply to the job in its current state.'),
         TooLarge: errorResponse('Body or payload over the limit.'),
         UnsupportedMediaType: errorResponse('Body is not declared as application/json.'),
-        RateLimited: errorResponse('Too many failed logins from this address.'),
+        RateLimited: errorResponse(
+          'Too many failed logins from this address (RATE_LIMITED); or, for an enqueue with maxQueued, the ' +
+            'queue is full (QUEUE_FULL, with Retry-After).',
+        ),
         Internal: errorResponse('Internal error; details are only in the server log.'),
       },
     },

@@ -49,6 +49,30 @@ export const queueRoutes: RouteDef[] = [
   },
   {
     method: 'get',
+    path: '/enqueue-controls',
+    operationId: 'enqueueControlStats',
+    summary:
+      'Per queue and kind, enqueues the enqueue controls folded or turned away: debounced, throttled, ' +
+      'unique_rejected, overflow_rejected, overflow_dropped (totals of every producer; docs/enqueue.md).',
+    tag: 'queues',
+    response: {
+      type: 'object',
+      properties: {
+        items: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { queue: { type: 'string' }, kind: { type: 'string' }, count: { type: 'integer' } },
+          },
+        },
+      },
+    },
+    async handle(ctx) {
+      return { items: await ctx.arbiter.enqueueControlStats() };
+    },
+  },
+  {
+    method: 'get',
     path: '/overview',
     operationId: 'overview',
     summary:
@@ -150,7 +174,10 @@ export const queueRoutes: RouteDef[] = [
     method: 'post',
     path: '/queues/{queue}/jobs',
     operationId: 'enqueue',
-    summary: 'Enqueues one job. `job` is null when a dedup key made it skip.',
+    summary:
+      'Enqueues one job. `job.enqueueOutcome` says what the enqueue did; `job` is null when nothing was ' +
+      'written and no live job holds the key (dedup ignore, a unique key held after its job finished, a ' +
+      'throttle whose job finished). With maxQueued at the cap: 429 QUEUE_FULL with Retry-After.',
     tag: 'jobs',
     body: ref('EnqueueRequest'),
     response: { type: 'object', properties: { job: { oneOf: [ref('Job'), { type: 'null' }] } } },

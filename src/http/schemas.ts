@@ -64,6 +64,15 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       workerId: nullable(str),
       claimedAt: nullable(dateTime),
       updatedAt: dateTime,
+      enqueueOutcome: {
+        enum: ['created', 'replaced', 'absorbed', 'throttled', 'duplicate'],
+        description: 'In the answer to an enqueue only: what it did (docs/enqueue.md).',
+      },
+      debounced: {
+        type: 'object',
+        description: 'A debounced job, as read by GET /queues/{queue}/jobs/{id}: enqueues it absorbed.',
+        properties: { key: str, absorbed: int },
+      },
     },
   },
   DeadJob: {
@@ -325,6 +334,54 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       parentId: nullable(id),
       suspended: bool,
       meta: nullable({ type: 'object' }),
+      unique: nullable({
+        type: 'object',
+        description:
+          'The key stays taken while its job is live and for forMs after it finished (single enqueues only).',
+        required: ['key', 'forMs'],
+        properties: {
+          key: str,
+          forMs: { type: 'number', minimum: 1 },
+          after: { enum: ['finished', 'succeeded', 'dead'] },
+        },
+        additionalProperties: false,
+      }),
+      debounce: nullable({
+        type: 'object',
+        description: 'One job, run windowMs after the last enqueue of the key, with the last payload.',
+        required: ['key', 'windowMs'],
+        properties: {
+          key: str,
+          windowMs: { type: 'number', minimum: 1, maximum: 86_400_000 },
+          maxWaitMs: { type: 'number', minimum: 1, maximum: 86_400_000 },
+        },
+        additionalProperties: false,
+      }),
+      throttle: nullable({
+        type: 'object',
+        description: 'At most one job per key per window; with trailing, the last enqueue runs at its end.',
+        required: ['key', 'windowMs'],
+        properties: {
+          key: str,
+          windowMs: { type: 'number', minimum: 1, maximum: 86_400_000 },
+          trailing: bool,
+        },
+        additionalProperties: false,
+      }),
+      maxQueued: nullable({
+        type: 'object',
+        description:
+          'A cap on waiting jobs of the queue or of the group; at the cap: 429 QUEUE_FULL with Retry-After ' +
+          '(reject, or wait past its timeout), or the oldest waiting job is dropped.',
+        required: ['limit'],
+        properties: {
+          limit: { type: 'integer', minimum: 1, maximum: 100_000 },
+          scope: { enum: ['queue', 'group'] },
+          overflow: { enum: ['reject', 'dropOldest', 'wait'] },
+          timeoutMs: { type: 'number', minimum: 1, maximum: 60_000 },
+        },
+        additionalProperties: false,
+      }),
     },
     additionalProperties: false,
   },

@@ -90,6 +90,14 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
     labelNames: ['queue', 'table', 'reason'] as const,
     registers: [registry],
   });
+  const controlled = new Counter({
+    name: 'arbiter_enqueue_controlled_total',
+    help:
+      'Controlled enqueues by kind (docs/enqueue.md): debounced, throttled, unique_rejected, overflow_rejected, ' +
+      'overflow_dropped. Totals of every producer, read from the database at each refresh.',
+    labelNames: ['queue', 'kind'] as const,
+    registers: [registry],
+  });
   const depth = gauge('arbiter_queue_jobs', 'Live jobs by state.', ['queue', 'state']);
   const inFlight = gauge('arbiter_queue_in_flight', 'Jobs whose lease has not expired.', ['queue']);
   const oldest = gauge(
@@ -134,6 +142,9 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
         if (t.lastAutovacuum) lastAutovacuum.set({ table: t.table }, t.lastAutovacuum.getTime() / 1000);
       }
       liveWorkers.set(snap.liveWorkers);
+      // Database totals: set (reset, then add), never counted here, so every process reports the same.
+      controlled.reset();
+      for (const c of snap.enqueueControls) controlled.inc({ queue: c.queue, kind: c.kind }, c.count);
       scrapeOk.set(1);
     } catch (error) {
       // A refresh failure must not crash the host; the stale values stay and the success gauge says so.

@@ -105,7 +105,13 @@ export class EnqueueBatcher {
   }
 
   static eligible(row: JobInsert): boolean {
-    return row.dedupKey === null && row.idempotencyKey === null && row.parentId === null;
+    return (
+      row.dedupKey === null &&
+      row.idempotencyKey === null &&
+      row.parentId === null &&
+      (row.control ?? null) === null &&
+      (row.cap ?? null) === null
+    );
   }
 
   submit(row: JobInsert): Promise<JobRow> {

@@ -1,9 +1,24 @@
 import { toJobId } from '../core/ids.js';
 import { encodePayload } from '../core/payload.js';
-import { LIMITS, checkOptions, durationMs, intInRange, optionalKey, validDate } from '../core/validate.js';
+import {
+  LIMITS,
+  checkOptions,
+  durationMs,
+  intInRange,
+  optionalBool,
+  optionalKey,
+  validDate,
+} from '../core/validate.js';
+import type { DepthCap, EnqueueControl } from '../db/queries/enqueue-controls.js';
 import type { JobInsert } from '../db/queries/job-insert.js';
 import { ValidationError } from '../errors.js';
-import type { EnqueueOptions } from '../types.js';
+import type {
+  DebounceOptions,
+  EnqueueOptions,
+  MaxQueuedOptions,
+  ThrottleOptions,
+  UniqueOptions,
+} from '../types.js';
 
 export const DEFAULT_MAX_ATTEMPTS = 25;
 
@@ -18,8 +33,19 @@ export const ENQUEUE_OPTION_KEYS = [
   'parentId',
   'suspended',
   'meta',
+  'unique',
+  'debounce',
+  'throttle',
+  'maxQueued',
   'tx',
 ] as const;
+
+/** Longest debounce or throttle window (and debounce maxWaitMs). */
+export const MAX_WINDOW_MS = 24 * 3600 * 1000;
+/** Largest maxQueued limit: a capped enqueue probes at most limit + 1 index entries. */
+export const MAX_QUEUED_LIMIT = 100_000;
+/** Longest wait of `maxQueued.overflow: 'wait'`. */
+export const MAX_QUEUED_WAIT_MS = 60_000;
 
 /** Validates one job's payload and options into the row the database layer writes. */
 export function toJobInsert(
@@ -27,7 +53,7 @@ export function toJobInsert(
   rawOptions: unknown,
   maxPayloadBytes: number,
   field = 'options',
-  extra: { isRollup?: boolean } = {},
+  extra: { isRollup?: boolean; single?: boolean } = {},
 ): JobInsert {
   const o = checkOptions<EnqueueOptions & { tx?: unknown }>(rawOptions, field, ENQUEUE_OPTION_KEYS);
   if (o.delayMs !== undefined && o.runAt !== undefined) {
@@ -55,6 +81,21 @@ export function toJobInsert(
   }
   if (o.suspended !== undefined && typeof o.suspended !== 'boolean') {
     throw new ValidationError(`${field}.suspended`, o.suspended, 'must be a boolean');
+  }
+  const control = toControl(o, field, extra.single ?? true);
+  const cap = toCap(o.maxQueued, `${field}.maxQueued`, extra.single ?? true);
+  if (cap?.scope === 'group' && (o.groupKey === undefined || o.groupKey === null)) {
+    throw new ValidationError(`${field}.maxQueued.scope`, 'group', 'needs a groupKey');
+  }
+  if (control && control.kind !== 'unique' && (o.delayMs !== undefined || o.runAt !== undefined)) {
+    throw new ValidationError(
+      `${field}.${control.kind}`,
+      rawOptions,
+      'sets the run time itself: give no delayMs or runAt',
+    );
+  }
+  if ((control || cap) && o.parentId !== undefined && o.parentId !== null) {
+    throw new ValidationError(`${field}.parentId`, o.parentId, 'cannot be combined with enqueue controls');
   }
   let meta: string | null = null;
   if (o.meta !== undefined && o.meta !== null) {
@@ -84,6 +125,92 @@ export function toJobInsert(
     isRollup: extra.isRollup ?? false,
     suspended: o.suspended ?? false,
     meta,
+    control,
+    cap,
+  };
+}
+
+const CONTROLS = ['unique', 'debounce', 'throttle'] as const;
+
+/** The one control (unique, debounce or throttle) of an enqueue, validated; null when none is given. */
+function toControl(o: Partial<EnqueueOptions>, field: string, single: boolean): EnqueueControl | null {
+  const given = CONTROLS.filter((k) => o[k] !== undefined && o[k] !== null);
+  if (given.length === 0) return null;
+  const kind = given[0]!;
+  const f = `${field}.${kind}`;
+  if (!single)
+    throw new ValidationError(f, o[kind], 'is for single enqueues only (enqueue, not enqueueMany or trees)');
+  if (given.length > 1) throw new ValidationError(f, o[kind], `cannot be combined with ${given[1]}`);
+  if (o.dedup !== undefined && o.dedup !== null)
+    throw new ValidationError(f, o[kind], 'cannot be combined with dedup');
+  if (o.idempotencyKey !== undefined && o.idempotencyKey !== null) {
+    throw new ValidationError(f, o[kind], 'cannot be combined with idempotencyKey');
+  }
+  const requiredKey = (v: unknown) => {
+    const key = optionalKey(v, `${f}.key`);
+    if (key === null) throw new ValidationError(`${f}.key`, v, 'is required');
+    return key;
+  };
+  if (kind === 'unique') {
+    const u = checkOptions<UniqueOptions>(o.unique, f, ['key', 'forMs', 'after']);
+    const after = u.after ?? 'finished';
+    if (after !== 'finished' && after !== 'succeeded' && after !== 'dead') {
+      throw new ValidationError(`${f}.after`, after, "must be 'finished', 'succeeded' or 'dead'");
+    }
+    return {
+      kind,
+      key: requiredKey(u.key),
+      holdMs: durationMs(u.forMs, `${f}.forMs`, LIMITS.maxDelayMs, 1),
+      holdOn: after,
+    };
+  }
+  if (kind === 'debounce') {
+    const d = checkOptions<DebounceOptions>(o.debounce, f, ['key', 'windowMs', 'maxWaitMs']);
+    const windowMs = durationMs(d.windowMs, `${f}.windowMs`, MAX_WINDOW_MS, 1);
+    const maxWaitMs =
+      d.maxWaitMs === undefined ? null : durationMs(d.maxWaitMs, `${f}.maxWaitMs`, MAX_WINDOW_MS, 1);
+    if (maxWaitMs !== null && maxWaitMs < windowMs) {
+      throw new ValidationError(`${f}.maxWaitMs`, d.maxWaitMs, `must be at least windowMs (${windowMs})`);
+    }
+    return { kind, key: requiredKey(d.key), windowMs, maxWaitMs };
+  }
+  const t = checkOptions<ThrottleOptions>(o.throttle, f, ['key', 'windowMs', 'trailing']);
+  return {
+    kind,
+    key: requiredKey(t.key),
+    windowMs: durationMs(t.windowMs, `${f}.windowMs`, MAX_WINDOW_MS, 1),
+    trailing: optionalBool(t.trailing, `${f}.trailing`, false),
+  };
+}
+
+function toCap(value: unknown, field: string, single: boolean): DepthCap | null {
+  if (value === undefined || value === null) return null;
+  if (!single)
+    throw new ValidationError(
+      field,
+      value,
+      'is for single enqueues only (enqueue, not enqueueMany or trees)',
+    );
+  const m = checkOptions<MaxQueuedOptions>(value, field, ['limit', 'scope', 'overflow', 'timeoutMs']);
+  const scope = m.scope ?? 'queue';
+  if (scope !== 'queue' && scope !== 'group') {
+    throw new ValidationError(`${field}.scope`, scope, "must be 'queue' or 'group'");
+  }
+  const overflow = m.overflow ?? 'reject';
+  if (overflow !== 'reject' && overflow !== 'dropOldest' && overflow !== 'wait') {
+    throw new ValidationError(`${field}.overflow`, overflow, "must be 'reject', 'dropOldest' or 'wait'");
+  }
+  if (m.timeoutMs !== undefined && overflow !== 'wait') {
+    throw new ValidationError(`${field}.timeoutMs`, m.timeoutMs, "is only for overflow 'wait'");
+  }
+  return {
+    limit: intInRange(m.limit, `${field}.limit`, 1, MAX_QUEUED_LIMIT),
+    scope,
+    overflow,
+    timeoutMs:
+      m.timeoutMs === undefined
+        ? 5_000
+        : durationMs(m.timeoutMs, `${field}.timeoutMs`, MAX_QUEUED_WAIT_MS, 1),
   };
 }
 

@@ -35,8 +35,10 @@ import { resultReadChildOutcomes } from '../db/queries/result.js';
 import { ClockOffset, toClaimedJob, toJob, type JobRow } from '../db/rows.js';
 import type { SchemaCheck } from '../db/schema-check.js';
 import type { QueueTables } from '../db/sql.js';
-import { OutcomeUnknownError } from '../errors.js';
-import type { ChildOutcome, DedupMode, Job, JobId, LeaseUpdate } from '../types.js';
+import { OutcomeUnknownError, QueueFullError } from '../errors.js';
+import type { ChildOutcome, DedupMode, EnqueueOutcome, Job, JobId, LeaseUpdate } from '../types.js';
+import { statBump } from '../db/queries/enqueue-controls.js';
+import { controlledInsert, OVERFLOW_STAT } from './controls.js';
 import { EnqueueBatcher } from './enqueue-batcher.js';
 
 /**
@@ -121,7 +123,8 @@ export class JobStore implements TranslationScope {
    * held by a live job, that job's row (not inserted). Plain jobs on a pool coalesce with concurrent single inserts into
    * one statement (EnqueueBatcher).
    */
-  insert(row: JobInsert): Promise<{ row: JobRow; inserted: boolean } | null> {
+  insert(row: JobInsert): Promise<{ row: JobRow; inserted: boolean; outcome: EnqueueOutcome } | null> {
+    if ((row.control ?? null) !== null || (row.cap ?? null) !== null) return this.insertControlled(row);
     return this.write(
       'enqueue',
       async () => {
@@ -129,13 +132,48 @@ export class JobStore implements TranslationScope {
           !this.db.pinned && EnqueueBatcher.eligible(row)
             ? await (this.batcher ??= new EnqueueBatcher(this.db, this.t)).submit(row)
             : await jobInsert(this.db, this.t, row);
-        if (inserted) return { row: inserted, inserted: true };
+        if (inserted) {
+          const outcome: EnqueueOutcome =
+            (inserted as { inserted?: boolean }).inserted === false ? 'replaced' : 'created';
+          return { row: inserted, inserted: true, outcome };
+        }
         if (row.idempotencyKey === null) return null;
         const existing = await jobByIdempotencyKey(this.db, this.t, row.idempotencyKey);
-        return existing && { row: existing, inserted: false };
+        return existing && { row: existing, inserted: false, outcome: 'duplicate' as const };
       },
       { parentId: row.parentId },
     );
+  }
+
+  /**
+   * An insert with an enqueue control or a depth cap, in its own transaction (a savepoint inside the
+   * caller's). With `maxQueued.overflow: 'wait'`, a full queue is tried again, backing off from 10 ms to
+   * 250 ms, until the timeout; each try is a transaction of its own, so no lock is held while waiting.
+   * Returns null when nothing was written and no live job holds the key.
+   */
+  private async insertControlled(
+    row: JobInsert,
+  ): Promise<{ row: JobRow; inserted: boolean; outcome: EnqueueOutcome } | null> {
+    const deadline = row.cap?.overflow === 'wait' ? performance.now() + row.cap.timeoutMs : 0;
+    for (let pause = 10; ; pause = Math.min(pause * 2, 250)) {
+      try {
+        const r = await this.write('enqueue', () =>
+          this.db.transaction((tx) => controlledInsert(tx, this.t, row)),
+        );
+        if (r.row === null) return null;
+        return { row: r.row, inserted: r.outcome === 'created', outcome: r.outcome };
+      } catch (err) {
+        if (!(err instanceof QueueFullError)) throw err;
+        const left = deadline - performance.now();
+        if (left <= 0) {
+          await this.run(() => statBump(this.db, this.t, OVERFLOW_STAT, err.groupKey ?? '')).catch(
+            () => undefined,
+          );
+          throw err;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+      }
+    }
   }
 
   /**

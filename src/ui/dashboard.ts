@@ -4,6 +4,7 @@ import { JOB_STATUSES } from '../types.js';
 import { CLIENT_CORE } from './assets/client-core.js';
 import { CLIENT_CHART } from './assets/client-chart.js';
 import { CLIENT_CRON } from './assets/client-cron.js';
+import { CLIENT_CONTROLS } from './assets/client-controls.js';
 import { CLIENT_DLQ } from './assets/client-dlq.js';
 import { CLIENT_GROUPS } from './assets/client-groups.js';
 import { CLIENT_JOBS } from './assets/client-jobs.js';
@@ -81,6 +82,7 @@ export const APP_JS = [
   CLIENT_DLQ,
   CLIENT_CRON,
   CLIENT_RETENTION,
+  CLIENT_CONTROLS,
   BOOT,
   '})();',
 ].join('\n');
@@ -115,6 +117,7 @@ export function dashboardHtml(options: DashboardOptions = {}): string {
     ['dlq', 'Dead letters'],
     ['cron', 'Cron'],
     ['workers', 'Workers'],
+    ['controls', 'Controls'],
   ]
     .map(([view, label]) => `<a href="#/${view}" data-view="${view}">${label}</a>`)
     .join('');

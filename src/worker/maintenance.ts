@@ -8,6 +8,7 @@ import { isDatabaseUnavailable } from '../core/connection-errors.js';
 import { describeError } from '../core/outcome.js';
 import type { JobStore } from '../store/job-store.js';
 import type { WorkerEventEmitter } from './events.js';
+import { sweepEnqueueKeys } from './enqueue-keys.js';
 import { RetentionPruner } from './retention.js';
 
 /** Vacuum a queue table once it holds this many dead rows, and this many per live row, ... */
@@ -46,7 +47,8 @@ export interface MaintenanceOptions {
  * 4. jobs whose lease expired on their final attempt go to the dead-letter table (reapExhausted);
  * 5. now and then, groups are recomputed to correct drift (refreshGroups);
  * 6. a job or group table whose dead rows pile up (autovacuum off, or behind) is vacuumed;
- * 7. history rows and dead letters past their queue's retention are deleted, in small batches (retention.ts).
+ * 7. history rows and dead letters past their queue's retention are deleted, in small batches (retention.ts);
+ * 8. enqueue-control keys past their period are deleted, in small batches (enqueue-keys.ts).
  * A failed round (the database is down: even electing opens a connection) delays the next: the waits
  * double from the interval up to 10 s, and the interval's own ticks are skipped meanwhile.
  */
@@ -194,6 +196,17 @@ export class Maintenance {
     }
     await this.vacuum(queues.map((q) => q.name));
     await this.pruneRetention();
+    await this.sweepKeys(queues.map((q) => q.name));
+  }
+
+  /** Enqueue-control keys (enqueue-keys.ts); a failure is reported, like retention's. */
+  private async sweepKeys(queues: string[]): Promise<void> {
+    try {
+      await sweepEnqueueKeys(this.o.arbiter, queues, () => this.stopped);
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) throw error;
+      this.o.events.emit('error', { error, context: 'maintenance:enqueue-keys' });
+    }
   }
 
   /** Retention failing (a lock timeout, a table being altered) is reported, not a reason to resign. */

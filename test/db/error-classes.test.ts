@@ -90,6 +90,12 @@ function cases(): Record<string, Case[] | string> {
         }
       },
     ],
+    QueueFullError: [
+      async () => {
+        await q().enqueue({ fill: true });
+        return q().enqueue({}, { maxQueued: { limit: 1 } });
+      },
+    ],
     QueuesNotFoundError: [
       () =>
         createWorker({

@@ -89,6 +89,24 @@ describe('gauges (one periodic query)', () => {
     expect(statements - first).toBe(2);
   });
 
+  it('count controlled enqueues per queue and kind, from every producer', async () => {
+    const q = await db.arbiter.createQueue('m_controls');
+    const other = new Arbiter({ pool: db.pool, schema: db.schema }).queue('m_controls');
+    for (const p of [q, other, q]) await p.enqueue({}, { debounce: { key: 'd', windowMs: 60_000 } });
+    for (const p of [q, other]) await p.enqueue({}, { throttle: { key: 't', windowMs: 60_000 } });
+    for (const p of [q, other, other]) await p.enqueue({}, { unique: { key: 'u', forMs: 60_000 } });
+    await expect(q.enqueue({}, { maxQueued: { limit: 1 } })).rejects.toThrow(/maxQueued/);
+    const m = metricsFor({ queues: ['m_controls'] });
+    await m.collect();
+    const s = await scrape(m);
+    const kind = (k: string) =>
+      valueOf(s, 'arbiter_enqueue_controlled_total', { queue: 'm_controls', kind: k });
+    expect(kind('debounced')).toBe(2);
+    expect(kind('throttled')).toBe(1);
+    expect(kind('unique_rejected')).toBe(2);
+    expect(kind('overflow_rejected')).toBe(1);
+  });
+
   it('refreshes on its own timer and stops', async () => {
     const q = await db.arbiter.createQueue('m_timer');
     const m = metricsFor({ queues: ['m_timer'], intervalMs: 50 });

@@ -19,6 +19,7 @@ describe('entry points', () => {
       'PayloadError',
       'PayloadTooLargeError',
       'Queue',
+      'QueueFullError',
       'QueueNotFoundError',
       'QueuesNotFoundError',
       'SchemaNotMigratedError',

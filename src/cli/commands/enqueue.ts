@@ -20,7 +20,23 @@ interface EnqueueFlags {
   parent?: string;
   suspended?: boolean;
   file?: string;
+  uniqueKey?: string;
+  uniqueFor?: number;
+  uniqueAfter?: 'finished' | 'succeeded' | 'dead';
+  debounceKey?: string;
+  debounceWindow?: number;
+  debounceMaxWait?: number;
+  throttleKey?: string;
+  throttleWindow?: number;
+  throttleTrailing?: boolean;
+  maxQueued?: number;
+  maxQueuedScope?: 'queue' | 'group';
+  overflow?: 'reject' | 'dropOldest' | 'wait';
+  overflowTimeout?: number;
 }
+
+/** The flags of the enqueue controls (docs/enqueue.md): single enqueues only. */
+const CONTROL_FLAGS = ['uniqueKey', 'debounceKey', 'throttleKey', 'maxQueued'] as const;
 
 /** Jobs per enqueueMany call when reading a file. */
 const BATCH = 1000;
@@ -54,6 +70,40 @@ export function registerEnqueue(program: Command): void {
     .option('--parent <id>', 'make the job a child of this job (same queue)')
     .option('--suspended', 'insert suspended (unclaimable until `arbiter jobs resume`)')
     .option('--file <path>', 'bulk: read one JSON payload per line from this file (- for stdin)')
+    .option('--unique-key <key>', 'keep this key taken while the job is live and --unique-for after it')
+    .option(
+      '--unique-for <duration>',
+      'how long the unique key stays taken after the job finished',
+      parseDuration,
+    )
+    .addOption(
+      new Option('--unique-after <finish>', 'which finishes hold the unique key').choices([
+        'finished',
+        'succeeded',
+        'dead',
+      ]),
+    )
+    .option('--debounce-key <key>', 'debounce: one job, run --debounce-window after the last enqueue')
+    .option('--debounce-window <duration>', 'debounce quiet time (up to 1d)', parseDuration)
+    .option(
+      '--debounce-max-wait <duration>',
+      'debounce: run no later than this after the first enqueue',
+      parseDuration,
+    )
+    .option('--throttle-key <key>', 'throttle: at most one job per key per --throttle-window')
+    .option('--throttle-window <duration>', 'throttle window (up to 1d)', parseDuration)
+    .option('--throttle-trailing', "throttle: keep the window's last enqueue as a job run at its end")
+    .option('--max-queued <n>', 'refuse (see --overflow) when this many jobs are waiting', parseInteger)
+    .addOption(
+      new Option('--max-queued-scope <scope>', 'count the whole queue or the job group').choices([
+        'queue',
+        'group',
+      ]),
+    )
+    .addOption(
+      new Option('--overflow <policy>', 'at the --max-queued cap').choices(['reject', 'dropOldest', 'wait']),
+    )
+    .option('--overflow-timeout <duration>', 'for --overflow wait: how long to wait for room', parseDuration)
     .action(
       action(async (ctx, queueName: string, payloadText: string | undefined, flags: EnqueueFlags) => {
         if (flags.file !== undefined) {
@@ -65,16 +115,31 @@ export function registerEnqueue(program: Command): void {
         const queue = await ctx.queue(queueName);
         const job = await queue.enqueue(payload, enqueueOptions(flags));
         if (job === null) {
-          ctx.emit({ job: null, skipped: true, reason: 'dedup' }, () =>
+          const reason =
+            flags.dedupKey !== undefined ? 'dedup' : flags.uniqueKey !== undefined ? 'unique' : 'throttle';
+          ctx.emit({ job: null, skipped: true, reason }, () =>
             ctx.c.yellow(
-              `Skipped: a job with dedup key "${flags.dedupKey}" already exists (or is in flight).`,
+              reason === 'dedup'
+                ? `Skipped: a job with dedup key "${flags.dedupKey}" already exists (or is in flight).`
+                : reason === 'unique'
+                  ? `Skipped: unique key "${flags.uniqueKey}" is still taken (its job finished recently).`
+                  : `Skipped: throttle key "${flags.throttleKey}" is within its window.`,
             ),
           );
           return;
         }
+        const outcome = job.enqueueOutcome ?? 'created';
+        const verb: Record<string, string> = {
+          created: 'Enqueued',
+          replaced: 'Replaced the pending',
+          absorbed: 'Absorbed into',
+          throttled: 'Throttled: nothing written; the window belongs to',
+          duplicate: 'Duplicate: nothing written; the key is held by',
+        };
         ctx.emit(
-          { job, skipped: false },
-          () => `${ctx.c.green('Enqueued')} job ${job.id} on "${queueName}".\n${jobDetail(job, ctx.c)}`,
+          { job, skipped: false, ...(job.enqueueOutcome ? { outcome } : {}) },
+          () =>
+            `${ctx.c.green(verb[outcome] ?? 'Enqueued')} job ${job.id} on "${queueName}".\n${jobDetail(job, ctx.c)}`,
         );
       }),
     );
@@ -91,6 +156,27 @@ function enqueueOptions(f: EnqueueFlags): EnqueueOptions {
   if (f.idempotencyKey !== undefined) o.idempotencyKey = f.idempotencyKey;
   if (f.parent !== undefined) o.parentId = f.parent;
   if (f.suspended) o.suspended = true;
+  if (f.uniqueKey !== undefined || f.uniqueFor !== undefined) {
+    o.unique = { key: f.uniqueKey!, forMs: f.uniqueFor!, ...(f.uniqueAfter ? { after: f.uniqueAfter } : {}) };
+  }
+  if (f.debounceKey !== undefined || f.debounceWindow !== undefined) {
+    o.debounce = {
+      key: f.debounceKey!,
+      windowMs: f.debounceWindow!,
+      ...(f.debounceMaxWait !== undefined ? { maxWaitMs: f.debounceMaxWait } : {}),
+    };
+  }
+  if (f.throttleKey !== undefined || f.throttleWindow !== undefined) {
+    o.throttle = { key: f.throttleKey!, windowMs: f.throttleWindow!, trailing: f.throttleTrailing ?? false };
+  }
+  if (f.maxQueued !== undefined) {
+    o.maxQueued = {
+      limit: f.maxQueued,
+      ...(f.maxQueuedScope ? { scope: f.maxQueuedScope } : {}),
+      ...(f.overflow ? { overflow: f.overflow } : {}),
+      ...(f.overflowTimeout !== undefined ? { timeoutMs: f.overflowTimeout } : {}),
+    };
+  }
   return o;
 }
 
@@ -119,6 +205,11 @@ async function readInput(path: string): Promise<string> {
 async function enqueueFile(ctx: CliContext, queueName: string, flags: EnqueueFlags): Promise<void> {
   if (flags.dedupKey !== undefined || flags.idempotencyKey !== undefined) {
     throw usageError('--dedup-key and --idempotency-key name one job; they cannot be given with --file');
+  }
+  if (CONTROL_FLAGS.some((k) => flags[k] !== undefined)) {
+    throw usageError(
+      '--unique-key, --debounce-key, --throttle-key and --max-queued are for one job, not --file',
+    );
   }
   const text = await readInput(flags.file!);
   const options = enqueueOptions(flags);

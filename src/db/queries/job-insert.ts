@@ -3,6 +3,7 @@ import type { DedupMode } from '../../types.js';
 import type { Executor } from '../executor.js';
 import { jobColumns, type JobRow } from '../rows.js';
 import { groupLockKey, insertKeyLockKey, type QueueTables } from '../sql.js';
+import type { DepthCap, EnqueueControl } from './enqueue-controls.js';
 import { compareGroupKeys } from './group-lock.js';
 
 /** A validated job ready to be written; produced by the client layer. */
@@ -20,6 +21,10 @@ export interface JobInsert {
   isRollup: boolean;
   suspended: boolean;
   meta: string | null;
+  /** Uniqueness over a period, debounce or throttle (single inserts only; see enqueue-controls.ts). */
+  control?: EnqueueControl | null;
+  /** A depth cap (maxQueued; single inserts only). */
+  cap?: DepthCap | null;
 }
 
 const INSERT_COLUMNS = `(payload, group_key, priority, run_at, max_attempts, dedup_key, idempotency_key, parent_id,

@@ -27,6 +27,8 @@ export interface MetricsSnapshot {
   queues: QueueGaugeRow[];
   tables: TableHealthRow[];
   liveWorkers: number;
+  /** Controlled-enqueue counters of the queues (migration 0007), summed over their shards. */
+  enqueueControls: { queue: string; kind: string; count: number }[];
 }
 
 const NOT_IN_FLIGHT = `(j.leased_until IS NULL OR j.leased_until <= now())`;
@@ -67,6 +69,7 @@ export async function metricsSnapshot(
     queues: QueueGaugeRow[];
     tables: { table: string; deadTuples: number; liveTuples: number; lastAutovacuum: string | null }[];
     live_workers: string;
+    controls: { queue: string; kind: string; count: string }[];
   }>(
     `SELECT ${queueArray} AS queues, cardinality($3::text[]) AS queue_count,
        (SELECT coalesce(json_agg(json_build_object(
@@ -75,7 +78,11 @@ export async function metricsSnapshot(
           FROM pg_stat_user_tables s
          WHERE s.schemaname = $1 AND s.relname = ANY($4::text[])) AS tables,
        (SELECT count(*) FROM ${quoteIdent(schema)}._workers w
-         WHERE w.last_heartbeat > now() - $2::bigint * interval '1 millisecond') AS live_workers`,
+         WHERE w.last_heartbeat > now() - $2::bigint * interval '1 millisecond') AS live_workers,
+       (SELECT coalesce(json_agg(json_build_object('queue', c.queue, 'kind', c.kind, 'count', c.n)
+                                 ORDER BY c.queue, c.kind), '[]'::json)
+          FROM (SELECT queue, kind, sum(count)::text AS n FROM ${quoteIdent(schema)}._enqueue_stats
+                WHERE queue = ANY($3::text[]) GROUP BY queue, kind) c) AS controls`,
     [schema, liveWindowMs, [...queues], tableNames],
   );
   const row = rows[0]!;
@@ -99,5 +106,6 @@ export async function metricsSnapshot(
       lastAutovacuum: t.lastAutovacuum === null ? null : new Date(t.lastAutovacuum),
     })),
     liveWorkers: Number(row.live_workers),
+    enqueueControls: row.controls.map((c) => ({ queue: c.queue, kind: c.kind, count: Number(c.count) })),
   };
 }
