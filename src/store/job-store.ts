@@ -11,7 +11,8 @@ import {
   type DlqMoveItem,
 } from '../db/queries/dlq-move.js';
 import { groupRefresh } from '../db/queries/group-refresh.js';
-import { jobClaim, type ClaimParams } from '../db/queries/job-claim.js';
+import { flowAdmit, flowRefund } from '../db/queries/flow.js';
+import { jobClaim, type Claim, type ClaimParams } from '../db/queries/job-claim.js';
 import {
   jobAck,
   jobAckBulk,
@@ -38,6 +39,8 @@ import type { QueueTables } from '../db/sql.js';
 import { OutcomeUnknownError } from '../errors.js';
 import type { ChildOutcome, DedupMode, Job, JobId, LeaseUpdate } from '../types.js';
 import { EnqueueBatcher } from './enqueue-batcher.js';
+import { cachedFlowLimits } from './flow-cache.js';
+import { recordFlowClaim } from './flow-stats.js';
 
 /**
  * What a worker writes when a run ends, as the store takes it: results already encoded as JSON text.
@@ -183,7 +186,7 @@ export class JobStore implements TranslationScope {
     workerId: string | null;
   }): Promise<{ jobs: Job[]; nextDueMs: number | null }> {
     const { rows, nextDueMs } = await this.run(() =>
-      jobClaim(this.db, this.t, this.params(1, o.limit, o.leaseMs, o.workerId, false)),
+      this.claimRows(this.params(1, o.limit, o.leaseMs, o.workerId, false)),
     );
     return {
       jobs: rows.map((r) => toClaimedJob(this.t.queue, r, o.leaseMs, o.workerId, this.clockOffset)),
@@ -202,7 +205,7 @@ export class JobStore implements TranslationScope {
     workerId: string | null;
   }): Promise<{ batches: Job[][]; nextDueMs: number | null }> {
     const { rows, nextDueMs } = await this.run(() =>
-      jobClaim(this.db, this.t, this.params(o.batchSize, o.maxBatches, o.leaseMs, o.workerId, true)),
+      this.claimRows(this.params(o.batchSize, o.maxBatches, o.leaseMs, o.workerId, true)),
     );
     const groups = new Map<string, Job[]>();
     const loose: Job[] = [];
@@ -218,6 +221,39 @@ export class JobStore implements TranslationScope {
     const batches = [...groups.values()];
     for (let i = 0; i < loose.length; i += o.batchSize) batches.push(loose.slice(i, i + o.batchSize));
     return { batches, nextDueMs };
+  }
+
+  /**
+   * The claim statement, alone for a queue without flow-control limits; for a queue with limits, inside
+   * a transaction that first admits (flowAdmit: locks the queue's limits row, counts leases, draws on the
+   * bucket) and then claims no more than admitted. When the bucket held the claim back, the claim's
+   * nextDueMs is when the next token is due, so workers wake then.
+   */
+  private async claimRows(p: ClaimParams): Promise<Claim> {
+    let limits = cachedFlowLimits(this.db, this.t.schema, this.t.queue);
+    if (limits instanceof Promise) limits = await limits;
+    if (limits === null) return jobClaim(this.db, this.t, p);
+    const want = p.perGroup * p.groups;
+    return this.db.transaction(async (tx) => {
+      const adm = await flowAdmit(tx, this.t, want);
+      const claim: Claim =
+        adm.allowed > 0
+          ? await jobClaim(tx, this.t, { ...p, groups: Math.min(p.groups, adm.allowed), cap: adm.allowed })
+          : { rows: [], nextDueMs: null };
+      const got = claim.rows.length;
+      if (adm.tokens !== null && got < adm.allowed) await flowRefund(tx, this.t, adm.allowed - got);
+      const capHit =
+        adm.maxInFlight !== null &&
+        adm.allowed < want &&
+        got === adm.allowed &&
+        adm.inFlight! + adm.allowed >= adm.maxInFlight;
+      const rateHit = adm.tokenWaitMs !== null && got === adm.allowed;
+      recordFlowClaim(this.t.schema, this.t.queue, capHit, rateHit);
+      if (rateHit) {
+        claim.nextDueMs = Math.min(claim.nextDueMs ?? Infinity, adm.tokenWaitMs!);
+      }
+      return claim;
+    });
   }
 
   private params(

@@ -12,6 +12,11 @@ export interface ClaimParams {
   workerId: string | null;
   /** Batched mode: standalone jobs only (no parent, no snapshot). */
   standaloneOnly: boolean;
+  /**
+   * At most this many jobs in all, when flow control admitted fewer than perGroup × groups (a queue with
+   * limits, see flow.ts). Undefined: the statement of queues without limits, unchanged.
+   */
+  cap?: number;
 }
 
 /**
@@ -42,9 +47,11 @@ export interface ClaimParams {
  */
 export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Promise<Claim> {
   const { rows } = await db.query<ClaimedRow & { next_due_ms: number | null }>(
-    claimSql(t, p.perGroup === 1, p.standaloneOnly),
-    [p.perGroup, p.groups, p.leaseMs, p.workerId, t.queue],
-    `${t.statementPrefix}claim:${p.perGroup === 1 ? 'one' : 'batched'}:${p.standaloneOnly ? 's' : 'a'}`,
+    claimSql(t, p.perGroup === 1, p.standaloneOnly, p.cap !== undefined),
+    p.cap === undefined
+      ? [p.perGroup, p.groups, p.leaseMs, p.workerId, t.queue]
+      : [p.perGroup, p.groups, p.leaseMs, p.workerId, t.queue, p.cap],
+    `${t.statementPrefix}claim:${p.perGroup === 1 ? 'one' : 'batched'}:${p.standaloneOnly ? 's' : 'a'}${p.cap === undefined ? '' : ':c'}`,
   );
   // A last row without an id is not a job: the short claim's report of when the next job is due.
   const nextDueMs = rows.at(-1)?.id === null ? rows.pop()!.next_due_ms : null;
@@ -64,9 +71,16 @@ export interface Claim {
 
 /**
  * The claim statement. Parameters: $1 jobs per group, $2 groups (or ungrouped jobs), $3 lease ms,
- * $4 worker id, $5 queue name.
+ * $4 worker id, $5 queue name; when `capped`, $6 the most jobs in all (flow control's admission).
  */
-export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: boolean): string {
+export function claimSql(
+  t: QueueTables,
+  onePerGroup: boolean,
+  standaloneOnly: boolean,
+  capped = false,
+): string {
+  // A cut by the cap keeps a prefix of each group's batch: chosen orders a group's rows in FIFO order.
+  const total = capped ? 'least($1::int * $2::int, $6::int)' : '$1::int * $2::int';
   const standalone = standaloneOnly ? 'AND x.parent_id IS NULL AND x.parent_state IS NULL' : '';
   const runnable = (a: string) =>
     `NOT ${a}.suspended AND ${a}.run_at <= now() AND ${a}.attempts < ${a}.max_attempts`;
@@ -181,7 +195,7 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
         SELECT id, priority, sort_at FROM ung
       ) c
       ORDER BY c.priority, c.sort_at, c.id
-      LIMIT $1::int * $2::int
+      LIMIT ${total}
     ),
     -- Every row written here is already locked by this statement (the jobs, and through the lease
     -- trigger their group rows), so the update cannot wait.
@@ -216,7 +230,7 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
     UNION ALL
     SELECT ${CLAIMED_NULLS}, (extract(epoch FROM nd.at - now()) * 1000)::float8
     FROM next_due nd
-    WHERE nd.at IS NOT NULL AND (SELECT count(*) FROM claimed) < $1::int * $2::int`;
+    WHERE nd.at IS NOT NULL AND (SELECT count(*) FROM claimed) < ${total}`;
 }
 
 /**
