@@ -144,7 +144,10 @@ export async function flowRefund(tx: Executor, t: QueueTables, unused: number): 
 /** A queue's limits and their use now, read without locking or writing (why, metrics, dashboards). */
 export interface FlowUsage {
   limits: QueueLimits;
-  /** Jobs holding a lease (expired ones included until they are claimed again or dead-lettered). */
+  /**
+   * Jobs holding a lease (expired ones included until they are claimed again or dead-lettered); counted
+   * only for a queue with a cap (else 0).
+   */
   inFlight: number;
   /** Tokens in the bucket now; null without a rate limit. */
   tokens: number | null;
@@ -156,7 +159,8 @@ export async function flowUsage(db: Executor, t: QueueTables): Promise<FlowUsage
   const s = quoteIdent(t.schema);
   const { rows } = await db.query<LimitsRow & { in_flight: number; tokens_now: number | null }>(
     `SELECT f.queue, f.max_in_flight, f.rate_per_sec, f.burst, f.cost,
-       (SELECT count(*)::int FROM ${t.jobs} WHERE leased_until IS NOT NULL) AS in_flight,
+       CASE WHEN f.max_in_flight IS NOT NULL
+            THEN (SELECT count(*)::int FROM ${t.jobs} WHERE leased_until IS NOT NULL) ELSE 0 END AS in_flight,
        least(f.burst, coalesce(f.tokens, f.burst)
              + f.rate_per_sec * greatest(extract(epoch FROM clock_timestamp() - coalesce(f.tokens_at, clock_timestamp())), 0))
          AS tokens_now
