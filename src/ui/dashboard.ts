@@ -6,6 +6,7 @@ import { CLIENT_CHART } from './assets/client-chart.js';
 import { CLIENT_DLQ } from './assets/client-dlq.js';
 import { CLIENT_GROUPS } from './assets/client-groups.js';
 import { CLIENT_JOBS } from './assets/client-jobs.js';
+import { CLIENT_LIMITS } from './assets/client-limits.js';
 import { CLIENT_OVERVIEW } from './assets/client-overview.js';
 import { APP_CSS } from './assets/styles.js';
 
@@ -77,6 +78,7 @@ export const APP_JS = [
   CLIENT_JOBS,
   CLIENT_GROUPS,
   CLIENT_DLQ,
+  CLIENT_LIMITS,
   BOOT,
   '})();',
 ].join('\n');
