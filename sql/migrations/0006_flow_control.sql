@@ -20,7 +20,9 @@
 -- charged for what it took before the transaction commits and lets the next claim in.
 
 CREATE TABLE "{{schema}}"._flow_limits (
-  queue text PRIMARY KEY REFERENCES "{{schema}}"._queues (name) ON DELETE CASCADE,
+  -- No foreign key to _queues (the schema has none: see migration 0003); dropping a queue through the
+  -- library deletes its row here.
+  queue text PRIMARY KEY,
   max_in_flight integer CHECK (max_in_flight >= 1),
   rate_per_sec double precision CHECK (rate_per_sec > 0 AND rate_per_sec <= 1e6),
   burst double precision CHECK (burst > 0 AND burst <= 1e9),

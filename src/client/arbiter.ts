@@ -17,7 +17,7 @@ import {
 import { workerList, type WorkerInfo } from '../db/queries/worker.js';
 import { queueTables } from '../db/sql.js';
 import { retentionUpdate } from '../db/queries/retention.js';
-import { flowLimitsGet, flowLimitsSet } from '../db/queries/flow.js';
+import { flowLimitsDrop, flowLimitsGet, flowLimitsSet } from '../db/queries/flow.js';
 import { checkLimitsPatch, type QueueLimits, type QueueLimitsPatch } from '../core/flow-limits.js';
 import { invalidateFlowLimits } from '../store/flow-cache.js';
 import {
@@ -164,7 +164,10 @@ export class Arbiter {
     validateQueueName(name);
     await this.checkSchema();
     this.queues.delete(name);
-    return queueDrop(this.db, this.schema, name);
+    const dropped = await queueDrop(this.db, this.schema, name);
+    // Its flow-control limits go with it, so a queue created again under the name starts without any.
+    if (await flowLimitsDrop(this.db, this.schema, name)) invalidateFlowLimits(this.schema);
+    return dropped;
   }
 
   /** Stops claims from a queue (enqueue keeps working; in-flight jobs finish). False if it does not exist. */

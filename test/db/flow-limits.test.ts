@@ -72,6 +72,11 @@ describe('flow control: queue limits', () => {
       rate: { perSecond: 5, burst: 5, cost: 1 },
     });
     await t.arbiter.setQueueLimits('fl_patch', { rate: null, maxInFlight: null });
+    // Dropping a queue drops its limits: created again, it starts without any.
+    await t.arbiter.setQueueLimits('fl_patch', { maxInFlight: 7 });
+    await t.arbiter.dropQueue('fl_patch');
+    await t.arbiter.createQueue('fl_patch');
+    expect(await t.arbiter.getQueueLimits('fl_patch')).toEqual({ maxInFlight: null, rate: null });
     const { rows } = await t.pool.query(`SELECT 1 FROM "${t.schema}"._flow_limits WHERE queue = 'fl_patch'`);
     expect(rows).toEqual([]);
   });
@@ -110,6 +115,23 @@ describe('flow control: queue limits', () => {
     expect(await e.claim({ limit: 5 })).toEqual([]);
     for (let i = 0; i < 5; i++) await e.enqueue({ i });
     expect(await e.claim({ limit: 5 })).toHaveLength(3);
+  });
+
+  it('why names the limit that holds a ready job', async () => {
+    const q = await t.arbiter.createQueue('fl_why');
+    await q.enqueue({ a: 1 });
+    const waiting = await q.enqueue({ b: 1 });
+    await t.arbiter.setQueueLimits('fl_why', { maxInFlight: 1, rate: { perSecond: 0.01, burst: 1 } });
+    expect(await q.claim({ limit: 5 })).toHaveLength(1);
+    const why = await q.jobs.why(waiting!.id);
+    expect(why!.ok).toBe(false);
+    const codes = why!.reasons.map((r) => r.code);
+    expect(codes).toContain('queue-cap');
+    expect(codes).toContain('rate-limit');
+    expect(why!.reasons.find((r) => r.code === 'queue-cap')!.text).toContain('Queue cap 1/1 reached');
+    const rate = why!.reasons.find((r) => r.code === 'rate-limit')!;
+    expect(rate.text).toMatch(/Waiting for a rate token of queue "fl_why", next in \d+ ms/);
+    expect(rate.until!.getTime()).toBeGreaterThan(why!.checkedAt.getTime());
   });
 
   it('racing claimers in many processes never exceed the cap, and every job runs exactly once', async () => {

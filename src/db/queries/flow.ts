@@ -100,6 +100,12 @@ export async function flowLimitsSet(
   });
 }
 
+/** Deletes a queue's limits (when the queue is dropped). True when it had some. */
+export async function flowLimitsDrop(db: Executor, schema: string, queue: string): Promise<boolean> {
+  const r = await db.query(`DELETE FROM ${quoteIdent(schema)}._flow_limits WHERE queue = $1`, [queue]);
+  return r.rowCount > 0;
+}
+
 /** What _flow_admit grants a claim; see migration 0006. */
 export interface FlowAdmission {
   allowed: number;
