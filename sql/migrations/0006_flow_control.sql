@@ -12,7 +12,7 @@
 --   tokens, tokens_at
 --                  the bucket's content at tokens_at (the clock of the last claim that read it).
 --
--- A claim on a queue with limits runs in a transaction that first calls _flow_admit: it locks the
+-- A claim on a queue with limits first calls _flow_admit, in the claim statement itself: it locks the
 -- queue's row (so limited claims of one queue take turns, whatever process or host they come from), and
 -- then, with a snapshot taken after the lock (a volatile function's statements each take a new one),
 -- counts the leases held and refills the bucket. Every claim that took the lock before has committed by
@@ -37,8 +37,8 @@ CREATE TABLE "{{schema}}"._flow_limits (
 -- Admits up to `want` jobs of queue q for a claim in the calling transaction. Locks the queue's limits
 -- row until that transaction ends. Returns how many jobs the claim may take (want when q has no
 -- limits), the leases held and the cap, and, when the bucket is what held the claim back, in how many
--- ms the next job's tokens are there. The tokens for `allowed` jobs are taken; the caller gives back
--- what it did not claim (_flow_refund) before committing.
+-- ms the next job's tokens are there. The tokens for `allowed` jobs are taken; the claim gives back
+-- what it did not take (_flow_refund) before committing.
 CREATE FUNCTION "{{schema}}"._flow_admit(q text, want integer)
 RETURNS TABLE (allowed integer, in_flight integer, max_in_flight integer, tokens double precision,
                token_wait_ms double precision)

@@ -11,7 +11,6 @@ import {
   type DlqMoveItem,
 } from '../db/queries/dlq-move.js';
 import { groupRefresh } from '../db/queries/group-refresh.js';
-import { flowAdmit, flowRefund } from '../db/queries/flow.js';
 import { jobClaim, type Claim, type ClaimParams } from '../db/queries/job-claim.js';
 import {
   jobAck,
@@ -224,36 +223,27 @@ export class JobStore implements TranslationScope {
   }
 
   /**
-   * The claim statement, alone for a queue without flow-control limits; for a queue with limits, inside
-   * a transaction that first admits (flowAdmit: locks the queue's limits row, counts leases, draws on the
-   * bucket) and then claims no more than admitted. When the bucket held the claim back, the claim's
-   * nextDueMs is when the next token is due, so workers wake then.
+   * The claim statement as it always was for a queue without flow-control limits; for a queue with
+   * limits, the same statement admitting first (see claimSql's `flow`), still one round trip. When the
+   * bucket held the claim back, its nextDueMs is when the next token is due, so workers wake then.
    */
   private async claimRows(p: ClaimParams): Promise<Claim> {
     let limits = cachedFlowLimits(this.db, this.t.schema, this.t.queue);
     if (limits instanceof Promise) limits = await limits;
     if (limits === null) return jobClaim(this.db, this.t, p);
     const want = p.perGroup * p.groups;
-    return this.db.transaction(async (tx) => {
-      const adm = await flowAdmit(tx, this.t, want);
-      const claim: Claim =
-        adm.allowed > 0
-          ? await jobClaim(tx, this.t, { ...p, groups: Math.min(p.groups, adm.allowed), cap: adm.allowed })
-          : { rows: [], nextDueMs: null };
-      const got = claim.rows.length;
-      if (adm.tokens !== null && got < adm.allowed) await flowRefund(tx, this.t, adm.allowed - got);
-      const capHit =
-        adm.maxInFlight !== null &&
-        adm.allowed < want &&
-        got === adm.allowed &&
-        adm.inFlight! + adm.allowed >= adm.maxInFlight;
-      const rateHit = adm.tokenWaitMs !== null && got === adm.allowed;
-      recordFlowClaim(this.t.schema, this.t.queue, capHit, rateHit);
-      if (rateHit) {
-        claim.nextDueMs = Math.min(claim.nextDueMs ?? Infinity, adm.tokenWaitMs!);
-      }
-      return claim;
-    });
+    const claim = await jobClaim(this.db, this.t, { ...p, flow: true });
+    const adm = claim.admitted!;
+    const got = claim.rows.length;
+    const capHit =
+      adm.maxInFlight !== null &&
+      adm.allowed < want &&
+      got === adm.allowed &&
+      (adm.inFlight ?? 0) + adm.allowed >= adm.maxInFlight;
+    const rateHit = adm.tokenWaitMs !== null;
+    recordFlowClaim(this.t.schema, this.t.queue, capHit, rateHit);
+    if (rateHit) claim.nextDueMs = Math.min(claim.nextDueMs ?? Infinity, adm.tokenWaitMs!);
+    return claim;
   }
 
   private params(

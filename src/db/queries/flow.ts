@@ -106,47 +106,6 @@ export async function flowLimitsDrop(db: Executor, schema: string, queue: string
   return r.rowCount > 0;
 }
 
-/** What _flow_admit grants a claim; see migration 0006. */
-export interface FlowAdmission {
-  allowed: number;
-  inFlight: number | null;
-  maxInFlight: number | null;
-  tokens: number | null;
-  tokenWaitMs: number | null;
-}
-
-/** Admits up to `want` jobs; must run in the claim's transaction (it locks the queue's limits row). */
-export async function flowAdmit(tx: Executor, t: QueueTables, want: number): Promise<FlowAdmission> {
-  const { rows } = await tx.query<{
-    allowed: number;
-    in_flight: number | null;
-    max_in_flight: number | null;
-    tokens: number | null;
-    token_wait_ms: number | null;
-  }>(
-    `SELECT * FROM ${quoteIdent(t.schema)}._flow_admit($1, $2)`,
-    [t.queue, want],
-    `${t.statementPrefix}flow-admit`,
-  );
-  const r = rows[0]!;
-  return {
-    allowed: r.allowed,
-    inFlight: r.in_flight,
-    maxInFlight: r.max_in_flight,
-    tokens: r.tokens,
-    tokenWaitMs: r.token_wait_ms,
-  };
-}
-
-/** Gives back the tokens of admitted jobs the claim did not take (same transaction as flowAdmit). */
-export async function flowRefund(tx: Executor, t: QueueTables, unused: number): Promise<void> {
-  await tx.query(
-    `SELECT ${quoteIdent(t.schema)}._flow_refund($1, $2)`,
-    [t.queue, unused],
-    `${t.statementPrefix}flow-refund`,
-  );
-}
-
 /** A queue's limits and their use now, read without locking or writing (why, metrics, dashboards). */
 export interface FlowUsage {
   limits: QueueLimits;
