@@ -11,6 +11,7 @@ export type { CronSchedules, CronScheduleInfo, CronScheduleInput, CronSchedulePa
 export type { JobExplanation } from './client/why.js';
 export type { QueueInfo } from './db/queries/queue.js';
 export type { Retention, RetentionPatch } from './core/retention.js';
+export type { QueueLimits, QueueLimitsPatch, RateLimit } from './core/flow-limits.js';
 export type { WorkerInfo } from './db/queries/worker.js';
 export type { Executor } from './db/executor.js';
 export type { ExecutorSource } from './db/pg-executor.js';

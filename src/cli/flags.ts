@@ -23,6 +23,11 @@ const SPECIAL: Readonly<Record<string, string>> = {
   'retention.historyMaxCount': '--history-max-count',
   'retention.deadLetterMaxAgeMs': '--dead-letter-max-age',
   'retention.deadLetterMaxCount': '--dead-letter-max-count',
+  'limits.maxInFlight': '--max-in-flight',
+  'limits.rate.perSecond': '--rate',
+  'limits.rate.burst': '--burst',
+  'limits.rate.cost': '--cost',
+  'limits.rate': '--rate',
 };
 
 /** Prefixes of the library's option paths that a CLI user never sees. */

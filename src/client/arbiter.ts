@@ -19,6 +19,9 @@ import { workerList, type WorkerInfo } from '../db/queries/worker.js';
 import { statsRead, type ControlStat } from '../db/queries/enqueue-controls.js';
 import { queueTables } from '../db/sql.js';
 import { retentionUpdate } from '../db/queries/retention.js';
+import { flowLimitsDrop, flowLimitsGet, flowLimitsSet } from '../db/queries/flow.js';
+import { checkLimitsPatch, type QueueLimits, type QueueLimitsPatch } from '../core/flow-limits.js';
+import { invalidateFlowLimits } from '../store/flow-cache.js';
 import {
   checkRetentionPatch,
   effectiveRetention,
@@ -164,7 +167,10 @@ export class Arbiter {
     validateQueueName(name);
     await this.checkSchema();
     this.queues.delete(name);
-    return queueDrop(this.db, this.schema, name);
+    const dropped = await queueDrop(this.db, this.schema, name);
+    // Its flow-control limits go with it, so a queue created again under the name starts without any.
+    if (await flowLimitsDrop(this.db, this.schema, name)) invalidateFlowLimits(this.schema);
+    return dropped;
   }
 
   /** Stops claims from a queue (enqueue keeps working; in-flight jobs finish). False if it does not exist. */
@@ -187,6 +193,31 @@ export class Arbiter {
     const stored = await retentionUpdate(this.db, this.schema, name, checked);
     if (stored === undefined) throw new QueueNotFoundError(this.schema, name);
     return effectiveRetention(stored);
+  }
+
+  /**
+   * Changes a queue's flow-control limits, enforced inside every claim across all workers and hosts
+   * (see docs/flow-control.md): per limit a value, or `null` to remove it; limits left out stay as they
+   * are. Validated before anything is written; QueueNotFoundError when the queue does not exist. Workers
+   * see the change within a second, without a restart. Returns the limits now in force.
+   */
+  async setQueueLimits(name: string, patch: QueueLimitsPatch): Promise<QueueLimits> {
+    validateQueueName(name);
+    const checked = checkLimitsPatch(patch);
+    await this.checkSchema();
+    const stored = await flowLimitsSet(this.db, this.schema, name, checked);
+    if (stored === undefined) throw new QueueNotFoundError(this.schema, name);
+    invalidateFlowLimits(this.schema);
+    return stored;
+  }
+
+  /** A queue's flow-control limits (`null` where none is set); QueueNotFoundError when it does not exist. */
+  async getQueueLimits(name: string): Promise<QueueLimits> {
+    validateQueueName(name);
+    await this.checkSchema();
+    const stored = await flowLimitsGet(this.db, this.schema, name);
+    if (stored === undefined) throw new QueueNotFoundError(this.schema, name);
+    return stored;
   }
 
   /** Lets a paused queue be claimed from again and wakes idle workers at once. False if it does not exist. */

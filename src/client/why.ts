@@ -1,5 +1,6 @@
 import type { QueueContext } from './context.js';
 import { withTranslation } from '../db/errors.js';
+import { flowUsage } from '../db/queries/flow.js';
 import { dlqGetByJobId, jobWhyFacts } from '../db/queries/job-why.js';
 import { workerSilentMs } from '../db/queries/worker.js';
 import { toDeadJob, toJob } from '../db/rows.js';
@@ -26,6 +27,8 @@ export const WHY_CODES = [
   'group-retry',
   'group-held',
   'behind-head',
+  'queue-cap',
+  'rate-limit',
   'no-worker',
   'dead',
   'ready',
@@ -132,6 +135,24 @@ export async function explainJob<T>(ctx: QueueContext, id: JobId): Promise<JobEx
   if (job.groupKey !== null) {
     group = await getGroup(ctx, job.groupKey);
     if (job.status === 'ready' && group !== null) behind = await groupReasons(ctx, job, group, add);
+  }
+
+  if (job.status === 'ready' && job.attempts < job.maxAttempts) {
+    const use = await withTranslation(ctx, () => flowUsage(db, t));
+    const cap = use.limits.maxInFlight;
+    if (cap !== null && use.inFlight >= cap) {
+      add({
+        code: 'queue-cap',
+        text: `Queue cap ${use.inFlight}/${cap} reached: queue "${name}" starts no job until one in flight ends (a lost worker's jobs count until their leases are reclaimed).`,
+      });
+    }
+    if (use.nextTokenMs !== null) {
+      add({
+        code: 'rate-limit',
+        text: `Waiting for a rate token of queue "${name}", next in ${use.nextTokenMs} ms (${use.limits.rate!.perSecond}/s, burst ${use.limits.rate!.burst}).`,
+        until: new Date(facts.now.getTime() + use.nextTokenMs),
+      });
+    }
   }
 
   if (facts.live_workers === 0) {

@@ -192,6 +192,36 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       catchUpMax: { type: 'integer', minimum: 1, maximum: 1000 },
     },
   },
+  QueueLimits: {
+    type: 'object',
+    description:
+      "A queue's flow-control limits, enforced inside every claim across all workers (null: no such limit).",
+    properties: {
+      maxInFlight: nullable(int),
+      rate: nullable({
+        type: 'object',
+        properties: { perSecond: { type: 'number' }, burst: { type: 'number' }, cost: { type: 'number' } },
+      }),
+    },
+  },
+  QueueLimitsPatch: {
+    type: 'object',
+    description:
+      'Per limit a value, or null to remove it; limits left out stay as they are. rate.burst defaults to ' +
+      'rate.perSecond, rate.cost to 1.',
+    properties: {
+      maxInFlight: nullable({ type: 'integer', minimum: 1, maximum: 1_000_000 }),
+      rate: nullable({
+        type: 'object',
+        required: ['perSecond'],
+        properties: {
+          perSecond: { type: 'number', exclusiveMinimum: 0 },
+          burst: { type: 'number', exclusiveMinimum: 0 },
+          cost: { type: 'number', exclusiveMinimum: 0 },
+        },
+      }),
+    },
+  },
   QueueStats: {
     type: 'object',
     properties: {

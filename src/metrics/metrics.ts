@@ -1,7 +1,10 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Arbiter } from '../client/arbiter.js';
 import { readMetricsSnapshot } from '../client/metrics-snapshot.js';
+import { flowLimitsAll, flowUsage } from '../db/queries/flow.js';
+import { queueTables } from '../db/sql.js';
 import { ValidationError } from '../errors.js';
+import { flowThrottleCounts } from '../store/flow-stats.js';
 import type { WorkerEventName, WorkerEvents } from '../worker/events.js';
 import type { HandlerWrapper } from '../worker/runner.js';
 
@@ -114,6 +117,32 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
     'Unix time of the last autovacuum of a queue table (absent when never vacuumed).',
     ['table'],
   );
+  const flowInFlight = gauge(
+    'arbiter_flow_in_flight',
+    'Jobs holding a lease, in queues with a cap (maxInFlight): what the cap is compared with.',
+    ['queue'],
+  );
+  const flowMax = gauge('arbiter_flow_max_in_flight', "A queue's cap on jobs in flight (maxInFlight).", [
+    'queue',
+  ]);
+  const flowTokens = gauge('arbiter_flow_tokens', "Tokens in a queue's bucket (queues with a rate limit).", [
+    'queue',
+  ]);
+  const throttledSeen = new Map<string, number>();
+  new Counter({
+    name: 'arbiter_flow_throttled_claims_total',
+    help: 'Claims of this process that a flow-control limit held back, by queue and limit (max_in_flight, rate).',
+    labelNames: ['queue', 'limit'] as const,
+    registers: [registry],
+    collect() {
+      for (const [queue, limit, n] of flowThrottleCounts(arbiter.schema)) {
+        const k = `${queue}\u0000${limit}`;
+        const delta = n - (throttledSeen.get(k) ?? 0);
+        if (delta > 0) this.inc({ queue, limit }, delta);
+        throttledSeen.set(k, n);
+      }
+    },
+  });
   const scrapeOk = gauge('arbiter_metrics_refresh_success', '1 when the last gauge refresh worked.', []);
 
   const detachers = new Set<() => void>();
@@ -125,8 +154,29 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
       const queues = fixedQueues ?? (await arbiter.listQueues()).map((q) => q.name);
       const snap = await readMetricsSnapshot(arbiter, queues, liveWindowMs);
       // Reset first so a dropped queue's series disappear instead of freezing at their last value.
-      for (const g of [depth, inFlight, oldest, deadLetters, deadTuples, liveTuples, lastAutovacuum])
+      for (const g of [
+        depth,
+        inFlight,
+        oldest,
+        deadLetters,
+        deadTuples,
+        liveTuples,
+        lastAutovacuum,
+        flowInFlight,
+        flowMax,
+        flowTokens,
+      ])
         g.reset();
+      const limited = await flowLimitsAll(arbiter.db, arbiter.schema);
+      for (const q of queues) {
+        if (!limited.has(q)) continue;
+        const use = await flowUsage(arbiter.db, queueTables(arbiter.schema, q));
+        if (use.limits.maxInFlight !== null) {
+          flowInFlight.set({ queue: q }, use.inFlight);
+          flowMax.set({ queue: q }, use.limits.maxInFlight);
+        }
+        if (use.tokens !== null) flowTokens.set({ queue: q }, use.tokens);
+      }
       for (const q of snap.queues) {
         for (const state of ['ready', 'scheduled', 'retrying', 'suspended', 'exhausted'] as const) {
           depth.set({ queue: q.queue, state }, q[state]);

@@ -11,7 +11,7 @@ import {
   type DlqMoveItem,
 } from '../db/queries/dlq-move.js';
 import { groupRefresh } from '../db/queries/group-refresh.js';
-import { jobClaim, type ClaimParams } from '../db/queries/job-claim.js';
+import { jobClaim, type Claim, type ClaimParams } from '../db/queries/job-claim.js';
 import {
   jobAck,
   jobAckBulk,
@@ -40,6 +40,8 @@ import type { ChildOutcome, DedupMode, EnqueueOutcome, Job, JobId, LeaseUpdate }
 import { statBump } from '../db/queries/enqueue-controls.js';
 import { controlledInsert, OVERFLOW_STAT } from './controls.js';
 import { EnqueueBatcher } from './enqueue-batcher.js';
+import { cachedFlowLimits } from './flow-cache.js';
+import { recordFlowClaim } from './flow-stats.js';
 
 /**
  * What a worker writes when a run ends, as the store takes it: results already encoded as JSON text.
@@ -221,7 +223,7 @@ export class JobStore implements TranslationScope {
     workerId: string | null;
   }): Promise<{ jobs: Job[]; nextDueMs: number | null }> {
     const { rows, nextDueMs } = await this.run(() =>
-      jobClaim(this.db, this.t, this.params(1, o.limit, o.leaseMs, o.workerId, false)),
+      this.claimRows(this.params(1, o.limit, o.leaseMs, o.workerId, false)),
     );
     return {
       jobs: rows.map((r) => toClaimedJob(this.t.queue, r, o.leaseMs, o.workerId, this.clockOffset)),
@@ -240,7 +242,7 @@ export class JobStore implements TranslationScope {
     workerId: string | null;
   }): Promise<{ batches: Job[][]; nextDueMs: number | null }> {
     const { rows, nextDueMs } = await this.run(() =>
-      jobClaim(this.db, this.t, this.params(o.batchSize, o.maxBatches, o.leaseMs, o.workerId, true)),
+      this.claimRows(this.params(o.batchSize, o.maxBatches, o.leaseMs, o.workerId, true)),
     );
     const groups = new Map<string, Job[]>();
     const loose: Job[] = [];
@@ -256,6 +258,30 @@ export class JobStore implements TranslationScope {
     const batches = [...groups.values()];
     for (let i = 0; i < loose.length; i += o.batchSize) batches.push(loose.slice(i, i + o.batchSize));
     return { batches, nextDueMs };
+  }
+
+  /**
+   * The claim statement as it always was for a queue without flow-control limits; for a queue with
+   * limits, the same statement admitting first (see claimSql's `flow`), still one round trip. When the
+   * bucket held the claim back, its nextDueMs is when the next token is due, so workers wake then.
+   */
+  private async claimRows(p: ClaimParams): Promise<Claim> {
+    let limits = cachedFlowLimits(this.db, this.t.schema, this.t.queue);
+    if (limits instanceof Promise) limits = await limits;
+    if (limits === null) return jobClaim(this.db, this.t, p);
+    const want = p.perGroup * p.groups;
+    const claim = await jobClaim(this.db, this.t, { ...p, flow: true });
+    const adm = claim.admitted!;
+    const got = claim.rows.length;
+    const capHit =
+      adm.maxInFlight !== null &&
+      adm.allowed < want &&
+      got === adm.allowed &&
+      (adm.inFlight ?? 0) + adm.allowed >= adm.maxInFlight;
+    const rateHit = adm.tokenWaitMs !== null;
+    recordFlowClaim(this.t.schema, this.t.queue, capHit, rateHit);
+    if (rateHit) claim.nextDueMs = Math.min(claim.nextDueMs ?? Infinity, adm.tokenWaitMs!);
+    return claim;
   }
 
   private params(

@@ -8,6 +8,7 @@ import { CLIENT_CONTROLS } from './assets/client-controls.js';
 import { CLIENT_DLQ } from './assets/client-dlq.js';
 import { CLIENT_GROUPS } from './assets/client-groups.js';
 import { CLIENT_JOBS } from './assets/client-jobs.js';
+import { CLIENT_LIMITS } from './assets/client-limits.js';
 import { CLIENT_OVERVIEW } from './assets/client-overview.js';
 import { CLIENT_RETENTION } from './assets/client-retention.js';
 import { APP_CSS } from './assets/styles.js';
@@ -83,6 +84,7 @@ export const APP_JS = [
   CLIENT_CRON,
   CLIENT_RETENTION,
   CLIENT_CONTROLS,
+  CLIENT_LIMITS,
   BOOT,
   '})();',
 ].join('\n');

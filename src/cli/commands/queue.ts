@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { action } from '../context.js';
 import { EXIT, notFound, usageError } from '../errors.js';
 import { date, table } from '../output.js';
+import { registerQueueLimits } from './queue-limits.js';
 import { registerQueueRetention } from './queue-retention.js';
 
 const missing = (name: string) =>
@@ -10,7 +11,9 @@ const missing = (name: string) =>
 export function registerQueue(program: Command): void {
   const queue = program
     .command('queue')
-    .description('create, list, pause, resume and drop queues; show or change their retention');
+    .description(
+      'create, list, pause, resume and drop queues; show or change their retention and flow-control limits',
+    );
 
   queue
     .command('create')
@@ -75,6 +78,7 @@ export function registerQueue(program: Command): void {
   }
 
   registerQueueRetention(queue);
+  registerQueueLimits(queue);
 
   queue
     .command('drop')

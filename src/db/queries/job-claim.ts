@@ -12,6 +12,11 @@ export interface ClaimParams {
   workerId: string | null;
   /** Batched mode: standalone jobs only (no parent, no snapshot). */
   standaloneOnly: boolean;
+  /**
+   * The queue has flow-control limits: the statement first admits (_flow_admit, migration 0006) and
+   * takes no more than admitted. False or undefined: the statement of queues without limits, unchanged.
+   */
+  flow?: boolean;
 }
 
 /**
@@ -41,18 +46,49 @@ export interface ClaimParams {
  * Claim.nextDueMs), in one extra row, so a worker can wake then rather than at its next poll.
  */
 export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Promise<Claim> {
-  const { rows } = await db.query<ClaimedRow & { next_due_ms: number | null }>(
-    claimSql(t, p.perGroup === 1, p.standaloneOnly),
+  const flow = p.flow === true;
+  const { rows } = await db.query<ClaimedRow & { next_due_ms: number | null } & Partial<FlowColumns>>(
+    claimSql(t, p.perGroup === 1, p.standaloneOnly, flow),
     [p.perGroup, p.groups, p.leaseMs, p.workerId, t.queue],
-    `${t.statementPrefix}claim:${p.perGroup === 1 ? 'one' : 'batched'}:${p.standaloneOnly ? 's' : 'a'}`,
+    `${t.statementPrefix}claim:${p.perGroup === 1 ? 'one' : 'batched'}:${p.standaloneOnly ? 's' : 'a'}${flow ? ':f' : ''}`,
   );
-  // A last row without an id is not a job: the short claim's report of when the next job is due.
-  const nextDueMs = rows.at(-1)?.id === null ? rows.pop()!.next_due_ms : null;
+  // A last row without an id is not a job: the short claim's report of when the next job is due (and,
+  // with flow control, always there: what was admitted).
+  const last = rows.at(-1)?.id === null ? rows.pop()! : null;
+  const nextDueMs = last?.next_due_ms ?? null;
+  if (flow) {
+    const admitted: FlowAdmitted = {
+      allowed: last?.flow_allowed ?? 0,
+      inFlight: last?.flow_in_flight ?? null,
+      maxInFlight: last?.flow_max ?? null,
+      tokenWaitMs: last?.flow_wait_ms ?? null,
+    };
+    rows.sort((a, b) => a.priority - b.priority || compareJobIds(a.id, b.id));
+    return { rows, nextDueMs, admitted };
+  }
   rows.sort((a, b) => a.priority - b.priority || compareJobIds(a.id, b.id));
   return { rows, nextDueMs };
 }
 
+interface FlowColumns {
+  flow_allowed: number | null;
+  flow_in_flight: number | null;
+  flow_max: number | null;
+  flow_wait_ms: number | null;
+}
+
+/** What flow control admitted for a claim (see _flow_admit, migration 0006). */
+export interface FlowAdmitted {
+  allowed: number;
+  inFlight: number | null;
+  maxInFlight: number | null;
+  /** Set when the bucket held the claim back: in how many ms the next job's tokens are there. */
+  tokenWaitMs: number | null;
+}
+
 export interface Claim {
+  /** Only for a claim with flow control. */
+  admitted?: FlowAdmitted;
   rows: ClaimedRow[];
   /**
    * When the claim came back short (fewer jobs than its limit): in how many ms, by the database's clock,
@@ -65,8 +101,27 @@ export interface Claim {
 /**
  * The claim statement. Parameters: $1 jobs per group, $2 groups (or ungrouped jobs), $3 lease ms,
  * $4 worker id, $5 queue name.
+ *
+ * With `flow` (a queue with flow-control limits), the statement first calls _flow_admit, which locks the
+ * queue's limits row until the statement's transaction ends and, being volatile, counts the leases with
+ * a snapshot taken after that lock; every LIMIT is capped by what it admitted. The scans below still use
+ * the statement's own (earlier) snapshot, as every claim does: a job another claim took meanwhile fails
+ * the recheck of its latest version when locked, and is passed by. Unused tokens go back
+ * (_flow_refund), and one last row always reports what was admitted.
  */
-export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: boolean): string {
+export function claimSql(
+  t: QueueTables,
+  onePerGroup: boolean,
+  standaloneOnly: boolean,
+  flow = false,
+): string {
+  // A cut by the admission keeps a prefix of each group's batch: chosen orders a group's rows in FIFO order.
+  const admitted = '(SELECT a.allowed FROM adm a)';
+  const total = flow ? `least($1::int * $2::int, ${admitted})` : '$1::int * $2::int';
+  const groupsLimit = flow ? `least($2::int, ${admitted})` : '$2';
+  const admCte = flow
+    ? `adm AS MATERIALIZED (SELECT * FROM ${quoteIdent(t.schema)}._flow_admit($5, $1::int * $2::int)),`
+    : '';
   const standalone = standaloneOnly ? 'AND x.parent_id IS NULL AND x.parent_state IS NULL' : '';
   const runnable = (a: string) =>
     `NOT ${a}.suspended AND ${a}.run_at <= now() AND ${a}.attempts < ${a}.max_attempts`;
@@ -78,7 +133,7 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
   const groupFree = (a: string) =>
     `${a}.ready_at <= now() AND (${a}.in_flight_until IS NULL OR ${a}.in_flight_until <= now())`;
   const ungroupedLimit = onePerGroup
-    ? '$2'
+    ? groupsLimit
     : '($2::int - (SELECT count(DISTINCT group_key) FROM ok)) * $1::int';
   // Batched mode: after its head, up to $1 - 1 more jobs of each group taken, in FIFO order, as long as
   // each of them can be locked too (a job someone holds ends the group's batch there).
@@ -109,6 +164,7 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
     ),`;
   return `
     WITH RECURSIVE
+    ${admCte}
     -- A paused queue claims nothing (enqueue still works).
     paused AS (SELECT 1 FROM ${t.registry} r WHERE r.name = $5 AND r.paused),
     -- The priority levels with work, by a loose index scan. Each probe also returns the first key of its
@@ -169,7 +225,7 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
         FOR NO KEY UPDATE SKIP LOCKED
       ) hl
       WHERE glv.p IS NOT NULL
-      LIMIT $2
+      LIMIT ${groupsLimit}
     ),
     ${more}
     ${ok}
@@ -191,7 +247,7 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
         SELECT id, priority, sort_at FROM ung
       ) c
       ORDER BY c.priority, c.sort_at, c.id
-      LIMIT $1::int * $2::int
+      LIMIT ${total}
     ),
     -- Every row written here is already locked by this statement (the jobs, and through the lease
     -- trigger their group rows), so the update cannot wait.
@@ -222,12 +278,36 @@ export function claimSql(t: QueueTables, onePerGroup: boolean, standaloneOnly: b
         FROM glv WHERE glv.p IS NOT NULL
       ) d
     )
-    SELECT c.*, NULL::float8 AS next_due_ms FROM claimed c
+    ${
+      flow
+        ? FLOW_TAIL(t, total)
+        : `SELECT c.*, NULL::float8 AS next_due_ms FROM claimed c
     UNION ALL
     SELECT ${CLAIMED_NULLS}, (extract(epoch FROM nd.at - now()) * 1000)::float8
     FROM next_due nd
-    WHERE nd.at IS NOT NULL AND (SELECT count(*) FROM claimed) < $1::int * $2::int`;
+    WHERE nd.at IS NOT NULL AND (SELECT count(*) FROM claimed) < ${total}`
+    }`;
 }
+
+/**
+ * A flow-controlled claim's last part: the jobs, then one row, always, with when the next job is due (when
+ * short) and what was admitted; reading it gives back the tokens admitted but not used (its argument
+ * reads `claimed`, so the claim's update has run to completion first).
+ */
+const FLOW_TAIL = (t: QueueTables, total: string) => `
+    SELECT c.*, NULL::float8 AS next_due_ms, NULL::int AS flow_allowed, NULL::int AS flow_in_flight,
+           NULL::int AS flow_max, NULL::float8 AS flow_wait_ms
+    FROM claimed c
+    UNION ALL
+    SELECT ${CLAIMED_NULLS},
+      CASE WHEN nd.at IS NOT NULL AND (SELECT count(*) FROM claimed) < ${total}
+           THEN (extract(epoch FROM nd.at - now()) * 1000)::float8 END,
+      a.allowed, a.in_flight, a.max_in_flight,
+      CASE WHEN (SELECT count(*) FROM claimed) >= a.allowed THEN a.token_wait_ms END
+    FROM adm a CROSS JOIN next_due nd
+    CROSS JOIN LATERAL (
+      SELECT ${quoteIdent(t.schema)}._flow_refund($5, a.allowed - (SELECT count(*)::int FROM claimed))
+    ) r`;
 
 /**
  * The columns a claim sends back: the claim itself sets the others to values known here. Every claimed

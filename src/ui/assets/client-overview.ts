@@ -92,6 +92,7 @@ VIEWS.overview = async function (root) {
   var canvas = h('canvas', { class: 'chart', 'data-testid': 'chart', role: 'img', 'aria-label': 'claimable and in-flight jobs (left axis) and completions per second (right axis) over time' });
   var stamp = h('span', { class: 'muted' });
   var exactPanel = h('div', { class: 'panel', 'data-testid': 'exact-counts', hidden: 'hidden' });
+  var limitsPanel = h('div', { class: 'panel', 'data-testid': 'limits-panel', hidden: 'hidden' });
   var heads = [['queue'], ['state'], ['claimable now', CLAIMABLE_TITLE], ['in flight'], ['dead letters'], ['groups'], ['total jobs', 'Live jobs, dead letters not included'], ['oldest claimable', 'How long the longest-waiting claimable job (or group) has been claimable'], ['actions']];
   append(root, h('h1', null, 'Queues'), alertBox, totals,
     h('div', { class: 'panel' }, h('strong', null, 'Claimable, in flight and throughput '), stamp, h('div', { class: 'chart-wrap' }, canvas), chartLegend()),
@@ -100,7 +101,7 @@ VIEWS.overview = async function (root) {
         return h('th', { class: i >= 2 && i <= 7 ? 'num' : null, title: c[1] || null }, c[0]);
       }))), tbody)),
     h('p', { class: 'muted', 'data-testid': 'overview-note' }, 'Live counts read a bounded number of index entries per queue. Claimable counts each group once (its next job). Ready, scheduled, retrying and suspended jobs cannot be counted that way: \u201cExact counts\u201d on a queue counts everything, with one full scan of its job table.'),
-    exactPanel);
+    exactPanel, limitsPanel);
 
   var last = null;
   function drawRows() {
@@ -119,6 +120,7 @@ VIEWS.overview = async function (root) {
         h('td', { class: 'num', 'data-k': 'oldest' }, fmtAge(q.oldestClaimableAgeSeconds)),
         h('td', { class: 'actions-cell' },
           h('button', { 'data-testid': 'exact-counts-btn', title: 'Count every state exactly: one full scan of this queue\u2019s job table', onclick: function () { showExactCounts(exactPanel, q.name); } }, 'Exact counts'),
+          ' ', h('button', { 'data-testid': 'queue-limits', title: 'Flow-control limits: a cap on jobs in flight, a rate', onclick: function () { showLimits(limitsPanel, q.name); } }, 'Limits'),
           CFG.readOnly ? null : [' ', pauseButton(q, drawRows)]));
     });
     alertBox.hidden = alerts.length === 0;
