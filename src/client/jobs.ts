@@ -20,6 +20,7 @@ import {
   jobStats,
   jobSuspend,
 } from '../db/queries/job-admin.js';
+import { jobProgressGet } from '../db/queries/job-progress.js';
 import { jobCancelCascade, jobCancelMany, jobTreeRoot } from '../db/queries/job-cancel.js';
 import { toJob, type JobRow } from '../db/rows.js';
 import { QueueNotFoundError, ValidationError } from '../errors.js';
@@ -35,6 +36,7 @@ import type {
   ChildCounts,
   Job,
   JobFilter,
+  JobReport,
   JobId,
   ListJobsOptions,
   Page,
@@ -63,6 +65,24 @@ export class JobsAdmin<T = unknown> {
     const jobId = toJobId(id);
     const row = await this.run(() => jobGet(this.ctx.db, this.ctx.t, jobId));
     return row ? this.job(row) : null;
+  }
+
+  /**
+   * What the job reported while running (progress, metadata, its newest log lines), or null when it never
+   * reported. Kept after the job finished (or was dead-lettered) until retention prunes it. One row read
+   * by primary key.
+   */
+  async report(id: IdInput): Promise<JobReport | null> {
+    const jobId = toJobId(id);
+    const row = await this.run(() => jobProgressGet(this.ctx.db, this.ctx.t, jobId));
+    if (!row) return null;
+    return {
+      attempt: row.attempt,
+      progress: row.progress,
+      meta: row.meta,
+      logs: row.logs.map((l) => ({ at: new Date(l.at), attempt: l.attempt, message: l.message })),
+      updatedAt: row.updated_at,
+    };
   }
 
   /** The live (not yet finished) job holding this idempotency key, or null. */

@@ -31,6 +31,7 @@ import {
   sortForInsert,
   type JobInsert,
 } from '../db/queries/job-insert.js';
+import { jobProgressWrite, type ProgressWrite } from '../db/queries/job-progress.js';
 import { resultReadChildOutcomes } from '../db/queries/result.js';
 import { ClockOffset, toClaimedJob, toJob, type JobRow } from '../db/rows.js';
 import type { SchemaCheck } from '../db/schema-check.js';
@@ -369,6 +370,11 @@ export class JobStore implements TranslationScope {
   /** Sets a held job's lease to `leaseMs` from now; false when the job is no longer the caller's. */
   extendLease(fence: Fence, leaseMs: number): Promise<boolean> {
     return this.run(async () => (await jobExtendLease(this.db, this.t, fence, leaseMs)) > 0);
+  }
+
+  /** Writes a running job's report (progress, metadata, log lines), fenced; false when fenced off. */
+  writeProgress(write: ProgressWrite): Promise<boolean> {
+    return this.run(() => jobProgressWrite(this.db, this.t, write));
   }
 
   /** Extends several leases at once and reports, per job, updated / acked (gone) / stolen. */

@@ -20,6 +20,10 @@ export interface WorkerEvents {
   'job:failed': { queue: string; job: Job; error: unknown; timedOut: boolean; durationMs: number };
   'job:dead': { queue: string; job: Job; error: string };
   'job:timed-out': { queue: string; job: Job; timeoutMs: number };
+  /** The handler reported progress (`ctx.progress`) or metadata (`ctx.setMeta`); written coalesced. */
+  'job:progress': { queue: string; job: Job; progress?: unknown; meta?: Record<string, unknown> };
+  /** The handler logged a line (`ctx.log`), as stored (cut to 2,048 bytes); written coalesced. */
+  'job:log': { queue: string; job: Job; message: string };
   /** Our write was fenced off, or a heartbeat found the job taken over: the result was not recorded. */
   'job:lease-lost': { queue: string; job: Job; status: 'stolen' | 'acked' | 'fenced' };
   /** Given back unrun (graceful shutdown, or prefetched too long): visible again at once, attempt refunded. */

@@ -12,7 +12,9 @@ import { runSchema } from '../core/standard-schema.js';
 import type { StoreAction } from '../store/job-store.js';
 import type { ChildOutcome, Job, JobId } from '../types.js';
 import type { JobController } from './abort.js';
+import { realClock, type Clock } from './clock.js';
 import type { WorkerEventEmitter } from './events.js';
+import { JobReporter, type ReportSink } from './progress.js';
 import { jobTimeout, type BatchResult, type JobContext, type ResolvedQueue } from './queue-options.js';
 
 /** Why a running job's signal was aborted. */
@@ -43,6 +45,10 @@ export interface RunEnv {
   childOutcomes(job: Job): Promise<Map<JobId, ChildOutcome>>;
   /** Runs a handler call inside the worker's handler wrappers (tracing context and the like), if any. */
   wrap?: HandlerWrapper;
+  /** Where `ctx.progress` / `setMeta` / `log` are written (fenced). Without one, reports only raise events. */
+  report?: ReportSink;
+  /** Times the coalescing of reports. Default realClock. */
+  clock?: Clock;
 }
 
 /** One handler call, as handler wrappers see it: the queue and its job (or the batch's jobs). */
@@ -72,15 +78,43 @@ const helpers = {
  * small object per job; they read fine destructured (`{ done, signal }`), as the helpers use no `this`.
  */
 class HandlerContext {
+  /** Created on the first report: jobs that never report pay nothing. */
+  reporter: JobReporter | undefined;
+
   constructor(
     private readonly controller: JobController,
     readonly workerId: string,
     readonly children: Map<JobId, ChildOutcome>,
     readonly extendLease: (leaseMs?: number) => Promise<boolean>,
+    private readonly job: Job,
+    private readonly env: RunEnv,
+    private readonly queue: string,
   ) {}
 
   get signal(): AbortSignal {
     return this.controller.signal;
+  }
+
+  private report(): JobReporter {
+    return (this.reporter ??= new JobReporter(this.job, {
+      sink: this.env.report ?? noSink,
+      clock: this.env.clock ?? realClock,
+      events: this.env.events,
+      queue: this.queue,
+    }));
+  }
+
+  // Getters, so they read fine destructured too; the function is made only when a handler asks for it.
+  get progress(): JobContext['progress'] {
+    return (value) => this.report().setProgress(value);
+  }
+
+  get setMeta(): JobContext['setMeta'] {
+    return (patch) => this.report().setMeta(patch);
+  }
+
+  get log(): JobContext['log'] {
+    return (message) => this.report().log(message);
   }
 
   // On the prototype (below); `declare` emits no per-instance field.
@@ -93,6 +127,8 @@ class HandlerContext {
   declare readonly snooze: JobContext['snooze'];
 }
 Object.assign(HandlerContext.prototype, helpers);
+
+const noSink: ReportSink = () => Promise.resolve(true);
 
 /** Attempt budget: the job's own, lowered by the queue's maxAttempts when set. */
 function budget(q: ResolvedQueue, job: Job): { attempts: number; maxAttempts: number } {
@@ -194,17 +230,20 @@ export async function runJob(
   }
   const timeoutMs = jobTimeout(q, job);
   const children = job.isRollup ? await env.childOutcomes(job) : NO_CHILDREN;
-  const ctx: JobContext = new HandlerContext(
+  const ctx = new HandlerContext(
     controller,
     env.workerId,
     children as Map<JobId, ChildOutcome>,
     (leaseMs = q.leaseMs) => env.extendLease(job, leaseMs),
+    job,
+    env,
+    q.name,
   );
   const events = env.events;
   if (events.listenerCount('job:started') > 0) events.emit('job:started', { queue: q.name, job });
   const disarm = armTimeout(controller, timeoutMs);
   const started = performance.now();
-  const handler = () => q.handler!(job, ctx);
+  const handler = () => q.handler!(job, ctx as JobContext);
   const wrap = env.wrap;
   let outcome: Outcome;
   let timedOut = false;
@@ -247,6 +286,8 @@ export async function runJob(
     outcome = await mapError(q, job, failure, timedOut);
   } finally {
     disarm();
+    // The last report is written before the outcome, while this attempt still holds the job.
+    if (ctx.reporter) await ctx.reporter.finish();
   }
   return { kind: 'write', action: await decide(q, job, outcome, env, started), timedOut };
 }

@@ -177,6 +177,8 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       maxResultBytes: arbiter.maxPayloadBytes,
       extendLease: (job, leaseMs) => this.extendLease(job, leaseMs),
       childOutcomes: (job) => (this.stores.get(job.queue) ?? arbiter.store(job.queue)).childOutcomes(job.id),
+      report: (job, w) => (this.stores.get(job.queue) ?? arbiter.store(job.queue)).writeProgress(w),
+      clock: this.clock,
     };
   }
 
