@@ -38,12 +38,13 @@ export interface WorkerEvents {
   /** The leader vacuumed a queue table whose dead rows had piled up (autovacuum off or behind). */
   'maintenance:vacuumed': { queue: string; table: string; deadTuples: number; durationMs: number };
   /**
-   * The leader deleted rows past a queue's retention: history rows or dead letters, by age or by count
+   * The leader deleted rows past a queue's retention: history rows, dead letters or job reports (kept
+   * as long as the longer of the history and dead-letter ages), by age or by count
    * (one event per queue, table and reason per round that deleted any).
    */
   'maintenance:pruned': {
     queue: string;
-    table: 'history' | 'dead-letters';
+    table: 'history' | 'dead-letters' | 'reports';
     reason: 'age' | 'count';
     count: number;
   };

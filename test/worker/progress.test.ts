@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/index.js';
+import { WorkerEventEmitter } from '../../src/worker/index.js';
+import { RetentionPruner } from '../../src/worker/retention.js';
 import { useTestDb } from '../support/db.js';
 import { count, startWorker, stopAll, waitFor } from './helpers.js';
 
@@ -39,6 +41,7 @@ describe('job reports (ctx.progress, ctx.setMeta, ctx.log)', () => {
       const r = await q.jobs.report(job.id);
       return r && r.logs.length === 1 ? r : null;
     }, 'the first report');
+    if (!live) throw new Error('no report');
     expect(live).toMatchObject({ attempt: 1, progress: 10, meta: { stage: 'download' } });
     expect(live.logs[0]).toMatchObject({ attempt: 1, message: 'started' });
     expect(live.logs[0]!.at).toBeInstanceOf(Date);
@@ -125,5 +128,31 @@ describe('job reports (ctx.progress, ctx.setMeta, ctx.log)', () => {
         Array.from({ length: attempt }, () => ['step 5', 'step 10', 'step 15', 'step 20']).flat(),
       );
     }
+  });
+
+  it('are pruned by retention after the longer of the history and dead-letter ages', async () => {
+    const DAY = 86_400_000;
+    await t.arbiter.createQueue('pruned');
+    await t.arbiter.setQueueRetention('pruned', { historyMaxAgeMs: DAY, deadLetterMaxAgeMs: 2 * DAY });
+    await t.pool.query(
+      `INSERT INTO "${t.schema}"._job_progress (queue, job_id, attempt, progress, updated_at)
+       SELECT 'pruned', i, 1, '1'::jsonb, now() - (CASE WHEN i <= 30 THEN 3 ELSE 1.5 END) * interval '1 day'
+         FROM generate_series(1, 40) i
+       UNION ALL SELECT 'other', i, 1, '1'::jsonb, now() - interval '100 days' FROM generate_series(1, 3) i`,
+    );
+    const events = new WorkerEventEmitter();
+    const p = new RetentionPruner({ arbiter: t.arbiter, events, batchRows: 7 });
+    const reports = await p.round();
+    expect(reports.filter((r) => r.table === 'reports')).toEqual([
+      { queue: 'pruned', table: 'reports', reason: 'age', count: 30 },
+    ]);
+    const left = await t.pool.query<{ queue: string; n: string }>(
+      `SELECT queue, count(*) AS n FROM "${t.schema}"._job_progress WHERE queue IN ('pruned', 'other') GROUP BY queue ORDER BY queue`,
+    );
+    // A queue that is not in the registry is nobody's to prune.
+    expect(left.rows).toEqual([
+      { queue: 'other', n: '3' },
+      { queue: 'pruned', n: '10' },
+    ]);
   });
 });
