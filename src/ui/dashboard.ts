@@ -7,6 +7,7 @@ import { CLIENT_DLQ } from './assets/client-dlq.js';
 import { CLIENT_GROUPS } from './assets/client-groups.js';
 import { CLIENT_JOBS } from './assets/client-jobs.js';
 import { CLIENT_OVERVIEW } from './assets/client-overview.js';
+import { CLIENT_REPORTS } from './assets/client-reports.js';
 import { APP_CSS } from './assets/styles.js';
 
 export interface DashboardOptions {
@@ -75,6 +76,7 @@ export const APP_JS = [
   CLIENT_CHART,
   CLIENT_OVERVIEW,
   CLIENT_JOBS,
+  CLIENT_REPORTS,
   CLIENT_GROUPS,
   CLIENT_DLQ,
   BOOT,

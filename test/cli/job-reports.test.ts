@@ -11,7 +11,11 @@ describe('arbiter jobs show / jobs logs', () => {
     const q = await t.arbiter.createQueue('cr');
     const job = (await q.enqueue({ n: 1 }))!;
     const [claimed] = await q.claim({ leaseMs: 60_000 });
-    const logs = Array.from({ length: 12 }, (_, i) => ({ at: Date.now() + i, attempt: 1, message: `line ${i}` }));
+    const logs = Array.from({ length: 12 }, (_, i) => ({
+      at: Date.now() + i,
+      attempt: 1,
+      message: `line ${i}`,
+    }));
     await t.arbiter.store('cr').writeProgress({
       id: claimed!.id,
       attempts: 1,

@@ -3,7 +3,12 @@ import type { ProgressWrite } from '../../src/db/queries/job-progress.js';
 import { ValidationError } from '../../src/errors.js';
 import type { Job } from '../../src/index.js';
 import { WorkerEventEmitter } from '../../src/worker/events.js';
-import { JobReporter, MAX_LOG_LINE_BYTES, REPORT_INTERVAL_MS, cutLogLine } from '../../src/worker/progress.js';
+import {
+  JobReporter,
+  MAX_LOG_LINE_BYTES,
+  REPORT_INTERVAL_MS,
+  cutLogLine,
+} from '../../src/worker/progress.js';
 import { FakeClock, settle } from '../worker/fake-clock.js';
 
 const job = { id: '7', attempts: 2, queue: 'q' } as unknown as Job;

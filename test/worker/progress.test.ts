@@ -57,7 +57,9 @@ describe('job reports (ctx.progress, ctx.setMeta, ctx.log)', () => {
     const store = t.arbiter.store('fenced');
     const job = (await q.enqueue({}))!;
     const [first] = await q.claim({ leaseMs: 60_000 });
-    expect(await store.writeProgress({ ...write(job.id, 1, 5), logs: '[{"at":1,"attempt":1,"message":"a"}]' })).toBe(true);
+    expect(
+      await store.writeProgress({ ...write(job.id, 1, 5), logs: '[{"at":1,"attempt":1,"message":"a"}]' }),
+    ).toBe(true);
     expect(await store.writeProgress(write(job.id, 2, 5))).toBe(false); // not claimed at attempt 2
     // The job is released for another run; a second claim takes it at attempt 2.
     expect(await q.retry(first!, { delayMs: 0 })).toBe(1);
@@ -104,7 +106,10 @@ describe('job reports (ctx.progress, ctx.setMeta, ctx.log)', () => {
 
   it('racing workers: every job ends with the last progress of the attempt that finished it', async () => {
     const q = await t.arbiter.createQueue<{ n: number }>('racing');
-    const handler = async (job: Job<{ n: number }>, ctx: { progress(v: number): void; log(m: string): void }) => {
+    const handler = async (
+      job: Job<{ n: number }>,
+      ctx: { progress(v: number): void; log(m: string): void },
+    ) => {
       for (let i = 1; i <= 20; i++) {
         ctx.progress(i);
         if (i % 5 === 0) ctx.log(`step ${i}`);
