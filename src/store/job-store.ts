@@ -31,7 +31,7 @@ import {
   sortForInsert,
   type JobInsert,
 } from '../db/queries/job-insert.js';
-import { jobProgressWrite, type ProgressWrite } from '../db/queries/job-progress.js';
+import { jobProgressWrite, jobProgressWriteMany, type ProgressWrite } from '../db/queries/job-progress.js';
 import { resultReadChildOutcomes } from '../db/queries/result.js';
 import { ClockOffset, toClaimedJob, toJob, type JobRow } from '../db/rows.js';
 import type { SchemaCheck } from '../db/schema-check.js';
@@ -375,6 +375,11 @@ export class JobStore implements TranslationScope {
   /** Writes a running job's report (progress, metadata, log lines), fenced; false when fenced off. */
   writeProgress(write: ProgressWrite): Promise<boolean> {
     return this.run(() => jobProgressWrite(this.db, this.t, write));
+  }
+
+  /** Writes several running jobs' reports in one statement (one write per job); returns the ids written. */
+  writeProgressMany(writes: readonly ProgressWrite[]): Promise<Set<string>> {
+    return this.run(() => jobProgressWriteMany(this.db, this.t, writes));
   }
 
   /** Extends several leases at once and reports, per job, updated / acked (gone) / stolen. */

@@ -32,7 +32,14 @@ export class JobAbortError extends Error {
 
 /** What the runner does after a handler: write an action, or leave the job alone (lease lost / shutdown). */
 export type RunOutcome =
-  { kind: 'write'; action: StoreAction; timedOut: boolean } | { kind: 'abandon'; reason: AbortReason };
+  | {
+      kind: 'write';
+      action: StoreAction;
+      timedOut: boolean;
+      /** The job's last report, still being written: the outcome is written after it (the slot is free). */
+      reported?: Promise<void>;
+    }
+  | { kind: 'abandon'; reason: AbortReason };
 
 export interface RunEnv {
   events: WorkerEventEmitter;
@@ -247,6 +254,7 @@ export async function runJob(
   const wrap = env.wrap;
   let outcome: Outcome;
   let timedOut = false;
+  let reported: Promise<void> | undefined;
   try {
     const r = await raceAbort(
       wrap ? () => wrap({ queue: q.name, jobs: [job] }, handler) : handler,
@@ -286,10 +294,10 @@ export async function runJob(
     outcome = await mapError(q, job, failure, timedOut);
   } finally {
     disarm();
-    // The last report is written before the outcome, while this attempt still holds the job.
-    if (ctx.reporter) await ctx.reporter.finish();
+    // The last report leaves now; the worker writes the outcome once it is written (finish never rejects).
+    if (ctx.reporter) reported = ctx.reporter.finish();
   }
-  return { kind: 'write', action: await decide(q, job, outcome, env, started), timedOut };
+  return { kind: 'write', action: await decide(q, job, outcome, env, started), timedOut, reported };
 }
 
 /** Runs a batch handler; returns one decision per job (same order as `jobs`). */

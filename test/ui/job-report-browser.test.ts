@@ -50,7 +50,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: live job reports', () => 
     const job = (await q.enqueue({ n: 1 }))!;
     await page.goto('about:blank');
     await page.goto(`${server.url}/`);
-    await page.evaluate(() => sessionStorage.setItem('arbiter.auth', 'Bearer tok-0123456789abcdef'));
+    await page.evaluate("sessionStorage.setItem('arbiter.auth', 'Bearer tok-0123456789abcdef')");
     watch.consoleErrors.length = 0; // the 401s of the first load, before the credentials were stored
     await open(
       page,

@@ -79,6 +79,13 @@ describe('job reports (ctx.progress, ctx.setMeta, ctx.log)', () => {
     const r = (await q.jobs.report(job.id))!;
     expect(r).toMatchObject({ attempt: 2, progress: null, meta: { k: 1 } });
     expect(r.logs.map((l) => `${l.attempt}:${l.message}`)).toEqual(['1:a', '2:b']);
+    // In one statement for many jobs, each write is fenced on its own.
+    const other = (await q.enqueue({}))!;
+    const [held] = await q.claim({ leaseMs: 60_000 });
+    expect(held!.id).toBe(other.id);
+    const many = await store.writeProgressMany([write(other.id, 1, 11), write(job.id, 1, 12)]);
+    expect([...many]).toEqual([other.id]);
+    expect((await q.jobs.report(other.id))!.progress).toBe(11);
     // Once acked, the job is gone: a late write of the attempt that held it is refused.
     expect(await q.ack(second!)).toBe(1);
     expect(await store.writeProgress(write(job.id, 2, 7))).toBe(false);
