@@ -22,6 +22,7 @@ export {
   type EnqueueOptions,
   type Job,
   type JobFilter,
+  type JobAttempt,
   type JobId,
   type JobLogLine,
   type JobRef,

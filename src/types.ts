@@ -278,3 +278,15 @@ export interface JobReport {
   logs: JobLogLine[];
   updatedAt: Date;
 }
+
+/** One failed attempt of a job: recorded when its handler failed (retried or dead-lettered). */
+export interface JobAttempt {
+  attempt: number;
+  error: string;
+  /** The worker that ran it. */
+  workerId: string | null;
+  startedAt: Date | null;
+  /** From the claim to the failure, on the database clock. */
+  durationMs: number | null;
+  failedAt: Date;
+}

@@ -20,6 +20,7 @@ import {
   jobStats,
   jobSuspend,
 } from '../db/queries/job-admin.js';
+import { jobAttemptsGet } from '../db/queries/job-attempts.js';
 import { jobProgressGet } from '../db/queries/job-progress.js';
 import { jobCancelCascade, jobCancelMany, jobTreeRoot } from '../db/queries/job-cancel.js';
 import { toJob, type JobRow } from '../db/rows.js';
@@ -36,6 +37,7 @@ import type {
   ChildCounts,
   Job,
   JobFilter,
+  JobAttempt,
   JobReport,
   JobId,
   ListJobsOptions,
@@ -83,6 +85,24 @@ export class JobsAdmin<T = unknown> {
       logs: row.logs.map((l) => ({ at: new Date(l.at), attempt: l.attempt, message: l.message })),
       updatedAt: row.updated_at,
     };
+  }
+
+  /**
+   * Every failed attempt of the job (error, worker, start, duration), oldest first: the newest 100. Also
+   * for a job that was dead-lettered (pass its job id) or that finished after retries, until retention
+   * prunes them. Empty for a job that never failed.
+   */
+  async attempts(id: IdInput): Promise<JobAttempt[]> {
+    const jobId = toJobId(id);
+    const rows = await this.run(() => jobAttemptsGet(this.ctx.db, this.ctx.t, jobId));
+    return rows.map((r) => ({
+      attempt: r.attempt,
+      error: r.error,
+      workerId: r.worker_id,
+      startedAt: r.started_at,
+      durationMs: r.duration_ms === null ? null : Math.round(r.duration_ms),
+      failedAt: r.failed_at,
+    }));
   }
 
   /** The live (not yet finished) job holding this idempotency key, or null. */

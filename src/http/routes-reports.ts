@@ -81,6 +81,27 @@ export async function* jobEvents(
 export const reportRoutes: RouteDef[] = [
   {
     method: 'get',
+    path: '/queues/{queue}/jobs/{id}/attempts',
+    operationId: 'jobAttempts',
+    summary:
+      "Every failed attempt of the job (error, worker, start, duration), oldest first, the newest 100. " +
+      'Also for a dead-lettered job (its job id) and a job that finished after retries, until retention.',
+    tag: 'jobs',
+    response: {
+      type: 'object',
+      required: ['items'],
+      properties: { items: { type: 'array', items: ref('JobAttempt'), maxItems: 100 } },
+    },
+    async handle(ctx) {
+      const q = queueOf(ctx);
+      const items = await q.jobs.attempts(jobId(ctx));
+      // The attempts table is schema-wide: without rows, a job read tells an unknown queue (404).
+      if (items.length === 0) await q.jobs.get(jobId(ctx));
+      return { items };
+    },
+  },
+  {
+    method: 'get',
     path: '/queues/{queue}/jobs/{id}/report',
     operationId: 'jobReport',
     summary:

@@ -326,6 +326,18 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       updatedAt: dateTime,
     },
   },
+  JobAttempt: {
+    type: 'object',
+    required: ['attempt', 'error', 'workerId', 'startedAt', 'durationMs', 'failedAt'],
+    properties: {
+      attempt: int,
+      error: str,
+      workerId: { ...nullable(str), description: 'The worker that ran it.' },
+      startedAt: nullable(dateTime),
+      durationMs: { ...nullable(int), description: 'From the claim to the failure (database clock).' },
+      failedAt: dateTime,
+    },
+  },
   JobRef: {
     type: 'object',
     required: ['attempts'],

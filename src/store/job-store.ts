@@ -31,6 +31,7 @@ import {
   sortForInsert,
   type JobInsert,
 } from '../db/queries/job-insert.js';
+import { jobAttemptsRecord } from '../db/queries/job-attempts.js';
 import { jobProgressWrite, jobProgressWriteMany, type ProgressWrite } from '../db/queries/job-progress.js';
 import { resultReadChildOutcomes } from '../db/queries/result.js';
 import { ClockOffset, toClaimedJob, toJob, type JobRow } from '../db/rows.js';
@@ -275,6 +276,17 @@ export class JobStore implements TranslationScope {
       keepTree.push(...mark(keepPlain, await this.run(() => jobKeepMany(this.db, this.t, keep))));
     }
     for (const i of keepTree) out[i] = await this.keepInTree(items[i]!.fence, resultOf(items[i]!.action));
+
+    // Failed attempts are recorded first, under the same fence as the write that follows; plain
+    // successes write nothing more.
+    const failed = of((c) => c.action.type === 'retry' || c.action.type === 'dead');
+    if (failed.length > 0) {
+      const list = failed.map((i) => {
+        const a = items[i]!.action as Extract<StoreAction, { type: 'retry' | 'dead' }>;
+        return { ...items[i]!.fence, error: a.error };
+      });
+      await this.run(() => jobAttemptsRecord(this.db, this.t, list));
+    }
 
     const retries = of((c) => c.action.type === 'retry');
     if (retries.length > 0) {

@@ -44,7 +44,7 @@ export interface WorkerEvents {
    */
   'maintenance:pruned': {
     queue: string;
-    table: 'history' | 'dead-letters' | 'reports';
+    table: 'history' | 'dead-letters' | 'reports' | 'attempts';
     reason: 'age' | 'count';
     count: number;
   };

@@ -10,6 +10,7 @@ import {
   retentionStored,
   type CountCut,
 } from '../db/queries/retention.js';
+import { jobAttemptsPruneByAge } from '../db/queries/job-attempts.js';
 import { jobProgressPruneByAge } from '../db/queries/job-progress.js';
 import { queueTables, type QueueTables } from '../db/sql.js';
 import type { Executor } from '../db/executor.js';
@@ -22,7 +23,7 @@ export const RETENTION_BATCH_ROWS = 500;
 /** Rows one maintenance round removes at most, across all queues; the rest waits for the next round. */
 export const RETENTION_ROUND_ROWS = 5_000;
 
-export type PrunedTable = 'history' | 'dead-letters' | 'reports';
+export type PrunedTable = 'history' | 'dead-letters' | 'reports' | 'attempts';
 export type PruneReason = 'age' | 'count';
 
 export interface PruneReport {
@@ -81,6 +82,7 @@ const STEPS: readonly Step<unknown>[] = [
     run: pruneDeadLettersTo,
   } satisfies Step<CountCut>,
   { table: 'reports', reason: 'age', limit: reportAge, plan: byAge, run: jobProgressPruneByAge },
+  { table: 'attempts', reason: 'age', limit: reportAge, plan: byAge, run: jobAttemptsPruneByAge },
 ];
 
 /**

@@ -51,4 +51,33 @@ describe('arbiter jobs show / jobs logs', () => {
     expect(followed.stdout.trim().split('\n')).toHaveLength(12);
     expect((await cli('jobs', 'show', 'cr', '987654321')).code).toBe(3);
   });
+
+  it('show every failed attempt, also on a dead letter', async () => {
+    const q = await t.arbiter.createQueue('ca');
+    const job = (await q.enqueue({}, { maxAttempts: 2 }))!;
+    for (const n of [1, 2]) {
+      const [c] = await q.claim({ leaseMs: 60_000, workerId: 'w-test' });
+      await t.arbiter.store('ca').complete([
+        {
+          fence: { id: c!.id, attempts: c!.attempts },
+          inTree: false,
+          action:
+            n === 1
+              ? { type: 'retry', delayMs: 0, error: 'first failure' }
+              : { type: 'dead', error: 'second failure' },
+        },
+      ]);
+    }
+    const dead = (await q.dlq.list()).items[0]!;
+    const [shown, letter] = await Promise.all([
+      cli('jobs', 'show', 'ca', job.id),
+      cli('dlq', 'get', 'ca', dead.id),
+    ]);
+    for (const r of [shown, letter]) {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('failed attempts (2):');
+      expect(r.stdout).toMatch(/#1 .* w-test first failure/);
+      expect(r.stdout).toMatch(/#2 .* w-test second failure/);
+    }
+  });
 });

@@ -103,6 +103,33 @@ describe('job reports over HTTP', () => {
     expect(seen.at(-1)!.event).toBe('end');
   });
 
+  it('GET /attempts lists every failed attempt; empty for a job that never failed', async () => {
+    const q = await db.arbiter.createQueue('hr_att');
+    const job = (await q.enqueue({}))!;
+    expect((await call(app, 'GET', `/queues/hr_att/jobs/${job.id}/attempts`)).body).toEqual({ items: [] });
+    const [c] = await q.claim({ leaseMs: 60_000, workerId: 'w-http' });
+    await db.arbiter
+      .store('hr_att')
+      .complete([
+        {
+          fence: { id: c!.id, attempts: 1 },
+          inTree: false,
+          action: { type: 'retry', delayMs: 0, error: 'nope' },
+        },
+      ]);
+    const res = await call(app, 'GET', `/queues/hr_att/jobs/${job.id}/attempts`);
+    expect(res.status).toBe(200);
+    expect(res.body.items).toEqual([
+      expect.objectContaining({
+        attempt: 1,
+        error: 'nope',
+        workerId: 'w-http',
+        durationMs: expect.any(Number),
+      }),
+    ]);
+    expect((await call(app, 'GET', `/queues/no_such_q/jobs/${job.id}/attempts`)).status).toBe(404);
+  });
+
   it('GET /events: 404 for a job that neither exists nor reported, 401 without credentials', async () => {
     await db.arbiter.createQueue('hr_none');
     const missing = await call(app, 'GET', '/queues/hr_none/jobs/424242/events');

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Job, JobReport } from '../../types.js';
+import type { Job, JobAttempt, JobReport } from '../../types.js';
 import { action } from '../context.js';
 import type { Colors } from '../output.js';
 import { parseInteger } from '../parse.js';
@@ -38,28 +38,42 @@ export function reportText(report: JobReport | null, c: Colors, lastLogs = 10): 
   return parts.join('\n');
 }
 
+/** Failed attempts, one a line: attempt, when, how long, which worker, the error's first line. */
+export function attemptsText(attempts: readonly JobAttempt[], c: Colors): string {
+  if (attempts.length === 0) return c.dim('no failed attempts');
+  const lines = attempts.map((a) => {
+    const took = a.durationMs === null ? '' : ` ${a.durationMs} ms`;
+    const first = a.error.split('\n')[0]!;
+    return `  #${a.attempt} ${c.dim(time(a.failedAt) + took + ' ' + (a.workerId ?? '-'))} ${c.red(first)}`;
+  });
+  return [c.dim(`failed attempts (${attempts.length}):`), ...lines].join('\n');
+}
+
 /** `arbiter jobs show` and `arbiter jobs logs`: a job with what it reported, and its log lines. */
 export function registerJobReports(jobs: Command): void {
   jobs
     .command('show')
-    .description('show one job with its progress, reported metadata and last log lines (also once finished)')
+    .description(
+      'show one job with its failed attempts, progress, reported metadata and last log lines (also once it left the queue)',
+    )
     .argument('<queue>', 'queue name')
     .argument('<id>', 'job id')
     .option('--logs <n>', 'log lines to show, 0 to 200', parseInteger, 10)
     .action(
       action(async (ctx, queueName: string, id: string, flags: { logs: number }) => {
         const queue = await ctx.queue(queueName);
-        const [job, report]: [Job | null, JobReport | null] = await Promise.all([
+        const [job, report, attempts]: [Job | null, JobReport | null, JobAttempt[]] = await Promise.all([
           queue.jobs.get(id),
           queue.jobs.report(id),
+          queue.jobs.attempts(id),
         ]);
-        if (job === null && report === null) throw jobNotFound(queueName, id);
-        ctx.emit({ job, report }, () => {
+        if (job === null && report === null && attempts.length === 0) throw jobNotFound(queueName, id);
+        ctx.emit({ job, report, attempts }, () => {
           const head =
             job === null
               ? ctx.c.dim(`job ${id} has left the queue (finished or dead-lettered)`)
               : jobDetail(job, ctx.c);
-          return `${head}\n${reportText(report, ctx.c, flags.logs)}`;
+          return `${head}\n${attemptsText(attempts, ctx.c)}\n${reportText(report, ctx.c, flags.logs)}`;
         });
       }),
     );
