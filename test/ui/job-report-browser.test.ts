@@ -2,7 +2,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDb } from '../support/db.js';
 import { startWorker, stopAll } from '../worker/helpers.js';
-import { HAS_CHROMIUM, launch, open, watchedPage, type PageWatch } from './browser.js';
+import { eventually, HAS_CHROMIUM, launch, open, watchedPage, type PageWatch } from './browser.js';
 import { startUiServer, type UiServer } from './server.js';
 
 // The job page follows a running job's report (progress, metadata, log lines) over server-sent events,
@@ -77,5 +77,37 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: live job reports', () => 
     // The page's /why of a finished job answers 404 (it left the queue); nothing else may fail.
     expect(watch.consoleErrors.filter((e) => !e.includes('404'))).toEqual([]);
     expect(watch.dialogs).toEqual([]);
+  });
+
+  it("lists every failed attempt on the job page and on the dead letter's page", async () => {
+    const q = await db.arbiter.createQueue('ui_attempts');
+    await startWorker(db.arbiter, {
+      queues: {
+        ui_attempts: {
+          backoff: { type: 'linear', delayMs: 1 },
+          handler: async (job) => {
+            throw new Error(`failure number ${job.attempts}`);
+          },
+        },
+      },
+    });
+    const job = (await q.enqueue({}, { maxAttempts: 2 }))!;
+    const dead = await eventually(async () => (await q.dlq.list()).items[0], 'the dead letter', 15_000);
+    await open(
+      page,
+      server.url,
+      `job/ui_attempts/${job.id}`,
+      '[data-testid=attempts-table] tr[data-attempt="2"]',
+    );
+    expect(await page.locator('[data-testid=attempts-table] tbody tr').allInnerTexts()).toEqual([
+      expect.stringContaining('failure number 1'),
+      expect.stringContaining('failure number 2'),
+    ]);
+    await open(
+      page,
+      server.url,
+      `dead/ui_attempts/${dead!.id}`,
+      '[data-testid=attempts-table] tr[data-attempt="2"]',
+    );
   });
 });

@@ -69,8 +69,40 @@ function logList(logs) {
   }));
 }
 
-/** The report panel of a job page: live while the job runs, kept once it finished. */
+/** Fills the panel with the job's failed attempts (GET /attempts); hidden while there are none. */
+async function loadAttempts(panel, queue, jobId) {
+  var data;
+  try { data = await api(qpath(queue) + '/jobs/' + encodeURIComponent(jobId) + '/attempts'); } catch (e) { return; }
+  panel.hidden = data.items.length === 0;
+  panel.replaceChildren();
+  append(panel, h('h2', null, 'Failed attempts (' + data.items.length + ')'),
+    h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'attempts-table' },
+      h('thead', null, h('tr', null, ['#', 'failed', 'took', 'worker', 'error'].map(function (c) { return h('th', null, c); }))),
+      h('tbody', null, data.items.map(function (a) {
+        return h('tr', { 'data-attempt': String(a.attempt) },
+          h('td', { class: 'num', 'data-label': '#' }, String(a.attempt)),
+          h('td', { 'data-label': 'failed' }, fmtTime(a.failedAt)),
+          h('td', { class: 'num', 'data-label': 'took' }, a.durationMs === null ? '\u2014' : a.durationMs + ' ms'),
+          h('td', { class: 'mono', 'data-label': 'worker' }, a.workerId || '\u2014'),
+          h('td', { class: 'error', 'data-label': 'error' }, h('pre', null, a.error)));
+      })))));
+}
+
+/** A dead letter's failed attempts (by its job id), for the dead-letter page. */
+function attemptsPanel(queue, jobId) {
+  var panel = h('div', { class: 'panel', 'data-testid': 'job-attempts', hidden: true });
+  loadAttempts(panel, queue, jobId);
+  return panel;
+}
+
+/**
+ * The job page's live sections: its failed attempts and its report (progress, meta, logs), both kept
+ * once the job finished. One event stream feeds both: attempts are read again when the job's attempt
+ * number moves on.
+ */
 function jobReportPanel(queue, id) {
+  var attempts = h('div', { class: 'panel', 'data-testid': 'job-attempts', hidden: true });
+  var seenAttempts = null;
   var panel = h('div', { class: 'panel', 'data-testid': 'job-report', hidden: true });
   var render = function (report) {
     if (!report) { panel.hidden = true; panel.replaceChildren(); return; }
@@ -86,9 +118,11 @@ function jobReportPanel(queue, id) {
   };
   var stop = followJobEvents(queue, id, function (name, data) {
     if (name === 'report') render(data);
-    else if (name === 'end') panel.setAttribute('data-ended', 'true');
+    else if (name === 'job' && data && data.attempts !== seenAttempts) { seenAttempts = data.attempts; loadAttempts(attempts, queue, id); }
+    else if (name === 'end') { panel.setAttribute('data-ended', 'true'); loadAttempts(attempts, queue, id); }
+    else if (name === 'missing') loadAttempts(attempts, queue, id);
   });
   cleanup.push(stop);
-  return panel;
+  return h('div', null, attempts, panel);
 }
 `;
