@@ -64,8 +64,8 @@ async function processAll(arbiter, q, n, handler = async () => {}, remaining = (
   let finish;
   const all = new Promise((r) => (finish = r));
   const t0 = performance.now();
-  const worker = await startWorker(arbiter, async (job) => {
-    await handler(job);
+  const worker = await startWorker(arbiter, async (job, ctx) => {
+    await handler(job, ctx);
     if (++done === n) finish();
   });
   await all;
@@ -188,6 +188,28 @@ const workloads = {
     const s = await processAll(arbiter, q, 20_000);
     await arbiter.close();
     return { value: 20_000 / s, unit: 'jobs/s' };
+  },
+  async 'progress: one ctx.progress per job vs none (rate ratio)'() {
+    // The cost of reports: the 'process' workload where every handler calls ctx.progress once (one
+    // fenced write per job, before its ack), against the same workload without it, alternated in one
+    // sitting. Value: rate with progress / rate without (1.00 = free).
+    const run = async (withProgress) => {
+      const { arbiter, q } = await fresh(withProgress ? 'progress' : 'progress_none');
+      await fill(q, 20_000);
+      const handler = withProgress ? async (job, ctx) => ctx.progress(100) : async () => {};
+      const s = await processAll(arbiter, q, 20_000, handler);
+      await arbiter.close();
+      return 20_000 / s;
+    };
+    const none = [];
+    const with_ = [];
+    for (let i = 0; i < 2; i++) {
+      none.push(await run(false));
+      with_.push(await run(true));
+    }
+    const a = median(with_);
+    const b = median(none);
+    return { value: a / b, unit: 'ratio', extra: [a, b] };
   },
   async 'process with 20% retries'() {
     // As above, but a fifth of the jobs fail their first attempt and are retried at once

@@ -323,3 +323,40 @@ export interface ChildOutcomesRaw {
   /** Dead-letter id → last error for the same dead children, to retry or delete them. */
   dlqFailures: Map<JobId, string>;
 }
+
+/** One line a handler logged (`ctx.log`). */
+export interface JobLogLine {
+  /** When it was logged. */
+  at: Date;
+  /** The attempt that logged it. */
+  attempt: number;
+  message: string;
+}
+
+/**
+ * What a job reported while running (`ctx.progress`, `ctx.setMeta`, `ctx.log`): kept after the job
+ * finished, until the queue's retention prunes it (the longer of its history and dead-letter ages).
+ */
+export interface JobReport {
+  /** The attempt that wrote last. */
+  attempt: number;
+  /** The last progress value of that attempt (a number or an object), or null. */
+  progress: unknown;
+  /** Every metadata patch, merged (across attempts), or null. */
+  meta: Record<string, unknown> | null;
+  /** The newest log lines (at most 200), oldest first. */
+  logs: JobLogLine[];
+  updatedAt: Date;
+}
+
+/** One failed attempt of a job: recorded when its handler failed (retried or dead-lettered). */
+export interface JobAttempt {
+  attempt: number;
+  error: string;
+  /** The worker that ran it. */
+  workerId: string | null;
+  startedAt: Date | null;
+  /** From the claim to the failure, on the database clock. */
+  durationMs: number | null;
+  failedAt: Date;
+}

@@ -21,6 +21,8 @@ import {
   jobStats,
   jobSuspend,
 } from '../db/queries/job-admin.js';
+import { jobAttemptsGet } from '../db/queries/job-attempts.js';
+import { jobProgressGet } from '../db/queries/job-progress.js';
 import { jobCancelCascade, jobCancelMany, jobTreeRoot } from '../db/queries/job-cancel.js';
 import { toJob, type JobRow } from '../db/rows.js';
 import { QueueNotFoundError, ValidationError } from '../errors.js';
@@ -36,6 +38,8 @@ import type {
   ChildCounts,
   Job,
   JobFilter,
+  JobAttempt,
+  JobReport,
   JobId,
   ListJobsOptions,
   Page,
@@ -68,6 +72,42 @@ export class JobsAdmin<T = unknown> {
     // A debounced job carries how many enqueues it absorbed (docs/enqueue.md).
     const debounced = await this.run(() => debounceOf(this.ctx.db, this.ctx.t, jobId));
     return debounced ? { ...job, debounced } : job;
+  }
+
+  /**
+   * What the job reported while running (progress, metadata, its newest log lines), or null when it never
+   * reported. Kept after the job finished (or was dead-lettered) until retention prunes it. One row read
+   * by primary key.
+   */
+  async report(id: IdInput): Promise<JobReport | null> {
+    const jobId = toJobId(id);
+    const row = await this.run(() => jobProgressGet(this.ctx.db, this.ctx.t, jobId));
+    if (!row) return null;
+    return {
+      attempt: row.attempt,
+      progress: row.progress,
+      meta: row.meta,
+      logs: row.logs.map((l) => ({ at: new Date(l.at), attempt: l.attempt, message: l.message })),
+      updatedAt: row.updated_at,
+    };
+  }
+
+  /**
+   * Every failed attempt of the job (error, worker, start, duration), oldest first: the newest 100. Also
+   * for a job that was dead-lettered (pass its job id) or that finished after retries, until retention
+   * prunes them. Empty for a job that never failed.
+   */
+  async attempts(id: IdInput): Promise<JobAttempt[]> {
+    const jobId = toJobId(id);
+    const rows = await this.run(() => jobAttemptsGet(this.ctx.db, this.ctx.t, jobId));
+    return rows.map((r) => ({
+      attempt: r.attempt,
+      error: r.error,
+      workerId: r.worker_id,
+      startedAt: r.started_at,
+      durationMs: r.duration_ms === null ? null : Math.round(r.duration_ms),
+      failedAt: r.failed_at,
+    }));
   }
 
   /** The live (not yet finished) job holding this idempotency key, or null. */

@@ -2,18 +2,20 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { OverviewReader } from '../client/overview.js';
 import { ValidationError } from '../errors.js';
 import { Hono, type Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
 import type { Arbiter } from '../client/arbiter.js';
 import type { ArbiterMetrics } from '../metrics/metrics.js';
 import { createDashboard, type DashboardOptions } from '../ui/index.js';
 import { badRequest, HttpError, toErrorResponse, type ErrorLogger } from './errors.js';
 import { checkQueryKeys } from './params.js';
 import { buildOpenApi, type OpenApiDocument } from './openapi.js';
-import type { RouteDef } from './route.js';
+import type { RouteContext, RouteDef } from './route.js';
 import { claimRoutes } from './routes-claim.js';
 import { cronRoutes } from './routes-cron.js';
 import { deadLetterRoutes } from './routes-dead-letters.js';
 import { jobRoutes } from './routes-jobs.js';
 import { queueRoutes } from './routes-queues.js';
+import { reportRoutes } from './routes-reports.js';
 import {
   Authenticator,
   checkContentType,
@@ -73,6 +75,7 @@ const VERSION = '0.1.0';
 export const ALL_ROUTES: readonly RouteDef[] = [
   ...queueRoutes,
   ...jobRoutes,
+  ...reportRoutes,
   ...deadLetterRoutes,
   ...cronRoutes,
   ...claimRoutes,
@@ -127,6 +130,21 @@ function metricsHandler(metrics: ArbiterMetrics) {
     c.header('Content-Type', metrics.registry.contentType);
     return c.body(await metrics.registry.metrics());
   };
+}
+
+/** Sends a route's events as server-sent events until they end or the client goes away. */
+function serveEvents(c: Context, events: NonNullable<RouteDef['events']>, ctx: RouteContext): Response {
+  c.header('X-Accel-Buffering', 'no'); // nginx: pass each event on at once
+  return streamSSE(c, async (stream) => {
+    const stop = new AbortController();
+    stream.onAbort(() => stop.abort());
+    for await (const e of events(ctx, stop.signal)) {
+      if (stream.aborted || stream.closed) break;
+      if (e === null) await stream.write(': keep-alive\n\n');
+      else await stream.writeSSE({ event: e.event, data: JSON.stringify(e.data) });
+    }
+    stop.abort();
+  });
 }
 
 /** Hono path syntax from an OpenAPI template: `/jobs/{id}` → `/jobs/:id`. */
@@ -241,13 +259,9 @@ export function createAdminApp(options: AdminAppOptions): Hono {
       if (route.body === undefined && body !== undefined && !isEmptyObject(body)) {
         throw badRequest('body', 'this route takes no body (send none, or {})');
       }
-      const result = await route.handle({
-        arbiter,
-        params: c.req.param() as Record<string, string>,
-        query,
-        body,
-        overview,
-      });
+      const ctx = { arbiter, params: c.req.param() as Record<string, string>, query, body, overview };
+      const result = await route.handle(ctx);
+      if (route.events) return serveEvents(c, route.events.bind(route), ctx);
       return c.json(result as object, route.status ?? 200);
     });
   }

@@ -74,7 +74,7 @@ export function buildOpenApi(
       responses: {
         [String(r.status ?? 200)]: {
           description: 'Success.',
-          content: { 'application/json': { schema: r.response } },
+          content: { [r.contentType ?? 'application/json']: { schema: r.response } },
         },
         '400': { $ref: '#/components/responses/BadRequest' },
         '401': { $ref: '#/components/responses/Unauthorized' },

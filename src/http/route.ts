@@ -45,6 +45,13 @@ export interface RouteDef {
   claim?: boolean;
   /** Returns the JSON response body. Throws HttpError / ArbiterError for failures. */
   handle(ctx: RouteContext): Promise<unknown>;
+  /** The success response's media type. Default application/json. */
+  contentType?: 'text/event-stream';
+  /**
+   * A server-sent event stream: `handle` runs first (its errors are plain JSON error responses), then
+   * each event yielded is sent (null: a keep-alive comment) until the generator ends or the client leaves.
+   */
+  events?(ctx: RouteContext, signal: AbortSignal): AsyncGenerator<{ event: string; data: unknown } | null>;
 }
 
 /** The queue named in the path. The name is validated by the library (400 on a bad identifier). */

@@ -451,6 +451,38 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       checkedAt: dateTime,
     },
   },
+  JobReport: {
+    type: 'object',
+    required: ['attempt', 'progress', 'meta', 'logs', 'updatedAt'],
+    properties: {
+      attempt: { ...int, description: 'The attempt that wrote last.' },
+      progress: { description: "That attempt's last progress: a number, an object, or null." },
+      meta: { ...nullable({ type: 'object' }), description: 'Every setMeta patch, merged.' },
+      logs: {
+        type: 'array',
+        maxItems: 200,
+        description: 'The newest log lines (at most 200, each at most 2,048 bytes), oldest first.',
+        items: {
+          type: 'object',
+          required: ['at', 'attempt', 'message'],
+          properties: { at: dateTime, attempt: int, message: str },
+        },
+      },
+      updatedAt: dateTime,
+    },
+  },
+  JobAttempt: {
+    type: 'object',
+    required: ['attempt', 'error', 'workerId', 'startedAt', 'durationMs', 'failedAt'],
+    properties: {
+      attempt: int,
+      error: str,
+      workerId: { ...nullable(str), description: 'The worker that ran it.' },
+      startedAt: nullable(dateTime),
+      durationMs: { ...nullable(int), description: 'From the claim to the failure (database clock).' },
+      failedAt: dateTime,
+    },
+  },
   JobRef: {
     type: 'object',
     required: ['attempts'],

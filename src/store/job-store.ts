@@ -31,6 +31,8 @@ import {
   sortForInsert,
   type JobInsert,
 } from '../db/queries/job-insert.js';
+import { jobAttemptsRecord } from '../db/queries/job-attempts.js';
+import { jobProgressWrite, jobProgressWriteMany, type ProgressWrite } from '../db/queries/job-progress.js';
 import { resultReadChildOutcomes } from '../db/queries/result.js';
 import { ClockOffset, toClaimedJob, toJob, type JobRow } from '../db/rows.js';
 import type { SchemaCheck } from '../db/schema-check.js';
@@ -339,6 +341,17 @@ export class JobStore implements TranslationScope {
     }
     for (const i of keepTree) out[i] = await this.keepInTree(items[i]!.fence, resultOf(items[i]!.action));
 
+    // Failed attempts are recorded first, under the same fence as the write that follows; plain
+    // successes write nothing more.
+    const failed = of((c) => c.action.type === 'retry' || c.action.type === 'dead');
+    if (failed.length > 0) {
+      const list = failed.map((i) => {
+        const a = items[i]!.action as Extract<StoreAction, { type: 'retry' | 'dead' }>;
+        return { ...items[i]!.fence, error: a.error };
+      });
+      await this.run(() => jobAttemptsRecord(this.db, this.t, list));
+    }
+
     const retries = of((c) => c.action.type === 'retry');
     if (retries.length > 0) {
       const list = retries.map((i) => {
@@ -433,6 +446,16 @@ export class JobStore implements TranslationScope {
   /** Sets a held job's lease to `leaseMs` from now; false when the job is no longer the caller's. */
   extendLease(fence: Fence, leaseMs: number): Promise<boolean> {
     return this.run(async () => (await jobExtendLease(this.db, this.t, fence, leaseMs)) > 0);
+  }
+
+  /** Writes a running job's report (progress, metadata, log lines), fenced; false when fenced off. */
+  writeProgress(write: ProgressWrite): Promise<boolean> {
+    return this.run(() => jobProgressWrite(this.db, this.t, write));
+  }
+
+  /** Writes several running jobs' reports in one statement (one write per job); returns the ids written. */
+  writeProgressMany(writes: readonly ProgressWrite[]): Promise<Set<string>> {
+    return this.run(() => jobProgressWriteMany(this.db, this.t, writes));
   }
 
   /** Extends several leases at once and reports, per job, updated / acked (gone) / stolen. */

@@ -11,6 +11,7 @@ import { CLIENT_JOBS } from './assets/client-jobs.js';
 import { CLIENT_LIMITS } from './assets/client-limits.js';
 import { CLIENT_OVERVIEW } from './assets/client-overview.js';
 import { CLIENT_RETENTION } from './assets/client-retention.js';
+import { CLIENT_REPORTS } from './assets/client-reports.js';
 import { APP_CSS } from './assets/styles.js';
 
 export interface DashboardOptions {
@@ -79,6 +80,7 @@ export const APP_JS = [
   CLIENT_CHART,
   CLIENT_OVERVIEW,
   CLIENT_JOBS,
+  CLIENT_REPORTS,
   CLIENT_GROUPS,
   CLIENT_DLQ,
   CLIENT_CRON,

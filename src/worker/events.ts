@@ -20,6 +20,10 @@ export interface WorkerEvents {
   'job:failed': { queue: string; job: Job; error: unknown; timedOut: boolean; durationMs: number };
   'job:dead': { queue: string; job: Job; error: string };
   'job:timed-out': { queue: string; job: Job; timeoutMs: number };
+  /** The handler reported progress (`ctx.progress`) or metadata (`ctx.setMeta`); written coalesced. */
+  'job:progress': { queue: string; job: Job; progress?: unknown; meta?: Record<string, unknown> };
+  /** The handler logged a line (`ctx.log`), as stored (cut to 2,048 bytes); written coalesced. */
+  'job:log': { queue: string; job: Job; message: string };
   /** Our write was fenced off, or a heartbeat found the job taken over: the result was not recorded. */
   'job:lease-lost': { queue: string; job: Job; status: 'stolen' | 'acked' | 'fenced' };
   /**
@@ -41,12 +45,13 @@ export interface WorkerEvents {
   /** The leader vacuumed a queue table whose dead rows had piled up (autovacuum off or behind). */
   'maintenance:vacuumed': { queue: string; table: string; deadTuples: number; durationMs: number };
   /**
-   * The leader deleted rows past a queue's retention: history rows or dead letters, by age or by count
+   * The leader deleted rows past a queue's retention: history rows, dead letters or job reports (kept
+   * as long as the longer of the history and dead-letter ages), by age or by count
    * (one event per queue, table and reason per round that deleted any).
    */
   'maintenance:pruned': {
     queue: string;
-    table: 'history' | 'dead-letters';
+    table: 'history' | 'dead-letters' | 'reports' | 'attempts';
     reason: 'age' | 'count';
     count: number;
   };

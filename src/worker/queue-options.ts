@@ -23,6 +23,16 @@ export interface JobContext {
   extendLease(leaseMs?: number): Promise<boolean>;
   /** For a rollup parent's completion round: each child's result or error (dead-lettered child). */
   readonly children: ReadonlyMap<JobId, ChildOutcome>;
+  /**
+   * Reports progress: a finite number (e.g. a percentage) or a plain object, at most 4 KiB as JSON. Shown
+   * live in the admin API, CLI and dashboard. Written at most once per second per job (the last value when
+   * the handler ends), fenced: a stale attempt writes nothing. Throws ValidationError on bad input.
+   */
+  progress(value: number | Record<string, unknown>): void;
+  /** Merges `patch` into the job's reported metadata (this attempt's patches: at most 64 KiB as JSON). */
+  setMeta(patch: Record<string, unknown>): void;
+  /** Appends a log line to the job's history: cut to 2,048 bytes; the newest 200 lines are kept. */
+  log(message: string): void;
   // Outcome helpers: return one of these from the handler.
   done(result?: unknown): Outcome;
   keep(result?: unknown): Outcome;
@@ -34,7 +44,7 @@ export interface JobContext {
 }
 
 /** Batched mode context: one signal for the whole batch. */
-export type BatchContext = Omit<JobContext, 'children' | 'extendLease'> & {
+export type BatchContext = Omit<JobContext, 'children' | 'extendLease' | 'progress' | 'setMeta' | 'log'> & {
   extendLease(leaseMs?: number): Promise<boolean>;
 };
 

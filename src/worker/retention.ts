@@ -10,6 +10,8 @@ import {
   retentionStored,
   type CountCut,
 } from '../db/queries/retention.js';
+import { jobAttemptsPruneByAge } from '../db/queries/job-attempts.js';
+import { jobProgressPruneByAge } from '../db/queries/job-progress.js';
 import { queueTables, type QueueTables } from '../db/sql.js';
 import type { Executor } from '../db/executor.js';
 import type { WorkerEventEmitter } from './events.js';
@@ -21,7 +23,7 @@ export const RETENTION_BATCH_ROWS = 500;
 /** Rows one maintenance round removes at most, across all queues; the rest waits for the next round. */
 export const RETENTION_ROUND_ROWS = 5_000;
 
-export type PrunedTable = 'history' | 'dead-letters';
+export type PrunedTable = 'history' | 'dead-letters' | 'reports' | 'attempts';
 export type PruneReason = 'age' | 'count';
 
 export interface PruneReport {
@@ -45,6 +47,15 @@ interface Step<Plan> {
 }
 
 const byAge = async (_db: Executor, _t: QueueTables, maxAgeMs: number) => maxAgeMs;
+
+/**
+ * What jobs reported (and their failed attempts) is shown with their history rows and dead letters, so it
+ * is kept as long as the longer of the two ages (forever when either has no age limit).
+ */
+const reportAge = (r: Retention): number | null =>
+  r.historyMaxAgeMs === null || r.deadLetterMaxAgeMs === null
+    ? null
+    : Math.max(r.historyMaxAgeMs, r.deadLetterMaxAgeMs);
 
 // Age first: it is the cheaper cut, and what it removes no longer counts against the count limit.
 const STEPS: readonly Step<unknown>[] = [
@@ -70,6 +81,8 @@ const STEPS: readonly Step<unknown>[] = [
     plan: deadLetterCountCut,
     run: pruneDeadLettersTo,
   } satisfies Step<CountCut>,
+  { table: 'reports', reason: 'age', limit: reportAge, plan: byAge, run: jobProgressPruneByAge },
+  { table: 'attempts', reason: 'age', limit: reportAge, plan: byAge, run: jobAttemptsPruneByAge },
 ];
 
 /**

@@ -12,7 +12,9 @@ import { runSchema } from '../core/standard-schema.js';
 import type { StoreAction } from '../store/job-store.js';
 import type { ChildOutcome, Job, JobId } from '../types.js';
 import type { JobController } from './abort.js';
+import { realClock, type Clock } from './clock.js';
 import type { WorkerEventEmitter } from './events.js';
+import { JobReporter, type ReportSink } from './progress.js';
 import { jobTimeout, type BatchResult, type JobContext, type ResolvedQueue } from './queue-options.js';
 
 /** Why a running job's signal was aborted (`cancelled`: an operator cancelled the job while it ran). */
@@ -30,7 +32,14 @@ export class JobAbortError extends Error {
 
 /** What the runner does after a handler: write an action, or leave the job alone (lease lost / shutdown). */
 export type RunOutcome =
-  { kind: 'write'; action: StoreAction; timedOut: boolean } | { kind: 'abandon'; reason: AbortReason };
+  | {
+      kind: 'write';
+      action: StoreAction;
+      timedOut: boolean;
+      /** The job's last report, still being written: the outcome is written after it (the slot is free). */
+      reported?: Promise<void>;
+    }
+  | { kind: 'abandon'; reason: AbortReason };
 
 export interface RunEnv {
   events: WorkerEventEmitter;
@@ -43,6 +52,10 @@ export interface RunEnv {
   childOutcomes(job: Job): Promise<Map<JobId, ChildOutcome>>;
   /** Runs a handler call inside the worker's handler wrappers (tracing context and the like), if any. */
   wrap?: HandlerWrapper;
+  /** Where `ctx.progress` / `setMeta` / `log` are written (fenced). Without one, reports only raise events. */
+  report?: ReportSink;
+  /** Times the coalescing of reports. Default realClock. */
+  clock?: Clock;
 }
 
 /** One handler call, as handler wrappers see it: the queue and its job (or the batch's jobs). */
@@ -72,15 +85,43 @@ const helpers = {
  * small object per job; they read fine destructured (`{ done, signal }`), as the helpers use no `this`.
  */
 class HandlerContext {
+  /** Created on the first report: jobs that never report pay nothing. */
+  reporter: JobReporter | undefined;
+
   constructor(
     private readonly controller: JobController,
     readonly workerId: string,
     readonly children: Map<JobId, ChildOutcome>,
     readonly extendLease: (leaseMs?: number) => Promise<boolean>,
+    private readonly job: Job,
+    private readonly env: RunEnv,
+    private readonly queue: string,
   ) {}
 
   get signal(): AbortSignal {
     return this.controller.signal;
+  }
+
+  private report(): JobReporter {
+    return (this.reporter ??= new JobReporter(this.job, {
+      sink: this.env.report ?? noSink,
+      clock: this.env.clock ?? realClock,
+      events: this.env.events,
+      queue: this.queue,
+    }));
+  }
+
+  // Getters, so they read fine destructured too; the function is made only when a handler asks for it.
+  get progress(): JobContext['progress'] {
+    return (value) => this.report().setProgress(value);
+  }
+
+  get setMeta(): JobContext['setMeta'] {
+    return (patch) => this.report().setMeta(patch);
+  }
+
+  get log(): JobContext['log'] {
+    return (message) => this.report().log(message);
   }
 
   // On the prototype (below); `declare` emits no per-instance field.
@@ -93,6 +134,8 @@ class HandlerContext {
   declare readonly snooze: JobContext['snooze'];
 }
 Object.assign(HandlerContext.prototype, helpers);
+
+const noSink: ReportSink = () => Promise.resolve(true);
 
 /** Attempt budget: the job's own, lowered by the queue's maxAttempts when set. */
 function budget(q: ResolvedQueue, job: Job): { attempts: number; maxAttempts: number } {
@@ -194,20 +237,24 @@ export async function runJob(
   }
   const timeoutMs = jobTimeout(q, job);
   const children = job.isRollup ? await env.childOutcomes(job) : NO_CHILDREN;
-  const ctx: JobContext = new HandlerContext(
+  const ctx = new HandlerContext(
     controller,
     env.workerId,
     children as Map<JobId, ChildOutcome>,
     (leaseMs = q.leaseMs) => env.extendLease(job, leaseMs),
+    job,
+    env,
+    q.name,
   );
   const events = env.events;
   if (events.listenerCount('job:started') > 0) events.emit('job:started', { queue: q.name, job });
   const disarm = armTimeout(controller, timeoutMs);
   const started = performance.now();
-  const handler = () => q.handler!(job, ctx);
+  const handler = () => q.handler!(job, ctx as JobContext);
   const wrap = env.wrap;
   let outcome: Outcome;
   let timedOut = false;
+  let reported: Promise<void> | undefined;
   try {
     const r = await raceAbort(
       wrap ? () => wrap({ queue: q.name, jobs: [job] }, handler) : handler,
@@ -247,8 +294,10 @@ export async function runJob(
     outcome = await mapError(q, job, failure, timedOut);
   } finally {
     disarm();
+    // The last report leaves now; the worker writes the outcome once it is written (finish never rejects).
+    if (ctx.reporter) reported = ctx.reporter.finish();
   }
-  return { kind: 'write', action: await decide(q, job, outcome, env, started), timedOut };
+  return { kind: 'write', action: await decide(q, job, outcome, env, started), timedOut, reported };
 }
 
 /** Runs a batch handler; returns one decision per job (same order as `jobs`). */

@@ -25,6 +25,7 @@ import { Maintenance } from './maintenance.js';
 import { checkWorkerStart, type QueueWatch } from './queue-watch.js';
 import { resolveOptions, type ResolvedOptions, type WorkerOptions } from './options.js';
 import { WorkerRegistry } from './registry.js';
+import { batchedReports, ReportBatcher } from './report-batcher.js';
 import { onStopSignals } from './signals.js';
 
 type State = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -181,6 +182,8 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       maxResultBytes: arbiter.maxPayloadBytes,
       extendLease: (job, leaseMs) => this.extendLease(job, leaseMs),
       childOutcomes: (job) => (this.stores.get(job.queue) ?? arbiter.store(job.queue)).childOutcomes(job.id),
+      report: batchedReports(new ReportBatcher(), (q) => this.stores.get(q) ?? arbiter.store(q)),
+      clock: this.clock,
     };
   }
 
@@ -444,6 +447,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     const queue = run.queue.name;
     if (decision.kind === 'abandon') return;
     const { action } = decision;
+    if (decision.reported) await decision.reported; // the job's last report, written while it is held
     const written = await this.completer.complete(run.store, job, action);
     if (written === 'fenced') this.emitter.emit('job:lease-lost', { queue, job, status: 'fenced' });
     if (written !== 'accepted') return; // 'failed' was reported as an error event

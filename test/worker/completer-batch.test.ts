@@ -77,10 +77,14 @@ describe('batched completions', () => {
     expect(errors).toEqual([]);
     expect(results.every((r) => r === 'accepted')).toBe(true);
     const prefix = `arb:${t.schema}.cb_kinds:`;
+    // Retries and dead letters also record their failed attempts: one more statement for each of those
+    // kinds, never one per job.
     expect(names.map((n) => n.replace(prefix, '')).sort()).toEqual([
       'ack:bulk',
       'dlq:move:standalone-many',
       'retry:many',
+      'worker:attempts',
+      'worker:attempts',
       'worker:keep-many',
       'worker:snooze-many',
     ]);

@@ -7,6 +7,7 @@ import { addFilterOptions, toFilter, type FilterOptions } from '../filters.js';
 import { Progress } from '../output.js';
 import { parseInteger } from '../parse.js';
 import { deadDetail, deadTable } from '../render.js';
+import { attemptsText } from './jobs-report.js';
 
 interface BulkFlags extends FilterOptions {
   all?: boolean;
@@ -52,9 +53,12 @@ export function registerDlq(program: Command): void {
     .argument('<id>', 'dead-letter id')
     .action(
       action(async (ctx, queueName: string, id: string) => {
-        const dead = await (await ctx.queue(queueName)).dlq.get(id);
+        const queue = await ctx.queue(queueName);
+        const dead = await queue.dlq.get(id);
         if (dead === null) throw notFound(`dead letter ${id} not found in queue "${queueName}"`);
-        ctx.emit(dead, () => deadDetail(dead, ctx.c));
+        // Text only: the JSON stays the dead letter (its attempts: `jobs show QUEUE JOB_ID --json`).
+        const attempts = ctx.json ? [] : await queue.jobs.attempts(dead.jobId);
+        ctx.emit(dead, () => `${deadDetail(dead, ctx.c)}\n${attemptsText(attempts, ctx.c)}`);
       }),
     );
 

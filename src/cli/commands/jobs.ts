@@ -6,6 +6,7 @@ import { CliError, EXIT, notFound } from '../errors.js';
 import { addFilterOptions, toFilter, type FilterOptions } from '../filters.js';
 import { parseInteger } from '../parse.js';
 import { jobDetail, jobsTable, whyText } from '../render.js';
+import { registerJobReports } from './jobs-report.js';
 
 interface ListFlags extends FilterOptions {
   limit?: number;
@@ -89,6 +90,8 @@ export function registerJobs(program: Command): void {
         ctx.emit(answer, () => whyText(answer, id, ctx.c));
       }),
     );
+
+  registerJobReports(jobs);
 
   for (const verb of ['cancel', 'promote', 'suspend', 'resume'] as const) {
     const cmd = jobs

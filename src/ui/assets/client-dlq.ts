@@ -191,6 +191,7 @@ VIEWS.dead = async function (root, args) {
           ['rollup', d.isRollup ? 'yes' : 'no'], ['dedup key', d.dedupKey || '\u2014'], ['idempotency key', d.idempotencyKey || '\u2014']])),
         h('div', { class: 'panel' }, h('h2', null, 'Timeline'), kv([['created', timeCell(d.createdAt)], ['failed', timeCell(d.failedAt)]]))),
       h('div', { class: 'panel' }, h('h2', null, 'Last error'), d.lastError ? h('pre', { 'data-testid': 'last-error' }, d.lastError) : h('span', { class: 'muted' }, 'none')),
+      attemptsPanel(queue, d.jobId),
       h('div', { class: 'panel' }, h('h2', null, 'Payload'), payloadBlock(d.payload)),
       d.meta ? h('div', { class: 'panel' }, h('h2', null, 'Meta'), h('pre', null, json(d.meta))) : null);
   });

@@ -156,7 +156,7 @@ VIEWS.job = async function (root, args) {
   var confirmArea = h('div', null);
   var box = h('div', null);
   var payloadShown = state.showPayloads;
-  append(root, confirmArea, box);
+  append(root, confirmArea, box, jobReportPanel(queue, id));
   var load = async function () {
     var why;
     try { why = await api(qpath(queue) + '/jobs/' + encodeURIComponent(id) + '/why'); } catch (e) {

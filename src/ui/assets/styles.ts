@@ -101,6 +101,11 @@ canvas.chart { width: 100%; height: 220px; display: block; }
 .legend span.sw { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; vertical-align: -1px; }
 .error-box { color: var(--bad); background: var(--bad-bg); border-radius: 6px; padding: 8px 12px; margin: 8px 0; }
 tr.head-row td { background: var(--why-ok-bg); }
+.progress { display: flex; align-items: center; gap: 8px; }
+.progress progress { flex: 1; max-width: 420px; height: 14px; }
+ol.logs { list-style: none; margin: 0; padding: 6px 8px; max-height: 320px; overflow: auto; font-size: 12px;
+  background: var(--bg, transparent); border: 1px solid var(--line); border-radius: 6px; overflow-wrap: anywhere; }
+ol.logs li { white-space: pre-wrap; }
 tr.blocked-row td, tr.alert-row td { background: var(--why-bg); }
 @media (max-width: 700px) {
   header.top { padding: 8px 10px; }

@@ -1,0 +1,132 @@
+import type { Executor } from '../executor.js';
+import { quoteIdent, type QueueTables } from '../sql.js';
+import { FENCE, fencedBy } from './fence.js';
+
+// What a running job reports (migration 0009): one schema-wide row per job, keyed by queue and job id.
+
+/** Log lines kept per job (the newest; older lines are dropped as new ones arrive). */
+export const MAX_LOG_LINES = 200;
+
+export const progressTable = (t: QueueTables): string => `${quoteIdent(t.schema)}._job_progress`;
+
+/** One log line as stored: when (epoch ms), by which attempt, what. */
+export interface LogLine {
+  at: number;
+  attempt: number;
+  message: string;
+}
+
+export interface ProgressWrite {
+  id: string;
+  attempts: number;
+  /** JSON text of the new progress value, or null to keep the attempt's last one. */
+  progress: string | null;
+  /** JSON text of a metadata patch (an object merged into the row's), or null. */
+  meta: string | null;
+  /** JSON text of the log lines to append (an array), or null. */
+  logs: string | null;
+}
+
+/**
+ * Writes a running job's report, fenced: only while the job is still held by this attempt. The job row
+ * is read FOR SHARE, so a completion of the same job waits for this write instead of racing it. A write
+ * from a new attempt resets the progress; metadata patches merge; log lines are appended and the newest
+ * MAX_LOG_LINES kept. Returns false when fenced off (the attempt no longer holds the job).
+ */
+export async function jobProgressWrite(db: Executor, t: QueueTables, w: ProgressWrite): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO ${progressTable(t)} AS p (queue, job_id, attempt, progress, meta, logs, updated_at)
+     SELECT $3, j.id, j.attempts, $4::jsonb, $5::jsonb, coalesce($6::jsonb, '[]'::jsonb), now()
+       FROM ${t.jobs} j WHERE ${FENCE}
+        FOR SHARE OF j
+     ON CONFLICT (queue, job_id) DO UPDATE SET
+       progress = CASE WHEN $4::jsonb IS NOT NULL THEN EXCLUDED.progress
+                       WHEN p.attempt = EXCLUDED.attempt THEN p.progress END,
+       meta = CASE WHEN $5::jsonb IS NULL THEN p.meta ELSE coalesce(p.meta, '{}'::jsonb) || EXCLUDED.meta END,
+       logs = CASE WHEN $6::jsonb IS NULL THEN p.logs
+                   ELSE jsonb_path_query_array(p.logs || EXCLUDED.logs, '$[last - ${MAX_LOG_LINES - 1} to last]') END,
+       attempt = EXCLUDED.attempt,
+       updated_at = now()`,
+    [w.id, w.attempts, t.queue, w.progress, w.meta, w.logs],
+    `${t.statementPrefix}worker:progress`,
+  );
+  return rowCount > 0;
+}
+
+/**
+ * jobProgressWrite for many jobs in one statement (at most one write per job). Rows are locked in id
+ * order. Returns the ids written; the others were fenced off. Committed without waiting for the WAL
+ * flush (synchronous_commit off for this transaction only): a crash may lose the last instants of
+ * reports, never a job's state, and the job's completion, written after, flushes them anyway.
+ */
+export async function jobProgressWriteMany(
+  db: Executor,
+  t: QueueTables,
+  writes: readonly ProgressWrite[],
+): Promise<Set<string>> {
+  if (writes.length === 0) return new Set();
+  const { rows } = await db.query<{ job_id: string }>(
+    `WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
+     INSERT INTO ${progressTable(t)} AS p (queue, job_id, attempt, progress, meta, logs, updated_at)
+     SELECT $1, j.id, j.attempts, u.progress::jsonb, u.meta::jsonb, coalesce(u.logs::jsonb, '[]'::jsonb), now()
+       FROM async,
+            unnest($2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[]) AS u(id, attempts, progress, meta, logs)
+       JOIN ${t.jobs} j ON ${fencedBy('j', 'u')}
+      ORDER BY j.id
+        FOR SHARE OF j
+     ON CONFLICT (queue, job_id) DO UPDATE SET
+       progress = CASE WHEN EXCLUDED.progress IS NOT NULL THEN EXCLUDED.progress
+                       WHEN p.attempt = EXCLUDED.attempt THEN p.progress END,
+       meta = CASE WHEN EXCLUDED.meta IS NULL THEN p.meta ELSE coalesce(p.meta, '{}'::jsonb) || EXCLUDED.meta END,
+       logs = CASE WHEN EXCLUDED.logs = '[]'::jsonb THEN p.logs
+                   ELSE jsonb_path_query_array(p.logs || EXCLUDED.logs, '$[last - ${MAX_LOG_LINES - 1} to last]') END,
+       attempt = EXCLUDED.attempt,
+       updated_at = now()
+     RETURNING job_id`,
+    [
+      t.queue,
+      writes.map((w) => w.id),
+      writes.map((w) => w.attempts),
+      writes.map((w) => w.progress),
+      writes.map((w) => w.meta),
+      writes.map((w) => w.logs),
+    ],
+    `${t.statementPrefix}worker:progress-many`,
+  );
+  return new Set(rows.map((r) => r.job_id));
+}
+
+export interface ProgressRow {
+  attempt: number;
+  progress: unknown;
+  meta: Record<string, unknown> | null;
+  logs: LogLine[];
+  updated_at: Date;
+}
+
+/** A job's last report, or null when it never reported (or retention pruned it). */
+export async function jobProgressGet(db: Executor, t: QueueTables, id: string): Promise<ProgressRow | null> {
+  const { rows } = await db.query<ProgressRow>(
+    `SELECT attempt, progress, meta, logs, updated_at FROM ${progressTable(t)} WHERE queue = $1 AND job_id = $2`,
+    [t.queue, id],
+  );
+  return rows[0] ?? null;
+}
+
+/** Deletes a queue's report rows last written longer ago than `maxAgeMs` (retention). Returns how many. */
+export async function jobProgressPruneByAge(
+  db: Executor,
+  t: QueueTables,
+  maxAgeMs: number,
+  limit: number,
+): Promise<number> {
+  const table = progressTable(t);
+  const { rowCount } = await db.query(
+    `DELETE FROM ${table} p WHERE p.queue = $1 AND p.job_id IN (
+       SELECT x.job_id FROM ${table} x
+        WHERE x.queue = $1 AND x.updated_at < now() - $2 * interval '1 millisecond'
+        ORDER BY x.updated_at LIMIT $3)`,
+    [t.queue, maxAgeMs, limit],
+  );
+  return rowCount;
+}
