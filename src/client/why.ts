@@ -1,6 +1,7 @@
 import type { QueueContext } from './context.js';
 import { withTranslation } from '../db/errors.js';
 import { flowUsage } from '../db/queries/flow.js';
+import { debounceOf } from '../db/queries/enqueue-controls.js';
 import { dlqGetByJobId, jobWhyFacts } from '../db/queries/job-why.js';
 import { workerSilentMs } from '../db/queries/worker.js';
 import { toDeadJob, toJob } from '../db/rows.js';
@@ -99,6 +100,9 @@ export async function explainJob<T>(ctx: QueueContext, id: JobId): Promise<JobEx
     return { ...base, job: null, deadLetter: dead, ok: false, reasons: [{ code: 'dead', text }] };
   }
   const job = toJob<T>(name, facts.job);
+  // A debounced job carries how many enqueues it absorbed, as queue.jobs.get has it (docs/enqueue.md).
+  const debounced = await withTranslation(ctx, () => debounceOf(db, t, job.id));
+  if (debounced) job.debounced = debounced;
   const reasons: WhyReason[] = [];
   const add = (r: WhyReason) => reasons.push(r);
 

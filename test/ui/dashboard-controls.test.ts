@@ -35,4 +35,13 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: enqueue controls', () => 
     expect(await row.locator('[data-k=overflow_rejected]').innerText()).toBe('1');
     expect(watch.consoleErrors).toEqual([]);
   });
+
+  it("a debounced job's page says how many enqueues it absorbed", async () => {
+    const q = await db.arbiter.createQueue('ui_ctl_job');
+    const first = await q.enqueue({ v: 1 }, { debounce: { key: 'k', windowMs: 60_000 } });
+    for (let v = 2; v <= 4; v++) await q.enqueue({ v }, { debounce: { key: 'k', windowMs: 60_000 } });
+    await open(page, server.url, `job/ui_ctl_job/${first!.id}`, '[data-testid=debounced]');
+    expect(await page.locator('[data-testid=debounced]').innerText()).toBe('key k, absorbed 3 enqueues');
+    expect(watch.consoleErrors).toEqual([]);
+  });
 });

@@ -197,7 +197,10 @@ VIEWS.job = async function (root, args) {
           ['parent', job.parentId === null ? '\u2014' : h('a', { href: hashFor('job', [queue, job.parentId]) }, job.parentId)],
           ['priority', String(job.priority)], ['attempts', job.attempts + ' of ' + job.maxAttempts],
           ['worker', job.workerId || '\u2014'], ['suspended', job.suspended ? 'yes' : 'no'], ['rollup', job.isRollup ? 'yes' : 'no'],
-          ['dedup key', job.dedupKey || '\u2014'], ['idempotency key', job.idempotencyKey || '\u2014']])),
+          ['dedup key', job.dedupKey || '\u2014'], ['idempotency key', job.idempotencyKey || '\u2014']].concat(
+          // A debounced job: the later enqueues it took in (docs/enqueue.md).
+          job.debounced ? [['debounced', h('span', { 'data-testid': 'debounced' }, 'key ' + job.debounced.key + ', absorbed ' +
+            job.debounced.absorbed + ' enqueue' + (job.debounced.absorbed === 1 ? '' : 's'))]] : []))),
         h('div', { class: 'panel' }, h('h2', null, 'Timeline'), kv([
           ['created', timeCell(job.createdAt)], ['run at', timeCell(job.runAt)], ['claimed', timeCell(job.claimedAt)],
           ['leased until', timeCell(job.leasedUntil)], ['updated', timeCell(job.updatedAt)]]))),
