@@ -1,8 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Arbiter } from '../client/arbiter.js';
 import { readMetricsSnapshot } from '../client/metrics-snapshot.js';
-import { flowLimitsAll, flowUsage } from '../db/queries/flow.js';
-import { queueTables } from '../db/sql.js';
 import { ValidationError } from '../errors.js';
 import { flowThrottleCounts } from '../store/flow-stats.js';
 import type { WorkerEventName, WorkerEvents } from '../worker/events.js';
@@ -167,15 +165,14 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
         flowTokens,
       ])
         g.reset();
-      const limited = await flowLimitsAll(arbiter.db, arbiter.schema);
-      for (const q of queues) {
-        if (!limited.has(q)) continue;
-        const use = await flowUsage(arbiter.db, queueTables(arbiter.schema, q));
-        if (use.limits.maxInFlight !== null) {
-          flowInFlight.set({ queue: q }, use.inFlight);
-          flowMax.set({ queue: q }, use.limits.maxInFlight);
+      // Flow-control gauges, only for queues with a configured limit (bounded labels), from the snapshot.
+      const leased = new Map(snap.queues.map((q) => [q.queue, q.leased]));
+      for (const f of snap.flow) {
+        if (f.maxInFlight !== null) {
+          flowInFlight.set({ queue: f.queue }, leased.get(f.queue) ?? 0);
+          flowMax.set({ queue: f.queue }, f.maxInFlight);
         }
-        if (use.tokens !== null) flowTokens.set({ queue: q }, use.tokens);
+        if (f.tokens !== null) flowTokens.set({ queue: f.queue }, f.tokens);
       }
       for (const q of snap.queues) {
         for (const state of ['ready', 'scheduled', 'retrying', 'suspended', 'exhausted'] as const) {

@@ -69,6 +69,24 @@ describe('gauges (one periodic query)', () => {
     ).toBeUndefined();
   });
 
+  it('show flow-control use only for queues with a configured limit, in the same refresh', async () => {
+    const q = await db.arbiter.createQueue('m_flow');
+    await db.arbiter.setQueueLimits('m_flow', { maxInFlight: 5, rate: { perSecond: 10, burst: 20 } });
+    await q.enqueueMany([1, 2, 3].map((n) => ({ payload: { n } })));
+    expect(await q.claim({ limit: 2 })).toHaveLength(2);
+    const m = metricsFor({ queues: ['m_flow', 'm_gauges'] });
+    await m.collect();
+    const s = await scrape(m);
+    expect(valueOf(s, 'arbiter_flow_in_flight', { queue: 'm_flow' })).toBe(2);
+    expect(valueOf(s, 'arbiter_flow_max_in_flight', { queue: 'm_flow' })).toBe(5);
+    // The claim took 2 of the 20 tokens; refilling at 10/s since, never above the burst.
+    const tokens = valueOf(s, 'arbiter_flow_tokens', { queue: 'm_flow' })!;
+    expect(tokens).toBeGreaterThanOrEqual(18);
+    expect(tokens).toBeLessThanOrEqual(20);
+    expect(valueOf(s, 'arbiter_flow_in_flight', { queue: 'm_gauges' })).toBeUndefined();
+    expect(valueOf(s, 'arbiter_flow_tokens', { queue: 'm_gauges' })).toBeUndefined();
+  });
+
   it('costs exactly one statement per refresh for a fixed queue set', async () => {
     const inner = new PoolExecutor(db.pool);
     let statements = 0;

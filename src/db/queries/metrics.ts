@@ -13,6 +13,16 @@ export interface QueueGaugeRow {
   exhausted: number;
   dead: number;
   oldestReadyAgeSeconds: number | null;
+  /** Jobs holding a lease, expired or not: what a flow-control cap counts (docs/flow-control.md). */
+  leased: number;
+}
+
+/** A queue's flow-control limits (migration 0006) and its bucket's tokens now, for the gauges. */
+export interface FlowGaugeRow {
+  queue: string;
+  maxInFlight: number | null;
+  /** Null when the queue has no rate limit. */
+  tokens: number | null;
 }
 
 /** pg_stat_user_tables figures for one of a queue's tables. */
@@ -29,6 +39,8 @@ export interface MetricsSnapshot {
   liveWorkers: number;
   /** Controlled-enqueue counters of the queues (migration 0007), summed over their shards. */
   enqueueControls: { queue: string; kind: string; count: number }[];
+  /** The queues among those asked about that have flow-control limits. */
+  flow: FlowGaugeRow[];
 }
 
 const NOT_IN_FLIGHT = `(j.leased_until IS NULL OR j.leased_until <= now())`;
@@ -60,7 +72,8 @@ export async function metricsSnapshot(
         'exhausted', count(*) FILTER (WHERE ${NOT_IN_FLIGHT} AND NOT j.suspended
                                         AND j.leased_until IS NOT NULL AND j.attempts >= j.max_attempts),
         'oldestReadyAgeSeconds', extract(epoch FROM now() - min(j.run_at) FILTER (WHERE ${ready}))::float8,
-        'dead', (SELECT count(*) FROM ${t.dlq})
+        'dead', (SELECT count(*) FROM ${t.dlq}),
+        'leased', count(*) FILTER (WHERE j.leased_until IS NOT NULL)
       ) FROM ${t.jobs} j)`;
   });
   const queueArray = perQueue.length === 0 ? `'[]'::json` : `json_build_array(${perQueue.join(',\n')})`;
@@ -70,6 +83,7 @@ export async function metricsSnapshot(
     tables: { table: string; deadTuples: number; liveTuples: number; lastAutovacuum: string | null }[];
     live_workers: string;
     controls: { queue: string; kind: string; count: string }[];
+    flow: { queue: string; maxInFlight: number | null; tokens: number | null }[];
   }>(
     `SELECT ${queueArray} AS queues, cardinality($3::text[]) AS queue_count,
        (SELECT coalesce(json_agg(json_build_object(
@@ -82,7 +96,13 @@ export async function metricsSnapshot(
        (SELECT coalesce(json_agg(json_build_object('queue', c.queue, 'kind', c.kind, 'count', c.n)
                                  ORDER BY c.queue, c.kind), '[]'::json)
           FROM (SELECT queue, kind, sum(count)::text AS n FROM ${quoteIdent(schema)}._enqueue_stats
-                WHERE queue = ANY($3::text[]) GROUP BY queue, kind) c) AS controls`,
+                WHERE queue = ANY($3::text[]) GROUP BY queue, kind) c) AS controls,
+       (SELECT coalesce(json_agg(json_build_object('queue', f.queue, 'maxInFlight', f.max_in_flight,
+           'tokens', CASE WHEN f.rate_per_sec IS NOT NULL THEN least(f.burst, coalesce(f.tokens, f.burst)
+             + f.rate_per_sec * greatest(extract(epoch FROM clock_timestamp()
+                                                 - coalesce(f.tokens_at, clock_timestamp())), 0)) END)
+           ORDER BY f.queue), '[]'::json)
+          FROM ${quoteIdent(schema)}._flow_limits f WHERE f.queue = ANY($3::text[])) AS flow`,
     [schema, liveWindowMs, [...queues], tableNames],
   );
   const row = rows[0]!;
@@ -96,6 +116,7 @@ export async function metricsSnapshot(
       suspended: Number(q.suspended),
       exhausted: Number(q.exhausted),
       dead: Number(q.dead),
+      leased: Number(q.leased),
       oldestReadyAgeSeconds:
         q.oldestReadyAgeSeconds === null ? null : Math.max(0, Number(q.oldestReadyAgeSeconds)),
     })),
@@ -107,5 +128,10 @@ export async function metricsSnapshot(
     })),
     liveWorkers: Number(row.live_workers),
     enqueueControls: row.controls.map((c) => ({ queue: c.queue, kind: c.kind, count: Number(c.count) })),
+    flow: row.flow.map((f) => ({
+      queue: f.queue,
+      maxInFlight: f.maxInFlight,
+      tokens: f.tokens === null ? null : Number(f.tokens),
+    })),
   };
 }
