@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDb } from '../support/db.js';
-import { eventually, HAS_CHROMIUM, launch, open, watchedPage, type PageWatch } from './browser.js';
+import { HAS_CHROMIUM, launch, open, watchedPage, type PageWatch } from './browser.js';
 import { startUiServer, type UiServer } from './server.js';
 
 // Real clicks in Chromium: jobs selected in a queue's list and acted on in bulk, checked in the job rows.
@@ -114,5 +114,29 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: bulk job actions', () => 
     expect(await q.jobs.count({ status: 'suspended' })).toBe(1003);
     expect(await q.jobs.count({ status: 'ready' })).toBe(1);
     expect(await page.locator('[data-testid=toast]').innerText()).not.toContain('more than');
+  });
+
+  it('duplicates a job from its page and links the copy', async () => {
+    const q = db.arbiter.queue('dup_ui');
+    await db.arbiter.createQueue('dup_ui');
+    const orig = (await q.enqueue({ to: 'a@b.c', n: 1 }, { groupKey: 'g1', priority: 5, maxAttempts: 7 }))!;
+    await open(page, server.url, `job/dup_ui/${orig.id}`, '[data-testid=duplicate]');
+    await page.locator('[data-testid=duplicate]').click();
+    const link = page.locator('[data-testid=duplicated] a');
+    await link.waitFor();
+    const copyId = await page.locator('[data-testid=duplicated]').getAttribute('data-job');
+    expect(copyId).not.toBe(orig.id);
+    const copy = (await q.jobs.get(copyId!))!;
+    expect(copy).toMatchObject({
+      payload: { to: 'a@b.c', n: 1 },
+      groupKey: 'g1',
+      priority: 5,
+      maxAttempts: 7,
+      parentId: null,
+    });
+    expect(await q.jobs.count()).toBe(2);
+    expect(await q.jobs.get(orig.id)).toMatchObject({ payload: { to: 'a@b.c', n: 1 }, priority: 5 });
+    await link.click();
+    await page.waitForSelector(`h1:has-text("Job ${copyId}")`);
   });
 });

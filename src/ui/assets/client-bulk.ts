@@ -98,4 +98,29 @@ function bulkBar(queue, apiQuery, confirmArea) {
     BULK_ACTIONS.map(function (a) { return button(a, false); }),
     filtered ? [h('span', { class: 'muted' }, ' \u00b7 all matching the filters:'), BULK_ACTIONS.map(function (a) { return button(a, true); })] : null);
 }
+
+/**
+ * The job page's Duplicate: enqueues a copy of the job (payload, group, priority, max attempts; not its
+ * keys, parent or schedule) into the same queue with POST /queues/{q}/jobs, then links the new job.
+ */
+function duplicateButton(job, confirmArea) {
+  if (CFG.readOnly) return null;
+  var btn = h('button', { 'data-testid': 'duplicate', onclick: async function () {
+    btn.disabled = true;
+    var old = confirmArea.querySelector('[data-testid=duplicated]');
+    if (old) old.remove();
+    try {
+      var out = await api(qpath(job.queue) + '/jobs', { method: 'POST', body: {
+        payload: job.payload, groupKey: job.groupKey, priority: job.priority, maxAttempts: job.maxAttempts } });
+      var made = out.job;
+      confirmArea.prepend(h('div', { class: 'panel', 'data-testid': 'duplicated', 'data-job': made ? made.id : null },
+        made ? ['Duplicated as ', h('a', { href: hashFor('job', [job.queue, made.id]) }, 'job ' + made.id)] : 'Nothing was enqueued.'));
+      toast('Duplicated job ' + job.id + (made ? ' as job ' + made.id : ''));
+    } catch (e) {
+      toast('Duplicate job ' + job.id + ' failed \u2014 ' + (e.code || '') + ': ' + (e.message || e), true);
+    }
+    btn.disabled = false;
+  } }, 'Duplicate');
+  return btn;
+}
 `;

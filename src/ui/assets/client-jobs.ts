@@ -129,7 +129,7 @@ function actionButtons(job, confirmArea) {
         act('Cancelled job ' + job.id, function () { return api(qpath(q) + '/jobs/' + job.id + '/cancel', { method: 'POST' }); },
           function () { go('jobs/' + encodeURIComponent(q)); });
       });
-    } }, 'Cancel'));
+    } }, 'Cancel'), duplicateButton(job, confirmArea));
 }
 
 /** The "why isn't this running?" answer from GET /queues/{q}/jobs/{id}/why: every reason, in order. */
