@@ -13,6 +13,7 @@ import {
   jobDepth,
   jobGet,
   jobGetByIdempotencyKey,
+  jobActMany,
   jobList,
   jobPauseChildren,
   jobPromote,
@@ -23,7 +24,7 @@ import {
 } from '../db/queries/job-admin.js';
 import { jobAttemptsGet } from '../db/queries/job-attempts.js';
 import { jobProgressGet } from '../db/queries/job-progress.js';
-import { jobCancelCascade, jobCancelMany, jobTreeRoot } from '../db/queries/job-cancel.js';
+import { jobCancelCascade, jobCancelMany, jobTreeRoot, lockForDelete } from '../db/queries/job-cancel.js';
 import { toJob, type JobRow } from '../db/rows.js';
 import { QueueNotFoundError, ValidationError } from '../errors.js';
 import { getGroup, listGroups, type GroupInfo } from './groups.js';
@@ -275,6 +276,24 @@ export class JobsAdmin<T = unknown> {
     return this.run(() => jobResume(this.ctx.db, this.ctx.t, jobId));
   }
 
+  /**
+   * promote for many jobs in one transaction (at most 10,000 ids). Jobs the action does not apply to
+   * (in flight, suspended, already due, gone) are skipped. Returns how many were promoted.
+   */
+  async promoteMany(ids: readonly IdInput[]): Promise<number> {
+    return this.many('promote', ids);
+  }
+
+  /** suspend for many jobs in one transaction; in-flight and already suspended ones are skipped. */
+  async suspendMany(ids: readonly IdInput[]): Promise<number> {
+    return this.many('suspend', ids);
+  }
+
+  /** resume for many jobs in one transaction; jobs not suspended and waiting parents are skipped. */
+  async resumeMany(ids: readonly IdInput[]): Promise<number> {
+    return this.many('resume', ids);
+  }
+
   /** Suspends a parent's children that are not suspended or in flight. Returns how many were paused. */
   async pauseChildren(parentId: IdInput): Promise<number> {
     const id = toJobId(parentId, 'parentId');
@@ -314,6 +333,17 @@ export class JobsAdmin<T = unknown> {
     const last = items[items.length - 1];
     const nextCursor = rows.length > req.limit && last ? encodeCursor(JOB_CURSOR_KIND, [last.id]) : null;
     return { items, nextCursor };
+  }
+
+  private async many(action: 'promote' | 'suspend' | 'resume', ids: readonly IdInput[]): Promise<number> {
+    const jobIds = toJobIds(ids, 'ids', LIMITS.maxBatch);
+    if (jobIds.length === 0) return 0;
+    return this.run(() =>
+      this.ctx.db.transaction(async (tx) => {
+        await lockForDelete(tx, this.ctx.t, jobIds);
+        return jobActMany(tx, this.ctx.t, action, jobIds);
+      }),
+    );
   }
 
   private groupKey(value: unknown): string {

@@ -6,7 +6,7 @@ import { JOB_LIST_QUERY, PAGE_QUERY, ref } from './schemas.js';
 const jobId = (ctx: RouteContext): string => ctx.params.id ?? '';
 
 /**
- * The most ids one bulk request (cancel, dead-letter retry, dead-letter delete) may carry. Lower than the
+ * The most ids one bulk request (cancel, promote, suspend, resume, dead-letter retry, dead-letter delete) may carry. Lower than the
  * library's 10,000 so one request holds its transaction's locks briefly; documented in docs/http.md and
  * as maxItems of `Ids` in the OpenAPI document.
  */
@@ -141,4 +141,34 @@ export const jobRoutes: RouteDef[] = [
       return { changed: await queueOf(ctx).jobs.cancelMany(idsBody(ctx) as string[]) };
     },
   },
+  ...(
+    [
+      [
+        'promoteMany',
+        'promote',
+        'Makes up to 1,000 delayed or retrying jobs claimable now, in one transaction.',
+      ],
+      [
+        'suspendMany',
+        'suspend',
+        'Suspends up to 1,000 jobs in one transaction (in-flight ones are skipped).',
+      ],
+      [
+        'resumeMany',
+        'resume',
+        'Resumes up to 1,000 suspended jobs in one transaction (waiting parents are skipped).',
+      ],
+    ] as const
+  ).map(([method, segment, summary]): RouteDef => ({
+    method: 'post',
+    path: `/queues/{queue}/jobs/${segment}`,
+    operationId: `${segment}Jobs`,
+    summary,
+    tag: 'jobs',
+    body: ref('Ids'),
+    response: ref('Changed'),
+    async handle(ctx) {
+      return { changed: await queueOf(ctx).jobs[method](idsBody(ctx) as string[]) };
+    },
+  })),
 ];

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { ValidationError } from '../errors.js';
 import { JOB_STATUSES } from '../types.js';
 import { CLIENT_CORE } from './assets/client-core.js';
+import { CLIENT_BULK } from './assets/client-bulk.js';
 import { CLIENT_CHART } from './assets/client-chart.js';
 import { CLIENT_CRON } from './assets/client-cron.js';
 import { CLIENT_CONTROLS } from './assets/client-controls.js';
@@ -80,6 +81,7 @@ export const APP_JS = [
   CLIENT_CHART,
   CLIENT_OVERVIEW,
   CLIENT_JOBS,
+  CLIENT_BULK,
   CLIENT_REPORTS,
   CLIENT_GROUPS,
   CLIENT_DLQ,

@@ -297,7 +297,16 @@ describe('R6: hostile HTTP input', () => {
       code: 'INVALID_ARGUMENT',
       field: 'cap',
     },
-    ...(['dead-letters/retry', 'dead-letters/delete', 'jobs/cancel'] as const).map((path) => ({
+    ...(
+      [
+        'dead-letters/retry',
+        'dead-letters/delete',
+        'jobs/cancel',
+        'jobs/promote',
+        'jobs/suspend',
+        'jobs/resume',
+      ] as const
+    ).map((path) => ({
       name: `${path}: 1,001 ids (one cap for every bulk route)`,
       run: () =>
         call(app, 'POST', `${base}/${path}`, { ids: Array.from({ length: 1001 }, (_, i) => String(i + 1)) }),

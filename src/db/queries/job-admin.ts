@@ -128,6 +128,30 @@ async function setSuspended(
   return res.rowCount;
 }
 
+/**
+ * promote / suspend / resume for many jobs in one statement, same guards as the single-job forms. The
+ * caller runs it in a transaction after lockForDelete, so concurrent multi-row writes lock in one order.
+ */
+export async function jobActMany(
+  tx: Executor,
+  t: QueueTables,
+  action: 'promote' | 'suspend' | 'resume',
+  ids: readonly string[],
+): Promise<number> {
+  const guard =
+    action === 'promote'
+      ? `j.run_at > now() AND NOT j.suspended AND ${NOT_IN_FLIGHT}`
+      : action === 'suspend'
+        ? `NOT j.suspended AND ${NOT_IN_FLIGHT}`
+        : `j.suspended AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)`;
+  const set = action === 'promote' ? 'run_at = now()' : `suspended = ${action === 'suspend'}`;
+  const res = await tx.query(
+    `UPDATE ${t.jobs} j SET ${set}, updated_at = now() WHERE j.id = ANY($1::bigint[]) AND ${guard}`,
+    [ids],
+  );
+  return res.rowCount;
+}
+
 export const jobSuspend = (db: Executor, t: QueueTables, id: string) => setSuspended(db, t, 'job', id, true);
 export const jobResume = (db: Executor, t: QueueTables, id: string) => setSuspended(db, t, 'job', id, false);
 export const jobPauseChildren = (db: Executor, t: QueueTables, parentId: string) =>

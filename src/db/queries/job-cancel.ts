@@ -14,7 +14,8 @@ import { treeLock, wakeParents } from './tree.js';
  * the locks up front in a fixed order keeps concurrent batch cancels (and acks, which lock a job row then
  * its group) from deadlocking.
  */
-async function lockForDelete(tx: Executor, t: QueueTables, ids: readonly string[]): Promise<void> {
+/** Row-locks jobs in id order, then their groups in key order (the order every multi-row write keeps). */
+export async function lockForDelete(tx: Executor, t: QueueTables, ids: readonly string[]): Promise<void> {
   const { rows } = await tx.query<{ group_key: string | null }>(
     `SELECT j.group_key FROM ${t.jobs} j WHERE j.id = ANY($1::bigint[]) ORDER BY j.id FOR UPDATE`,
     [ids],

@@ -79,12 +79,14 @@ VIEWS.jobs = async function (root, args, params) {
   state.queue = queue;
   var apiQuery = new URLSearchParams();
   FILTER_KEYS.concat(['limit', 'cursor']).forEach(function (k) { if (params.get(k)) apiQuery.set(k, params.get(k)); });
-  var box = h('div', null);
+  var box = h('div', null), confirmArea = h('div', null);
+  bulkReset(queue);
   append(root, h('h1', null, 'Jobs ', h('span', { class: 'muted' }, '\u00b7 ' + queue)),
-    h('div', { class: 'actions' }, queuePicker('jobs', queue)), retentionPanel(queue), filterForm(queue, params), box);
+    h('div', { class: 'actions' }, queuePicker('jobs', queue)), retentionPanel(queue), filterForm(queue, params),
+    confirmArea, bulkBar(queue, apiQuery, confirmArea), box);
   await live(function () { return api(qpath(queue) + '/jobs?' + apiQuery.toString()); }, function (page) {
     var rows = page.items.map(function (j) {
-      return h('tr', { 'data-job': j.id },
+      return h('tr', { 'data-job': j.id }, bulkCell(j.id),
         h('td', { class: 'mono' }, h('a', { href: hashFor('job', [queue, j.id]) }, j.id)),
         h('td', null, badge(j.status)),
         h('td', null, j.groupKey === null ? h('span', { class: 'muted' }, '\u2014') : h('a', { href: hashFor('groups', [queue], new URLSearchParams({ key: j.groupKey })) }, j.groupKey)),
@@ -97,11 +99,12 @@ VIEWS.jobs = async function (root, args, params) {
     });
     fill(box,
       h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'jobs-table' },
-        h('thead', null, h('tr', null, ['id', 'state', 'group', 'priority', 'attempts', 'run at', 'created', 'payload', 'last error'].map(function (c, i) {
+        h('thead', null, h('tr', null, bulkHead(), ['id', 'state', 'group', 'priority', 'attempts', 'run at', 'created', 'payload', 'last error'].map(function (c, i) {
           return h('th', { class: (i === 3 || i === 5 || i === 6 ? 'hide-sm ' : '') + (i === 3 || i === 4 ? 'num' : '') }, c);
         }))),
-        h('tbody', null, rows.length ? rows : h('tr', null, h('td', { colspan: '9', class: 'muted' }, 'No jobs match.'))))),
+        h('tbody', null, rows.length ? rows : h('tr', null, h('td', { colspan: CFG.readOnly ? '9' : '10', class: 'muted' }, 'No jobs match.'))))),
       pager('jobs', [queue], params, page.nextCursor, page.items.length + ' jobs'));
+    bulkPage(page.items.map(function (j) { return j.id; }));
   });
 };
 
@@ -126,7 +129,7 @@ function actionButtons(job, confirmArea) {
         act('Cancelled job ' + job.id, function () { return api(qpath(q) + '/jobs/' + job.id + '/cancel', { method: 'POST' }); },
           function () { go('jobs/' + encodeURIComponent(q)); });
       });
-    } }, 'Cancel'));
+    } }, 'Cancel'), duplicateButton(job, confirmArea));
 }
 
 /** The "why isn't this running?" answer from GET /queues/{q}/jobs/{id}/why: every reason, in order. */
