@@ -126,7 +126,7 @@ describe('slots shared across queues', () => {
   });
 
   it('equal weights by default: two backlogged queues get the same slot time (±10%)', async () => {
-    const { a, b } = await split({ name: 'e_one' }, { name: 'e_two' }, 3_000);
+    const { a, b } = await split({ name: 'e_one' }, { name: 'e_two' }, 6_000);
     expect(a / b).toBeGreaterThanOrEqual(0.9);
     expect(a / b).toBeLessThanOrEqual(1.1);
   });
