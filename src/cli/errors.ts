@@ -140,3 +140,11 @@ export function describeError(err: unknown): ReportedError {
 function hint(h: string | undefined): { hint?: string } {
   return h === undefined ? {} : { hint: h };
 }
+
+/** A job that is not in its queue (it finished, was cancelled or dead-lettered, or never existed). */
+export function jobNotFound(queue: string, id: string): CliError {
+  return notFound(
+    `job ${id} not found in queue "${queue}"`,
+    'finished, cancelled and dead-lettered jobs leave the queue; see `arbiter dlq list ' + queue + '`',
+  );
+}

@@ -4,7 +4,7 @@ import { action } from '../context.js';
 import type { Colors } from '../output.js';
 import { parseInteger } from '../parse.js';
 import { jobDetail } from '../render.js';
-import { jobNotFound } from './jobs.js';
+import { jobNotFound } from '../errors.js';
 
 const time = (d: Date): string =>
   d

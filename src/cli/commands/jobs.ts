@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Queue } from '../../client/queue.js';
 import type { Job } from '../../types.js';
 import { action } from '../context.js';
-import { CliError, EXIT, notFound } from '../errors.js';
+import { CliError, EXIT, jobNotFound } from '../errors.js';
 import { addFilterOptions, toFilter, type FilterOptions } from '../filters.js';
 import { parseInteger } from '../parse.js';
 import { jobDetail, jobsTable, whyText } from '../render.js';
@@ -11,13 +11,6 @@ import { registerJobReports } from './jobs-report.js';
 interface ListFlags extends FilterOptions {
   limit?: number;
   cursor?: string;
-}
-
-export function jobNotFound(queue: string, id: string): CliError {
-  return notFound(
-    `job ${id} not found in queue "${queue}"`,
-    'finished, cancelled and dead-lettered jobs leave the queue; see `arbiter dlq list ' + queue + '`',
-  );
 }
 
 /** Why an action changed nothing, from the job's current status. */
