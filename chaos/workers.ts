@@ -1,7 +1,7 @@
 // Spawns and tracks the worker child processes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
+import { bundleSync } from '../test/support/bundles.js';
 
 const SOURCE = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
 /**
@@ -14,16 +14,7 @@ const SCRIPT = fileURLToPath(new URL('../.tmp/chaos/worker-process.mjs', import.
 let built = false;
 function script(): string {
   if (!built) {
-    buildSync({
-      entryPoints: [SOURCE],
-      outfile: SCRIPT,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      logLevel: 'warning',
-    });
+    bundleSync(SOURCE, SCRIPT);
     built = true;
   }
   return SCRIPT;

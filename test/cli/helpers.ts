@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CLI_BUNDLE } from '../support/cli-bundle.js';
+import { bundled } from '../support/bundles.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -11,7 +11,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export function cliArgv(args: readonly string[]): string[] {
   return args.some((a) => /\.[mc]?ts$/.test(a))
     ? ['--import', 'tsx', 'src/cli/main.ts', ...args]
-    : [CLI_BUNDLE, ...args];
+    : [bundled('cli'), ...args];
 }
 
 export interface CliResult {
@@ -28,7 +28,7 @@ export interface CliRunOptions {
   env?: Record<string, string>;
 }
 
-/** Runs the CLI as a real child process: the source, bundled once per run (see CLI_BUNDLE). */
+/** Runs the CLI as a real child process: the source, bundled once per run (see test/support/bundles.ts). */
 export function runCli(args: readonly string[], o: CliRunOptions): Promise<CliResult> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {

@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/testing/embedded.js';
-import { buildCliBundle } from './cli-bundle.js';
+import { buildBundles } from './bundles.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -12,7 +12,7 @@ let embedded: EmbeddedDatabase | undefined;
 
 /** One database for the whole run: DATABASE_URL when set, otherwise an embedded PostgreSQL. */
 export async function setup(project: TestProject): Promise<void> {
-  await buildCliBundle();
+  await buildBundles();
   let url = process.env.DATABASE_URL;
   if (!url) {
     embedded = await startEmbeddedPostgres();

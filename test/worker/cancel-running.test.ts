@@ -1,18 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killChildren, startChild } from '../support/child-process.js';
 import { databaseUrl, useTestDb } from '../support/db.js';
 import { waitFor } from './helpers.js';
 
 // Cancelling a running job: the worker holding it (another process) aborts its handler with reason
 // `cancelled` as soon as the cancel commits (a NOTIFY names the job), and writes nothing for it.
 const t = useTestDb();
-const FIXTURE = fileURLToPath(new URL('../fixtures/cancel-worker-process.ts', import.meta.url));
-const children: ChildProcess[] = [];
 
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
+afterAll(killChildren);
 
 beforeAll(async () => {
   await t.pool
@@ -21,22 +16,17 @@ beforeAll(async () => {
 });
 
 async function spawnWorker(queue: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
-    env: { ...process.env, DATABASE_URL: databaseUrl(), SCHEMA: t.schema, QUEUE: queue, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const w = await startChild('cancel-worker-process', {
+    DATABASE_URL: databaseUrl(),
+    SCHEMA: t.schema,
+    QUEUE: queue,
+    ...env,
   });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += String(d)));
-  child.stderr!.on('data', (d) => (out += String(d)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await waitFor(() => out.includes('ready') || child.exitCode !== null, 'worker process ready', 20_000, 50);
-  if (!out.includes('ready')) throw new Error(`worker process failed to start:\n${out}`);
   return {
-    output: () => out,
+    output: w.output,
     stop: async () => {
-      child.kill('SIGTERM');
-      return exited;
+      w.child.kill('SIGTERM');
+      return (await w.exited).code;
     },
   };
 }

@@ -1,16 +1,12 @@
 // R4 clock skew: a worker process whose wall clock is 10 minutes ahead or behind the database behaves
 // exactly like one with a correct clock, because database time is the only clock: delays, leases,
 // backoff, cron ticks and dead-worker detection are all decided by now() in PostgreSQL.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { killChildren, startChild } from '../support/child-process.js';
 import { databaseUrl, useTestDb } from '../support/db.js';
 import { startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
-const FIXTURE = fileURLToPath(new URL('../fixtures/skew-worker.ts', import.meta.url));
-const SKEW_CLOCK = fileURLToPath(new URL('../fixtures/skew-clock.ts', import.meta.url));
-const children: ChildProcess[] = [];
 const TEN_MINUTES = 10 * 60_000;
 
 beforeAll(async () => {
@@ -19,14 +15,13 @@ beforeAll(async () => {
     tick text, created_at timestamptz, at timestamptz NOT NULL DEFAULT clock_timestamp())`);
 });
 afterEach(stopAll);
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
+afterAll(killChildren);
 
+/** The skewed worker: its wall clock (Date) shifted by `skewMs` by the skew-clock preload. */
 async function spawnSkewed(queue: string, workerId: string, skewMs: number) {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', SKEW_CLOCK, FIXTURE], {
-    env: {
-      ...process.env,
+  const w = await startChild(
+    'skew-worker',
+    {
       DATABASE_URL: databaseUrl(),
       SCHEMA: t.schema,
       QUEUE: queue,
@@ -35,16 +30,9 @@ async function spawnSkewed(queue: string, workerId: string, skewMs: number) {
       CRON: `${queue}_every_second`,
       CLOCK_SKEW_MS: String(skewMs),
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += String(d)));
-  child.stderr!.on('data', (d) => (out += String(d)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await waitFor(() => out.includes('ready') || child.exitCode !== null, 'skewed worker ready', 20_000, 50);
-  if (!out.includes('ready')) throw new Error(`skewed worker failed to start:\n${out}`);
-  return { child, output: () => out, exited };
+    ['skew-clock'],
+  );
+  return { child: w.child, output: w.output, exited: w.exited.then((e) => e.code) };
 }
 
 interface Run {

@@ -1,45 +1,26 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/index.js';
+import { killChildren, startChild, type Child } from '../support/child-process.js';
 import { databaseUrl, useTestDb } from '../support/db.js';
 import { count, startWorker, stopAll, waitFor } from './helpers.js';
 
 const t = useTestDb();
-const FIXTURE = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
-const children: ChildProcess[] = [];
 
 afterEach(stopAll);
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
+afterAll(killChildren);
 
 beforeAll(async () => {
   await t.pool.query(`CREATE TABLE "${t.schema}".effects (job_id bigint, attempt int, pid int, phase text,
     at timestamptz NOT NULL DEFAULT clock_timestamp())`);
 });
 
-interface Spawned {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-async function spawnWorker(queue: string, env: Record<string, string>): Promise<Spawned> {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
-    env: { ...process.env, DATABASE_URL: databaseUrl(), SCHEMA: t.schema, QUEUE: queue, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function spawnWorker(queue: string, env: Record<string, string>): Promise<Child> {
+  return startChild('worker-process', {
+    DATABASE_URL: databaseUrl(),
+    SCHEMA: t.schema,
+    QUEUE: queue,
+    ...env,
   });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += String(d)));
-  child.stderr!.on('data', (d) => (out += String(d)));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  await waitFor(() => out.includes('ready') || child.exitCode !== null, 'worker process ready', 20_000, 50);
-  if (!out.includes('ready')) throw new Error(`worker process failed to start:\n${out}`);
-  return { child, output: () => out, exited };
 }
 
 async function effects(
