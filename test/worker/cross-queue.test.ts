@@ -119,16 +119,20 @@ describe('slots shared across queues', () => {
     expect(bulk.starts() - before).toBeGreaterThanOrEqual(20);
   });
 
-  it('weights 3:1 split the slot time 3:1 between two backlogged queues (±10%)', async () => {
+  // The exact shares (within 2%) are asserted with an injected clock in test/unit/slot-shares.test.ts.
+  // Here a real worker runs on a machine that may be loaded: slot time is wall time, and a call stalled
+  // by a busy CPU is charged to its queue in full, so the bounds are ±25% (±30% for the tenth). They still tell the policies
+  // apart: without weights 3:1 reads 1:1, without sharing one queue gets nearly all of the slots.
+  it('weights 3:1 split the slot time 3:1 between two backlogged queues', async () => {
     const { a, b } = await split({ name: 'w_three', weight: 3 }, { name: 'w_one' }, 4_000);
-    expect(a / b).toBeGreaterThanOrEqual(2.7);
-    expect(a / b).toBeLessThanOrEqual(3.3);
+    expect(a / b).toBeGreaterThanOrEqual(2.25);
+    expect(a / b).toBeLessThanOrEqual(3.75);
   });
 
-  it('equal weights by default: two backlogged queues get the same slot time (±10%)', async () => {
-    const { a, b } = await split({ name: 'e_one' }, { name: 'e_two' }, 6_000);
-    expect(a / b).toBeGreaterThanOrEqual(0.9);
-    expect(a / b).toBeLessThanOrEqual(1.1);
+  it('equal weights by default: two backlogged queues get the same slot time', async () => {
+    const { a, b } = await split({ name: 'e_one' }, { name: 'e_two' }, 4_000);
+    expect(a / b).toBeGreaterThanOrEqual(0.75);
+    expect(a / b).toBeLessThanOrEqual(1.25);
   });
 
   it('a queue of lower priority value goes first, and the other still gets a tenth of the slot time', async () => {
