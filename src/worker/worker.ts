@@ -176,13 +176,15 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       (queue) => !this.watch?.has(queue),
       this.o.runtimeCron,
     );
+    const reports = new ReportBatcher();
     this.env = {
       events: this.emitter,
       workerId: this.id,
       maxResultBytes: arbiter.maxPayloadBytes,
       extendLease: (job, leaseMs) => this.extendLease(job, leaseMs),
       childOutcomes: (job) => (this.stores.get(job.queue) ?? arbiter.store(job.queue)).childOutcomes(job.id),
-      report: batchedReports(new ReportBatcher(), (q) => this.stores.get(q) ?? arbiter.store(q)),
+      report: batchedReports(reports, (q) => this.stores.get(q) ?? arbiter.store(q)),
+      withdrawReport: (job, write) => reports.withdraw(job.queue, write),
       clock: this.clock,
     };
   }
@@ -447,8 +449,9 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     const queue = run.queue.name;
     if (decision.kind === 'abandon') return;
     const { action } = decision;
-    if (decision.reported) await decision.reported; // the job's last report, written while it is held
-    const written = await this.completer.complete(run.store, job, action);
+    // The job's last report, not yet written: it goes with the outcome, under the same fence.
+    const report = decision.reported ? await decision.reported : null;
+    const written = await this.completer.complete(run.store, job, action, report ?? undefined);
     if (written === 'fenced') this.emitter.emit('job:lease-lost', { queue, job, status: 'fenced' });
     if (written !== 'accepted') return; // 'failed' was reported as an error event
     // The group's next job can run now: claim it here rather than at the next poll.
