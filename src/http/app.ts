@@ -16,6 +16,7 @@ import { deadLetterRoutes } from './routes-dead-letters.js';
 import { jobRoutes } from './routes-jobs.js';
 import { queueRoutes } from './routes-queues.js';
 import { reportRoutes } from './routes-reports.js';
+import { statsRoutes } from './routes-stats.js';
 import {
   Authenticator,
   checkContentType,
@@ -78,6 +79,7 @@ export const ALL_ROUTES: readonly RouteDef[] = [
   ...reportRoutes,
   ...deadLetterRoutes,
   ...cronRoutes,
+  ...statsRoutes,
   ...claimRoutes,
 ];
 
