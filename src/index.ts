@@ -15,6 +15,7 @@ export type { QueueLimits, QueueLimitsPatch, RateLimit } from './core/flow-limit
 export type { WorkerInfo } from './db/queries/worker.js';
 export type { WorkerSnapshot } from './worker/snapshot.js';
 export type { StatsHistory, StatsHistoryBucket, StatsHistoryOptions } from './client/queue-history.js';
+export type { SearchHit, SearchOptions, SearchResult } from './client/search.js';
 export type { Executor } from './db/executor.js';
 export type { ExecutorSource } from './db/pg-executor.js';
 export {

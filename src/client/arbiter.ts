@@ -32,6 +32,7 @@ import { QueueNotFoundError, ValidationError } from '../errors.js';
 import type { JobStore } from '../store/job-store.js';
 import { DeadLettersAcrossQueues } from './dead-letters-across.js';
 import { Queue } from './queue.js';
+import { search, type SearchOptions, type SearchResult } from './search.js';
 import { readStatsHistory, type StatsHistory, type StatsHistoryOptions } from './queue-history.js';
 
 /** Where an Arbiter finds its database (exactly one of connectionString, pool, executor) and its limits. */
@@ -251,6 +252,15 @@ export class Arbiter {
   async statsHistory(options: StatsHistoryOptions = {}): Promise<StatsHistory> {
     await this.checkSchema();
     return readStatsHistory(this.db, this.schema, options);
+  }
+
+  /**
+   * Finds jobs across queues (live jobs, kept history, dead letters) by id (index probes, complete), or by
+   * payload containment and/or error text (an explicit bounded scan of each table's newest `scan` rows).
+   */
+  async search(options: SearchOptions): Promise<SearchResult> {
+    await this.checkSchema();
+    return search(this.db, this.schema, options);
   }
 
   /**

@@ -16,6 +16,7 @@ import { deadLetterRoutes } from './routes-dead-letters.js';
 import { jobRoutes } from './routes-jobs.js';
 import { queueRoutes } from './routes-queues.js';
 import { reportRoutes } from './routes-reports.js';
+import { searchRoutes } from './routes-search.js';
 import { statsRoutes } from './routes-stats.js';
 import {
   Authenticator,
@@ -80,6 +81,7 @@ export const ALL_ROUTES: readonly RouteDef[] = [
   ...deadLetterRoutes,
   ...cronRoutes,
   ...statsRoutes,
+  ...searchRoutes,
   ...claimRoutes,
 ];
 

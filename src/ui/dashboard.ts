@@ -13,6 +13,7 @@ import { CLIENT_LIMITS } from './assets/client-limits.js';
 import { CLIENT_OVERVIEW } from './assets/client-overview.js';
 import { CLIENT_RETENTION } from './assets/client-retention.js';
 import { CLIENT_REPORTS } from './assets/client-reports.js';
+import { CLIENT_SEARCH } from './assets/client-search.js';
 import { CLIENT_STATS } from './assets/client-stats.js';
 import { CLIENT_WORKERS } from './assets/client-workers.js';
 import { APP_CSS } from './assets/styles.js';
@@ -108,6 +109,7 @@ export const APP_JS = [
   CLIENT_CRON,
   CLIENT_STATS,
   CLIENT_WORKERS,
+  CLIENT_SEARCH,
   CLIENT_RETENTION,
   CLIENT_CONTROLS,
   CLIENT_LIMITS,
@@ -145,6 +147,7 @@ export function dashboardHtml(options: DashboardOptions = {}): string {
     ['dlq', 'Dead letters'],
     ['cron', 'Cron'],
     ['charts', 'Charts'],
+    ['search', 'Search'],
     ['workers', 'Workers'],
     ['controls', 'Controls'],
   ]

@@ -221,4 +221,43 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: charts, workers, theme', 
     }
     await page.close();
   });
+
+  it('searches across queues by id, payload and error text, and links each hit to its page', async () => {
+    const q = db.arbiter.queue('ui_charts_other');
+    const jobs = await q.enqueueMany([
+      { payload: { customer: { id: 'cust-42' }, n: 1 } },
+      { payload: { customer: { id: 'cust-7' }, n: 2 } },
+    ]);
+    const [held] = await q.claim();
+    await q.dlq.move(held!, 'card declined by the issuer');
+    const page = await newPage();
+    await open(page, server.url, 'search', '[data-testid=search-form]');
+    await page.fill('input[name=payload]', '{"customer":{"id":"cust-42"}}');
+    await page.click('[data-testid=search-form] button[type=submit]');
+    await page.waitForSelector('[data-testid=search-results] tr[data-hit]');
+    expect(page.url()).toContain('#/search?payload=');
+    const hits = await page.$$eval('[data-testid=search-results] tr[data-hit]', (trs) =>
+      trs.map((tr) => `${tr.getAttribute('data-hit')} ${tr.getAttribute('data-source')}`),
+    );
+    // The first job was claimed and dead-lettered: found as a dead letter.
+    expect(hits).toEqual([`ui_charts_other:${jobs[0]!.id} dead-letter`]);
+    expect(await page.textContent('[data-testid=search-note]')).toContain('newest 1,000 rows of each table');
+    // By error text, then open the dead letter's page from the hit.
+    await open(page, server.url, 'search?error=DECLINED', '[data-testid=search-results] tr[data-hit]');
+    await page.click('[data-testid=search-results] tr[data-hit] a');
+    await page.waitForSelector('[data-testid=last-error]');
+    expect(await page.textContent('[data-testid=last-error]')).toContain('card declined');
+    // By id, in one queue: the live job.
+    await open(
+      page,
+      server.url,
+      `search?id=${jobs[1]!.id}&queue=ui_charts_other`,
+      '[data-testid=search-results] tr[data-hit]',
+    );
+    expect(await page.getAttribute('[data-testid=search-results] tr[data-hit]', 'data-source')).toBe('job');
+    expect(await page.textContent('[data-testid=search-note]')).toContain('through the indexes');
+    await page.setViewportSize({ width: 390, height: 860 });
+    expect(await page.$eval('html', (el) => el.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.close();
+  });
 });
