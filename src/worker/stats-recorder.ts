@@ -15,6 +15,8 @@ export type StatsOutcome = 'completed' | 'failed' | 'dead';
  */
 export class StatsRecorder {
   private pending = new Map<string, StatsDelta>();
+  /** The delta the last call used: consecutive jobs of one queue and minute skip the map. */
+  private last: StatsDelta | undefined;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
 
@@ -29,12 +31,16 @@ export class StatsRecorder {
   record(queue: string, job: Job, outcome: StatsOutcome): void {
     const now = Date.now();
     const minute = now - (now % 60_000);
-    const key = `${queue}\u0000${minute}`;
-    let d = this.pending.get(key);
-    if (!d) {
-      if (this.pending.size >= MAX_PENDING) return;
-      d = { queue, minute: new Date(minute), completed: 0, failed: 0, dead: 0, waitHist: newHist() };
-      this.pending.set(key, d);
+    let d = this.last;
+    if (!d || d.queue !== queue || d.minute.getTime() !== minute) {
+      const key = `${queue}\u0000${minute}`;
+      d = this.pending.get(key);
+      if (!d) {
+        if (this.pending.size >= MAX_PENDING) return;
+        d = { queue, minute: new Date(minute), completed: 0, failed: 0, dead: 0, waitHist: newHist() };
+        this.pending.set(key, d);
+      }
+      this.last = d;
     }
     if (outcome === 'completed') d.completed++;
     else {
@@ -66,6 +72,7 @@ export class StatsRecorder {
     if (this.pending.size === 0) return;
     const batch = [...this.pending.values()];
     this.pending = new Map();
+    this.last = undefined;
     try {
       await queueStatsAdd(this.db, this.schema, batch);
     } catch (error) {
