@@ -7,7 +7,7 @@ VIEWS.workers = async function (root) {
   var running = h('tbody');
   append(root, h('h1', null, 'Workers'),
     h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'workers-table' },
-      h('thead', null, h('tr', null, ['id', 'running', 'queues (running / limit)', 'host', 'started', 'last heartbeat', 'health'].map(function (c) { return h('th', null, c); }))),
+      h('thead', null, h('tr', null, ['id', 'handlers busy', 'queues (busy / limit)', 'host', 'started', 'last heartbeat', 'health'].map(function (c) { return h('th', null, c); }))),
       tbody)),
     h('h2', null, 'Running now'),
     h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'running-table' },
