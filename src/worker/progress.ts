@@ -55,6 +55,8 @@ export class JobReporter {
   private logs: LogLine[] = [];
   private lastWrite = -Infinity;
   private timer: TimerHandle | undefined;
+  /** A write due now leaves on the next turn of the event loop: a handler that returns first hands it back. */
+  private immediate: NodeJS.Immediate | undefined;
   private inFlight: Promise<void> | undefined;
   /** The write in flight, and what it was made of (to take it back into the pending report). */
   private sent:
@@ -73,7 +75,7 @@ export class JobReporter {
     if (!(typeof value === 'number' && Number.isFinite(value)) && !isPlainObject(value)) {
       throw new ValidationError('progress', value, 'must be a finite number or a plain object');
     }
-    const text = encode('progress', value, MAX_PROGRESS_BYTES);
+    const text = typeof value === 'number' ? JSON.stringify(value) : encode('progress', value, MAX_PROGRESS_BYTES);
     this.progress = text;
     const events = this.env.events;
     if (events.listenerCount('job:progress') > 0) {
@@ -116,6 +118,8 @@ export class JobReporter {
     this.closing = true;
     this.env.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    this.immediate = undefined;
     const sent = this.sent;
     if (sent && this.env.withdraw?.(this.job, sent.write)) {
       this.progress ??= sent.progress;
@@ -134,9 +138,14 @@ export class JobReporter {
 
   private schedule(): void {
     if (this.stopped || this.closing || this.timer !== undefined || this.inFlight !== undefined) return;
+    if (this.immediate !== undefined) return;
     const wait = this.lastWrite + REPORT_INTERVAL_MS - this.env.clock.now();
     if (wait <= 0) {
-      void this.flush();
+      // Not in this turn: a handler that reports and returns at once has its report go with its outcome.
+      this.immediate = setImmediate(() => {
+        this.immediate = undefined;
+        void this.flush();
+      });
       return;
     }
     this.timer = this.env.clock.setTimeout(() => {
