@@ -75,7 +75,8 @@ export class JobReporter {
     if (!(typeof value === 'number' && Number.isFinite(value)) && !isPlainObject(value)) {
       throw new ValidationError('progress', value, 'must be a finite number or a plain object');
     }
-    const text = typeof value === 'number' ? JSON.stringify(value) : encode('progress', value, MAX_PROGRESS_BYTES);
+    const text =
+      typeof value === 'number' ? JSON.stringify(value) : encode('progress', value, MAX_PROGRESS_BYTES);
     this.progress = text;
     const events = this.env.events;
     if (events.listenerCount('job:progress') > 0) {

@@ -117,7 +117,9 @@ describe('search across queues', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ mode: 'scan', scanned: 1000, truncated: false });
     expect(res.body.items).toEqual([expect.objectContaining({ queue: 'sh', source: 'job', id: job!.id })]);
-    expect((await call(app, 'GET', `/search?id=${job!.id}&queue=sh`, undefined, AUTH)).body.items).toHaveLength(1);
+    expect(
+      (await call(app, 'GET', `/search?id=${job!.id}&queue=sh`, undefined, AUTH)).body.items,
+    ).toHaveLength(1);
     expect((await call(app, 'GET', '/search', undefined, AUTH)).status).toBe(400);
     expect((await call(app, 'GET', '/search?payload=%7Bnope', undefined, AUTH)).status).toBe(400);
     expect((await call(app, 'GET', '/search?id=1&queue=nope', undefined, AUTH)).status).toBe(404);
