@@ -13,6 +13,9 @@ export type { QueueInfo } from './db/queries/queue.js';
 export type { Retention, RetentionPatch } from './core/retention.js';
 export type { QueueLimits, QueueLimitsPatch, RateLimit } from './core/flow-limits.js';
 export type { WorkerInfo } from './db/queries/worker.js';
+export type { WorkerSnapshot } from './worker/snapshot.js';
+export type { StatsHistory, StatsHistoryBucket, StatsHistoryOptions } from './client/queue-history.js';
+export type { SearchHit, SearchOptions, SearchResult } from './client/search.js';
 export type { Executor } from './db/executor.js';
 export type { ExecutorSource } from './db/pg-executor.js';
 export {

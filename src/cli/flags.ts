@@ -28,6 +28,7 @@ const SPECIAL: Readonly<Record<string, string>> = {
   'limits.rate.burst': '--burst',
   'limits.rate.cost': '--cost',
   'limits.rate': '--rate',
+  bucketMinutes: '--bucket',
 };
 
 /** Prefixes of the library's option paths that a CLI user never sees. */

@@ -11,6 +11,7 @@ import { registerGroups } from './commands/groups.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerQueue } from './commands/queue.js';
+import { registerSearch } from './commands/search.js';
 import { registerServe } from './commands/serve.js';
 import { registerStats } from './commands/stats.js';
 import { registerWorker } from './commands/worker.js';
@@ -57,6 +58,7 @@ function buildProgram(json = false): Command {
   registerCron(program);
   registerStats(program);
   registerWorkers(program);
+  registerSearch(program);
   registerDoctor(program);
   registerWorker(program);
   registerServe(program);

@@ -32,6 +32,8 @@ import { QueueNotFoundError, ValidationError } from '../errors.js';
 import type { JobStore } from '../store/job-store.js';
 import { DeadLettersAcrossQueues } from './dead-letters-across.js';
 import { Queue } from './queue.js';
+import { search, type SearchOptions, type SearchResult } from './search.js';
+import { readStatsHistory, type StatsHistory, type StatsHistoryOptions } from './queue-history.js';
 
 /** Where an Arbiter finds its database (exactly one of connectionString, pool, executor) and its limits. */
 export interface ArbiterOptions {
@@ -240,6 +242,25 @@ export class Arbiter {
   async listWorkers(): Promise<WorkerInfo[]> {
     await this.checkSchema();
     return workerList(this.db, this.schema);
+  }
+
+  /**
+   * Throughput and wait-time history of one queue (or of every queue, summed) from the rollup the workers
+   * write (`_queue_stats`, one row per queue and minute): completed, failed, dead letters, per second, and
+   * the wait's p50/p95 per bucket. Reads only the rows of the period asked for.
+   */
+  async statsHistory(options: StatsHistoryOptions = {}): Promise<StatsHistory> {
+    await this.checkSchema();
+    return readStatsHistory(this.db, this.schema, options);
+  }
+
+  /**
+   * Finds jobs across queues (live jobs, kept history, dead letters) by id (index probes, complete), or by
+   * payload containment and/or error text (an explicit bounded scan of each table's newest `scan` rows).
+   */
+  async search(options: SearchOptions): Promise<SearchResult> {
+    await this.checkSchema();
+    return search(this.db, this.schema, options);
   }
 
   /**

@@ -16,6 +16,8 @@ import { deadLetterRoutes } from './routes-dead-letters.js';
 import { jobRoutes } from './routes-jobs.js';
 import { queueRoutes } from './routes-queues.js';
 import { reportRoutes } from './routes-reports.js';
+import { searchRoutes } from './routes-search.js';
+import { statsRoutes } from './routes-stats.js';
 import {
   Authenticator,
   checkContentType,
@@ -78,6 +80,8 @@ export const ALL_ROUTES: readonly RouteDef[] = [
   ...reportRoutes,
   ...deadLetterRoutes,
   ...cronRoutes,
+  ...statsRoutes,
+  ...searchRoutes,
   ...claimRoutes,
 ];
 

@@ -426,6 +426,69 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       pid: int,
       startedAt: dateTime,
       lastHeartbeat: dateTime,
+      info: {
+        description: 'What the worker ran at its last heartbeat (null: a worker of an older version).',
+        oneOf: [
+          { type: 'null' },
+          {
+            type: 'object',
+            properties: {
+              concurrency: { ...int, description: 'Handlers it runs at once, over all its queues.' },
+              running: { ...int, description: 'Jobs running now.' },
+              prefetched: {
+                ...int,
+                description: 'Jobs claimed, waiting in the worker for a slot (not started).',
+              },
+              queues: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: { name: str, concurrency: int, prefetch: int, running: int },
+                },
+              },
+              jobs: {
+                type: 'array',
+                description: 'The running jobs, at most 50.',
+                items: {
+                  type: 'object',
+                  properties: {
+                    queue: str,
+                    id,
+                    attempt: int,
+                    claimedAt: { oneOf: [dateTime, { type: 'null' }] },
+                  },
+                },
+              },
+            },
+          },
+        ],
+      },
+    },
+  },
+  StatsHistory: {
+    type: 'object',
+    properties: {
+      queue: { oneOf: [str, { type: 'null' }], description: 'Null: every queue, summed.' },
+      minutes: int,
+      bucketMinutes: int,
+      waitBoundsMs: { type: 'array', items: int, description: "The wait histogram's bounds (ms)." },
+      buckets: {
+        type: 'array',
+        description: 'Oldest first; a bucket in which no worker finished a job is absent.',
+        items: {
+          type: 'object',
+          properties: {
+            at: dateTime,
+            completed: int,
+            failed: { ...int, description: 'Failed attempts (retried or dead-lettered).' },
+            dead: int,
+            completedPerSecond: { type: 'number' },
+            failedPerSecond: { type: 'number' },
+            waitP50Ms: { oneOf: [int, { type: 'null' }], description: 'At most this (a histogram bound).' },
+            waitP95Ms: { oneOf: [int, { type: 'null' }] },
+          },
+        },
+      },
     },
   },
   WhyReason: {

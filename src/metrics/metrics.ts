@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Arbiter } from '../client/arbiter.js';
 import { readMetricsSnapshot } from '../client/metrics-snapshot.js';
+import type { RecentStatsRow } from '../db/queries/queue-stats.js';
 import { ValidationError } from '../errors.js';
 import { flowThrottleCounts } from '../store/flow-stats.js';
 import type { WorkerEventName, WorkerEvents } from '../worker/events.js';
@@ -74,7 +75,11 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
     'arbiter_jobs_enqueued_total',
     'Jobs inserted through this Arbiter (including cron), plus what recordEnqueued reports.',
   );
-  const completed = counter('arbiter_jobs_completed_total', 'Jobs whose handler succeeded.');
+  const completed = counter(
+    'arbiter_jobs_completed_total',
+    "Jobs whose handler succeeded: counted from the attached worker's events, or, with no worker attached " +
+      '(arbiter serve), from the per-minute rollup every worker writes (completed, failed, retried, dead alike).',
+  );
   const retried = counter('arbiter_jobs_retried_total', 'Jobs scheduled for another attempt.');
   const failed = counter('arbiter_jobs_failed_total', 'Handler runs that threw or timed out.');
   const dead = counter('arbiter_jobs_dead_total', 'Jobs moved to the dead-letter table by a worker.');
@@ -144,6 +149,31 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
   const scrapeOk = gauge('arbiter_metrics_refresh_success', '1 when the last gauge refresh worked.', []);
 
   const detachers = new Set<() => void>();
+  // Without a worker attached (arbiter serve, a dashboard process), the throughput counters come from the
+  // rollup every worker writes (`_queue_stats`): each refresh adds what its recent rows gained since the
+  // last one (the first reading is the baseline: counters start at 0, as a process's own do).
+  const rollupSeen = new Map<string, { completed: number; failed: number; dead: number }>();
+  let rollupBaselined = false;
+  function countRollup(rows: readonly RecentStatsRow[]): void {
+    const keep = new Set<string>();
+    for (const r of rows) {
+      const key = `${r.queue}\u0000${r.minute.getTime()}`;
+      keep.add(key);
+      const prev = rollupSeen.get(key) ?? { completed: 0, failed: 0, dead: 0 };
+      rollupSeen.set(key, { completed: r.completed, failed: r.failed, dead: r.dead });
+      if (!rollupBaselined) continue;
+      const queue = r.queue;
+      const dc = r.completed - prev.completed;
+      const df = r.failed - prev.failed;
+      const dd = r.dead - prev.dead;
+      if (dc > 0) completed.inc({ queue }, dc);
+      if (df > 0) failed.inc({ queue }, df);
+      if (df - dd > 0) retried.inc({ queue }, df - dd);
+      if (dd > 0) dead.inc({ queue }, dd);
+    }
+    for (const key of rollupSeen.keys()) if (!keep.has(key)) rollupSeen.delete(key);
+    rollupBaselined = true;
+  }
   let timer: NodeJS.Timeout | undefined;
   let inflight: Promise<void> | undefined;
 
@@ -189,6 +219,7 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
         if (t.lastAutovacuum) lastAutovacuum.set({ table: t.table }, t.lastAutovacuum.getTime() / 1000);
       }
       liveWorkers.set(snap.liveWorkers);
+      if (detachers.size === 0) countRollup(snap.throughput);
       // Database totals: set (reset, then add), never counted here, so every process reports the same.
       controlled.reset();
       for (const c of snap.enqueueControls) controlled.inc({ queue: c.queue, kind: c.kind }, c.count);

@@ -66,6 +66,8 @@ export interface StoreCompletion {
   fence: Fence;
   inTree: boolean;
   action: StoreAction;
+  /** The job's last report (ctx.progress / setMeta / log), written with the outcome, under its fence. */
+  report?: ProgressWrite;
 }
 
 /**
@@ -325,8 +327,21 @@ export class JobStore implements TranslationScope {
     // have children (a parent acked by its own run): the smart ack tells the two apart.
     const plain = of((c) => c.action.type === 'ack' && c.action.result === null && !c.inTree);
     const smart = of((c) => c.action.type === 'ack' && (c.action.result !== null || c.inTree));
-    if (plain.length > 0)
-      smart.push(...mark(plain, await this.run(() => jobAckBulk(this.db, this.t, fences(plain)))));
+    if (plain.length > 0) {
+      // Their last reports go in the DELETE itself (written only for the rows it deletes).
+      const reports = reportsOf(items, plain);
+      const acked = await this.run(() => jobAckBulk(this.db, this.t, fences(plain), reports));
+      smart.push(...mark(plain, acked));
+    }
+    // Every other outcome that carries a report writes it first, fenced, as a report written while the
+    // job runs (a report the bulk DELETE left behind belongs to a job going the smart way).
+    const inBulk = new Set(plain);
+    for (const i of smart) inBulk.delete(i);
+    const early = reportsOf(
+      items,
+      of((c) => c.report !== undefined).filter((i) => !inBulk.has(i)),
+    );
+    if (early.length > 0) await this.run(() => jobProgressWriteMany(this.db, this.t, early));
     for (const i of smart) {
       const c = items[i]!;
       const result = c.action.type === 'ack' ? c.action.result : null;
@@ -504,6 +519,16 @@ class Fenced extends Error {}
 
 function resultOf(action: StoreAction): string | null {
   return action.type === 'ack' || action.type === 'keep' ? action.result : null;
+}
+
+/** The reports carried by `items[idx]`, in order. */
+function reportsOf(items: readonly StoreCompletion[], idx: readonly number[]): ProgressWrite[] {
+  const out: ProgressWrite[] = [];
+  for (const i of idx) {
+    const r = items[i]!.report;
+    if (r) out.push(r);
+  }
+  return out;
 }
 
 function snoozeItem(c: StoreCompletion): Fence & { delayMs: number; note: string | null } {

@@ -13,6 +13,9 @@ import { CLIENT_LIMITS } from './assets/client-limits.js';
 import { CLIENT_OVERVIEW } from './assets/client-overview.js';
 import { CLIENT_RETENTION } from './assets/client-retention.js';
 import { CLIENT_REPORTS } from './assets/client-reports.js';
+import { CLIENT_SEARCH } from './assets/client-search.js';
+import { CLIENT_STATS } from './assets/client-stats.js';
+import { CLIENT_WORKERS } from './assets/client-workers.js';
 import { APP_CSS } from './assets/styles.js';
 
 export interface DashboardOptions {
@@ -59,6 +62,24 @@ const HEADERS: Readonly<Record<string, string>> = {
 };
 
 const BOOT = String.raw`
+// Theme: the system's preference (auto) unless the toggle chose dark or light, kept in localStorage.
+var THEMES = ['auto', 'dark', 'light'];
+function applyTheme(t) {
+  if (t === 'auto') document.documentElement.removeAttribute('data-theme');
+  else document.documentElement.setAttribute('data-theme', t);
+  var b = document.querySelector('#theme-toggle');
+  b.textContent = 'theme: ' + t;
+  b.setAttribute('data-theme-choice', t);
+}
+var theme = null;
+try { theme = localStorage.getItem('arbiter.theme'); } catch (e) { theme = null; }
+applyTheme(THEMES.indexOf(theme) >= 0 ? theme : 'auto');
+document.querySelector('#theme-toggle').addEventListener('click', function (ev) {
+  var next = THEMES[(THEMES.indexOf(ev.target.getAttribute('data-theme-choice')) + 1) % THEMES.length];
+  try { if (next === 'auto') localStorage.removeItem('arbiter.theme'); else localStorage.setItem('arbiter.theme', next); } catch (e) { /* private mode */ }
+  applyTheme(next);
+  window.dispatchEvent(new Event('resize')); // charts redraw in the new colours
+});
 document.querySelector('#show-payloads').checked = state.showPayloads;
 document.querySelector('#show-payloads').addEventListener('change', function (ev) {
   state.showPayloads = ev.target.checked; route();
@@ -86,6 +107,9 @@ export const APP_JS = [
   CLIENT_GROUPS,
   CLIENT_DLQ,
   CLIENT_CRON,
+  CLIENT_STATS,
+  CLIENT_WORKERS,
+  CLIENT_SEARCH,
   CLIENT_RETENTION,
   CLIENT_CONTROLS,
   CLIENT_LIMITS,
@@ -122,6 +146,8 @@ export function dashboardHtml(options: DashboardOptions = {}): string {
     ['groups', 'Groups'],
     ['dlq', 'Dead letters'],
     ['cron', 'Cron'],
+    ['charts', 'Charts'],
+    ['search', 'Search'],
     ['workers', 'Workers'],
     ['controls', 'Controls'],
   ]
@@ -141,7 +167,8 @@ export function dashboardHtml(options: DashboardOptions = {}): string {
 <body>
 <header class="top"><span class="brand">Arbiter</span><nav>${nav}</nav><span class="spacer"></span>
 <span class="muted" id="refreshed" aria-live="polite"></span>
-<label><input type="checkbox" id="show-payloads"> show payloads</label></header>
+<label><input type="checkbox" id="show-payloads"> show payloads</label>
+<button type="button" id="theme-toggle" class="theme" title="Colour theme: follow the system (auto), dark or light" data-testid="theme-toggle">theme: auto</button></header>
 <main><p class="muted">Loading…</p></main>
 </body>
 </html>

@@ -1,4 +1,5 @@
 import { isConnectionError } from '../core/connection-errors.js';
+import type { ProgressWrite } from '../db/queries/job-progress.js';
 import type { JobStore, StoreAction, StoreCompletion } from '../store/job-store.js';
 import type { Job } from '../types.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
@@ -46,12 +47,14 @@ export class Completer {
     private readonly clock: Clock = realClock,
   ) {}
 
-  complete(store: JobStore, job: Job, action: StoreAction): Promise<Completion> {
+  /** Writes `action` for `job` (and `report`, its last report, with it when given). */
+  complete(store: JobStore, job: Job, action: StoreAction, report?: ProgressWrite): Promise<Completion> {
     const item: StoreCompletion = {
       fence: { id: job.id, attempts: job.attempts },
       inTree: job.parentId !== null || job.isRollup,
       action,
     };
+    if (report) item.report = report;
     return new Promise<Completion>((resolve) => {
       let buf = this.buffers.get(store.queue);
       if (!buf) this.buffers.set(store.queue, (buf = { store, pending: [] }));

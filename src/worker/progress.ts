@@ -20,6 +20,11 @@ export type ReportSink = (job: Job, write: ProgressWrite) => Promise<boolean>;
 
 export interface ReporterEnv {
   sink: ReportSink;
+  /**
+   * Takes back a write handed to the sink and not yet sent (true when taken back). With it, `finish`
+   * returns such a write, merged with what is still pending, for the job's outcome to carry.
+   */
+  withdraw?: (job: Job, write: ProgressWrite) => boolean;
   clock: Clock;
   events: WorkerEventEmitter;
   queue: string;
@@ -36,8 +41,9 @@ export function cutLogLine(message: string): string {
 
 /**
  * What one running job reports (`ctx.progress`, `ctx.setMeta`, `ctx.log`), coalesced: the first call
- * writes at once, later ones at most once per REPORT_INTERVAL_MS, and `finish` writes whatever is still
- * pending before the job's outcome is written. Writes are fenced (the sink's statement checks the attempt
+ * writes at once, later ones at most once per REPORT_INTERVAL_MS, and `finish` hands back whatever is
+ * still unwritten, for the job's outcome to write in the same statement (a short job that reports once
+ * costs no transaction of its own). Writes are fenced (the sink's statement checks the attempt
  * and its lease): once one is refused, the reporter stops writing. Created on a handler's first report,
  * so jobs that never report cost nothing.
  */
@@ -49,7 +55,13 @@ export class JobReporter {
   private logs: LogLine[] = [];
   private lastWrite = -Infinity;
   private timer: TimerHandle | undefined;
+  /** A write due now leaves on the next turn of the event loop: a handler that returns first hands it back. */
+  private immediate: NodeJS.Immediate | undefined;
   private inFlight: Promise<void> | undefined;
+  /** The write in flight, and what it was made of (to take it back into the pending report). */
+  private sent:
+    | { write: ProgressWrite; progress: string | null; meta: Record<string, unknown> | null; logs: LogLine[] }
+    | undefined;
   /** Fenced off (the attempt no longer holds the job) or finished. */
   private stopped = false;
   private closing = false;
@@ -63,7 +75,8 @@ export class JobReporter {
     if (!(typeof value === 'number' && Number.isFinite(value)) && !isPlainObject(value)) {
       throw new ValidationError('progress', value, 'must be a finite number or a plain object');
     }
-    const text = encode('progress', value, MAX_PROGRESS_BYTES);
+    const text =
+      typeof value === 'number' ? JSON.stringify(value) : encode('progress', value, MAX_PROGRESS_BYTES);
     this.progress = text;
     const events = this.env.events;
     if (events.listenerCount('job:progress') > 0) {
@@ -97,14 +110,27 @@ export class JobReporter {
     this.schedule();
   }
 
-  /** Writes what is still pending (ignoring the interval) and stops: later reports are dropped. */
-  async finish(): Promise<void> {
+  /**
+   * Stops reporting (later reports are dropped) and returns what is still unwritten, or null: the pending
+   * report, and the last write too when the sink could take it back before it left. The caller writes it
+   * with the job's outcome, fenced by it. Waits for a write already on its way; never rejects.
+   */
+  async finish(): Promise<ProgressWrite | null> {
     this.closing = true;
     this.env.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    this.immediate = undefined;
+    const sent = this.sent;
+    if (sent && this.env.withdraw?.(this.job, sent.write)) {
+      this.progress ??= sent.progress;
+      if (sent.meta) this.metaPatch = { ...sent.meta, ...this.metaPatch };
+      this.logs = [...sent.logs, ...this.logs].slice(-MAX_LOG_LINES);
+    }
     if (this.inFlight) await this.inFlight;
-    if (!this.stopped && this.pending()) await this.flush();
+    const last = !this.stopped && this.pending() ? this.take() : null;
     this.stopped = true;
+    return last;
   }
 
   private pending(): boolean {
@@ -113,9 +139,14 @@ export class JobReporter {
 
   private schedule(): void {
     if (this.stopped || this.closing || this.timer !== undefined || this.inFlight !== undefined) return;
+    if (this.immediate !== undefined) return;
     const wait = this.lastWrite + REPORT_INTERVAL_MS - this.env.clock.now();
     if (wait <= 0) {
-      void this.flush();
+      // Not in this turn: a handler that reports and returns at once has its report go with its outcome.
+      this.immediate = setImmediate(() => {
+        this.immediate = undefined;
+        void this.flush();
+      });
       return;
     }
     this.timer = this.env.clock.setTimeout(() => {
@@ -124,7 +155,8 @@ export class JobReporter {
     }, wait);
   }
 
-  private flush(): Promise<void> {
+  /** The pending report as one write; pending is empty after. */
+  private take(): ProgressWrite {
     const write: ProgressWrite = {
       id: this.job.id,
       attempts: this.job.attempts,
@@ -135,6 +167,13 @@ export class JobReporter {
     this.progress = null;
     this.metaPatch = null;
     this.logs = [];
+    return write;
+  }
+
+  private flush(): Promise<void> {
+    const parts = { progress: this.progress, meta: this.metaPatch, logs: this.logs };
+    const write = this.take();
+    this.sent = { write, ...parts };
     this.lastWrite = this.env.clock.now();
     const done = this.env
       .sink(this.job, write)
@@ -148,6 +187,7 @@ export class JobReporter {
       )
       .finally(() => {
         this.inFlight = undefined;
+        this.sent = undefined;
         if (this.pending()) this.schedule();
       });
     this.inFlight = done;

@@ -26,6 +26,8 @@ export class WorkerRegistry {
     private readonly events: WorkerEventEmitter,
     /** Where the measured offset of the host clock goes: the worker's stores read job status with it. */
     private readonly clockOffset: ClockOffset,
+    /** What the worker runs now: written with every heartbeat (no statement of its own). */
+    private readonly info: () => unknown = () => null,
   ) {}
 
   async start(): Promise<void> {
@@ -41,6 +43,7 @@ export class WorkerRegistry {
       queues: this.queues,
       hostname: hostname(),
       pid: process.pid,
+      info: this.info(),
     });
     this.registered = true;
   }
@@ -48,7 +51,7 @@ export class WorkerRegistry {
   async beat(): Promise<void> {
     try {
       const sent = Date.now();
-      const { alive, dbNow } = await workerHeartbeat(this.db, this.schema, this.workerId);
+      const { alive, dbNow } = await workerHeartbeat(this.db, this.schema, this.workerId, this.info());
       // Database time is the only clock the queue uses; a skewed host clock only misleads logs and
       // handler code, but is worth a warning (compared at the midpoint of the round trip).
       const skewMs = Math.round((sent + Date.now()) / 2 - dbNow.getTime());

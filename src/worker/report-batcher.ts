@@ -38,6 +38,19 @@ export class ReportBatcher {
     });
   }
 
+  /**
+   * Takes back a write not yet sent (its promise resolves true: the caller writes it another way, with the
+   * job's outcome). False when it already left, or was never here.
+   */
+  withdraw(queue: string, write: ProgressWrite): boolean {
+    const buf = this.buffers.get(queue);
+    const i = buf ? buf.pending.findIndex((p) => p.write === write) : -1;
+    if (i < 0) return false;
+    const [p] = buf!.pending.splice(i, 1);
+    p!.resolve(true);
+    return true;
+  }
+
   private async flush(buf: QueueBuffer): Promise<void> {
     while (buf.pending.length > 0) {
       // One write per job per statement (ON CONFLICT cannot touch a row twice): a second one waits.

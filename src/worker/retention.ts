@@ -12,6 +12,7 @@ import {
 } from '../db/queries/retention.js';
 import { jobAttemptsPruneByAge } from '../db/queries/job-attempts.js';
 import { jobProgressPruneByAge } from '../db/queries/job-progress.js';
+import { queueStatsPrune } from '../db/queries/queue-stats.js';
 import { queueTables, type QueueTables } from '../db/sql.js';
 import type { Executor } from '../db/executor.js';
 import type { WorkerEventEmitter } from './events.js';
@@ -23,7 +24,10 @@ export const RETENTION_BATCH_ROWS = 500;
 /** Rows one maintenance round removes at most, across all queues; the rest waits for the next round. */
 export const RETENTION_ROUND_ROWS = 5_000;
 
-export type PrunedTable = 'history' | 'dead-letters' | 'reports' | 'attempts';
+export type PrunedTable = 'history' | 'dead-letters' | 'reports' | 'attempts' | 'stats';
+
+/** How long the per-queue throughput history (`_queue_stats`) is kept: 7 days, what a read can ask for. */
+export const STATS_MAX_AGE_MS = 7 * 24 * 3_600_000;
 export type PruneReason = 'age' | 'count';
 
 export interface PruneReport {
@@ -99,6 +103,8 @@ export interface RetentionPrunerOptions {
   batchRows?: number;
   /** Rows per round, across queues. Default RETENTION_ROUND_ROWS. */
   roundRows?: number;
+  /** Age past which throughput history rows go (schema-wide). Default STATS_MAX_AGE_MS. */
+  statsMaxAgeMs?: number;
 }
 
 /**
@@ -122,8 +128,25 @@ export class RetentionPruner {
   /** One round. `stopped` is checked between statements, so a stopping worker is not held up. */
   async round(stopped: () => boolean = () => false): Promise<PruneReport[]> {
     const { arbiter, events } = this.o;
+    const reports: PruneReport[] = [];
+    let budget = this.roundRows;
+    // The throughput history first: schema-wide, one index range, reported under queue "*".
+    let statsPruned = 0;
+    while (budget > 0 && !stopped()) {
+      const asked = Math.min(this.batchRows, budget);
+      const maxAge = this.o.statsMaxAgeMs ?? STATS_MAX_AGE_MS;
+      const n = await queueStatsPrune(arbiter.db, arbiter.schema, maxAge, asked);
+      statsPruned += n;
+      budget -= n;
+      if (n < asked) break;
+    }
+    if (statsPruned > 0) {
+      const report: PruneReport = { queue: '*', table: 'stats', reason: 'age', count: statsPruned };
+      reports.push(report);
+      events.emit('maintenance:pruned', report);
+    }
     const queues = await retentionStored(arbiter.db, arbiter.schema);
-    if (queues.length === 0) return [];
+    if (queues.length === 0 || budget <= 0) return reports;
     // Start where the previous round ran out of budget (or at the next queue after it, in name order).
     let start = 0;
     if (this.nextQueue !== undefined) {
@@ -131,8 +154,6 @@ export class RetentionPruner {
       start = at < 0 ? 0 : at;
     }
     this.nextQueue = undefined;
-    const reports: PruneReport[] = [];
-    let budget = this.roundRows;
     const dropped = new Set<string>();
     const now = performance.now();
     let current = '';

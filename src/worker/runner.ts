@@ -14,6 +14,7 @@ import type { ChildOutcome, Job, JobId } from '../types.js';
 import type { JobController } from './abort.js';
 import { realClock, type Clock } from './clock.js';
 import type { WorkerEventEmitter } from './events.js';
+import type { ProgressWrite } from '../db/queries/job-progress.js';
 import { JobReporter, type ReportSink } from './progress.js';
 import { jobTimeout, type BatchResult, type JobContext, type ResolvedQueue } from './queue-options.js';
 
@@ -36,8 +37,8 @@ export type RunOutcome =
       kind: 'write';
       action: StoreAction;
       timedOut: boolean;
-      /** The job's last report, still being written: the outcome is written after it (the slot is free). */
-      reported?: Promise<void>;
+      /** The job's last report, not yet written (null: none): the outcome's write carries it. */
+      reported?: Promise<ProgressWrite | null>;
     }
   | { kind: 'abandon'; reason: AbortReason };
 
@@ -54,6 +55,8 @@ export interface RunEnv {
   wrap?: HandlerWrapper;
   /** Where `ctx.progress` / `setMeta` / `log` are written (fenced). Without one, reports only raise events. */
   report?: ReportSink;
+  /** Takes back a report handed to `report` and not yet sent (see ReporterEnv.withdraw). */
+  withdrawReport?: (job: Job, write: ProgressWrite) => boolean;
   /** Times the coalescing of reports. Default realClock. */
   clock?: Clock;
 }
@@ -105,6 +108,7 @@ class HandlerContext {
   private report(): JobReporter {
     return (this.reporter ??= new JobReporter(this.job, {
       sink: this.env.report ?? noSink,
+      ...(this.env.withdrawReport && { withdraw: this.env.withdrawReport }),
       clock: this.env.clock ?? realClock,
       events: this.env.events,
       queue: this.queue,
@@ -254,14 +258,19 @@ export async function runJob(
   const wrap = env.wrap;
   let outcome: Outcome;
   let timedOut = false;
-  let reported: Promise<void> | undefined;
+  let reported: Promise<ProgressWrite | null> | undefined;
+  let abandoned = false;
+  const abandon = (reason: AbortReason): RunOutcome => {
+    abandoned = true;
+    return { kind: 'abandon', reason };
+  };
   try {
     const r = await raceAbort(
       wrap ? () => wrap({ queue: q.name, jobs: [job] }, handler) : handler,
       controller,
     );
     if (r.aborted) {
-      if (r.reason !== 'timeout') return { kind: 'abandon', reason: r.reason };
+      if (r.reason !== 'timeout') return abandon(r.reason);
       timedOut = true;
       const error = controller.reason as JobAbortError;
       events.emit('job:timed-out', { queue: q.name, job, timeoutMs });
@@ -278,7 +287,7 @@ export async function runJob(
     }
   } catch (error) {
     if (controller.aborted && reasonOf(controller) !== 'timeout') {
-      return { kind: 'abandon', reason: reasonOf(controller) };
+      return abandon(reasonOf(controller));
     }
     timedOut = controller.aborted;
     // After a timeout, the handler's own error is usually an AbortError: record the timeout itself.
@@ -294,8 +303,15 @@ export async function runJob(
     outcome = await mapError(q, job, failure, timedOut);
   } finally {
     disarm();
-    // The last report leaves now; the worker writes the outcome once it is written (finish never rejects).
+    // What the job reported last and is not yet written goes with its outcome (finish never rejects); a
+    // job left alone (lease lost, shutdown) still gets it written, fenced, while it may hold the job.
     if (ctx.reporter) reported = ctx.reporter.finish();
+    if (abandoned && reported) {
+      const sink = env.report;
+      void reported
+        .then((w) => (w && sink ? sink(job, w) : undefined))
+        .catch((error: unknown) => events.emit('error', { error, context: `report:${q.name}` }));
+    }
   }
   return { kind: 'write', action: await decide(q, job, outcome, env, started), timedOut, reported };
 }

@@ -25,6 +25,8 @@ import { Maintenance } from './maintenance.js';
 import { checkWorkerStart, type QueueWatch } from './queue-watch.js';
 import { resolveOptions, type ResolvedOptions, type WorkerOptions } from './options.js';
 import { WorkerRegistry } from './registry.js';
+import { StatsRecorder } from './stats-recorder.js';
+import { workerSnapshot, type WorkerSnapshot } from './snapshot.js';
 import { batchedReports, ReportBatcher } from './report-batcher.js';
 import { onStopSignals } from './signals.js';
 
@@ -54,6 +56,8 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
   private readonly fetcher: Fetcher;
   private readonly heartbeat: LeaseHeartbeat;
   private readonly registry: WorkerRegistry;
+  /** Finished attempts per queue and minute, written every heartbeat interval (the queue charts' source). */
+  private readonly stats: StatsRecorder;
   private readonly listener: Listener | undefined;
   private readonly maintenance: Maintenance | undefined;
   private readonly cron: CronScheduler;
@@ -136,7 +140,9 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       this.o.heartbeatIntervalMs,
       this.emitter,
       this.clockOffset,
+      () => this.snapshot(),
     );
+    this.stats = new StatsRecorder(this.control, arbiter.schema, this.o.heartbeatIntervalMs, this.emitter);
     if (this.o.listen && canOpenDedicated(arbiter.db, this.o.connectionString)) {
       this.listener = new Listener({
         db: arbiter.db,
@@ -176,13 +182,15 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       (queue) => !this.watch?.has(queue),
       this.o.runtimeCron,
     );
+    const reports = new ReportBatcher();
     this.env = {
       events: this.emitter,
       workerId: this.id,
       maxResultBytes: arbiter.maxPayloadBytes,
       extendLease: (job, leaseMs) => this.extendLease(job, leaseMs),
       childOutcomes: (job) => (this.stores.get(job.queue) ?? arbiter.store(job.queue)).childOutcomes(job.id),
-      report: batchedReports(new ReportBatcher(), (q) => this.stores.get(q) ?? arbiter.store(q)),
+      report: batchedReports(reports, (q) => this.stores.get(q) ?? arbiter.store(q)),
+      withdrawReport: (job, write) => reports.withdraw(job.queue, write),
       clock: this.clock,
     };
   }
@@ -260,6 +268,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     }
     try {
       await this.registry.start();
+      this.stats.start();
       await this.listener?.start();
       this.heartbeat.start();
       this.fetcher.start();
@@ -327,6 +336,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     await this.listener?.stop();
     await this.maintenance?.stop();
     await this.cron.stop();
+    await this.stats.stop();
     await this.registry.stop();
     await this.reserve?.close();
     this.emitter.flushErrors();
@@ -447,10 +457,15 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     const queue = run.queue.name;
     if (decision.kind === 'abandon') return;
     const { action } = decision;
-    if (decision.reported) await decision.reported; // the job's last report, written while it is held
-    const written = await this.completer.complete(run.store, job, action);
+    // The job's last report, not yet written: it goes with the outcome, under the same fence.
+    const report = decision.reported ? await decision.reported : null;
+    const written = await this.completer.complete(run.store, job, action, report ?? undefined);
     if (written === 'fenced') this.emitter.emit('job:lease-lost', { queue, job, status: 'fenced' });
     if (written !== 'accepted') return; // 'failed' was reported as an error event
+    if (action.type !== 'snooze') {
+      const kind = action.type === 'retry' ? 'failed' : action.type === 'dead' ? 'dead' : 'completed';
+      this.stats.record(queue, job, kind);
+    }
     // The group's next job can run now: claim it here rather than at the next poll.
     if (job.groupKey !== null) this.fetcher.askAgain(queue);
     // A retry or snooze for later runs when it is due, not at the first poll after (one due at once is
@@ -473,6 +488,11 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
         this.emitter.emit('job:dead', { queue, job, error: action.error });
         break;
     }
+  }
+
+  /** What this worker runs now, for its registry row (the workers view). */
+  private snapshot(): WorkerSnapshot {
+    return workerSnapshot(this.o, this.running.values(), this.fetcher.buffered);
   }
 
   private async extendLease(job: Job, leaseMs: number): Promise<boolean> {

@@ -44,6 +44,7 @@ describe('arbiter.listWorkers', () => {
         pid: 1,
         startedAt: expect.any(Date),
         lastHeartbeat: expect.any(Date),
+        info: null, // a row without what the worker runs (as an older worker writes it)
       },
       expect.objectContaining({ id: 'w-b', queues: ['a', 'b'], hostname: 'h2', pid: 2 }),
     ]);

@@ -30,7 +30,7 @@ function reporter(accept: () => boolean = () => true) {
 }
 
 describe('JobReporter', () => {
-  it('writes the first report at once, then at most one per interval, and the last value on finish', async () => {
+  it('writes the first report at once, then at most one per interval, and hands back the last value on finish', async () => {
     const { r, clock, writes } = reporter();
     r.setProgress(1);
     await settle();
@@ -49,12 +49,45 @@ describe('JobReporter', () => {
     r.setProgress(100);
     await settle();
     expect(writes).toHaveLength(2); // inside the interval
-    await r.finish();
-    expect(writes).toHaveLength(3);
-    expect(writes[2]).toMatchObject({ progress: '100', meta: null, logs: null });
+    // The last value is not written by the reporter: the job's outcome carries it.
+    expect(await r.finish()).toMatchObject({ id: '7', attempts: 2, progress: '100', meta: null, logs: null });
+    expect(writes).toHaveLength(2);
     r.setProgress(5); // after the handler ended: dropped
     await clock.advance(10 * REPORT_INTERVAL_MS);
-    expect(writes).toHaveLength(3);
+    expect(writes).toHaveLength(2);
+    expect(await r.finish()).toBe(null);
+  });
+
+  it('takes back a write not yet sent and hands it back on finish, merged with what came after', async () => {
+    const clock = new FakeClock();
+    const queued: ProgressWrite[] = [];
+    const taken: ProgressWrite[] = [];
+    const r = new JobReporter(job, {
+      clock,
+      events: new WorkerEventEmitter(),
+      queue: 'q',
+      // A sink that holds writes until taken back (as the batcher does before its statement leaves).
+      sink: (_job, w) => new Promise<boolean>((resolve) => queued.push(Object.assign(w, { resolve }))),
+      withdraw: (_job, w) => {
+        const i = queued.indexOf(w);
+        if (i < 0) return false;
+        queued.splice(i, 1);
+        taken.push(w);
+        (w as unknown as { resolve: (ok: boolean) => void }).resolve(true);
+        return true;
+      },
+    });
+    r.setProgress(1);
+    r.setMeta({ a: 1 });
+    r.log('one');
+    await settle();
+    expect(queued).toHaveLength(1); // the first report left at once
+    r.setMeta({ b: 2 });
+    r.log('two');
+    const last = await r.finish();
+    expect(taken).toHaveLength(1);
+    expect(last).toMatchObject({ id: '7', attempts: 2, progress: '1', meta: '{"a":1,"b":2}' });
+    expect(JSON.parse(last!.logs!).map((l: { message: string }) => l.message)).toEqual(['one', 'two']);
   });
 
   it('stops writing once a write is fenced off', async () => {
@@ -63,7 +96,7 @@ describe('JobReporter', () => {
     await settle();
     r.setProgress(2);
     await clock.advance(5 * REPORT_INTERVAL_MS);
-    await r.finish();
+    expect(await r.finish()).toBe(null); // fenced off: nothing handed back either
     expect(writes).toHaveLength(1);
   });
 
@@ -76,7 +109,7 @@ describe('JobReporter', () => {
     expect(() => r.setMeta({ n: 1n })).toThrow(ValidationError);
     expect(() => r.log(42)).toThrow(ValidationError);
     await clock.advance(5 * REPORT_INTERVAL_MS);
-    await r.finish();
+    expect(await r.finish()).toBe(null);
     expect(writes).toHaveLength(0);
   });
 

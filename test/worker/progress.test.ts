@@ -167,4 +167,51 @@ describe('job reports (ctx.progress, ctx.setMeta, ctx.log)', () => {
       { queue: 'pruned', n: '10' },
     ]);
   });
+
+  it("a job's last report goes with its ack, under the ack's fence", async () => {
+    const q = await t.arbiter.createQueue('carried');
+    const store = t.arbiter.store('carried');
+    const [a, b, c] = (await q.enqueueMany([{ payload: {} }, { payload: {} }, { payload: {} }])) as Job[];
+    const held = await q.claim({ limit: 3, leaseMs: 60_000 });
+    expect(held.map((j) => j.id).sort()).toEqual([a!.id, b!.id, c!.id].sort());
+    const ack = { type: 'ack' as const, result: null };
+    const written = await store.complete([
+      { fence: { id: a!.id, attempts: 1 }, inTree: false, action: ack, report: write(a!.id, 1, 100) },
+      // A stale attempt: neither its ack nor its report is written.
+      { fence: { id: b!.id, attempts: 7 }, inTree: false, action: ack, report: write(b!.id, 7, 50) },
+      { fence: { id: c!.id, attempts: 1 }, inTree: false, action: ack },
+    ]);
+    expect(written).toEqual([true, false, true]);
+    expect((await q.jobs.report(a!.id))!.progress).toBe(100);
+    expect(await q.jobs.report(b!.id)).toBe(null);
+    expect(await q.jobs.report(c!.id)).toBe(null);
+    expect(await count(t.pool, t.schema, 'carried')).toBe(1);
+    // A retry carries its report too (written first, fenced, then the retry).
+    const retried = await store.complete([
+      {
+        fence: { id: b!.id, attempts: 1 },
+        inTree: false,
+        action: { type: 'retry', delayMs: 0, error: 'boom' },
+        report: { ...write(b!.id, 1, 60), logs: '[{"at":1,"attempt":1,"message":"before the retry"}]' },
+      },
+    ]);
+    expect(retried).toEqual([true]);
+    expect(await q.jobs.report(b!.id)).toMatchObject({ attempt: 1, progress: 60 });
+  });
+
+  it('a handler that reports once and returns: the report is written with its outcome, for every job', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('quick');
+    await startWorker(t.arbiter, {
+      concurrency: 8,
+      queues: { quick: { handler: (job: Job<{ n: number }>, { progress }) => progress(job.payload.n) } },
+    });
+    const jobs = await q.enqueueMany(Array.from({ length: 200 }, (_, n) => ({ payload: { n } })));
+    await waitFor(async () => (await count(t.pool, t.schema, 'quick')) === 0, 'all jobs finished');
+    const { rows } = await t.pool.query<{ job_id: string; progress: number }>(
+      `SELECT job_id, progress FROM "${t.schema}"._job_progress WHERE queue = 'quick'`,
+    );
+    const byId = new Map(rows.map((r) => [r.job_id, r.progress]));
+    expect(jobs.map((j, n) => byId.get(j!.id) === n).every(Boolean)).toBe(true);
+    expect(byId.size).toBe(200);
+  });
 });

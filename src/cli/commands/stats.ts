@@ -1,7 +1,52 @@
 import type { Command } from 'commander';
 import type { QueueStats } from '../../types.js';
-import { action } from '../context.js';
-import { duration, table } from '../output.js';
+import type { Arbiter } from '../../client/arbiter.js';
+import { action, type CliContext } from '../context.js';
+import { parseInteger } from '../parse.js';
+import { date, duration, table } from '../output.js';
+
+interface HistoryFlags {
+  history?: boolean;
+  minutes: number;
+  bucket: number;
+}
+
+/** `stats --history`: one row per bucket, oldest first. */
+async function printHistory(
+  ctx: CliContext,
+  arbiter: Arbiter,
+  queue: string | undefined,
+  opts: HistoryFlags,
+): Promise<void> {
+  const history = await arbiter.statsHistory({
+    ...(queue !== undefined && { queue }),
+    minutes: opts.minutes,
+    bucketMinutes: opts.bucket,
+  });
+  const ms = (v: number | null) => (v === null ? '-' : `≤${duration(v)}`);
+  ctx.emit(history, () =>
+    history.buckets.length === 0
+      ? ctx.c.dim(`(no job finished in the last ${history.minutes} min${queue ? ` in ${queue}` : ''})`)
+      : table(
+          history.buckets,
+          [
+            { header: 'FROM', value: (b) => date(b.at) },
+            { header: 'COMPLETED', value: (b) => String(b.completed), align: 'right' },
+            {
+              header: 'FAILED',
+              value: (b) => String(b.failed),
+              align: 'right',
+              color: (s, b) => (b.failed > 0 ? ctx.c.red(s) : s),
+            },
+            { header: 'DEAD', value: (b) => String(b.dead), align: 'right' },
+            { header: 'COMPLETED/S', value: (b) => b.completedPerSecond.toFixed(2), align: 'right' },
+            { header: 'WAIT P50', value: (b) => ms(b.waitP50Ms), align: 'right' },
+            { header: 'WAIT P95', value: (b) => ms(b.waitP95Ms), align: 'right' },
+          ],
+          ctx.c,
+        ),
+  );
+}
 
 interface QueueStatsRow extends QueueStats {
   queue: string;
@@ -13,9 +58,13 @@ export function registerStats(program: Command): void {
     .command('stats')
     .description('job counts by state for one queue, or for every queue')
     .argument('[queue]', 'queue name (default: every queue)')
+    .option('--history', 'throughput and wait-time history from the per-minute rollup instead of counts')
+    .option('--minutes <n>', 'with --history: how far back, 1-10080', parseInteger, 60)
+    .option('--bucket <n>', 'with --history: minutes per row, 1-1440', parseInteger, 1)
     .action(
-      action(async (ctx, queueName: string | undefined) => {
+      action(async (ctx, queueName: string | undefined, opts: HistoryFlags) => {
         const arbiter = await ctx.arbiter();
+        if (opts.history) return printHistory(ctx, arbiter, queueName, opts);
         // An unknown queue is reported by the stats call itself (QueueNotFoundError, exit code 3).
         const names =
           queueName === undefined

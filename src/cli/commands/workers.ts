@@ -5,7 +5,9 @@ import { date, duration, table } from '../output.js';
 export function registerWorkers(program: Command): void {
   program
     .command('workers')
-    .description('list registered worker processes and their heartbeats')
+    .description(
+      'list registered worker processes: what each runs now (per queue, running/concurrency), heartbeats',
+    )
     .action(
       action(async (ctx) => {
         const arbiter = await ctx.arbiter();
@@ -25,7 +27,23 @@ export function registerWorkers(program: Command): void {
                     { header: 'ID', value: (w) => w.id, max: 40 },
                     { header: 'HOST', value: (w) => w.hostname, max: 30 },
                     { header: 'PID', value: (w) => String(w.pid), align: 'right' },
-                    { header: 'QUEUES', value: (w) => w.queues.join(','), max: 40 },
+                    {
+                      header: 'QUEUES (RUNNING/CONCURRENCY)',
+                      value: (w) =>
+                        w.info
+                          ? w.info.queues.map((q) => `${q.name} ${q.running}/${q.concurrency}`).join(', ')
+                          : w.queues.join(','),
+                      max: 60,
+                    },
+                    {
+                      header: 'RUNNING',
+                      value: (w) =>
+                        w.info
+                          ? `${w.info.running}/${w.info.concurrency}` +
+                            (w.info.prefetched > 0 ? ` +${w.info.prefetched} prefetched` : '')
+                          : '-',
+                      align: 'right',
+                    },
                     { header: 'STARTED', value: (w) => date(w.startedAt) },
                     {
                       header: 'LAST HEARTBEAT',

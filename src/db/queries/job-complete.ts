@@ -4,6 +4,7 @@ import type { QueueTables } from '../sql.js';
 import { lockGroupsSql } from './group-lock.js';
 import { treeLock, wakeParents } from './tree.js';
 import { FENCE, fencedBy } from './fence.js';
+import { progressArrays, progressUpsertSql, type ProgressWrite } from './job-progress.js';
 
 export type { Fence };
 
@@ -89,7 +90,12 @@ export async function jobAck(
  * DELETE, like every multi-group write. The plain DELETE runs first (the locking probe reads its result),
  * so job rows are still locked before group rows.
  */
-export async function jobAckBulk(db: Executor, t: QueueTables, fences: readonly Fence[]): Promise<string[]> {
+export async function jobAckBulk(
+  db: Executor,
+  t: QueueTables,
+  fences: readonly Fence[],
+  reports: readonly ProgressWrite[] = [],
+): Promise<string[]> {
   if (fences.length === 0) return [];
   const standalone = `x.parent_id IS NULL AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = x.id)`;
   const { rows } = await db.query<{ id: string }>(
@@ -118,11 +124,33 @@ export async function jobAckBulk(db: Executor, t: QueueTables, fences: readonly 
          AND (SELECT count(*) FROM group_locks) >= 0
        RETURNING j.id
      )
-     SELECT id FROM plain UNION ALL SELECT id FROM grouped`,
-    [fences.map((f) => f.id), fences.map((f) => f.attempts)],
-    `${t.statementPrefix}ack:bulk`,
+     ${reports.length === 0 ? 'SELECT id FROM plain UNION ALL SELECT id FROM grouped' : withReports(t)}`,
+    reports.length === 0
+      ? [fences.map((f) => f.id), fences.map((f) => f.attempts)]
+      : [fences.map((f) => f.id), fences.map((f) => f.attempts), t.queue, ...progressArrays(reports)],
+    `${t.statementPrefix}${reports.length === 0 ? 'ack:bulk' : 'ack:bulk-reports'}`,
   );
   return rows.map((r) => r.id);
+}
+
+/**
+ * The end of jobAckBulk when some jobs carry their last report ($3: the queue, $4..$8: the reports'
+ * arrays): each report is written in the same statement as its job's delete, and only if that delete
+ * happened, so the fence of the ack is the fence of the report (a stale attempt writes neither), and the
+ * report costs no transaction of its own.
+ */
+function withReports(t: QueueTables): string {
+  return `, acked AS (SELECT id FROM plain UNION ALL SELECT id FROM grouped),
+     reported AS (
+       ${progressUpsertSql(
+         t,
+         `SELECT $3, r.id, r.attempts, r.progress::jsonb, r.meta::jsonb, coalesce(r.logs::jsonb, '[]'::jsonb), now()
+            FROM unnest($4::bigint[], $5::int[], $6::text[], $7::text[], $8::text[]) AS r(id, attempts, progress, meta, logs)
+           WHERE r.id IN (SELECT id FROM acked)
+           ORDER BY r.id`,
+       )}
+     )
+     SELECT id FROM acked`;
 }
 
 /** Extends (or shortens) a held lease. Returns 1, or 0 when the caller no longer holds the job. */

@@ -54,6 +54,35 @@ export async function jobProgressWrite(db: Executor, t: QueueTables, w: Progress
 }
 
 /**
+ * The upsert of report rows from `source` (a SELECT of queue, job_id, attempt, progress, meta, logs,
+ * updated_at): a new attempt resets the progress, metadata patches merge, log lines are appended and the
+ * newest MAX_LOG_LINES kept. Shared by the fenced report writes and the ack that carries a job's last report.
+ */
+export function progressUpsertSql(t: QueueTables, source: string): string {
+  return `INSERT INTO ${progressTable(t)} AS p (queue, job_id, attempt, progress, meta, logs, updated_at)
+     ${source}
+     ON CONFLICT (queue, job_id) DO UPDATE SET
+       progress = CASE WHEN EXCLUDED.progress IS NOT NULL THEN EXCLUDED.progress
+                       WHEN p.attempt = EXCLUDED.attempt THEN p.progress END,
+       meta = CASE WHEN EXCLUDED.meta IS NULL THEN p.meta ELSE coalesce(p.meta, '{}'::jsonb) || EXCLUDED.meta END,
+       logs = CASE WHEN EXCLUDED.logs = '[]'::jsonb THEN p.logs
+                   ELSE jsonb_path_query_array(p.logs || EXCLUDED.logs, '$[last - ${MAX_LOG_LINES - 1} to last]') END,
+       attempt = EXCLUDED.attempt,
+       updated_at = now()`;
+}
+
+/** The bound arrays of many report writes: ids, attempts, progress, meta, logs (in that order). */
+export function progressArrays(writes: readonly ProgressWrite[]): unknown[] {
+  return [
+    writes.map((w) => w.id),
+    writes.map((w) => w.attempts),
+    writes.map((w) => w.progress),
+    writes.map((w) => w.meta),
+    writes.map((w) => w.logs),
+  ];
+}
+
+/**
  * jobProgressWrite for many jobs in one statement (at most one write per job). Rows are locked in id
  * order. Returns the ids written; the others were fenced off. Committed without waiting for the WAL
  * flush (synchronous_commit off for this transaction only): a crash may lose the last instants of
@@ -67,30 +96,17 @@ export async function jobProgressWriteMany(
   if (writes.length === 0) return new Set();
   const { rows } = await db.query<{ job_id: string }>(
     `WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
-     INSERT INTO ${progressTable(t)} AS p (queue, job_id, attempt, progress, meta, logs, updated_at)
-     SELECT $1, j.id, j.attempts, u.progress::jsonb, u.meta::jsonb, coalesce(u.logs::jsonb, '[]'::jsonb), now()
-       FROM async,
-            unnest($2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[]) AS u(id, attempts, progress, meta, logs)
-       JOIN ${t.jobs} j ON ${fencedBy('j', 'u')}
-      ORDER BY j.id
-        FOR SHARE OF j
-     ON CONFLICT (queue, job_id) DO UPDATE SET
-       progress = CASE WHEN EXCLUDED.progress IS NOT NULL THEN EXCLUDED.progress
-                       WHEN p.attempt = EXCLUDED.attempt THEN p.progress END,
-       meta = CASE WHEN EXCLUDED.meta IS NULL THEN p.meta ELSE coalesce(p.meta, '{}'::jsonb) || EXCLUDED.meta END,
-       logs = CASE WHEN EXCLUDED.logs = '[]'::jsonb THEN p.logs
-                   ELSE jsonb_path_query_array(p.logs || EXCLUDED.logs, '$[last - ${MAX_LOG_LINES - 1} to last]') END,
-       attempt = EXCLUDED.attempt,
-       updated_at = now()
+     ${progressUpsertSql(
+       t,
+       `SELECT $1, j.id, j.attempts, u.progress::jsonb, u.meta::jsonb, coalesce(u.logs::jsonb, '[]'::jsonb), now()
+          FROM async,
+               unnest($2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[]) AS u(id, attempts, progress, meta, logs)
+          JOIN ${t.jobs} j ON ${fencedBy('j', 'u')}
+         ORDER BY j.id
+           FOR SHARE OF j`,
+     )}
      RETURNING job_id`,
-    [
-      t.queue,
-      writes.map((w) => w.id),
-      writes.map((w) => w.attempts),
-      writes.map((w) => w.progress),
-      writes.map((w) => w.meta),
-      writes.map((w) => w.logs),
-    ],
+    [t.queue, ...progressArrays(writes)],
     `${t.statementPrefix}worker:progress-many`,
   );
   return new Set(rows.map((r) => r.job_id));

@@ -1,4 +1,5 @@
 import type { Executor } from '../executor.js';
+import type { RecentStatsRow } from './queue-stats.js';
 import { queueTables, quoteIdent } from '../sql.js';
 import { readyPredicate } from './filters.js';
 
@@ -41,7 +42,12 @@ export interface MetricsSnapshot {
   enqueueControls: { queue: string; kind: string; count: number }[];
   /** The queues among those asked about that have flow-control limits. */
   flow: FlowGaugeRow[];
+  /** The throughput rollup's rows of these queues for the last ROLLUP_WINDOW_MINUTES (migration 0011). */
+  throughput: RecentStatsRow[];
 }
+
+/** Minutes of the throughput rollup a snapshot reads (older rows no longer change). */
+export const ROLLUP_WINDOW_MINUTES = 10;
 
 const NOT_IN_FLIGHT = `(j.leased_until IS NULL OR j.leased_until <= now())`;
 
@@ -84,6 +90,7 @@ export async function metricsSnapshot(
     live_workers: string;
     controls: { queue: string; kind: string; count: string }[];
     flow: { queue: string; maxInFlight: number | null; tokens: number | null }[];
+    throughput: { queue: string; minute: string; completed: string; failed: string; dead: string }[];
   }>(
     `SELECT ${queueArray} AS queues, cardinality($3::text[]) AS queue_count,
        (SELECT coalesce(json_agg(json_build_object(
@@ -102,7 +109,11 @@ export async function metricsSnapshot(
              + f.rate_per_sec * greatest(extract(epoch FROM clock_timestamp()
                                                  - coalesce(f.tokens_at, clock_timestamp())), 0)) END)
            ORDER BY f.queue), '[]'::json)
-          FROM ${quoteIdent(schema)}._flow_limits f WHERE f.queue = ANY($3::text[])) AS flow`,
+          FROM ${quoteIdent(schema)}._flow_limits f WHERE f.queue = ANY($3::text[])) AS flow,
+       (SELECT coalesce(json_agg(json_build_object('queue', r.queue, 'minute', r.minute,
+           'completed', r.completed::text, 'failed', r.failed::text, 'dead', r.dead::text)), '[]'::json)
+          FROM ${quoteIdent(schema)}._queue_stats r WHERE r.queue = ANY($3::text[])
+           AND r.minute >= date_trunc('minute', now()) - ${ROLLUP_WINDOW_MINUTES} * interval '1 minute') AS throughput`,
     [schema, liveWindowMs, [...queues], tableNames],
   );
   const row = rows[0]!;
@@ -132,6 +143,13 @@ export async function metricsSnapshot(
       queue: f.queue,
       maxInFlight: f.maxInFlight,
       tokens: f.tokens === null ? null : Number(f.tokens),
+    })),
+    throughput: row.throughput.map((r) => ({
+      queue: r.queue,
+      minute: new Date(r.minute),
+      completed: Number(r.completed),
+      failed: Number(r.failed),
+      dead: Number(r.dead),
     })),
   };
 }

@@ -1,4 +1,5 @@
 import type { Executor } from '../executor.js';
+import type { WorkerSnapshot } from '../../worker/snapshot.js';
 import { queueTables, quoteIdent } from '../sql.js';
 
 export interface WorkerRegistration {
@@ -6,14 +7,17 @@ export interface WorkerRegistration {
   queues: readonly string[];
   hostname: string;
   pid: number;
+  /** What the worker runs now (WorkerSnapshot), as JSON. */
+  info?: unknown;
 }
 
 /** Registers (or re-registers) a worker; its heartbeat starts now. */
 export async function workerRegister(db: Executor, schema: string, w: WorkerRegistration): Promise<void> {
   await db.query(
-    `INSERT INTO ${quoteIdent(schema)}._workers (id, queues, hostname, pid) VALUES ($1, $2::text[], $3, $4)
-     ON CONFLICT (id) DO UPDATE SET queues = EXCLUDED.queues, last_heartbeat = now()`,
-    [w.id, [...w.queues], w.hostname, w.pid],
+    `INSERT INTO ${quoteIdent(schema)}._workers (id, queues, hostname, pid, info)
+     VALUES ($1, $2::text[], $3, $4, $5::jsonb)
+     ON CONFLICT (id) DO UPDATE SET queues = EXCLUDED.queues, info = EXCLUDED.info, last_heartbeat = now()`,
+    [w.id, [...w.queues], w.hostname, w.pid, JSON.stringify(w.info ?? null)],
   );
 }
 
@@ -25,11 +29,13 @@ export async function workerHeartbeat(
   db: Executor,
   schema: string,
   id: string,
+  info: unknown = null,
 ): Promise<{ alive: boolean; dbNow: Date }> {
   const { rows } = await db.query<{ alive: boolean; now: Date }>(
-    `WITH u AS (UPDATE ${quoteIdent(schema)}._workers SET last_heartbeat = now() WHERE id = $1 RETURNING 1)
+    `WITH u AS (UPDATE ${quoteIdent(schema)}._workers SET last_heartbeat = now(), info = $2::jsonb
+                 WHERE id = $1 RETURNING 1)
      SELECT EXISTS (SELECT 1 FROM u) AS alive, now() AS now`,
-    [id],
+    [id, JSON.stringify(info)],
   );
   return { alive: rows[0]!.alive, dbNow: rows[0]!.now };
 }
@@ -46,6 +52,11 @@ export interface WorkerInfo {
   pid: number;
   startedAt: Date;
   lastHeartbeat: Date;
+  /**
+   * What it ran at its last heartbeat: concurrency, per queue its limits and running jobs, a bounded list
+   * of the running jobs. Null for a worker of an older version.
+   */
+  info: WorkerSnapshot | null;
 }
 
 export async function workerList(db: Executor, schema: string): Promise<WorkerInfo[]> {
@@ -56,8 +67,9 @@ export async function workerList(db: Executor, schema: string): Promise<WorkerIn
     pid: number;
     started_at: Date;
     last_heartbeat: Date;
+    info: WorkerSnapshot | null;
   }>(
-    `SELECT id, queues, hostname, pid, started_at, last_heartbeat FROM ${quoteIdent(schema)}._workers ORDER BY id`,
+    `SELECT id, queues, hostname, pid, started_at, last_heartbeat, info FROM ${quoteIdent(schema)}._workers ORDER BY id`,
   );
   return rows.map((r) => ({
     id: r.id,
@@ -66,6 +78,7 @@ export async function workerList(db: Executor, schema: string): Promise<WorkerIn
     pid: r.pid,
     startedAt: r.started_at,
     lastHeartbeat: r.last_heartbeat,
+    info: r.info,
   }));
 }
 

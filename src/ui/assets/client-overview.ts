@@ -145,25 +145,4 @@ VIEWS.overview = async function (root) {
   cleanup.push(function () { window.removeEventListener('resize', onResize); });
   requestAnimationFrame(function () { drawChart(canvas); });
 };
-
-VIEWS.workers = async function (root) {
-  var tbody = h('tbody');
-  append(root, h('h1', null, 'Workers'),
-    h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'workers-table' },
-      h('thead', null, h('tr', null, ['id', 'queues', 'host', 'started', 'last heartbeat', 'health'].map(function (c) { return h('th', null, c); }))),
-      tbody)));
-  await live(function () { return api('/workers'); }, function (data) {
-    var now = Date.now();
-    fill(tbody, data.items.length ? data.items.map(function (w) {
-      var age = (now - new Date(w.lastHeartbeat).getTime()) / 1000;
-      return h('tr', { 'data-worker': w.id },
-        h('td', { class: 'mono' }, w.id),
-        h('td', null, (w.queues || []).join(', ')),
-        h('td', null, w.hostname + ' (pid ' + w.pid + ')'),
-        h('td', null, timeCell(w.startedAt)),
-        h('td', null, timeCell(w.lastHeartbeat)),
-        h('td', null, age < 15 ? h('span', { class: 'badge alive' }, 'live') : h('span', { class: 'badge dead' }, 'silent ' + Math.round(age) + ' s')));
-    }) : h('tr', null, h('td', { colspan: '6', class: 'muted' }, 'No registered workers.')));
-  });
-};
 `;

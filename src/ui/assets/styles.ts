@@ -1,8 +1,17 @@
 // The dashboard's stylesheet, served as /ui/app.css (CSP allows only same-origin styles, no inline ones).
 // System fonts only: the dashboard must work offline and load nothing from third parties. Every colour is
-// a custom property, so dark mode (prefers-color-scheme) is one block of overrides; the chart reads the
-// same properties. Below 700 px tables turn into one card per row, each cell labelled with its column
+// a custom property, so dark mode is one block of overrides (DARK), applied when the system prefers dark
+// unless the header's theme toggle chose light, or when it chose dark (kept in localStorage); the charts
+// read the same properties. Below 700 px tables turn into one card per row, each cell labelled with its column
 // (the script copies the header into data-label), so nothing scrolls sideways on a 390 px phone.
+/** The dark palette: applied by the system's preference unless the user chose light, or by the toggle. */
+const DARK = String.raw`--bg: #11151c; --panel: #1a202a; --ink: #e6e9ef; --muted: #9aa4b5; --line: #2c3441; --input-line: #3a4453;
+    --thead: #1f2631; --code-bg: #141920; --hover: #252d39;
+    --accent: #7fa2ff; --ok: #5cc98b; --warn: #e5b45a; --bad: #ff7b6b; --info: #a99cff;
+    --accent-bg: #1d2b4d; --ok-bg: #16352a; --warn-bg: #3a2e16; --info-bg: #272247; --bad-bg: #432020; --neutral-bg: #262d38;
+    --why-bg: #2a2416; --why-ok-bg: #14291f; --confirm-line: #6b5423;
+    --c-claimable: #7fa2ff; --c-inflight: #5cc98b; --c-rate: #ff7b6b; --c-p95: #e5b45a;`;
+
 export const APP_CSS = String.raw`
 :root {
   color-scheme: light dark;
@@ -11,21 +20,21 @@ export const APP_CSS = String.raw`
   --accent: #2f5bd3; --ok: #1f8a4c; --warn: #b7791f; --bad: #c0392b; --info: #5a4fcf;
   --accent-bg: #e6efff; --ok-bg: #e3f5ea; --warn-bg: #fff4e0; --info-bg: #efedff; --bad-bg: #fde8e6; --neutral-bg: #eef0f4;
   --why-bg: #fffaf0; --why-ok-bg: #f1faf4; --confirm-line: #f0d49b;
-  --c-claimable: #2f5bd3; --c-inflight: #1f8a4c; --c-rate: #c0392b;
+  --c-claimable: #2f5bd3; --c-inflight: #1f8a4c; --c-rate: #c0392b; --c-p95: #b7791f;
   --btn-primary: #2f5bd3; --btn-danger: #c0392b;
   font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
   font-size: 14px; color: var(--ink); background: var(--bg);
 }
 @media (prefers-color-scheme: dark) {
-  :root {
-    --bg: #11151c; --panel: #1a202a; --ink: #e6e9ef; --muted: #9aa4b5; --line: #2c3441; --input-line: #3a4453;
-    --thead: #1f2631; --code-bg: #141920; --hover: #252d39;
-    --accent: #7fa2ff; --ok: #5cc98b; --warn: #e5b45a; --bad: #ff7b6b; --info: #a99cff;
-    --accent-bg: #1d2b4d; --ok-bg: #16352a; --warn-bg: #3a2e16; --info-bg: #272247; --bad-bg: #432020; --neutral-bg: #262d38;
-    --why-bg: #2a2416; --why-ok-bg: #14291f; --confirm-line: #6b5423;
-    --c-claimable: #7fa2ff; --c-inflight: #5cc98b; --c-rate: #ff7b6b;
+  :root:not([data-theme="light"]) {
+  ${DARK}
   }
 }
+:root[data-theme="dark"] {
+  color-scheme: dark;
+  ${DARK}
+}
+:root[data-theme="light"] { color-scheme: light; }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--bg); color: var(--ink); }
 a { color: var(--accent); text-decoration: none; }
@@ -41,6 +50,8 @@ header.top nav a.active, header.top nav a:hover { background: #343c50; color: #f
 header.top .spacer { flex: 1; }
 header.top label, header.top #refreshed { color: #cfd6e4; font-size: 13px; }
 header.top #refreshed.bad { color: #ffb4a8; }
+header.top button.theme { background: transparent; color: #cfd6e4; border-color: #4a5468; padding: 3px 10px; font-size: 13px; }
+header.top button.theme:hover { background: #343c50; }
 main { padding: 16px 20px 40px; max-width: 1400px; margin: 0 auto; }
 h1 { font-size: 20px; margin: 4px 0 12px; overflow-wrap: anywhere; }
 h2 { font-size: 16px; margin: 20px 0 8px; overflow-wrap: anywhere; }
