@@ -34,6 +34,7 @@ import {
 import { jobAttemptsRecord } from '../db/queries/job-attempts.js';
 import { jobProgressWrite, jobProgressWriteMany, type ProgressWrite } from '../db/queries/job-progress.js';
 import { resultReadChildOutcomes } from '../db/queries/result.js';
+import { trackedAckMany, trackedStageResult } from '../db/queries/tracked.js';
 import { ClockOffset, toClaimedJob, toJob, type JobRow } from '../db/rows.js';
 import type { SchemaCheck } from '../db/schema-check.js';
 import type { QueueTables } from '../db/sql.js';
@@ -65,6 +66,8 @@ export type StoreAction =
 export interface StoreCompletion {
   fence: Fence;
   inTree: boolean;
+  /** Someone waits for this job (awaited result, flow node, dependency): its result is recorded. */
+  tracked?: boolean;
   action: StoreAction;
 }
 
@@ -323,8 +326,15 @@ export class JobStore implements TranslationScope {
     };
     // Standalone plain acks in one DELETE. One that was not deleted either lost its lease or turned out to
     // have children (a parent acked by its own run): the smart ack tells the two apart.
-    const plain = of((c) => c.action.type === 'ack' && c.action.result === null && !c.inTree);
-    const smart = of((c) => c.action.type === 'ack' && (c.action.result !== null || c.inTree));
+    // Tracked successes record their result with the delete (see completeTracked).
+    const finished = (c: StoreCompletion) => c.action.type === 'ack' || c.action.type === 'keep';
+    const tracked = of((c) => finished(c) && c.tracked === true);
+    if (tracked.length > 0) {
+      const done = await this.completeTracked(tracked.map((i) => items[i]!));
+      tracked.forEach((i, k) => (out[i] = done[k]!));
+    }
+    const plain = of((c) => c.action.type === 'ack' && c.action.result === null && !c.inTree && !c.tracked);
+    const smart = of((c) => c.action.type === 'ack' && (c.action.result !== null || c.inTree) && !c.tracked);
     if (plain.length > 0)
       smart.push(...mark(plain, await this.run(() => jobAckBulk(this.db, this.t, fences(plain)))));
     for (const i of smart) {
@@ -333,8 +343,8 @@ export class JobStore implements TranslationScope {
       out[i] = await this.ack(c.fence, result, true);
     }
 
-    const keepPlain = of((c) => c.action.type === 'keep' && !c.inTree);
-    const keepTree = of((c) => c.action.type === 'keep' && c.inTree);
+    const keepPlain = of((c) => c.action.type === 'keep' && !c.inTree && !c.tracked);
+    const keepTree = of((c) => c.action.type === 'keep' && c.inTree && !c.tracked);
     if (keepPlain.length > 0) {
       const keep = keepPlain.map((i) => ({ ...items[i]!.fence, result: resultOf(items[i]!.action) }));
       keepTree.push(...mark(keepPlain, await this.run(() => jobKeepMany(this.db, this.t, keep))));
@@ -373,6 +383,51 @@ export class JobStore implements TranslationScope {
       mark(dead, await this.deadLetterEach(list));
     }
     return out;
+  }
+
+  /**
+   * Successes of tracked jobs: the ungrouped standalone acks in one statement that deletes them and writes
+   * their results (trackedAckMany); the others (grouped, in a tree, kept) one transaction each, the result
+   * written first, then the keep or smart ack. Resolves, per item, whether it was written.
+   */
+  private async completeTracked(items: readonly StoreCompletion[]): Promise<boolean[]> {
+    const out = new Array<boolean>(items.length).fill(false);
+    const fast = items.flatMap((c, i) => (c.action.type === 'ack' && !c.inTree ? [i] : []));
+    const done = new Set(
+      fast.length === 0
+        ? []
+        : await this.run(() =>
+            trackedAckMany(
+              this.db,
+              this.t,
+              fast.map((i) => ({ ...items[i]!.fence, result: resultOf(items[i]!.action) })),
+            ),
+          ),
+    );
+    for (let i = 0; i < items.length; i++) {
+      const c = items[i]!;
+      if (done.has(c.fence.id)) out[i] = true;
+      else out[i] = await this.finishTracked(c.fence, resultOf(c.action), c.action.type === 'keep');
+    }
+    return out;
+  }
+
+  /** One tracked success in a transaction: the result written (fenced), then the keep or smart ack. */
+  async finishTracked(fence: Fence, result: string | null, keep: boolean): Promise<boolean> {
+    try {
+      return await this.run(() =>
+        this.db.transaction(async (tx) => {
+          await trackedStageResult(tx, this.t, fence, result);
+          if (keep) await jobCopyToHistory(tx, this.t, fence, result);
+          if ((await jobAck(tx, this.t, fence, result ?? undefined, { inTree: true })) === 0)
+            throw new Fenced();
+          return true;
+        }),
+      );
+    } catch (err) {
+      if (err instanceof Fenced) return false;
+      throw err;
+    }
   }
 
   /** The smart ack of one job (see jobAck); `result` is stored for its parent. */

@@ -1,6 +1,7 @@
 import { isConnectionError } from '../core/connection-errors.js';
 import type { JobStore, StoreAction, StoreCompletion } from '../store/job-store.js';
 import type { Job } from '../types.js';
+import { isTracked } from '../core/tracking.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 
 /** `accepted`: written. `fenced`: our lease was lost, nothing changed. `failed`: the write kept failing (reported). */
@@ -50,6 +51,7 @@ export class Completer {
     const item: StoreCompletion = {
       fence: { id: job.id, attempts: job.attempts },
       inTree: job.parentId !== null || job.isRollup,
+      tracked: isTracked(job),
       action,
     };
     return new Promise<Completion>((resolve) => {
