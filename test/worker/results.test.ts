@@ -125,4 +125,20 @@ describe('awaitable results', () => {
     expect(await q.ack(job!, { result: { ok: 6 } })).toBe(1);
     expect(await h.result()).toEqual({ ok: 6 });
   });
+
+  it('records past their retention are pruned by the maintenance leader', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('res_prune');
+    const short = await q.enqueue({ n: 1 }, { result: { retainMs: 1 } });
+    const long = await q.enqueue({ n: 2 }, { result: true });
+    await startWorker(t.arbiter, { queues: { res_prune: { handler: async () => 'ok' } } });
+    expect(await short.result({ timeoutMs: 30_000 })).toBe('ok');
+    expect(await long.result({ timeoutMs: 30_000 })).toBe('ok');
+    await waitFor(
+      async () => (await count(t.pool, t.schema, '_tracked_jobs', `queue = 'res_prune'`)) === 1,
+      'the short-lived record pruned',
+      30_000,
+    );
+    await expect(q.jobs.result(short.id)).rejects.toBeInstanceOf(ResultNotFoundError);
+    expect((await q.jobs.result(long.id)).value).toBe('ok');
+  });
 });
