@@ -172,13 +172,14 @@ export class Flows {
         ? this.db
         : toExecutor(o.tx, { preparedStatements: this.db.preparedStatements !== false });
     const inserted = await db.transaction((tx) => this.insert(tx, flow, rows));
+    // In the definition's order (the insert went queue by queue).
     const jobs: Record<string, Job> = {};
-    for (const [name, job] of inserted.jobs) jobs[name] = job;
+    for (const name of Object.keys(definition.nodes)) jobs[name] = inserted.jobs.get(name)!;
     const handle: FlowHandle<N> = {
       id: inserted.id,
       name: flow.name,
       jobs: jobs as FlowHandle<N>['jobs'],
-      result: (opts) => this.awaitAll(inserted.jobs, opts) as never,
+      result: (opts) => this.awaitAll(new Map(Object.entries(jobs)), opts) as never,
     };
     return handle;
   }
