@@ -20,7 +20,7 @@
 CREATE TABLE "{{schema}}"._flows (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   name text,
-  -- node name -> { queue, dependsOn: [names], onFailure }: what the dashboard draws.
+  -- the nodes in definition order, [{ name, queue, dependsOn: [names], onFailure }]: what the dashboard draws.
   graph jsonb NOT NULL,
   node_count integer NOT NULL,
   retain_ms bigint NOT NULL,

@@ -174,7 +174,7 @@ export class Flows {
     const inserted = await db.transaction((tx) => this.insert(tx, flow, rows));
     // In the definition's order (the insert went queue by queue).
     const jobs: Record<string, Job> = {};
-    for (const name of Object.keys(definition.nodes)) jobs[name] = inserted.jobs.get(name)!;
+    for (const name of flow.order) jobs[name] = inserted.jobs.get(name)!;
     const handle: FlowHandle<N> = {
       id: inserted.id,
       name: flow.name,
@@ -190,9 +190,11 @@ export class Flows {
     rows: Map<string, JobInsert>,
   ): Promise<{ id: string; jobs: Map<string, Job> }> {
     const graph: Record<string, FlowGraphNode> = {};
-    for (const n of flow.nodes)
-      graph[n.name] = { queue: n.queue, dependsOn: n.dependsOn, onFailure: n.onFailure };
-    const f = await flowInsert(tx, this.schema, flow.name, graph, flow.retainMs);
+    for (const n of flow.nodes) {
+      graph[n.name] = { name: n.name, queue: n.queue, dependsOn: n.dependsOn, onFailure: n.onFailure };
+    }
+    const ordered = flow.order.map((name) => graph[name]!);
+    const f = await flowInsert(tx, this.schema, flow.name, ordered, flow.retainMs);
     const byQueue = new Map<string, string[]>();
     for (const n of flow.nodes) byQueue.set(n.queue, [...(byQueue.get(n.queue) ?? []), n.name]);
     const ids = new Map<string, Job>();
@@ -275,7 +277,8 @@ export class Flows {
       );
       for (const [id, status] of statuses) live.set(`${queue}/${id}`, status);
     }
-    const nodes: FlowNodeState[] = Object.entries(f.graph).map(([name, g]) => {
+    const nodes: FlowNodeState[] = f.graph.map((g) => {
+      const name = g.name;
       const r = byName.get(name);
       const waitingFor = g.dependsOn.filter((d) => byName.get(d)?.state === 'pending');
       let state: string = r?.state ?? 'unknown';

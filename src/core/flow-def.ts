@@ -45,6 +45,8 @@ export interface CheckedFlow {
   retainMs: number;
   /** Nodes in an order where every node comes after its dependencies. */
   nodes: CheckedNode[];
+  /** Node names in definition order. */
+  order: string[];
 }
 
 /**
@@ -122,7 +124,7 @@ export function checkFlow(
       onFailure: toFailurePolicy(spec.onDependencyFailure, `${f}.onDependencyFailure`),
     });
   }
-  return { name, retainMs, nodes: topoOrder(byName) };
+  return { name, retainMs, nodes: topoOrder(byName), order: names };
 }
 
 /** The nodes, dependencies first; throws FlowCycleError with one cycle when there is one. */

@@ -8,6 +8,7 @@ import type { TrackedRow } from './tracked.js';
 // Distinct from flow.ts, which is flow control (claim-time limits).
 
 export interface FlowGraphNode {
+  name: string;
   queue: string;
   dependsOn: string[];
   onFailure: 'cancel' | 'continue';
@@ -16,7 +17,8 @@ export interface FlowGraphNode {
 export interface FlowRow {
   id: string;
   name: string | null;
-  graph: Record<string, FlowGraphNode>;
+  /** The nodes in definition order (a jsonb object would not keep it). */
+  graph: FlowGraphNode[];
   node_count: number;
   retain_ms: string;
   cancelled_at: Date | null;
@@ -30,13 +32,13 @@ export async function flowInsert(
   tx: Executor,
   schema: string,
   name: string | null,
-  graph: Record<string, FlowGraphNode>,
+  graph: FlowGraphNode[],
   retainMs: number,
 ): Promise<FlowRow> {
   const { rows } = await tx.query<FlowRow>(
     `INSERT INTO ${quoteIdent(schema)}._flows AS f (name, graph, node_count, retain_ms)
      VALUES ($1, $2::jsonb, $3, $4) RETURNING ${FLOW_COLUMNS}`,
-    [name, JSON.stringify(graph), Object.keys(graph).length, retainMs],
+    [name, JSON.stringify(graph), graph.length, retainMs],
   );
   return rows[0]!;
 }
