@@ -29,7 +29,8 @@ const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 10
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function fresh(label) {
-  const schema = `bench_arbiter_${label}`;
+  // BENCH_SCHEMA_PREFIX keeps runs that share a database (two checkouts at once) out of each other's schemas.
+  const schema = `${process.env.BENCH_SCHEMA_PREFIX ?? 'bench_arbiter'}_${label}`;
   const admin = new pg.Client({ connectionString: DB });
   await admin.connect();
   await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
