@@ -140,6 +140,10 @@ describe('flows', () => {
         b: { queue: q, payload: { step: 'b' }, dependsOn: ['a'] },
       },
     });
+    // An operator's resume does not release a node that waits for its dependencies.
+    expect(await q.jobs.resume(flow.jobs.b.id)).toBe(0);
+    expect(await q.jobs.resumeMany([flow.jobs.b.id])).toBe(0);
+    expect((await q.jobs.get(flow.jobs.b.id))!.suspended).toBe(true);
     const waiting = flow.result({ timeoutMs: 60_000 }).catch((e: unknown) => e);
     expect(await t.arbiter.flows.cancel(flow.id)).toBe(2);
     expect((await waiting) as JobFailedError).toBeInstanceOf(JobFailedError);
