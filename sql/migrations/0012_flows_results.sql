@@ -31,7 +31,7 @@ CREATE TABLE "{{schema}}"._flows (
 CREATE TABLE "{{schema}}"._tracked_jobs (
   queue text NOT NULL,
   job_id bigint NOT NULL,
-  state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'succeeded', 'failed', 'cancelled')),
+  state text NOT NULL DEFAULT 'unfinished' CHECK (state IN ('unfinished', 'succeeded', 'failed', 'cancelled')),
   result jsonb,
   error text,
   flow_id bigint,
@@ -57,7 +57,7 @@ CREATE TABLE "{{schema}}"._job_deps (
   job_id bigint NOT NULL,
   dep_queue text NOT NULL,
   dep_job_id bigint NOT NULL,
-  state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'succeeded', 'failed', 'cancelled')),
+  state text NOT NULL DEFAULT 'unfinished' CHECK (state IN ('unfinished', 'succeeded', 'failed', 'cancelled')),
   PRIMARY KEY (queue, job_id, dep_queue, dep_job_id)
 );
 CREATE INDEX _job_deps_dep_idx ON "{{schema}}"._job_deps (dep_queue, dep_job_id);
@@ -81,7 +81,7 @@ BEGIN
   FOR e IN
     WITH u AS (
       UPDATE "{{schema}}"._job_deps x SET state = st
-      WHERE x.dep_queue = q AND x.dep_job_id = id AND x.state = 'pending'
+      WHERE x.dep_queue = q AND x.dep_job_id = id AND x.state = 'unfinished'
       RETURNING x.queue, x.job_id
     )
     SELECT u.queue, u.job_id FROM u ORDER BY u.queue, u.job_id
@@ -93,11 +93,11 @@ BEGIN
     IF st = 'succeeded' OR d.on_dep_failure = 'continue' THEN
       UPDATE "{{schema}}"._tracked_jobs t SET deps_pending = t.deps_pending - 1
       WHERE t.queue = e.queue AND t.job_id = e.job_id RETURNING t.deps_pending INTO n;
-      IF n = 0 AND d.state = 'pending' THEN
+      IF n = 0 AND d.state = 'unfinished' THEN
         EXECUTE format('UPDATE %I.%I SET suspended = false, run_at = now(), updated_at = now()'
                        ' WHERE id = $1 AND suspended', '{{schema}}', e.queue) USING e.job_id;
       END IF;
-    ELSIF d.state = 'pending' THEN
+    ELSIF d.state = 'unfinished' THEN
       UPDATE "{{schema}}"._tracked_jobs t SET state = 'cancelled', finished_at = now(),
         error = format('dependency %s %s', label, st),
         expires_at = now() + t.retain_ms * interval '1 millisecond'
@@ -119,7 +119,7 @@ DECLARE
   cur text;
 BEGIN
   SELECT t.state INTO cur FROM "{{schema}}"._tracked_jobs t WHERE t.queue = q AND t.job_id = OLD.id FOR UPDATE;
-  IF NOT FOUND OR cur <> 'pending' THEN
+  IF NOT FOUND OR cur <> 'unfinished' THEN
     -- Not tracked here, or already settled (a cancelled dependent parked in its queue, now removed).
     RETURN NULL;
   END IF;
@@ -149,7 +149,7 @@ $fn$;
 CREATE FUNCTION "{{schema}}"._track_requeue(q text, old_id bigint, new_id bigint) RETURNS void
 LANGUAGE plpgsql AS $fn$
 BEGIN
-  UPDATE "{{schema}}"._tracked_jobs t SET job_id = new_id, state = 'pending', error = NULL, result = NULL,
+  UPDATE "{{schema}}"._tracked_jobs t SET job_id = new_id, state = 'unfinished', error = NULL, result = NULL,
     finished_at = NULL, expires_at = NULL
   WHERE t.queue = q AND t.job_id = old_id;
   IF NOT FOUND THEN
@@ -167,13 +167,13 @@ DECLARE
   e record;
 BEGIN
   FOR e IN
-    UPDATE "{{schema}}"._job_deps x SET state = 'pending'
+    UPDATE "{{schema}}"._job_deps x SET state = 'unfinished'
     FROM "{{schema}}"._tracked_jobs d
     WHERE x.dep_queue = q AND x.dep_job_id = id AND x.state IN ('failed', 'cancelled')
       AND d.queue = x.queue AND d.job_id = x.job_id AND d.on_dep_failure = 'cancel'
     RETURNING x.queue, x.job_id
   LOOP
-    UPDATE "{{schema}}"._tracked_jobs t SET state = 'pending', error = NULL, finished_at = NULL, expires_at = NULL
+    UPDATE "{{schema}}"._tracked_jobs t SET state = 'unfinished', error = NULL, finished_at = NULL, expires_at = NULL
     WHERE t.queue = e.queue AND t.job_id = e.job_id AND t.state = 'cancelled'
       AND NOT EXISTS (SELECT 1 FROM "{{schema}}"._job_deps o
                       WHERE o.queue = e.queue AND o.job_id = e.job_id AND o.state IN ('failed', 'cancelled'));
@@ -220,7 +220,7 @@ BEGIN
   WITH done AS (
     SELECT f.id FROM "{{schema}}"._flows f
     WHERE NOT EXISTS (SELECT 1 FROM "{{schema}}"._tracked_jobs t
-                      WHERE t.flow_id = f.id AND (t.state = 'pending' OR t.expires_at >= now()))
+                      WHERE t.flow_id = f.id AND (t.state = 'unfinished' OR t.expires_at >= now()))
       AND f.created_at < now() - f.retain_ms * interval '1 millisecond'
     ORDER BY f.id LIMIT lim
   ),

@@ -14,7 +14,7 @@ export const DEFAULT_RESULT_WAIT_MS = 60_000;
 export interface JobResult<R = unknown> {
   queue: string;
   jobId: JobId;
-  /** pending (not finished), succeeded, failed (dead-lettered) or cancelled. */
+  /** unfinished, succeeded, failed (dead-lettered) or cancelled. */
   state: TrackedState;
   /** The handler's return value, once succeeded (null when it returned nothing). */
   value: R | null;

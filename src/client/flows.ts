@@ -101,7 +101,7 @@ export interface FlowNodeState {
 export interface FlowInfo {
   id: string;
   name: string | null;
-  state: 'running' | 'succeeded' | 'failed' | 'cancelled';
+  state: 'active' | 'succeeded' | 'failed' | 'cancelled';
   createdAt: Date;
   cancelledAt: Date | null;
   finishedAt: Date | null;
@@ -219,7 +219,7 @@ export class Flows {
       flow.nodes.map((n) => ({
         queue: n.queue,
         jobId: ids.get(n.name)!.id,
-        state: 'pending',
+        state: 'unfinished',
         error: null,
         flowId: f.id,
         node: n.name,
@@ -237,7 +237,7 @@ export class Flows {
           jobId: ids.get(n.name)!.id,
           depQueue: graph[dep]!.queue,
           depJobId: ids.get(dep)!.id,
-          state: 'pending' as const,
+          state: 'unfinished' as const,
         })),
       ),
     );
@@ -268,7 +268,7 @@ export class Flows {
     const byName = new Map(rows.map((r) => [r.node!, r]));
     const pendingByQueue = new Map<string, string[]>();
     for (const r of rows)
-      if (r.state === 'pending')
+      if (r.state === 'unfinished')
         pendingByQueue.set(r.queue, [...(pendingByQueue.get(r.queue) ?? []), r.job_id]);
     const live = new Map<string, string>();
     for (const [queue, ids] of pendingByQueue) {
@@ -280,9 +280,9 @@ export class Flows {
     const nodes: FlowNodeState[] = f.graph.map((g) => {
       const name = g.name;
       const r = byName.get(name);
-      const waitingFor = g.dependsOn.filter((d) => byName.get(d)?.state === 'pending');
+      const waitingFor = g.dependsOn.filter((d) => byName.get(d)?.state === 'unfinished');
       let state: string = r?.state ?? 'unknown';
-      if (r?.state === 'pending') {
+      if (r?.state === 'unfinished') {
         state = r.deps_pending > 0 ? 'waiting' : (live.get(`${r.queue}/${r.job_id}`) ?? 'finishing');
         if (state === 'suspended' && r.deps_pending > 0) state = 'waiting';
       }
@@ -293,7 +293,7 @@ export class Flows {
         state,
         dependsOn: g.dependsOn,
         onDependencyFailure: g.onFailure,
-        waitingFor: r?.state === 'pending' && r.deps_pending > 0 ? waitingFor : [],
+        waitingFor: r?.state === 'unfinished' && r.deps_pending > 0 ? waitingFor : [],
         result: r?.state === 'succeeded' ? (r.result ?? null) : null,
         error: r?.error ?? null,
         finishedAt: r?.finished_at ?? null,
@@ -302,7 +302,7 @@ export class Flows {
     const states = rows.map((r) => r.state);
     const state = flowState(f.cancelled_at, states);
     const finishedAt =
-      state === 'running'
+      state === 'active'
         ? null
         : rows.reduce<Date | null>(
             (m, r) => (r.finished_at && (!m || r.finished_at > m) ? r.finished_at : m),
@@ -327,7 +327,12 @@ export class Flows {
     await this.arbiter.checkSchema();
     const rows = await flowList(this.db, this.schema, limit, before);
     return rows.map((r) => {
-      const counts = { pending: r.pending, succeeded: r.succeeded, failed: r.failed, cancelled: r.cancelled };
+      const counts = {
+        unfinished: r.unfinished,
+        succeeded: r.succeeded,
+        failed: r.failed,
+        cancelled: r.cancelled,
+      };
       const states: TrackedState[] = [];
       for (const [k, v] of Object.entries(counts)) for (let i = 0; i < v; i++) states.push(k as TrackedState);
       return {

@@ -89,7 +89,7 @@ export class ResultWaiter {
     try {
       const [row] = await trackedRead(this.db, this.schema, [{ queue: w.queue, id: w.id }]);
       if (row === undefined) w.done(null);
-      else if (row.state !== 'pending') w.done(row);
+      else if (row.state !== 'unfinished') w.done(row);
     } catch (err) {
       w.done(null, err);
     }

@@ -52,11 +52,11 @@ export function startState(
   let error: string | null = null;
   for (const d of deps) {
     if (d.state === 'succeeded') continue;
-    if (d.state !== 'pending' && policy === 'continue') continue;
+    if (d.state !== 'unfinished' && policy === 'continue') continue;
     pending++;
-    if (d.state !== 'pending' && error === null) error = `dependency ${d.queue}/${d.id} ${d.state}`;
+    if (d.state !== 'unfinished' && error === null) error = `dependency ${d.queue}/${d.id} ${d.state}`;
   }
-  return { depsPending: pending, state: error === null ? 'pending' : 'cancelled', error };
+  return { depsPending: pending, state: error === null ? 'unfinished' : 'cancelled', error };
 }
 
 /**

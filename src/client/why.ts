@@ -203,9 +203,10 @@ async function dependencyReasons(ctx: QueueContext, job: Job, add: (r: WhyReason
     });
     return true;
   }
-  if (self.state !== 'pending' || self.deps_pending === 0) return false;
+  if (self.state !== 'unfinished' || self.deps_pending === 0) return false;
   const pending = deps.filter(
-    (d) => d.edge_state === 'pending' || (d.edge_state !== 'succeeded' && self.on_dep_failure === 'cancel'),
+    (d) =>
+      d.edge_state === 'unfinished' || (d.edge_state !== 'succeeded' && self.on_dep_failure === 'cancel'),
   );
   add({
     code: 'waiting-dependencies',

@@ -19,7 +19,7 @@ export const MAX_RESULT_RETAIN_MS = 90 * 24 * 3600 * 1000;
 export const MAX_DEPENDENCIES = 1_000;
 
 /** The final (or current) state of a tracked job, as recorded. */
-export type TrackedState = 'pending' | 'succeeded' | 'failed' | 'cancelled';
+export type TrackedState = 'unfinished' | 'succeeded' | 'failed' | 'cancelled';
 
 /** What a job does when one of its dependencies fails (or is cancelled). */
 export type DependencyFailurePolicy = 'cancel' | 'continue';

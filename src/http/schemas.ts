@@ -504,7 +504,7 @@ export const SCHEMAS: Record<string, JsonSchema> = {
     properties: {
       id,
       name: nullable(str),
-      state: { enum: ['running', 'succeeded', 'failed', 'cancelled'] },
+      state: { enum: ['active', 'succeeded', 'failed', 'cancelled'] },
       createdAt: dateTime,
       cancelledAt: nullable(dateTime),
       finishedAt: nullable(dateTime),
@@ -517,11 +517,11 @@ export const SCHEMAS: Record<string, JsonSchema> = {
     properties: {
       id,
       name: nullable(str),
-      state: { enum: ['running', 'succeeded', 'failed', 'cancelled'] },
+      state: { enum: ['active', 'succeeded', 'failed', 'cancelled'] },
       nodeCount: int,
       counts: {
         type: 'object',
-        properties: { pending: int, succeeded: int, failed: int, cancelled: int },
+        properties: { unfinished: int, succeeded: int, failed: int, cancelled: int },
       },
       createdAt: dateTime,
       finishedAt: nullable(dateTime),
@@ -533,7 +533,7 @@ export const SCHEMAS: Record<string, JsonSchema> = {
     properties: {
       queue: str,
       jobId: id,
-      state: { enum: ['pending', 'succeeded', 'failed', 'cancelled'] },
+      state: { enum: ['unfinished', 'succeeded', 'failed', 'cancelled'] },
       value: {},
       error: nullable(str),
       flowId: nullable(id),

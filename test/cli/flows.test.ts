@@ -28,10 +28,10 @@ describe('arbiter flows and jobs result', () => {
     ]);
     expect(shown.code, shown.stderr).toBe(0);
     const lines = shown.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(new RegExp(`^flow ${flow.id} "order 7": running`));
+    expect(lines[0]).toMatch(new RegExp(`^flow ${flow.id} "order 7": active`));
     expect(lines[1]).toMatch(/^ {2}reserve\s+succeeded\s+cf\/\d+ → \{"reserved":true\}/);
     expect(lines[2]).toMatch(/^ {2}charge\s+ready\s+cf\/\d+ after reserve/);
-    expect(json<{ state: string }>(machine).state).toBe('running');
+    expect(json<{ state: string }>(machine).state).toBe('active');
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('succeeded (flow');
     expect(result.stdout).toContain('"reserved": true');

@@ -31,7 +31,7 @@ describe('flows over HTTP', () => {
     expect(Object.keys(created.body.jobs)).toEqual(['top', 'left', 'right', 'bottom']);
     const shown = await call(app, 'GET', `/flows/${id}`);
     expect(shown.status).toBe(200);
-    expect(shown.body.state).toBe('running');
+    expect(shown.body.state).toBe('active');
     const bottom = shown.body.nodes.find((n: { name: string }) => n.name === 'bottom');
     expect(bottom).toMatchObject({ state: 'waiting', waitingFor: ['left', 'right'] });
     const why = await call(app, 'GET', `/queues/hf_a/jobs/${bottom.jobId}/why`);
@@ -71,7 +71,7 @@ describe('flows over HTTP', () => {
     expect(second.status).toBe(201);
     expect(second.body.job.suspended).toBe(true);
     const pending = await call(app, 'GET', `/queues/hf_c/jobs/${first.body.job.id}/result`);
-    expect(pending.body.state).toBe('pending');
+    expect(pending.body.state).toBe('unfinished');
 
     const flow = await call(app, 'POST', '/flows', {
       nodes: {

@@ -47,7 +47,7 @@ describe('flows', () => {
     });
     expect(flow.jobs.charge.status).toBe('waiting');
     const before = await t.arbiter.flows.get(flow.id);
-    expect(before.state).toBe('running');
+    expect(before.state).toBe('active');
     expect(before.nodes.find((n) => n.name === 'notify')!.waitingFor).toEqual(['reserve', 'charge']);
     await startWorker(t.arbiter, {
       concurrency: 4,

@@ -60,7 +60,7 @@ export function resultText(r: JobResult, c: Colors): string {
   const where = r.flowId === null ? '' : c.dim(` (flow ${r.flowId}, node ${r.node})`);
   const head = `job ${r.jobId} of ${r.queue}: ${stateColor(r.state, c)}${where}`;
   if (r.state === 'succeeded') return `${head}\n${JSON.stringify(r.value, null, 2)}`;
-  if (r.state === 'pending') return `${head}\n${c.dim('not finished yet')}`;
+  if (r.state === 'unfinished') return `${head}\n${c.dim('not finished yet')}`;
   return `${head}\n${c.red(r.error ?? r.state)}`;
 }
 

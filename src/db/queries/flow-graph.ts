@@ -82,7 +82,7 @@ export interface FlowSummaryRow {
   node_count: number;
   cancelled_at: Date | null;
   created_at: Date;
-  pending: number;
+  unfinished: number;
   succeeded: number;
   failed: number;
   cancelled: number;
@@ -99,14 +99,14 @@ export async function flowList(
   const s = quoteIdent(schema);
   const { rows } = await db.query<FlowSummaryRow>(
     `SELECT f.id::text AS id, f.name, f.node_count, f.cancelled_at, f.created_at,
-       c.pending, c.succeeded, c.failed, c.cancelled, c.finished_at
+       c.unfinished, c.succeeded, c.failed, c.cancelled, c.finished_at
      FROM ${s}._flows f
      CROSS JOIN LATERAL (
-       SELECT count(*) FILTER (WHERE t.state = 'pending')::int AS pending,
+       SELECT count(*) FILTER (WHERE t.state = 'unfinished')::int AS unfinished,
               count(*) FILTER (WHERE t.state = 'succeeded')::int AS succeeded,
               count(*) FILTER (WHERE t.state = 'failed')::int AS failed,
               count(*) FILTER (WHERE t.state = 'cancelled')::int AS cancelled,
-              CASE WHEN bool_and(t.state <> 'pending') THEN max(t.finished_at) END AS finished_at
+              CASE WHEN bool_and(t.state <> 'unfinished') THEN max(t.finished_at) END AS finished_at
        FROM ${s}._tracked_jobs t WHERE t.flow_id = f.id
      ) c
      WHERE ($2::bigint IS NULL OR f.id < $2::bigint)
@@ -131,7 +131,7 @@ export async function flowMarkCancelled(
   // Pending nodes, and cancelled ones still parked in their queues.
   const { rows } = await tx.query<{ queue: string; job_id: string }>(
     `SELECT t.queue, t.job_id::text AS job_id FROM ${s}._tracked_jobs t
-     WHERE t.flow_id = $1 AND t.state IN ('pending', 'cancelled') ORDER BY t.queue, t.job_id`,
+     WHERE t.flow_id = $1 AND t.state IN ('unfinished', 'cancelled') ORDER BY t.queue, t.job_id`,
     [id],
   );
   const out = new Map<string, string[]>();
@@ -143,9 +143,9 @@ export async function flowMarkCancelled(
 export function flowState(
   cancelledAt: Date | null,
   states: readonly TrackedState[],
-): 'running' | 'succeeded' | 'failed' | 'cancelled' {
+): 'active' | 'succeeded' | 'failed' | 'cancelled' {
   if (cancelledAt !== null) return 'cancelled';
-  if (states.some((s) => s === 'pending')) return 'running';
+  if (states.some((s) => s === 'unfinished')) return 'active';
   if (states.every((s) => s === 'succeeded')) return 'succeeded';
   return 'failed';
 }

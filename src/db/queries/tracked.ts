@@ -54,8 +54,8 @@ export async function trackedInsert(
     `INSERT INTO ${quoteIdent(schema)}._tracked_jobs (queue, job_id, state, error, flow_id, node, deps_pending,
        on_dep_failure, retain_ms, finished_at, expires_at)
      SELECT u.queue, u.job_id, u.state, u.error, u.flow_id, u.node, u.deps_pending, u.policy, u.retain_ms,
-       CASE WHEN u.state <> 'pending' THEN now() END,
-       CASE WHEN u.state <> 'pending' THEN now() + u.retain_ms * interval '1 millisecond' END
+       CASE WHEN u.state <> 'unfinished' THEN now() END,
+       CASE WHEN u.state <> 'unfinished' THEN now() + u.retain_ms * interval '1 millisecond' END
      FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::int[], $8::text[],
                  $9::bigint[]) AS u(queue, job_id, state, error, flow_id, node, deps_pending, policy, retain_ms)`,
     [
@@ -126,7 +126,7 @@ export async function depsResolve(
       [unknown, queue, retainMs],
     );
     const found = new Set(live.rows.map((r) => r.id));
-    for (const id of found) states.set(id, { state: 'pending', error: null });
+    for (const id of found) states.set(id, { state: 'unfinished', error: null });
     missing = unknown.filter((id) => !found.has(id));
   }
   return { states, missing };

@@ -107,7 +107,7 @@ VIEWS.flow = async function (root, args) {
   var box = h('div', null);
   append(root, confirmArea, box);
   await live(function () { return api('/flows/' + encodeURIComponent(id)); }, function (flow) {
-    var cancel = !CFG.readOnly && flow.state === 'running' ? h('button', { class: 'danger', 'data-testid': 'cancel-flow', onclick: function () {
+    var cancel = !CFG.readOnly && flow.state === 'active' ? h('button', { class: 'danger', 'data-testid': 'cancel-flow', onclick: function () {
       confirmBar(confirmArea, 'Cancel every node of flow ' + flow.id + ' that has not finished?', 'Cancel flow', function () {
         act('Cancelled flow ' + flow.id, function () { return api('/flows/' + encodeURIComponent(flow.id) + '/cancel', { method: 'POST' }); });
       });

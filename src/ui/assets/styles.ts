@@ -68,7 +68,7 @@ td.actions-cell { white-space: nowrap; }
 .badge.exhausted, .badge.dead, .badge.paused { background: var(--bad-bg); color: var(--bad); }
 .badge.succeeded, .badge.flow-succeeded { background: var(--ok-bg); color: var(--ok); }
 .badge.failed, .badge.cancelled, .badge.flow-failed, .badge.flow-cancelled { background: var(--bad-bg); color: var(--bad); }
-.badge.flow-running { background: var(--accent-bg); color: var(--accent); }
+.badge.flow-active { background: var(--accent-bg); color: var(--accent); }
 .graph-wrap { overflow-x: auto; }
 .flow-graph rect { fill: var(--panel); stroke: var(--input-line); stroke-width: 1.5; }
 .flow-graph text { fill: var(--ink); font-size: 13px; }
