@@ -201,12 +201,15 @@ $create$;
 
 -- Removes what retention no longer keeps, at most `lim` rows of each kind: standalone tracked jobs past
 -- their expiry, and whole flows whose every node finished longer than the flow's retention ago (their
--- nodes and edges with them). Returns the rows removed.
+-- nodes and edges with them, and the jobs of nodes a failure cancelled, still parked in their queues).
+-- Returns the rows removed.
 CREATE FUNCTION "{{schema}}"._track_prune(lim integer) RETURNS integer
 LANGUAGE plpgsql AS $fn$
 DECLARE
   n integer := 0;
   m integer;
+  ids bigint[];
+  r record;
 BEGIN
   WITH gone AS (
     DELETE FROM "{{schema}}"._tracked_jobs t WHERE t.ctid = ANY (ARRAY(
@@ -217,20 +220,30 @@ BEGIN
   DELETE FROM "{{schema}}"._job_deps x USING gone g WHERE x.queue = g.queue AND x.job_id = g.job_id;
   GET DIAGNOSTICS m = ROW_COUNT;
   n := n + m;
-  WITH done AS (
+  SELECT array_agg(d.id) INTO ids FROM (
     SELECT f.id FROM "{{schema}}"._flows f
     WHERE NOT EXISTS (SELECT 1 FROM "{{schema}}"._tracked_jobs t
                       WHERE t.flow_id = f.id AND (t.state = 'unfinished' OR t.expires_at >= now()))
       AND f.created_at < now() - f.retain_ms * interval '1 millisecond'
-    ORDER BY f.id LIMIT lim
-  ),
-  nodes AS (
-    DELETE FROM "{{schema}}"._tracked_jobs t USING done WHERE t.flow_id = done.id RETURNING t.queue, t.job_id
+    ORDER BY f.id LIMIT lim) d;
+  IF ids IS NULL THEN
+    RETURN n;
+  END IF;
+  FOR r IN SELECT t.queue, t.job_id FROM "{{schema}}"._tracked_jobs t
+           WHERE t.flow_id = ANY (ids) AND t.state = 'cancelled' ORDER BY t.queue, t.job_id LOOP
+    BEGIN
+      EXECUTE format('DELETE FROM %I.%I WHERE id = $1 AND suspended', '{{schema}}', r.queue) USING r.job_id;
+    EXCEPTION WHEN undefined_table THEN
+      NULL; -- its queue was dropped
+    END;
+  END LOOP;
+  WITH nodes AS (
+    DELETE FROM "{{schema}}"._tracked_jobs t WHERE t.flow_id = ANY (ids) RETURNING t.queue, t.job_id
   ),
   edges AS (
     DELETE FROM "{{schema}}"._job_deps x USING nodes g WHERE x.queue = g.queue AND x.job_id = g.job_id
   )
-  DELETE FROM "{{schema}}"._flows f USING done WHERE f.id = done.id;
+  DELETE FROM "{{schema}}"._flows f WHERE f.id = ANY (ids);
   GET DIAGNOSTICS m = ROW_COUNT;
   RETURN n + m;
 END

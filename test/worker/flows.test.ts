@@ -215,3 +215,27 @@ describe('flows', () => {
     expect(ran.at(-1)).toBe('after');
   });
 });
+
+describe('flow retention', () => {
+  it('prunes a failed flow past its retention, with the jobs its failure left parked', async () => {
+    const q = await t.arbiter.createQueue<Step>('fl_prune');
+    const flow = await t.arbiter.flow({
+      retainMs: 1,
+      nodes: {
+        a: { queue: q, payload: { step: 'a' }, options: { maxAttempts: 1 } },
+        b: { queue: q, payload: { step: 'b' }, dependsOn: ['a'] },
+      },
+    });
+    const [a] = await q.claim();
+    await q.dlq.move(a!, 'broken');
+    expect((await t.arbiter.flows.get(flow.id)).state).toBe('failed');
+    expect(await count(t.pool, t.schema, 'fl_prune')).toBe(1); // b, parked
+    await waitFor(async () => {
+      const { rows } = await t.pool.query<{ n: number }>(`SELECT "${t.schema}"._track_prune(500) AS n`);
+      return rows[0]!.n > 0;
+    }, 'the flow pruned');
+    await expect(t.arbiter.flows.get(flow.id)).rejects.toBeInstanceOf(FlowNotFoundError);
+    expect(await count(t.pool, t.schema, 'fl_prune')).toBe(0);
+    expect(await count(t.pool, t.schema, '_tracked_jobs', `queue = 'fl_prune'`)).toBe(0);
+  });
+});
