@@ -163,6 +163,8 @@ export class Queue<T = unknown, R = unknown> {
     );
     this.ctx.enqueued?.(this.ctx.name, 1);
     const job = this.job(inserted);
+    // Suspended because it waits for its dependencies: what a read reports as waiting.
+    if (deps.length > 0 && inserted.suspended && row.suspended === false) job.status = 'waiting';
     return retainMs === null ? job : awaitable<T, R>(this.ctx, job);
   }
 

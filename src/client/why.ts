@@ -137,7 +137,10 @@ export async function explainJob<T>(ctx: QueueContext, id: JobId): Promise<JobEx
     });
   }
   // A suspended tracked job may be waiting for its dependencies (or cancelled by one that failed).
-  const byDeps = job.status === 'suspended' && isTracked(job) && (await dependencyReasons(ctx, job, add));
+  const byDeps =
+    (job.status === 'suspended' || job.status === 'waiting') &&
+    isTracked(job) &&
+    (await dependencyReasons(ctx, job, add));
   if (!byDeps) ownState(job, facts.children, add);
 
   let group: GroupInfo | null = null;

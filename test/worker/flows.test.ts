@@ -196,7 +196,10 @@ describe('flows', () => {
     const first = (await a.enqueue({ step: 'first' }))!;
     const second = (await b.enqueue({ step: 'second' }))!;
     const after = await b.enqueue({ step: 'after' }, { dependsOn: [first, second.id], result: true });
-    expect(after.status).toBe('suspended');
+    expect(after.status).toBe('waiting');
+    expect((await b.jobs.list({ filter: { status: ['waiting'] } })).items.map((j) => j.id)).toEqual([
+      after.id,
+    ]);
     const why = await b.jobs.why(after.id);
     expect(why!.reasons[0]).toMatchObject({ code: 'waiting-dependencies' });
     expect(why!.reasons[0]!.text).toContain(
