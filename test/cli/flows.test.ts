@@ -57,4 +57,29 @@ describe('arbiter flows and jobs result', () => {
     const list = json<{ id: string; state: string }[]>(await cli('--json', 'flows', 'list'));
     expect(list[0]).toMatchObject({ id: flow.id, state: 'cancelled' });
   });
+
+  it('creates a flow from JSON; a cycle is exit 2 and writes nothing', async () => {
+    await t.arbiter.createQueue('cf2');
+    const made = await cli(
+      '--json',
+      'flows',
+      'create',
+      JSON.stringify({
+        name: 'cli',
+        nodes: { a: { queue: 'cf2', payload: 1 }, b: { queue: 'cf2', payload: 2, dependsOn: ['a'] } },
+      }),
+    );
+    expect(made.code, made.stderr).toBe(0);
+    const out = json<{ id: string; jobs: Record<string, string> }>(made);
+    expect(Object.keys(out.jobs)).toEqual(['a', 'b']);
+    expect((await t.arbiter.flows.get(out.id)).nodes.map((n) => n.state)).toEqual(['ready', 'waiting']);
+    const cycle = await cli(
+      'flows',
+      'create',
+      JSON.stringify({ nodes: { a: { queue: 'cf2', payload: 1, dependsOn: ['a'] } } }),
+    );
+    expect(cycle.code).toBe(2);
+    expect(cycle.stderr).toContain('cycle');
+    expect(await t.arbiter.queue('cf2').jobs.count()).toBe(2);
+  });
 });

@@ -4,6 +4,7 @@ import type { JobResult } from '../../client/awaitable.js';
 import { action } from '../context.js';
 import type { Colors } from '../output.js';
 import { parseInteger } from '../parse.js';
+import { usageError } from '../errors.js';
 
 const time = (d: Date | null): string =>
   d === null
@@ -69,6 +70,31 @@ export function registerFlows(program: Command): void {
   const flows = program
     .command('flows')
     .description('flows: jobs on any queues with dependencies between them');
+
+  flows
+    .command('create')
+    .description(
+      'enqueue a flow from its JSON definition { name?, nodes: { name: { queue, payload, dependsOn? } } }',
+    )
+    .argument('<definition>', 'the flow as JSON (docs/workflows.md)')
+    .action(
+      action(async (ctx, text: string) => {
+        let definition: unknown;
+        try {
+          definition = JSON.parse(text) as unknown;
+        } catch (err) {
+          throw usageError(`definition: not valid JSON (${(err as Error).message})`);
+        }
+        const flow = await (await ctx.arbiter()).flow(definition as never);
+        const jobs = Object.fromEntries(Object.entries(flow.jobs).map(([k, j]) => [k, j.id]));
+        ctx.emit({ id: flow.id, name: flow.name, jobs }, () => {
+          const list = Object.entries(jobs)
+            .map(([k, id]) => `${k}=${id}`)
+            .join(' ');
+          return `${ctx.c.green('Enqueued')} flow ${flow.id} (${list}).`;
+        });
+      }),
+    );
 
   flows
     .command('list')
