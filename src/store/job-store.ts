@@ -34,7 +34,6 @@ import {
 import { jobAttemptsRecord } from '../db/queries/job-attempts.js';
 import { jobProgressWrite, jobProgressWriteMany, type ProgressWrite } from '../db/queries/job-progress.js';
 import { resultReadChildOutcomes } from '../db/queries/result.js';
-import { trackedAckMany, trackedStageResult } from '../db/queries/tracked.js';
 import { ClockOffset, toClaimedJob, toJob, type JobRow } from '../db/rows.js';
 import type { SchemaCheck } from '../db/schema-check.js';
 import type { QueueTables } from '../db/sql.js';
@@ -45,6 +44,7 @@ import { controlledInsert, OVERFLOW_STAT } from './controls.js';
 import { EnqueueBatcher } from './enqueue-batcher.js';
 import { cachedFlowLimits } from './flow-cache.js';
 import { recordFlowClaim } from './flow-stats.js';
+import { completeTracked, finishTracked } from './tracked-completions.js';
 
 /**
  * What a worker writes when a run ends, as the store takes it: results already encoded as JSON text.
@@ -385,49 +385,14 @@ export class JobStore implements TranslationScope {
     return out;
   }
 
-  /**
-   * Successes of tracked jobs: the ungrouped standalone acks in one statement that deletes them and writes
-   * their results (trackedAckMany); the others (grouped, in a tree, kept) one transaction each, the result
-   * written first, then the keep or smart ack. Resolves, per item, whether it was written.
-   */
-  private async completeTracked(items: readonly StoreCompletion[]): Promise<boolean[]> {
-    const out = new Array<boolean>(items.length).fill(false);
-    const fast = items.flatMap((c, i) => (c.action.type === 'ack' && !c.inTree ? [i] : []));
-    const done = new Set(
-      fast.length === 0
-        ? []
-        : await this.run(() =>
-            trackedAckMany(
-              this.db,
-              this.t,
-              fast.map((i) => ({ ...items[i]!.fence, result: resultOf(items[i]!.action) })),
-            ),
-          ),
-    );
-    for (let i = 0; i < items.length; i++) {
-      const c = items[i]!;
-      if (done.has(c.fence.id)) out[i] = true;
-      else out[i] = await this.finishTracked(c.fence, resultOf(c.action), c.action.type === 'keep');
-    }
-    return out;
+  /** Successes of tracked jobs, each resolved to whether it was written (see completeTracked). */
+  private completeTracked(items: readonly StoreCompletion[]): Promise<boolean[]> {
+    return completeTracked(this, items);
   }
 
   /** One tracked success in a transaction: the result written (fenced), then the keep or smart ack. */
-  async finishTracked(fence: Fence, result: string | null, keep: boolean): Promise<boolean> {
-    try {
-      return await this.run(() =>
-        this.db.transaction(async (tx) => {
-          await trackedStageResult(tx, this.t, fence, result);
-          if (keep) await jobCopyToHistory(tx, this.t, fence, result);
-          if ((await jobAck(tx, this.t, fence, result ?? undefined, { inTree: true })) === 0)
-            throw new Fenced();
-          return true;
-        }),
-      );
-    } catch (err) {
-      if (err instanceof Fenced) return false;
-      throw err;
-    }
+  finishTracked(fence: Fence, result: string | null, keep: boolean): Promise<boolean> {
+    return finishTracked(this, fence, result, keep);
   }
 
   /** The smart ack of one job (see jobAck); `result` is stored for its parent. */
