@@ -493,6 +493,51 @@ const workloads = {
       lowerIsBetter: true,
     };
   },
+  async 'flow: 10-node diamond (1 -> 8 -> 1), flows completed/s'() {
+    // Flows (docs/workflows.md): a node runs once its dependencies succeeded. 300 flows of 10 nodes are
+    // enqueued first (each its own transaction), then a default worker runs them: the clock stops when
+    // every flow's last node has finished. Extra: flows enqueued per second.
+    const { arbiter, q } = await fresh('flow');
+    const n = QUICK ? 100 : 300;
+    const nodes = { start: { queue: q, payload: { n: 0 } } };
+    for (let i = 1; i <= 8; i++) nodes[`m${i}`] = { queue: q, payload: { n: i }, dependsOn: ['start'] };
+    nodes.end = { queue: q, payload: { n: 9 }, dependsOn: Object.keys(nodes).filter((k) => k !== 'start') };
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next++ < n) await arbiter.flow({ nodes });
+      }),
+    );
+    const enqueued = n / ((performance.now() - t0) / 1000);
+    const s = await processAll(arbiter, q, n * 10, async () => ({ ok: true }));
+    const done = (await arbiter.flows.list({ limit: 1000 })).filter((f) => f.state === 'succeeded').length;
+    await arbiter.close();
+    if (done !== n) throw new Error(`${done} of ${n} flows succeeded`);
+    return { value: n / s, unit: 'flows/s', extra: [(n * 10) / s, enqueued] };
+  },
+  async 'result: enqueue with { result: true } + await, 8 callers'() {
+    // Awaitable results end to end: 8 callers each enqueue a job with a result and await it, one at a
+    // time, against a default worker. Jobs per second (each one a full round trip).
+    const { arbiter, q } = await fresh('result');
+    const worker = await startWorker(arbiter, async (job) => job.payload.i * 2);
+    const total = QUICK ? 400 : 1500;
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < total) {
+          const i = next++;
+          const handle = await q.enqueue({ i }, { result: true });
+          if ((await handle.result({ timeoutMs: 30_000 })) !== i * 2) throw new Error('wrong result');
+        }
+      }),
+    );
+    const s = (performance.now() - t0) / 1000;
+    await worker.stop({ timeoutMs: 2000 });
+    await arbiter.close();
+    return { value: total / s, unit: 'jobs/s' };
+  },
   async 'groups: 10k groups, strict FIFO'() {
     return fifoGroups('groups', 20_000, 10_000);
   },

@@ -16,7 +16,13 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, '.tmp/doc-code');
-const sources = ['README.md', 'docs/production.md', 'docs/adapters.md', 'docs/testing.md'];
+const sources = [
+  'README.md',
+  'docs/production.md',
+  'docs/adapters.md',
+  'docs/testing.md',
+  'docs/workflows.md',
+];
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });

@@ -17,7 +17,14 @@ export type ArbiterErrorCode =
   | 'EMBEDDED_POSTGRES'
   | 'CRON_NOT_FOUND'
   | 'CRON_EXISTS'
-  | 'QUEUE_FULL';
+  | 'QUEUE_FULL'
+  | 'FLOW_CYCLE'
+  | 'UNKNOWN_DEPENDENCY'
+  | 'DEPENDENCY_NOT_FOUND'
+  | 'FLOW_NOT_FOUND'
+  | 'RESULT_NOT_FOUND'
+  | 'RESULT_TIMEOUT'
+  | 'JOB_FAILED';
 
 /**
  * Base of every error Arbiter throws on purpose: `code` says which case it is, whatever the class;
@@ -251,5 +258,107 @@ export class CronScheduleExistsError extends ArbiterError {
     super('CRON_EXISTS', `cron schedule "${name}" exists already (change it with set)`);
     this.name = 'CronScheduleExistsError';
     this.schedule = name;
+  }
+}
+
+/** A flow's `dependsOn` links form a cycle: no node of it could ever run. Nothing was written. */
+export class FlowCycleError extends ValidationError {
+  /** The node names around the cycle, the first repeated at the end. */
+  readonly cycle: readonly string[];
+  constructor(cycle: readonly string[]) {
+    super('nodes', cycle.join(' -> '), 'dependsOn links form a cycle', 'FLOW_CYCLE');
+    this.name = 'FlowCycleError';
+    this.cycle = cycle;
+  }
+}
+
+/** A flow node's `dependsOn` names a node the flow does not have. Nothing was written. */
+export class UnknownDependencyError extends ValidationError {
+  readonly node: string;
+  readonly dependency: string;
+  constructor(node: string, dependency: string) {
+    super(`nodes.${node}.dependsOn`, dependency, 'names no node of this flow', 'UNKNOWN_DEPENDENCY');
+    this.name = 'UnknownDependencyError';
+    this.node = node;
+    this.dependency = dependency;
+  }
+}
+
+/**
+ * `dependsOn` names a job that is neither in its queue nor remembered as finished (it never existed, or it
+ * finished untracked, or its record was pruned). Nothing was written.
+ */
+export class DependencyNotFoundError extends ArbiterError {
+  readonly queue: string;
+  readonly jobId: string;
+  constructor(queue: string, jobId: string) {
+    super(
+      'DEPENDENCY_NOT_FOUND',
+      `dependsOn: job ${jobId} of queue "${queue}" does not exist (nor a record of it finishing)`,
+    );
+    this.name = 'DependencyNotFoundError';
+    this.queue = queue;
+    this.jobId = jobId;
+  }
+}
+
+/** No flow has this id (never created, or pruned by its retention). */
+export class FlowNotFoundError extends ArbiterError {
+  readonly flowId: string;
+  constructor(flowId: string) {
+    super('FLOW_NOT_FOUND', `flow ${flowId} does not exist`);
+    this.name = 'FlowNotFoundError';
+    this.flowId = flowId;
+  }
+}
+
+/**
+ * No result is recorded for this job: it was not enqueued with `result` (nor in a flow, nor a dependency),
+ * or its record passed its retention.
+ */
+export class ResultNotFoundError extends ArbiterError {
+  readonly queue: string;
+  readonly jobId: string;
+  constructor(queue: string, jobId: string) {
+    super(
+      'RESULT_NOT_FOUND',
+      `job ${jobId} of queue "${queue}" has no recorded result (enqueue it with { result: true } to keep one)`,
+    );
+    this.name = 'ResultNotFoundError';
+    this.queue = queue;
+    this.jobId = jobId;
+  }
+}
+
+/** `result({ timeoutMs })` gave up waiting: the job had not finished. It may still finish later. */
+export class ResultTimeoutError extends ArbiterError {
+  readonly queue: string;
+  readonly jobId: string;
+  readonly timeoutMs: number;
+  constructor(queue: string, jobId: string, timeoutMs: number) {
+    super('RESULT_TIMEOUT', `job ${jobId} of queue "${queue}" did not finish within ${timeoutMs} ms`);
+    this.name = 'ResultTimeoutError';
+    this.queue = queue;
+    this.jobId = jobId;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * An awaited job ended without a result: `state` 'failed' (dead-lettered; `reason` is its last error) or
+ * 'cancelled' (cancelled, or a dependency it needed failed).
+ */
+export class JobFailedError extends ArbiterError {
+  readonly queue: string;
+  readonly jobId: string;
+  readonly state: 'failed' | 'cancelled';
+  readonly reason: string;
+  constructor(queue: string, jobId: string, state: 'failed' | 'cancelled', reason: string) {
+    super('JOB_FAILED', `job ${jobId} of queue "${queue}" ${state}: ${reason}`);
+    this.name = 'JobFailedError';
+    this.queue = queue;
+    this.jobId = jobId;
+    this.state = state;
+    this.reason = reason;
   }
 }

@@ -4,7 +4,22 @@
 // points of their own.
 
 export { Arbiter, type ArbiterOptions } from './client/arbiter.js';
-export { Queue, type EnqueueItem } from './client/queue.js';
+export { Queue, type EnqueueItem, type EnqueueReturn } from './client/queue.js';
+export type { AwaitableJob, JobResult } from './client/awaitable.js';
+export type {
+  Flows,
+  FlowDefinition,
+  FlowHandle,
+  FlowInfo,
+  FlowNode,
+  FlowNodeOptions,
+  FlowNodeState,
+  FlowNodes,
+  FlowSummary,
+  DependencyOutcome,
+  NodeResult,
+} from './client/flows.js';
+export type { DependencyFailurePolicy, TrackedState } from './core/tracking.js';
 export type { TreeNode, InsertedTree } from './client/tree.js';
 export type { GroupInfo } from './client/groups.js';
 export type { CronSchedules, CronScheduleInfo, CronScheduleInput, CronSchedulePatch } from './client/cron.js';
@@ -51,7 +66,11 @@ export {
   BatchTooLargeError,
   CronScheduleExistsError,
   CronScheduleNotFoundError,
+  DependencyNotFoundError,
+  FlowCycleError,
+  FlowNotFoundError,
   InvalidIdentifierError,
+  JobFailedError,
   OutcomeUnknownError,
   ParentNotFoundError,
   PayloadError,
@@ -59,7 +78,10 @@ export {
   QueueFullError,
   QueueNotFoundError,
   QueuesNotFoundError,
+  ResultNotFoundError,
+  ResultTimeoutError,
   SchemaNotMigratedError,
   SchemaTooNewError,
+  UnknownDependencyError,
   ValidationError,
 } from './errors.js';

@@ -147,6 +147,19 @@ export interface EnqueueOptions {
   throttle?: ThrottleOptions | null;
   /** A cap on waiting jobs of the queue (or of the job's group), and what to do at the cap. */
   maxQueued?: MaxQueuedOptions | null;
+  /**
+   * Keep the job's result (or final error) so it can be awaited (`enqueue` then returns a handle with
+   * `result()`) and read later (`queue.jobs.result(id)`); `{ retainMs }` sets how long it is kept once the
+   * job finished (default one day). Single enqueues only (docs/workflows.md).
+   */
+  result?: boolean | { retainMs?: number } | null;
+  /**
+   * Existing jobs this one waits for: ids of this queue, or `{ queue, id }` (a Job will do). The job is
+   * suspended until they all succeeded. Single enqueues only (docs/workflows.md).
+   */
+  dependsOn?: readonly (JobId | number | bigint | { queue: string; id: JobId | number | bigint })[] | null;
+  /** When a dependency fails: 'cancel' (default: this job never runs) or 'continue' (it runs anyway). */
+  onDependencyFailure?: 'cancel' | 'continue';
 }
 
 /** `unique`: which finished jobs keep their key taken for a while. */

@@ -102,7 +102,16 @@ export function describeError(err: unknown): ReportedError {
         };
       case 'PARENT_NOT_FOUND':
       case 'JOB_NOT_FOUND':
+      case 'FLOW_NOT_FOUND':
+      case 'DEPENDENCY_NOT_FOUND':
         return { exitCode: EXIT.notFound, code: err.code, message: err.message };
+      case 'RESULT_NOT_FOUND':
+        return {
+          exitCode: EXIT.notFound,
+          code: err.code,
+          message: err.message.replace(/ \(enqueue it with .*\)$/, ''),
+          hint: 'only jobs enqueued with --result (or flow nodes, or dependencies) keep their result',
+        };
       case 'CRON_NOT_FOUND':
         return {
           exitCode: EXIT.notFound,

@@ -7,6 +7,7 @@ import { registerDev } from './commands/dev.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEnqueue } from './commands/enqueue.js';
+import { registerFlows } from './commands/flows.js';
 import { registerGroups } from './commands/groups.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -53,6 +54,7 @@ function buildProgram(json = false): Command {
   registerQueue(program);
   registerEnqueue(program);
   registerJobs(program);
+  registerFlows(program);
   registerDlq(program);
   registerGroups(program);
   registerCron(program);

@@ -34,6 +34,8 @@ import { DeadLettersAcrossQueues } from './dead-letters-across.js';
 import { Queue } from './queue.js';
 import { search, type SearchOptions, type SearchResult } from './search.js';
 import { readStatsHistory, type StatsHistory, type StatsHistoryOptions } from './queue-history.js';
+import { ResultWaiter } from './result-waiter.js';
+import { Flows, type FlowDefinition, type FlowHandle, type FlowNodes } from './flows.js';
 
 /** Where an Arbiter finds its database (exactly one of connectionString, pool, executor) and its limits. */
 export interface ArbiterOptions {
@@ -85,11 +87,13 @@ export class Arbiter {
   readonly db: Executor;
   readonly maxPayloadBytes: number;
   private readonly ownedPool: pg.Pool | undefined;
-  private readonly queues = new Map<string, Queue<unknown>>();
+  private readonly queues = new Map<string, Queue<unknown, unknown>>();
   private readonly enqueueListeners = new Set<(event: EnqueuedEvent) => void>();
   private acrossQueues: DeadLettersAcrossQueues | undefined;
   private readonly schemaCheck: SchemaCheck;
   private cronSchedules: CronSchedules | undefined;
+  private waiter: ResultWaiter | undefined;
+  private flowsFacet: Flows | undefined;
 
   constructor(options: ArbiterOptions) {
     const o = checkOptions<ArbiterOptions>(options, 'options', OPTION_KEYS);
@@ -157,11 +161,11 @@ export class Arbiter {
   }
 
   /** Creates a queue's tables if they do not exist (idempotent) and returns its handle. */
-  async createQueue<T = unknown>(name: string): Promise<Queue<T>> {
+  async createQueue<T = unknown, R = unknown>(name: string): Promise<Queue<T, R>> {
     validateQueueName(name);
     await this.checkSchema();
     await queueCreate(this.db, this.schema, name);
-    return this.queue<T>(name);
+    return this.queue<T, R>(name);
   }
 
   /** Drops a queue and all its jobs, dead letters and results. Returns false if it did not exist. */
@@ -290,7 +294,7 @@ export class Arbiter {
   }
 
   /** A typed handle on an existing queue (no I/O). Operations on a queue never created throw QueueNotFoundError. */
-  queue<T = unknown>(name: string): Queue<T> {
+  queue<T = unknown, R = unknown>(name: string): Queue<T, R> {
     validateQueueName(name);
     let q = this.queues.get(name);
     if (!q) {
@@ -301,10 +305,11 @@ export class Arbiter {
         maxPayloadBytes: this.maxPayloadBytes,
         enqueued: (queue, count) => this.reportEnqueued(queue, count),
         schemaCheck: this.schemaCheck,
+        waiter: () => this.resultWaiter(),
       });
       this.queues.set(name, q);
     }
-    return q as Queue<T>;
+    return q as Queue<T, R>;
   }
 
   /**
@@ -337,8 +342,30 @@ export class Arbiter {
     }
   }
 
+  /** @internal The one waiter for awaited results of this Arbiter (a LISTEN connection while in use). */
+  resultWaiter(): ResultWaiter {
+    return (this.waiter ??= new ResultWaiter(this.db, this.schema));
+  }
+
+  /** Flows: jobs on any queues with dependencies between them (see Flows and docs/workflows.md). */
+  get flows(): Flows {
+    return (this.flowsFacet ??= new Flows(this));
+  }
+
+  /**
+   * Enqueues a flow: named nodes, each a job on any queue, run when the nodes they depend on succeeded.
+   * All of it in one transaction (or the caller's `tx`). See Flows.create.
+   */
+  flow<N extends FlowNodes>(
+    definition: FlowDefinition<N>,
+    options: { tx?: ExecutorSource } = {},
+  ): Promise<FlowHandle<N>> {
+    return this.flows.create(definition, options);
+  }
+
   /** Closes the pool Arbiter created (a pool or executor passed in is left open). */
   async close(): Promise<void> {
+    await this.waiter?.close();
     await this.ownedPool?.end();
   }
 }

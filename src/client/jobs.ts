@@ -35,6 +35,7 @@ import {
   type QueueOverview,
 } from './queue-overview.js';
 import { explainJob, type JobExplanation } from './why.js';
+import { readJobResult, type JobResult } from './awaitable.js';
 import type {
   ChildCounts,
   Job,
@@ -65,6 +66,15 @@ export class JobsAdmin<T = unknown> {
   // ---------------------------------------------------------------- reads
 
   /** The job with this id, or null (finished, dead-lettered, cancelled or never existed). */
+  /**
+   * What is recorded about a tracked job (enqueued with `result`, a flow node, or a dependency): its state
+   * and, once finished, its result or final error. Kept for the result's retention after it finished;
+   * ResultNotFoundError when there is no record.
+   */
+  async result<R = unknown>(id: IdInput): Promise<JobResult<R>> {
+    return readJobResult<R>(this.ctx, id);
+  }
+
   async get(id: IdInput): Promise<Job<T> | null> {
     const jobId = toJobId(id);
     const row = await this.run(() => jobGet(this.ctx.db, this.ctx.t, jobId));

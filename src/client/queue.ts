@@ -20,6 +20,7 @@ import type {
   ClaimOptions,
   EnqueueOptions,
   Job,
+  JobId,
   JobRef,
   LeaseUpdate,
 } from '../types.js';
@@ -29,11 +30,28 @@ import type { QueueContext } from './context.js';
 import { Results } from './results.js';
 import { toJobInsert } from '../store/enqueue-options.js';
 import { insertTree, type TreeNode, type InsertedTree } from './tree.js';
+import { awaitJobResult, awaitable, type AwaitableJob } from './awaitable.js';
+import { insertTracked } from './tracked-enqueue.js';
+import {
+  DEFAULT_RESULT_RETAIN_MS,
+  isTracked,
+  toDependencies,
+  toFailurePolicy,
+  toResultRetention,
+} from '../core/tracking.js';
 
 export interface EnqueueCallOptions extends EnqueueOptions {
   /** Run inside the caller's transaction: a pg client (or any Executor) already in BEGIN. */
   tx?: ExecutorSource;
 }
+
+/**
+ * What `enqueue` returns: with `result` asked for, the job with `result()` to await it; otherwise the job,
+ * or null when a dedup key made the enqueue skip.
+ */
+export type EnqueueReturn<T, R, O> = O extends { result: true | { retainMs?: number } }
+  ? AwaitableJob<T, R>
+  : Job<T> | null;
 
 /** One job of `enqueueMany`: its payload and its EnqueueOptions. */
 export type EnqueueItem<T> = { payload: T } & EnqueueOptions;
@@ -42,7 +60,7 @@ export type EnqueueItem<T> = { payload: T } & EnqueueOptions;
  * A typed handle on one queue. Creating it does no I/O; `Arbiter.createQueue` creates the tables.
  * Every method validates its input before touching the database and throws typed errors.
  */
-export class Queue<T = unknown> {
+export class Queue<T = unknown, R = unknown> {
   /** Inspection and operator actions on live jobs: list, filter, get, cancel, promote, suspend… */
   readonly jobs: JobsAdmin<T>;
   /** The dead-letter table: move jobs in, list, retry, delete. */
@@ -70,8 +88,8 @@ export class Queue<T = unknown> {
   }
 
   /** The same queue, with every operation sent through `source` (e.g. the caller's transaction). */
-  using(source: ExecutorSource): Queue<T> {
-    return new Queue<T>({ ...this.ctx, db: toExecutor(source, this.executorOptions()) });
+  using(source: ExecutorSource): Queue<T, R> {
+    return new Queue<T, R>({ ...this.ctx, db: toExecutor(source, this.executorOptions()) });
   }
 
   private storeFor(tx?: ExecutorSource): JobStore {
@@ -94,14 +112,69 @@ export class Queue<T = unknown> {
    * against a job in flight on a run that has not failed). With an idempotency key held by a live job,
    * returns that job instead of inserting.
    */
-  async enqueue(payload: T, options: EnqueueCallOptions = {}): Promise<Job<T> | null> {
-    const row = toJobInsert(payload, options, this.ctx.maxPayloadBytes);
+  async enqueue<O extends EnqueueCallOptions = EnqueueCallOptions>(
+    payload: T,
+    options?: O,
+  ): Promise<EnqueueReturn<T, R, O>> {
+    return (await this.enqueueAny(payload, options ?? {})) as EnqueueReturn<T, R, O>;
+  }
+
+  private async enqueueAny(
+    payload: T,
+    options: EnqueueCallOptions,
+  ): Promise<Job<T> | AwaitableJob<T, R> | null> {
+    const row = toJobInsert(payload, options, this.ctx.maxPayloadBytes, 'options', { tracked: true });
+    const retainMs = toResultRetention(options.result, 'options.result');
+    if (retainMs !== null || (options.dependsOn ?? null) !== null) {
+      return this.enqueueTracked(row, options, retainMs);
+    }
     const stored = await this.storeFor(options.tx).insert(row);
     if (stored === null) return null;
     if (stored.inserted) this.ctx.enqueued?.(this.ctx.name, 1);
     // Only a controlled enqueue says what it did: a plain one keeps returning the job exactly as stored.
     if ((row.control ?? null) === null && (row.cap ?? null) === null) return this.job(stored.row);
     return { ...this.job(stored.row), enqueueOutcome: stored.outcome };
+  }
+
+  /**
+   * A single enqueue with `result` or `dependsOn`, in one transaction (a savepoint in the caller's):
+   * dependencies resolved and locked, the job inserted (suspended while it waits), its record and edges.
+   */
+  private async enqueueTracked(
+    row: JobInsert,
+    options: EnqueueCallOptions,
+    retainMs: number | null,
+  ): Promise<Job<T> | AwaitableJob<T, R>> {
+    const deps = toDependencies(options.dependsOn, 'options.dependsOn', this.ctx.name);
+    const policy = toFailurePolicy(options.onDependencyFailure, 'options.onDependencyFailure');
+    const store = this.storeFor(options.tx);
+    const inserted = await store.write(
+      'enqueue',
+      () =>
+        store.db.transaction((tx) =>
+          insertTracked(store, tx, row, {
+            deps,
+            policy,
+            retainMs: retainMs ?? DEFAULT_RESULT_RETAIN_MS,
+            result: retainMs !== null,
+          }),
+        ),
+      { parentId: row.parentId },
+    );
+    this.ctx.enqueued?.(this.ctx.name, 1);
+    const job = this.job(inserted);
+    // Suspended because it waits for its dependencies: what a read reports as waiting.
+    if (deps.length > 0 && inserted.suspended && row.suspended === false) job.status = 'waiting';
+    return retainMs === null ? job : awaitable<T, R>(this.ctx, job);
+  }
+
+  /**
+   * Waits for job `id` (enqueued with `result`, a flow node, or a dependency) to finish, from any process:
+   * resolves with its result, rejects with JobFailedError (dead-lettered or cancelled), ResultTimeoutError
+   * (not finished within `timeoutMs`, default 60 s) or ResultNotFoundError (no record of it).
+   */
+  awaitResult(id: JobId | number | bigint, options: { timeoutMs?: number } = {}): Promise<R> {
+    return awaitJobResult<R>(this.ctx, id, options);
   }
 
   /**
@@ -224,6 +297,10 @@ export class Queue<T = unknown> {
     const fence = toFence(job);
     const result = 'result' in o ? encodePayload(o.result, this.ctx.maxPayloadBytes) : null;
     const inTree = (job as { parentId?: unknown }).parentId != null;
+    // A tracked job (its meta says so) records its result with the ack.
+    const meta = (job as { meta?: Record<string, unknown> | null }).meta;
+    if (meta != null && isTracked({ meta }))
+      return (await this.store.finishTracked(fence, result, false)) ? 1 : 0;
     return (await this.store.ack(fence, result, inTree)) ? 1 : 0;
   }
 

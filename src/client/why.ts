@@ -7,6 +7,8 @@ import { workerSilentMs } from '../db/queries/worker.js';
 import { toDeadJob, toJob } from '../db/rows.js';
 import type { DeadJob, Job, JobId } from '../types.js';
 import { getGroup, type GroupInfo, type GroupJobRef } from './groups.js';
+import { isTracked } from '../core/tracking.js';
+import { dependenciesOf, trackedRead } from '../db/queries/tracked.js';
 
 /** A worker whose last heartbeat is younger than this is live (the worker's default deadWorkerThresholdMs). */
 export const LIVE_WORKER_WINDOW_MS = 15_000;
@@ -20,6 +22,8 @@ export const WHY_CODES = [
   'worker-silent',
   'queue-paused',
   'waiting-children',
+  'waiting-dependencies',
+  'dependency-failed',
   'suspended',
   'exhausted',
   'delayed',
@@ -132,7 +136,12 @@ export async function explainJob<T>(ctx: QueueContext, id: JobId): Promise<JobEx
       text: `Queue "${name}" is paused: none of its jobs is claimed until it is resumed.`,
     });
   }
-  ownState(job, facts.children, add);
+  // A suspended tracked job may be waiting for its dependencies (or cancelled by one that failed).
+  const byDeps =
+    (job.status === 'suspended' || job.status === 'waiting') &&
+    isTracked(job) &&
+    (await dependencyReasons(ctx, job, add));
+  if (!byDeps) ownState(job, facts.children, add);
 
   let group: GroupInfo | null = null;
   let behind: JobId | null = null;
@@ -174,6 +183,41 @@ export async function explainJob<T>(ctx: QueueContext, id: JobId): Promise<JobEx
   }
   const ok = reasons.length === 1 && reasons[0]!.code === 'ready';
   return { ...base, group, job, deadLetter: null, ok, reasons };
+}
+
+/**
+ * Why a tracked suspended job waits on its dependencies: "waiting for dependencies X, Y" (node names in a
+ * flow, else queue/id), or cancelled because one failed. False when its dependencies hold nothing back.
+ */
+async function dependencyReasons(ctx: QueueContext, job: Job, add: (r: WhyReason) => void): Promise<boolean> {
+  const [self] = await withTranslation(ctx, () =>
+    trackedRead(ctx.db, ctx.t.schema, [{ queue: ctx.name, id: job.id }]),
+  );
+  if (!self) return false;
+  const deps = await withTranslation(ctx, () => dependenciesOf(ctx.db, ctx.t.schema, ctx.name, job.id));
+  const label = (d: { node: string | null; queue: string; job_id: string }) =>
+    d.node ?? `${d.queue}/${d.job_id}`;
+  if (self.state === 'cancelled') {
+    add({
+      code: 'dependency-failed',
+      text:
+        `Cancelled: ${self.error ?? 'a dependency failed'}. It runs if the failed job is retried from its ` +
+        'dead-letter table and succeeds; cancelling its flow (or the job) removes it.',
+    });
+    return true;
+  }
+  if (self.state !== 'unfinished' || self.deps_pending === 0) return false;
+  const pending = deps.filter(
+    (d) =>
+      d.edge_state === 'unfinished' || (d.edge_state !== 'succeeded' && self.on_dep_failure === 'cancel'),
+  );
+  add({
+    code: 'waiting-dependencies',
+    text:
+      `Waiting for dependencies ${pending.map(label).join(', ')} ` +
+      `(${deps.length - pending.length} of ${deps.length} finished); the last one to succeed releases it.`,
+  });
+  return true;
 }
 
 /** The job's own state, when it keeps it from being claimed (at most one reason). */

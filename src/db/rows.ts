@@ -1,5 +1,5 @@
 import type { DeadJob, Job, JobStatus } from '../types.js';
-import type { QueueTables } from './sql.js';
+import { waitsForDependencies, type QueueTables } from './sql.js';
 
 /** Columns of a job row, for `SELECT`/`RETURNING` lists, qualified by `alias`. */
 export function jobColumns(alias: string): string {
@@ -17,7 +17,8 @@ export function statusExpression(t: QueueTables, alias: string): string {
   const a = alias;
   return `CASE
     WHEN ${a}.leased_until > now() THEN 'in-flight'
-    WHEN ${a}.suspended AND EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = ${a}.id) THEN 'waiting'
+    WHEN ${a}.suspended AND (EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = ${a}.id)
+      OR ${waitsForDependencies(t, a)}) THEN 'waiting'
     WHEN ${a}.suspended THEN 'suspended'
     WHEN ${a}.leased_until IS NOT NULL AND ${a}.attempts >= ${a}.max_attempts THEN 'exhausted'
     WHEN ${a}.run_at > now() AND ${a}.attempts > 0 THEN 'retrying'

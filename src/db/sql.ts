@@ -51,3 +51,22 @@ export function insertKeyLockKey(t: QueueTables): string {
 export function treeLockKey(t: QueueTables): string {
   return `arbiter:tree:${t.schema}.${t.queue}:`;
 }
+
+/**
+ * The queue's name as an SQL string literal, for the schema-wide tables keyed by queue. Queue names are
+ * validated (^[a-z][a-z0-9_]{0,47}$) before a QueueTables exists, so the literal can hold no quote: it is
+ * a constant of the statement, like the table name itself, not a value from a caller.
+ */
+export function queueLiteral(t: QueueTables): string {
+  if (!/^[a-z][a-z0-9_]{0,47}$/.test(t.queue)) throw new Error(`invalid queue name ${t.queue}`);
+  return `'${t.queue}'`;
+}
+
+/**
+ * "Waits for its dependencies" for a job row `a` (flows, docs/workflows.md): only rows marked tracked
+ * look at _tracked_jobs, so others pay one jsonb test.
+ */
+export function waitsForDependencies(t: QueueTables, a: string): string {
+  return `(coalesce(${a}.meta ? 'arbiter', false) AND EXISTS (SELECT 1 FROM ${quoteIdent(t.schema)}._tracked_jobs wd
+    WHERE wd.queue = ${queueLiteral(t)} AND wd.job_id = ${a}.id AND wd.deps_pending > 0 AND wd.state = 'unfinished'))`;
+}

@@ -14,6 +14,7 @@ import { claimRoutes } from './routes-claim.js';
 import { cronRoutes } from './routes-cron.js';
 import { deadLetterRoutes } from './routes-dead-letters.js';
 import { jobRoutes } from './routes-jobs.js';
+import { flowRoutes } from './routes-flows.js';
 import { queueRoutes } from './routes-queues.js';
 import { reportRoutes } from './routes-reports.js';
 import { searchRoutes } from './routes-search.js';
@@ -77,6 +78,7 @@ const VERSION = '0.1.0';
 export const ALL_ROUTES: readonly RouteDef[] = [
   ...queueRoutes,
   ...jobRoutes,
+  ...flowRoutes,
   ...reportRoutes,
   ...deadLetterRoutes,
   ...cronRoutes,

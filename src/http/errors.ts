@@ -63,6 +63,15 @@ const STATUS_BY_CODE: Record<ArbiterErrorCode, ErrorStatus> = {
   CRON_EXISTS: 409,
   // maxQueued: the queue is full; Retry-After says when to try again.
   QUEUE_FULL: 429,
+  FLOW_CYCLE: 400,
+  UNKNOWN_DEPENDENCY: 400,
+  // The job named in the body does not exist: well-formed, but it refers to nothing.
+  DEPENDENCY_NOT_FOUND: 422,
+  FLOW_NOT_FOUND: 404,
+  RESULT_NOT_FOUND: 404,
+  // Only the library's result() waits; the API answers at once.
+  RESULT_TIMEOUT: 503,
+  JOB_FAILED: 409,
 };
 
 /**

@@ -34,7 +34,7 @@ export interface RouteDef {
   path: string;
   operationId: string;
   summary: string;
-  tag: 'queues' | 'jobs' | 'dead-letters' | 'cron' | 'workers' | 'worker-api' | 'meta';
+  tag: 'queues' | 'jobs' | 'flows' | 'dead-letters' | 'cron' | 'workers' | 'worker-api' | 'meta';
   query?: readonly QueryParamDoc[];
   /** Request body schema; routes without one take no body (an empty `{}` is tolerated). */
   body?: JsonSchema;

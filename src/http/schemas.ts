@@ -1,5 +1,6 @@
 import { WHY_CODES } from '../client/why.js';
 import { JOB_STATUSES } from '../types.js';
+import { FLOW_SCHEMAS } from './schemas-flows.js';
 import { DLQ_FILTER_PARAMS, JOB_FILTER_PARAMS } from './params.js';
 import type { JsonSchema, QueryParamDoc } from './route.js';
 
@@ -42,6 +43,7 @@ const jobProps = {
 };
 
 export const SCHEMAS: Record<string, JsonSchema> = {
+  ...FLOW_SCHEMAS,
   Error: {
     type: 'object',
     required: ['error'],
@@ -398,6 +400,28 @@ export const SCHEMAS: Record<string, JsonSchema> = {
         },
         additionalProperties: false,
       }),
+      result: {
+        description:
+          'Keep the result (true, or { retainMs }) to read it later from /queues/{queue}/jobs/{id}/result.',
+        oneOf: [
+          bool,
+          { type: 'object', properties: { retainMs: { type: 'number', minimum: 1 } } },
+          { type: 'null' },
+        ],
+      },
+      dependsOn: nullable({
+        type: 'array',
+        description: 'Existing jobs this one waits for: ids of this queue, or { queue, id }.',
+        items: {
+          oneOf: [
+            id,
+            { type: 'integer', minimum: 1 },
+            { type: 'object', required: ['queue', 'id'], properties: { queue: str, id } },
+          ],
+        },
+        maxItems: 1000,
+      }),
+      onDependencyFailure: { enum: ['cancel', 'continue'] },
       maxQueued: nullable({
         type: 'object',
         description:

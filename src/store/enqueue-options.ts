@@ -11,6 +11,7 @@ import {
 } from '../core/validate.js';
 import type { DepthCap, EnqueueControl } from '../db/queries/enqueue-controls.js';
 import type { JobInsert } from '../db/queries/job-insert.js';
+import { checkMetaKey } from '../core/tracking.js';
 import { ValidationError } from '../errors.js';
 import type {
   DebounceOptions,
@@ -37,6 +38,9 @@ export const ENQUEUE_OPTION_KEYS = [
   'debounce',
   'throttle',
   'maxQueued',
+  'result',
+  'dependsOn',
+  'onDependencyFailure',
   'tx',
 ] as const;
 
@@ -53,7 +57,7 @@ export function toJobInsert(
   rawOptions: unknown,
   maxPayloadBytes: number,
   field = 'options',
-  extra: { isRollup?: boolean; single?: boolean } = {},
+  extra: { isRollup?: boolean; single?: boolean; tracked?: boolean } = {},
 ): JobInsert {
   const o = checkOptions<EnqueueOptions & { tx?: unknown }>(rawOptions, field, ENQUEUE_OPTION_KEYS);
   if (o.delayMs !== undefined && o.runAt !== undefined) {
@@ -97,11 +101,17 @@ export function toJobInsert(
   if ((control || cap) && o.parentId !== undefined && o.parentId !== null) {
     throw new ValidationError(`${field}.parentId`, o.parentId, 'cannot be combined with enqueue controls');
   }
+  const tracked =
+    (o.result !== undefined && o.result !== null && o.result !== false) ||
+    (o.dependsOn !== undefined && o.dependsOn !== null) ||
+    o.onDependencyFailure !== undefined;
+  if (tracked) checkTrackedOptions(o, field, extra.tracked ?? false, control !== null || cap !== null);
   let meta: string | null = null;
   if (o.meta !== undefined && o.meta !== null) {
     if (typeof o.meta !== 'object' || Array.isArray(o.meta)) {
       throw new ValidationError(`${field}.meta`, o.meta, 'must be an object');
     }
+    checkMetaKey(o.meta, `${field}.meta`);
     meta = encodePayload(o.meta, 64 * 1024);
   }
   return {
@@ -128,6 +138,33 @@ export function toJobInsert(
     control,
     cap,
   };
+}
+
+/**
+ * `result`, `dependsOn` and `onDependencyFailure` are for single enqueues and flow nodes, and do not mix
+ * with options that may make an enqueue insert nothing or hand back another job.
+ */
+function checkTrackedOptions(
+  o: Partial<EnqueueOptions>,
+  field: string,
+  allowed: boolean,
+  controlled: boolean,
+): void {
+  const given = (['result', 'dependsOn', 'onDependencyFailure'] as const).find(
+    (k) => o[k] !== undefined && o[k] !== null && o[k] !== false,
+  )!;
+  const f = `${field}.${given}`;
+  if (!allowed)
+    throw new ValidationError(f, o[given], 'is for single enqueues only (enqueue, or a flow node)');
+  for (const other of ['dedup', 'idempotencyKey'] as const) {
+    if (o[other] !== undefined && o[other] !== null) {
+      throw new ValidationError(f, o[given], `cannot be combined with ${other}`);
+    }
+  }
+  if (controlled) throw new ValidationError(f, o[given], 'cannot be combined with enqueue controls');
+  if (o.suspended === true && o.dependsOn !== undefined && o.dependsOn !== null) {
+    throw new ValidationError(f, o[given], 'cannot be combined with suspended (dependencies resume the job)');
+  }
 }
 
 const CONTROLS = ['unique', 'debounce', 'throttle'] as const;

@@ -44,6 +44,7 @@ import { controlledInsert, OVERFLOW_STAT } from './controls.js';
 import { EnqueueBatcher } from './enqueue-batcher.js';
 import { cachedFlowLimits } from './flow-cache.js';
 import { recordFlowClaim } from './flow-stats.js';
+import { completeTracked, finishTracked } from './tracked-completions.js';
 
 /**
  * What a worker writes when a run ends, as the store takes it: results already encoded as JSON text.
@@ -65,6 +66,8 @@ export type StoreAction =
 export interface StoreCompletion {
   fence: Fence;
   inTree: boolean;
+  /** Someone waits for this job (awaited result, flow node, dependency): its result is recorded. */
+  tracked?: boolean;
   action: StoreAction;
   /** The job's last report (ctx.progress / setMeta / log), written with the outcome, under its fence. */
   report?: ProgressWrite;
@@ -325,8 +328,23 @@ export class JobStore implements TranslationScope {
     };
     // Standalone plain acks in one DELETE. One that was not deleted either lost its lease or turned out to
     // have children (a parent acked by its own run): the smart ack tells the two apart.
-    const plain = of((c) => c.action.type === 'ack' && c.action.result === null && !c.inTree);
-    const smart = of((c) => c.action.type === 'ack' && (c.action.result !== null || c.inTree));
+    // Tracked successes record their result with the delete (see completeTracked); their last reports go
+    // first, fenced, as a report written while the job runs.
+    const finished = (c: StoreCompletion) => c.action.type === 'ack' || c.action.type === 'keep';
+    const tracked = of((c) => finished(c) && c.tracked === true);
+    if (tracked.length > 0) {
+      const trackedReports = reportsOf(
+        items,
+        tracked.filter((i) => items[i]!.report !== undefined),
+      );
+      if (trackedReports.length > 0)
+        await this.run(() => jobProgressWriteMany(this.db, this.t, trackedReports));
+      const done = await this.completeTracked(tracked.map((i) => items[i]!));
+      tracked.forEach((i, k) => (out[i] = done[k]!));
+    }
+    const isTracked = new Set(tracked);
+    const plain = of((c) => c.action.type === 'ack' && c.action.result === null && !c.inTree && !c.tracked);
+    const smart = of((c) => c.action.type === 'ack' && (c.action.result !== null || c.inTree) && !c.tracked);
     if (plain.length > 0) {
       // Their last reports go in the DELETE itself (written only for the rows it deletes).
       const reports = reportsOf(items, plain);
@@ -339,7 +357,7 @@ export class JobStore implements TranslationScope {
     for (const i of smart) inBulk.delete(i);
     const early = reportsOf(
       items,
-      of((c) => c.report !== undefined).filter((i) => !inBulk.has(i)),
+      of((c) => c.report !== undefined).filter((i) => !inBulk.has(i) && !isTracked.has(i)),
     );
     if (early.length > 0) await this.run(() => jobProgressWriteMany(this.db, this.t, early));
     for (const i of smart) {
@@ -348,8 +366,8 @@ export class JobStore implements TranslationScope {
       out[i] = await this.ack(c.fence, result, true);
     }
 
-    const keepPlain = of((c) => c.action.type === 'keep' && !c.inTree);
-    const keepTree = of((c) => c.action.type === 'keep' && c.inTree);
+    const keepPlain = of((c) => c.action.type === 'keep' && !c.inTree && !c.tracked);
+    const keepTree = of((c) => c.action.type === 'keep' && c.inTree && !c.tracked);
     if (keepPlain.length > 0) {
       const keep = keepPlain.map((i) => ({ ...items[i]!.fence, result: resultOf(items[i]!.action) }));
       keepTree.push(...mark(keepPlain, await this.run(() => jobKeepMany(this.db, this.t, keep))));
@@ -388,6 +406,16 @@ export class JobStore implements TranslationScope {
       mark(dead, await this.deadLetterEach(list));
     }
     return out;
+  }
+
+  /** Successes of tracked jobs, each resolved to whether it was written (see completeTracked). */
+  private completeTracked(items: readonly StoreCompletion[]): Promise<boolean[]> {
+    return completeTracked(this, items);
+  }
+
+  /** One tracked success in a transaction: the result written (fenced), then the keep or smart ack. */
+  finishTracked(fence: Fence, result: string | null, keep: boolean): Promise<boolean> {
+    return finishTracked(this, fence, result, keep);
   }
 
   /** The smart ack of one job (see jobAck); `result` is stored for its parent. */

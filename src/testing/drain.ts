@@ -1,4 +1,5 @@
 import type { Queue } from '../client/queue.js';
+import { isTracked } from '../core/tracking.js';
 import type { QueueContext } from '../client/context.js';
 import { toFence } from '../core/fence.js';
 import { isOutcome, type Outcome } from '../core/outcome.js';
@@ -139,6 +140,7 @@ export async function drain<P>(
       jobs.map((job, i) => ({
         fence: toFence(job),
         inTree: job.parentId !== null || job.isRollup,
+        tracked: isTracked(job),
         action: writes[i]!,
       })),
     );

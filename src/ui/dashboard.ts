@@ -7,6 +7,7 @@ import { CLIENT_CHART } from './assets/client-chart.js';
 import { CLIENT_CRON } from './assets/client-cron.js';
 import { CLIENT_CONTROLS } from './assets/client-controls.js';
 import { CLIENT_DLQ } from './assets/client-dlq.js';
+import { CLIENT_FLOWS } from './assets/client-flows.js';
 import { CLIENT_GROUPS } from './assets/client-groups.js';
 import { CLIENT_JOBS } from './assets/client-jobs.js';
 import { CLIENT_LIMITS } from './assets/client-limits.js';
@@ -106,6 +107,7 @@ export const APP_JS = [
   CLIENT_REPORTS,
   CLIENT_GROUPS,
   CLIENT_DLQ,
+  CLIENT_FLOWS,
   CLIENT_CRON,
   CLIENT_STATS,
   CLIENT_WORKERS,
@@ -145,6 +147,7 @@ export function dashboardHtml(options: DashboardOptions = {}): string {
     ['jobs', 'Jobs'],
     ['groups', 'Groups'],
     ['dlq', 'Dead letters'],
+    ['flows', 'Flows'],
     ['cron', 'Cron'],
     ['charts', 'Charts'],
     ['search', 'Search'],

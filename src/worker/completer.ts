@@ -2,6 +2,7 @@ import { isConnectionError } from '../core/connection-errors.js';
 import type { ProgressWrite } from '../db/queries/job-progress.js';
 import type { JobStore, StoreAction, StoreCompletion } from '../store/job-store.js';
 import type { Job } from '../types.js';
+import { isTracked } from '../core/tracking.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 
 /** `accepted`: written. `fenced`: our lease was lost, nothing changed. `failed`: the write kept failing (reported). */
@@ -52,6 +53,7 @@ export class Completer {
     const item: StoreCompletion = {
       fence: { id: job.id, attempts: job.attempts },
       inTree: job.parentId !== null || job.isRollup,
+      tracked: isTracked(job),
       action,
     };
     if (report) item.report = report;

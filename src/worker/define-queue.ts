@@ -1,6 +1,6 @@
 import type { Arbiter } from '../client/arbiter.js';
 import type { QueueContext } from '../client/context.js';
-import { Queue, type EnqueueCallOptions, type EnqueueItem } from '../client/queue.js';
+import { Queue, type EnqueueCallOptions, type EnqueueItem, type EnqueueReturn } from '../client/queue.js';
 import type { InsertedTree, TreeNode } from '../client/tree.js';
 import {
   runSchema,
@@ -36,10 +36,10 @@ export class SchemaQueue<S extends StandardSchemaV1> extends Queue<InferInput<S>
     if (!r.ok) throw new ValidationError(field, payload, `failed schema validation: ${r.message}`);
   }
 
-  override async enqueue(
+  override async enqueue<O extends EnqueueCallOptions = EnqueueCallOptions>(
     payload: InferInput<S>,
-    options?: EnqueueCallOptions,
-  ): Promise<Job<InferInput<S>> | null> {
+    options?: O,
+  ): Promise<EnqueueReturn<InferInput<S>, unknown, O>> {
     await this.check(payload, 'payload');
     return super.enqueue(payload, options);
   }

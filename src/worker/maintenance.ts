@@ -10,6 +10,7 @@ import type { JobStore } from '../store/job-store.js';
 import type { WorkerEventEmitter } from './events.js';
 import { sweepEnqueueKeys } from './enqueue-keys.js';
 import { RetentionPruner } from './retention.js';
+import { trackedPrune } from '../db/queries/tracked.js';
 
 /** Vacuum a queue table once it holds this many dead rows, and this many per live row, ... */
 const VACUUM_MIN_DEAD = 10_000;
@@ -197,6 +198,20 @@ export class Maintenance {
     await this.vacuum(queues.map((q) => q.name));
     await this.pruneRetention();
     await this.sweepKeys(queues.map((q) => q.name));
+    await this.pruneTracked();
+  }
+
+  /**
+   * Records of awaited results and finished flows past their retention (one statement, at most 500 rows
+   * of each kind a round); a failure is reported, like retention's.
+   */
+  private async pruneTracked(): Promise<void> {
+    try {
+      await trackedPrune(this.o.arbiter.db, this.o.arbiter.schema, 500);
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) throw error;
+      this.o.events.emit('error', { error, context: 'maintenance:results' });
+    }
   }
 
   /** Enqueue-control keys (enqueue-keys.ts); a failure is reported, like retention's. */

@@ -1,4 +1,5 @@
 import { backoffDelay } from '../core/backoff.js';
+import { isTracked } from '../core/tracking.js';
 import {
   actionFor,
   defaultErrorOutcome,
@@ -413,11 +414,12 @@ async function decide(
   const action = actionFor(outcome, budget(q, job), Date.now(), q.keepProcessed);
   switch (action.type) {
     case 'ack': {
-      const stored = action.hasResult && (action.keep || job.parentId !== null);
+      // A tracked job (awaited, a flow node, a dependency) records its result even when it is undefined.
+      const stored = (action.hasResult && (action.keep || job.parentId !== null)) || isTracked(job);
       let result: string | null = null;
       if (stored) {
         try {
-          result = encodePayload(action.result, env.maxResultBytes);
+          result = encodePayload(action.hasResult ? action.result : null, env.maxResultBytes);
         } catch (err) {
           const unstorable = new Error(`handler result cannot be stored: ${describeError(err)}`);
           env.events.emit('job:failed', {

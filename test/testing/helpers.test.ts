@@ -362,3 +362,23 @@ describe('fireCron', () => {
     );
   });
 });
+
+describe('drain with flows and awaited results', () => {
+  it('runs a flow inline in dependency order and records every result', async () => {
+    const reports = t.arbiter.queue<{ step: string }, string>('reports');
+    const flow = await t.arbiter.flow({
+      nodes: {
+        first: { queue: reports, payload: { step: 'first' } },
+        second: { queue: reports, payload: { step: 'second' }, dependsOn: ['first'] },
+      },
+    });
+    const order: string[] = [];
+    const result = await drain(reports, async (job) => {
+      order.push(job.payload.step);
+      return `${job.payload.step} done`;
+    });
+    expect(order).toEqual(['first', 'second']);
+    expect(result.counts.done).toBe(2);
+    expect(await flow.result({ timeoutMs: 5_000 })).toEqual({ first: 'first done', second: 'second done' });
+  });
+});

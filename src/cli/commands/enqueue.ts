@@ -33,10 +33,20 @@ interface EnqueueFlags {
   maxQueuedScope?: 'queue' | 'group';
   overflow?: 'reject' | 'dropOldest' | 'wait';
   overflowTimeout?: number;
+  result?: boolean;
+  dependsOn?: string;
+  onDependencyFailure?: 'cancel' | 'continue';
 }
 
 /** The flags of the enqueue controls (docs/enqueue.md): single enqueues only. */
-const CONTROL_FLAGS = ['uniqueKey', 'debounceKey', 'throttleKey', 'maxQueued'] as const;
+const CONTROL_FLAGS = [
+  'uniqueKey',
+  'debounceKey',
+  'throttleKey',
+  'maxQueued',
+  'result',
+  'dependsOn',
+] as const;
 
 /** Jobs per enqueueMany call when reading a file. */
 const BATCH = 1000;
@@ -104,6 +114,14 @@ export function registerEnqueue(program: Command): void {
       new Option('--overflow <policy>', 'at the --max-queued cap').choices(['reject', 'dropOldest', 'wait']),
     )
     .option('--overflow-timeout <duration>', 'for --overflow wait: how long to wait for room', parseDuration)
+    .option('--result', "keep the job's result, to read with `arbiter jobs result` (docs/workflows.md)")
+    .option('--depends-on <ids>', 'wait for these jobs first: ids of this queue or queue/id, comma-separated')
+    .addOption(
+      new Option('--on-dependency-failure <policy>', 'when a dependency fails').choices([
+        'cancel',
+        'continue',
+      ]),
+    )
     .action(
       action(async (ctx, queueName: string, payloadText: string | undefined, flags: EnqueueFlags) => {
         if (flags.file !== undefined) {
@@ -169,6 +187,15 @@ function enqueueOptions(f: EnqueueFlags): EnqueueOptions {
   if (f.throttleKey !== undefined || f.throttleWindow !== undefined) {
     o.throttle = { key: f.throttleKey!, windowMs: f.throttleWindow!, trailing: f.throttleTrailing ?? false };
   }
+  if (f.result) o.result = true;
+  if (f.dependsOn !== undefined) {
+    o.dependsOn = f.dependsOn
+      .split(',')
+      .map((d) => d.trim())
+      .filter((d) => d !== '')
+      .map((d) => (d.includes('/') ? { queue: d.split('/')[0]!, id: d.split('/')[1]! } : d));
+  }
+  if (f.onDependencyFailure !== undefined) o.onDependencyFailure = f.onDependencyFailure;
   if (f.maxQueued !== undefined) {
     o.maxQueued = {
       limit: f.maxQueued,
@@ -208,7 +235,7 @@ async function enqueueFile(ctx: CliContext, queueName: string, flags: EnqueueFla
   }
   if (CONTROL_FLAGS.some((k) => flags[k] !== undefined)) {
     throw usageError(
-      '--unique-key, --debounce-key, --throttle-key and --max-queued are for one job, not --file',
+      '--unique-key, --debounce-key, --throttle-key, --max-queued, --result and --depends-on are for one job, not --file',
     );
   }
   const text = await readInput(flags.file!);

@@ -7,6 +7,7 @@ import { addFilterOptions, toFilter, type FilterOptions } from '../filters.js';
 import { parseInteger } from '../parse.js';
 import { jobDetail, jobsTable, whyText } from '../render.js';
 import { registerJobReports } from './jobs-report.js';
+import { registerJobResult } from './flows.js';
 
 interface ListFlags extends FilterOptions {
   limit?: number;
@@ -85,6 +86,7 @@ export function registerJobs(program: Command): void {
     );
 
   registerJobReports(jobs);
+  registerJobResult(jobs);
 
   for (const verb of ['cancel', 'promote', 'suspend', 'resume'] as const) {
     const cmd = jobs

@@ -1,4 +1,6 @@
 import type { FilterSpec } from '../../core/job-filter.js';
+import { TRACK_META_KEY } from '../../core/tracking.js';
+import { trackedRequeue } from './tracked.js';
 import type { Executor } from '../executor.js';
 import { dlqColumns, jobColumns, type DeadJobRow, type JobRow } from '../rows.js';
 import type { QueueTables } from '../sql.js';
@@ -120,6 +122,10 @@ async function retryLocked(
   row ??= (await insert(false)).rows[0];
   if (!row) throw new Error('dead-letter retry inserted no row');
   if (row.parent_id !== null) await rewaitParent(tx, t, row.parent_id, dead.failed_at);
+  // An awaited job or a flow node: its record follows it, and what its failure cancelled waits again.
+  if (row.meta !== null && row.meta[TRACK_META_KEY] !== undefined) {
+    await trackedRequeue(tx, t.schema, t.queue, dead.job_id, row.id);
+  }
   await tx.query(`DELETE FROM ${t.dlq} d WHERE d.id = $1::bigint`, [dead.id]);
   if (hasDeadChildren) {
     await tx.query(`UPDATE ${t.dlq} d SET parent_id = $2::bigint WHERE d.parent_id = $1::bigint`, [

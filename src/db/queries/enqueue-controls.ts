@@ -275,7 +275,7 @@ export async function capProbe(
 
 /**
  * Deletes the oldest waiting job of the scope to make room: never leased, not in a tree (no parent, no
- * children, not a rollup), not locked by anyone. Returns its id, or null when there is none.
+ * children, not a rollup), not awaited or in a flow, not locked by anyone. Returns its id, or null when there is none.
  */
 export async function capDropOldest(
   db: Executor,
@@ -287,6 +287,7 @@ export async function capDropOldest(
     `DELETE FROM ${t.jobs} d WHERE d.id = (
        SELECT j.id FROM ${t.jobs} j
        WHERE j.leased_until IS NULL AND j.attempts = 0 AND j.parent_id IS NULL AND NOT j.is_rollup ${where}
+         AND NOT coalesce(j.meta ? 'arbiter', false)
          AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)
        ORDER BY j.id LIMIT 1 FOR UPDATE SKIP LOCKED)
      RETURNING d.id`,

@@ -1,6 +1,6 @@
 import type { FilterSpec, FilterTable } from '../../core/job-filter.js';
 import type { JobStatus } from '../../types.js';
-import type { QueueTables } from '../sql.js';
+import { waitsForDependencies, type QueueTables } from '../sql.js';
 
 /** Collects bound values; `add` returns the `$n` placeholder to splice into the text. */
 export class SqlParams {
@@ -19,7 +19,8 @@ export class SqlParams {
 export function statusPredicate(t: QueueTables, status: JobStatus, alias: string): string {
   const a = alias;
   const notRunning = `(${a}.leased_until IS NULL OR ${a}.leased_until <= now())`;
-  const hasChildren = `EXISTS (SELECT 1 FROM ${t.jobs} wc WHERE wc.parent_id = ${a}.id)`;
+  // A parent waiting for its children, or a job waiting for its dependencies (flows).
+  const hasChildren = `(EXISTS (SELECT 1 FROM ${t.jobs} wc WHERE wc.parent_id = ${a}.id) OR ${waitsForDependencies(t, a)})`;
   const notExhausted = `(${a}.leased_until IS NULL OR ${a}.attempts < ${a}.max_attempts)`;
   const live = `${notRunning} AND NOT ${a}.suspended AND ${notExhausted}`;
   switch (status) {

@@ -1,7 +1,7 @@
 import type { FilterSpec } from '../../core/job-filter.js';
 import type { Executor } from '../executor.js';
 import { jobSelect, type JobRow } from '../rows.js';
-import type { QueueTables } from '../sql.js';
+import { quoteIdent, type QueueTables } from '../sql.js';
 import { SqlParams, filterWhere, readyPredicate } from './filters.js';
 
 // Inspection and operator queries on a queue's live jobs: reads, counts, and actions on one job or a tree.
@@ -105,6 +105,17 @@ export async function jobPromote(db: Executor, t: QueueTables, id: string): Prom
 }
 
 /**
+ * Resuming never releases a job that waits for its dependencies, or that a failed dependency cancelled
+ * (flows, docs/workflows.md): only its dependencies finishing (or a dead-letter retry) do. `$queue` is the
+ * parameter holding the queue name. Only rows marked tracked look at _tracked_jobs.
+ */
+function notHeldByDependencies(t: QueueTables, queueParam: string): string {
+  return `NOT (coalesce(j.meta ? 'arbiter', false) AND EXISTS (
+    SELECT 1 FROM ${quoteIdent(t.schema)}._tracked_jobs tr
+    WHERE tr.queue = ${queueParam} AND tr.job_id = j.id AND (tr.deps_pending > 0 OR tr.state <> 'pending')))`;
+}
+
+/**
  * Suspends or resumes one job (`job`) or a parent's children (`children`), in one statement.
  * Suspending skips jobs in flight (they finish normally) and jobs already suspended. Resuming skips a
  * suspended parent that still has children: it is waiting for them, not paused, and resuming it would
@@ -120,10 +131,10 @@ async function setSuspended(
   const who = target === 'job' ? 'j.id = $1::bigint' : 'j.parent_id = $1::bigint';
   const guard = suspended
     ? `NOT j.suspended AND ${NOT_IN_FLIGHT}`
-    : `j.suspended AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)`;
+    : `j.suspended AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id) AND ${notHeldByDependencies(t, '$3')}`;
   const res = await db.query(
     `UPDATE ${t.jobs} j SET suspended = $2, updated_at = now() WHERE ${who} AND ${guard}`,
-    [id, suspended],
+    suspended ? [id, suspended] : [id, suspended, t.queue],
   );
   return res.rowCount;
 }
@@ -143,11 +154,11 @@ export async function jobActMany(
       ? `j.run_at > now() AND NOT j.suspended AND ${NOT_IN_FLIGHT}`
       : action === 'suspend'
         ? `NOT j.suspended AND ${NOT_IN_FLIGHT}`
-        : `j.suspended AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id)`;
+        : `j.suspended AND NOT EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id) AND ${notHeldByDependencies(t, '$2')}`;
   const set = action === 'promote' ? 'run_at = now()' : `suspended = ${action === 'suspend'}`;
   const res = await tx.query(
     `UPDATE ${t.jobs} j SET ${set}, updated_at = now() WHERE j.id = ANY($1::bigint[]) AND ${guard}`,
-    [ids],
+    action === 'resume' ? [ids, t.queue] : [ids],
   );
   return res.rowCount;
 }

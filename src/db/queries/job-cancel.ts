@@ -41,6 +41,18 @@ async function parentsOf(
 }
 
 /**
+ * Runs a delete that cancels jobs: tracked jobs it removes (awaited results, flow nodes, dependencies)
+ * are recorded as cancelled rather than succeeded (see migration 0012). The setting is transaction-local
+ * and cleared again right after, so later statements of the caller's transaction are not affected.
+ */
+export async function cancelling<R>(tx: Executor, fn: () => Promise<R>): Promise<R> {
+  await tx.query(`SELECT set_config('arbiter.finish', 'cancelled', true)`);
+  const out = await fn();
+  await tx.query(`SELECT set_config('arbiter.finish', '', true)`);
+  return out;
+}
+
+/**
  * Deletes the listed jobs that have no children (a parent is refused: use cascade), then wakes every
  * parent left with no children. "Has children" is judged once, before any delete, so the result does not
  * depend on the order of `ids`. Tree locks: each job and its parent, ascending, as ack takes them.
@@ -59,10 +71,12 @@ export async function jobCancelMany(tx: Executor, t: QueueTables, ids: readonly 
   );
   const targets = childless.rows.map((r) => r.id);
   if (targets.length === 0) return 0;
-  const { rows } = await tx.query<{ id: string; parent_id: string | null; leased: boolean }>(
-    `DELETE FROM ${t.jobs} j WHERE j.id = ANY($1::bigint[])
-     RETURNING j.id, j.parent_id, j.leased_until IS NOT NULL AS leased`,
-    [targets],
+  const { rows } = await cancelling(tx, () =>
+    tx.query<{ id: string; parent_id: string | null; leased: boolean }>(
+      `DELETE FROM ${t.jobs} j WHERE j.id = ANY($1::bigint[])
+       RETURNING j.id, j.parent_id, j.leased_until IS NOT NULL AS leased`,
+      [targets],
+    ),
   );
   await notifyCancelled(tx, t, rows);
   const deleted = rows.map((r) => r.parent_id);
@@ -106,10 +120,12 @@ export async function jobCancelCascade(
   // Ancestors before descendants: ids grow down a tree, and treeLock takes them in ascending order.
   await treeLock(tx, t, root.parent_id ? [root.parent_id, ...ids] : ids);
   await lockForDelete(tx, t, ids);
-  const { rows } = await tx.query<{ id: string; parent_id: string | null; leased: boolean }>(
-    `${subtree} DELETE FROM ${t.jobs} j USING d WHERE j.id = d.id
-     RETURNING j.id, j.parent_id, j.leased_until IS NOT NULL AS leased`,
-    [rootId],
+  const { rows } = await cancelling(tx, () =>
+    tx.query<{ id: string; parent_id: string | null; leased: boolean }>(
+      `${subtree} DELETE FROM ${t.jobs} j USING d WHERE j.id = d.id
+       RETURNING j.id, j.parent_id, j.leased_until IS NOT NULL AS leased`,
+      [rootId],
+    ),
   );
   await notifyCancelled(tx, t, rows);
   const deletedRoot = rows.find((r) => r.id === rootId);

@@ -194,7 +194,7 @@ async function route() {
   var seq = ++routeSeq;
   document.querySelectorAll('header.top nav a').forEach(function (a) {
     var v = a.getAttribute('data-view');
-    a.classList.toggle('active', v === r.view || (r.view === 'job' && v === 'jobs') || (r.view === 'dead' && v === 'dlq'));
+    a.classList.toggle('active', v === r.view || (r.view === 'job' && v === 'jobs') || (r.view === 'dead' && v === 'dlq') || (r.view === 'flow' && v === 'flows'));
   });
   var main = document.querySelector('main');
   var view = VIEWS[r.view] || VIEWS.overview;

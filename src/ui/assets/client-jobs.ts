@@ -197,13 +197,16 @@ VIEWS.job = async function (root, args) {
       h('div', { class: 'grid2' },
         h('div', { class: 'panel' }, h('h2', null, 'Details'), kv([
           ['group', job.groupKey === null ? '\u2014' : h('a', { href: hashFor('groups', [queue], new URLSearchParams({ key: job.groupKey })) }, job.groupKey)],
-          ['parent', job.parentId === null ? '\u2014' : h('a', { href: hashFor('job', [queue, job.parentId]) }, job.parentId)],
+          ['parent', job.parentId === null ? '\u2014' : h('a', { href: hashFor('job', [queue, job.parentId]) }, job.parentId)]].concat(
+          // A flow node links to its flow (docs/workflows.md).
+          job.meta && job.meta.arbiter && job.meta.arbiter.flow ? [['flow', h('a', { href: hashFor('flow', [job.meta.arbiter.flow]), 'data-testid': 'flow-link' },
+            'flow ' + job.meta.arbiter.flow + ', node ' + job.meta.arbiter.node)]] : [], [
           ['priority', String(job.priority)], ['attempts', job.attempts + ' of ' + job.maxAttempts],
           ['worker', job.workerId || '\u2014'], ['suspended', job.suspended ? 'yes' : 'no'], ['rollup', job.isRollup ? 'yes' : 'no'],
           ['dedup key', job.dedupKey || '\u2014'], ['idempotency key', job.idempotencyKey || '\u2014']].concat(
           // A debounced job: the later enqueues it took in (docs/enqueue.md).
           job.debounced ? [['debounced', h('span', { 'data-testid': 'debounced' }, 'key ' + job.debounced.key + ', absorbed ' +
-            job.debounced.absorbed + ' enqueue' + (job.debounced.absorbed === 1 ? '' : 's'))]] : []))),
+            job.debounced.absorbed + ' enqueue' + (job.debounced.absorbed === 1 ? '' : 's'))]] : [])))),
         h('div', { class: 'panel' }, h('h2', null, 'Timeline'), kv([
           ['created', timeCell(job.createdAt)], ['run at', timeCell(job.runAt)], ['claimed', timeCell(job.claimedAt)],
           ['leased until', timeCell(job.leasedUntil)], ['updated', timeCell(job.updatedAt)]]))),

@@ -77,6 +77,20 @@ td.actions-cell { white-space: nowrap; }
 .badge.scheduled, .badge.retrying { background: var(--warn-bg); color: var(--warn); }
 .badge.suspended, .badge.waiting { background: var(--info-bg); color: var(--info); }
 .badge.exhausted, .badge.dead, .badge.paused { background: var(--bad-bg); color: var(--bad); }
+.badge.succeeded, .badge.flow-succeeded { background: var(--ok-bg); color: var(--ok); }
+.badge.failed, .badge.cancelled, .badge.flow-failed, .badge.flow-cancelled { background: var(--bad-bg); color: var(--bad); }
+.badge.flow-active { background: var(--accent-bg); color: var(--accent); }
+.graph-wrap { overflow-x: auto; }
+.flow-graph rect { fill: var(--panel); stroke: var(--input-line); stroke-width: 1.5; }
+.flow-graph text { fill: var(--ink); font-size: 13px; }
+.flow-graph text.state { fill: var(--muted); font-size: 11px; }
+.flow-graph path.edge { fill: none; stroke: var(--muted); stroke-width: 1.4; }
+.flow-graph path.arrow { fill: var(--muted); }
+.flow-graph g.st-succeeded rect { fill: var(--ok-bg); stroke: var(--ok); }
+.flow-graph g.st-failed rect, .flow-graph g.st-cancelled rect { fill: var(--bad-bg); stroke: var(--bad); }
+.flow-graph g.st-waiting rect { fill: var(--info-bg); stroke: var(--info); }
+.flow-graph g.st-in-flight rect { fill: var(--accent-bg); stroke: var(--accent); stroke-width: 2.5; }
+.flow-graph g.st-retrying rect, .flow-graph g.st-scheduled rect { fill: var(--warn-bg); stroke: var(--warn); }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; margin-bottom: 14px; }
 .card { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
 .card .v { font-size: 22px; font-weight: 700; font-variant-numeric: tabular-nums; }
