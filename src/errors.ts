@@ -17,7 +17,9 @@ export type ArbiterErrorCode =
   | 'EMBEDDED_POSTGRES'
   | 'CRON_NOT_FOUND'
   | 'CRON_EXISTS'
-  | 'QUEUE_FULL';
+  | 'QUEUE_FULL'
+  | 'DUPLICATE_STEP'
+  | 'WAIT_TIMEOUT';
 
 /**
  * Base of every error Arbiter throws on purpose: `code` says which case it is, whatever the class;
@@ -251,5 +253,29 @@ export class CronScheduleExistsError extends ArbiterError {
     super('CRON_EXISTS', `cron schedule "${name}" exists already (change it with set)`);
     this.name = 'CronScheduleExistsError';
     this.schedule = name;
+  }
+}
+
+/** A handler ran two durable steps (ctx.step) of the same name in one run: step names key stored results. */
+export class DuplicateStepError extends ArbiterError {
+  readonly step: string;
+  constructor(step: string) {
+    super('DUPLICATE_STEP', `step "${step}" ran twice in one run (step names must be unique within a job)`);
+    this.name = 'DuplicateStepError';
+    this.step = step;
+  }
+}
+
+/**
+ * A `ctx.waitFor(event, { timeoutMs })` whose timeout passed before the event was emitted. Thrown by
+ * waitFor on the run after the timeout (and on every later run of the job: the timeout is recorded like
+ * a step). Uncaught, it fails the run like any error.
+ */
+export class WaitTimeoutError extends ArbiterError {
+  readonly event: string;
+  constructor(event: string) {
+    super('WAIT_TIMEOUT', `timed out waiting for event "${event}"`);
+    this.name = 'WaitTimeoutError';
+    this.event = event;
   }
 }

@@ -37,6 +37,9 @@ export {
   type JobRef,
   type JobReport,
   type JobStatus,
+  type JobStep,
+  type JobWait,
+  type EventInfo,
   type LeaseUpdate,
   type Page,
   type PageOptions,
@@ -48,6 +51,8 @@ export {
   BatchTooLargeError,
   CronScheduleExistsError,
   CronScheduleNotFoundError,
+  DuplicateStepError,
+  WaitTimeoutError,
   InvalidIdentifierError,
   OutcomeUnknownError,
   ParentNotFoundError,
@@ -60,3 +65,4 @@ export {
   SchemaTooNewError,
   ValidationError,
 } from './errors.js';
+export type { EmitOptions } from './client/events.js';

@@ -63,6 +63,9 @@ const STATUS_BY_CODE: Record<ArbiterErrorCode, ErrorStatus> = {
   CRON_EXISTS: 409,
   // maxQueued: the queue is full; Retry-After says when to try again.
   QUEUE_FULL: 429,
+  // Raised inside handlers only (durable steps), never by an operation the API exposes.
+  DUPLICATE_STEP: 500,
+  WAIT_TIMEOUT: 500,
 };
 
 /**

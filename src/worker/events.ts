@@ -16,6 +16,11 @@ export interface WorkerEvents {
   'job:succeeded': { queue: string; job: Job; durationMs: number };
   'job:retried': { queue: string; job: Job; delayMs: number; error: string };
   'job:snoozed': { queue: string; job: Job; delayMs: number };
+  /**
+   * The run parked the job (ctx.sleep, ctx.waitFor): it holds no lease and its attempt was refunded; it
+   * runs again in `dueInMs` (a sleep's end or a wait's timeout) or, when null, once its event is emitted.
+   */
+  'job:parked': { queue: string; job: Job; dueInMs: number | null };
   /** The handler threw (or timed out); the decided follow-up is reported as retried or dead. */
   'job:failed': { queue: string; job: Job; error: unknown; timedOut: boolean; durationMs: number };
   'job:dead': { queue: string; job: Job; error: string };

@@ -9,16 +9,17 @@ import {
 } from '../core/outcome.js';
 import { encodePayload } from '../core/payload.js';
 import { runSchema } from '../core/standard-schema.js';
-import type { StoreAction } from '../store/job-store.js';
+import type { JobStore, StoreAction } from '../store/job-store.js';
 import type { ChildOutcome, Job, JobId } from '../types.js';
 import type { JobController } from './abort.js';
 import { realClock, type Clock } from './clock.js';
 import type { WorkerEventEmitter } from './events.js';
 import { JobReporter, type ReportSink } from './progress.js';
 import { jobTimeout, type BatchResult, type JobContext, type ResolvedQueue } from './queue-options.js';
+import { JobSteps } from './steps.js';
 
 /** Why a running job's signal was aborted (`cancelled`: an operator cancelled the job while it ran). */
-export type AbortReason = 'timeout' | 'lease-lost' | 'shutdown' | 'cancelled';
+export type AbortReason = 'timeout' | 'lease-lost' | 'shutdown' | 'cancelled' | 'parked';
 
 export class JobAbortError extends Error {
   constructor(
@@ -39,7 +40,9 @@ export type RunOutcome =
       /** The job's last report, still being written: the outcome is written after it (the slot is free). */
       reported?: Promise<void>;
     }
-  | { kind: 'abandon'; reason: AbortReason };
+  | { kind: 'abandon'; reason: AbortReason }
+  /** The run parked the job (ctx.sleep / ctx.waitFor): already written; due again in `dueInMs` (null: on an event). */
+  | { kind: 'parked'; dueInMs: number | null };
 
 export interface RunEnv {
   events: WorkerEventEmitter;
@@ -56,6 +59,8 @@ export interface RunEnv {
   report?: ReportSink;
   /** Times the coalescing of reports. Default realClock. */
   clock?: Clock;
+  /** The store of a queue, for durable steps (ctx.step, sleep, waitFor). Without one, step methods throw. */
+  store?: (queue: string) => JobStore;
 }
 
 /** One handler call, as handler wrappers see it: the queue and its job (or the batch's jobs). */
@@ -122,6 +127,46 @@ class HandlerContext {
 
   get log(): JobContext['log'] {
     return (message) => this.report().log(message);
+  }
+
+  /** Created on the first step call: jobs that never use steps pay nothing. */
+  steps: JobSteps | undefined;
+
+  private durable(): JobSteps {
+    if (this.steps) return this.steps;
+    const store = this.env.store?.(this.queue);
+    if (!store) throw new Error('durable steps need a worker (this context has no store)');
+    const controller = this.controller;
+    return (this.steps = new JobSteps(
+      this.job,
+      {
+        store,
+        maxResultBytes: this.env.maxResultBytes,
+        end: (reason, dueInMs) =>
+          controller.abort(
+            reason === 'parked'
+              ? new JobParked(dueInMs)
+              : new JobAbortError('lease-lost', 'lease lost: a step write was fenced off'),
+          ),
+      },
+      controller,
+    ));
+  }
+
+  get step(): JobContext['step'] {
+    return (name, fn) => this.durable().step(name, fn);
+  }
+
+  get sleep(): JobContext['sleep'] {
+    return (ms) => this.durable().sleep(ms);
+  }
+
+  get sleepUntil(): JobContext['sleepUntil'] {
+    return (at) => this.durable().sleepUntil(at);
+  }
+
+  get waitFor(): JobContext['waitFor'] {
+    return (event, options) => this.durable().waitFor(event, options);
   }
 
   // On the prototype (below); `declare` emits no per-instance field.
@@ -195,7 +240,20 @@ function isThenable<R>(v: R | Promise<R>): v is Promise<R> {
 }
 
 function reasonOf(controller: JobController): AbortReason {
-  return controller.reason instanceof JobAbortError ? controller.reason.reason : 'shutdown';
+  const reason = controller.reason;
+  if (reason instanceof JobParked) return 'parked';
+  return reason instanceof JobAbortError ? reason.reason : 'shutdown';
+}
+
+/** The abort reason of a run that parked its job (ctx.sleep / ctx.waitFor). */
+class JobParked extends JobAbortError {
+  constructor(readonly dueInMs: number | null) {
+    super('parked', 'the job was parked (sleep or waitFor): it runs again when due or released');
+  }
+}
+
+function parkedOutcome(controller: JobController): RunOutcome {
+  return { kind: 'parked', dueInMs: (controller.reason as JobParked).dueInMs };
 }
 
 /** Arms the timeout for one run; returns a disarm function. */
@@ -261,6 +319,7 @@ export async function runJob(
       controller,
     );
     if (r.aborted) {
+      if (r.reason === 'parked') return parkedOutcome(controller);
       if (r.reason !== 'timeout') return { kind: 'abandon', reason: r.reason };
       timedOut = true;
       const error = controller.reason as JobAbortError;
@@ -277,6 +336,7 @@ export async function runJob(
       outcome = outcomeFromReturn(r.value);
     }
   } catch (error) {
+    if (controller.aborted && reasonOf(controller) === 'parked') return parkedOutcome(controller);
     if (controller.aborted && reasonOf(controller) !== 'timeout') {
       return { kind: 'abandon', reason: reasonOf(controller) };
     }

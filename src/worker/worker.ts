@@ -184,6 +184,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       childOutcomes: (job) => (this.stores.get(job.queue) ?? arbiter.store(job.queue)).childOutcomes(job.id),
       report: batchedReports(new ReportBatcher(), (q) => this.stores.get(q) ?? arbiter.store(q)),
       clock: this.clock,
+      store: (q) => this.stores.get(q) ?? arbiter.store(q),
     };
   }
 
@@ -446,6 +447,14 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
   private async record(run: Running, job: Job, decision: RunOutcome, durationMs: number): Promise<void> {
     const queue = run.queue.name;
     if (decision.kind === 'abandon') return;
+    if (decision.kind === 'parked') {
+      // Already written by the step call: the job holds no lease now.
+      if (job.groupKey !== null) this.fetcher.askAgain(queue);
+      if (decision.dueInMs !== null) this.fetcher.dueIn(queue, decision.dueInMs);
+      if (this.emitter.listenerCount('job:parked') > 0)
+        this.emitter.emit('job:parked', { queue, job, dueInMs: decision.dueInMs });
+      return;
+    }
     const { action } = decision;
     if (decision.reported) await decision.reported; // the job's last report, written while it is held
     const written = await this.completer.complete(run.store, job, action);
