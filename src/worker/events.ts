@@ -56,8 +56,8 @@ export interface WorkerEvents {
    */
   'maintenance:pruned': {
     queue: string;
-    table: 'history' | 'dead-letters' | 'reports' | 'attempts';
-    reason: 'age' | 'count';
+    table: 'history' | 'dead-letters' | 'reports' | 'attempts' | 'steps';
+    reason: 'age' | 'count' | 'gone';
     count: number;
   };
   'cron:fired': { name: string; queue: string; tick: Date; jobId: string | null; skipped: boolean };

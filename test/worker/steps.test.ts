@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DuplicateStepError, WaitTimeoutError, type Job } from '../../src/index.js';
 import { stepRecord } from '../../src/db/queries/steps.js';
+import { WorkerEventEmitter, type JobContext } from '../../src/worker/index.js';
+import { RetentionPruner } from '../../src/worker/retention.js';
 import { useTestDb } from '../support/db.js';
 import { count, startWorker, stopAll, waitFor } from './helpers.js';
 
@@ -46,15 +48,54 @@ describe('ctx.step', () => {
     // The first run sees the JSON round trip too, so every run sees the same values.
     const expected = [{ at: new Date(0).toISOString(), n: 5 }, 7];
     expect(seen).toEqual([expected, expected, expected]);
-    // Deleted with the job once the sweep runs (the job is gone).
-    const steps = await q.jobs.steps(job.id);
-    expect(
-      steps.length === 0 ||
-        steps
-          .map((s) => s.name)
-          .sort()
-          .join() === 'a,b,nothing',
-    ).toBe(true);
+    // Removed once the job is gone, by the maintenance sweep (no maintenance runs in this test).
+    expect((await q.jobs.steps(job.id)).map((s) => s.name)).toEqual(['a', 'b', 'nothing']);
+  });
+
+  it('are swept once their job is gone, and kept with the job in history or in the dead letters', async () => {
+    const names = ['sweep_gone', 'sweep_kept', 'sweep_dead'];
+    for (const n of names) await t.arbiter.createQueue(n);
+    const handler = async (job: Job, ctx: JobContext) => {
+      await ctx.step('one', () => 1);
+      await ctx.waitFor(`sweep:${job.queue}`, { timeoutMs: 60_000 }).catch(() => undefined);
+      if (job.queue === 'sweep_dead') throw new Error('to the dead letters');
+    };
+    await startWorker(t.arbiter, {
+      queues: {
+        sweep_gone: { handler },
+        sweep_kept: { handler, keepProcessed: true },
+        sweep_dead: { handler },
+      },
+    });
+    const jobs = await Promise.all(
+      names.map(async (n) => (await t.arbiter.queue(n).enqueue({}, { maxAttempts: 1 }))!),
+    );
+    for (const [i, n] of names.entries())
+      await waitFor(() => t.arbiter.queue(n).jobs.waiting(jobs[i]!.id), 'parked');
+    // A parked job keeps its steps and its wait through a sweep.
+    await new RetentionPruner({ arbiter: t.arbiter, events: new WorkerEventEmitter() }).round();
+    expect(await count(t.pool, t.schema, '_steps', `queue LIKE 'sweep_%'`)).toBe(3);
+    expect(await count(t.pool, t.schema, '_waits', `queue LIKE 'sweep_%'`)).toBe(3);
+    for (const n of names) await t.arbiter.emit(`sweep:${n}`);
+    for (const n of names)
+      await waitFor(async () => (await count(t.pool, t.schema, n)) === 0, `${n} finished`);
+    const reports = await new RetentionPruner({
+      arbiter: t.arbiter,
+      events: new WorkerEventEmitter(),
+    }).round();
+    expect(reports.filter((r) => r.table === 'steps')).toEqual([
+      { queue: 'sweep_gone', table: 'steps', reason: 'gone', count: 2 },
+    ]);
+    expect(await t.arbiter.queue('sweep_gone').jobs.steps(jobs[0]!.id)).toEqual([]);
+    expect((await t.arbiter.queue('sweep_kept').jobs.steps(jobs[1]!.id)).map((s) => s.kind)).toEqual([
+      'step',
+      'event',
+    ]);
+    expect((await t.arbiter.queue('sweep_dead').jobs.steps(jobs[2]!.id)).map((s) => s.kind)).toEqual([
+      'step',
+      'event',
+    ]);
+    expect(await count(t.pool, t.schema, '_waits', `queue LIKE 'sweep_%'`)).toBe(0);
   });
 
   it('duplicate step names in one run are a typed error', async () => {

@@ -155,6 +155,20 @@ export async function eventGet(db: Executor, schema: string, name: string): Prom
 }
 
 /**
+ * Whether the queue has step or wait rows to sweep (null: none), and whether it has a history table.
+ * Two index probes: queues that never used steps cost nothing more.
+ */
+export async function stepSweepPlan(db: Executor, t: QueueTables): Promise<{ withHistory: boolean } | null> {
+  const { rows } = await db.query<{ any: boolean; h: boolean }>(
+    `SELECT (EXISTS (SELECT 1 FROM ${stepsTable(t.schema)} WHERE queue = $1)
+             OR EXISTS (SELECT 1 FROM ${waitsTable(t.schema)} WHERE queue = $1)) AS any,
+            to_regclass($2) IS NOT NULL AS h`,
+    [t.queue, historyTable(t)],
+  );
+  return rows[0]!.any ? { withHistory: rows[0]!.h } : null;
+}
+
+/**
  * Deletes up to `limit` step and wait rows of this queue's jobs that are gone: not in the queue, its
  * history (when it has one) or its dead letters. Returns how many rows went.
  */
