@@ -19,7 +19,8 @@ export type ArbiterErrorCode =
   | 'CRON_EXISTS'
   | 'QUEUE_FULL'
   | 'DUPLICATE_STEP'
-  | 'WAIT_TIMEOUT';
+  | 'WAIT_TIMEOUT'
+  | 'AWAITED_JOB_FAILED';
 
 /**
  * Base of every error Arbiter throws on purpose: `code` says which case it is, whatever the class;
@@ -277,5 +278,19 @@ export class WaitTimeoutError extends ArbiterError {
     super('WAIT_TIMEOUT', `timed out waiting for event "${event}"`);
     this.name = 'WaitTimeoutError';
     this.event = event;
+  }
+}
+
+/** The job a handler ran with `ctx.run(queue, payload)` was dead-lettered: its final error is `error`. */
+export class AwaitedJobFailedError extends ArbiterError {
+  readonly queue: string;
+  readonly jobId: string;
+  readonly error: string;
+  constructor(queue: string, jobId: string, error: string) {
+    super('AWAITED_JOB_FAILED', `job ${jobId} of queue "${queue}" failed: ${error}`);
+    this.name = 'AwaitedJobFailedError';
+    this.queue = queue;
+    this.jobId = jobId;
+    this.error = error;
   }
 }

@@ -52,6 +52,7 @@ export {
   CronScheduleExistsError,
   CronScheduleNotFoundError,
   DuplicateStepError,
+  AwaitedJobFailedError,
   WaitTimeoutError,
   InvalidIdentifierError,
   OutcomeUnknownError,

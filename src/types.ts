@@ -365,8 +365,11 @@ export interface JobAttempt {
 export interface JobStep {
   /** The step's name; sleeps and waits are named `$sleep:n` and `$wait:n` (their order in the handler). */
   name: string;
-  /** step (ctx.step), sleep (result: the wake time), event (result: the payload), timeout (a waitFor timed out). */
-  kind: 'step' | 'sleep' | 'event' | 'timeout';
+  /**
+   * step (ctx.step), sleep (result: the wake time), event (result: the payload; for ctx.run, the awaited
+   * job's `{ ok, result | error }`), timeout (a waitFor or ctx.run timed out), run (the job ctx.run enqueued).
+   */
+  kind: 'step' | 'sleep' | 'event' | 'timeout' | 'run';
   /** The stored JSON result; undefined when the step returned nothing. */
   result: unknown;
   /** The attempt that recorded it (0: recorded by an emit). */

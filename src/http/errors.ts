@@ -66,6 +66,7 @@ const STATUS_BY_CODE: Record<ArbiterErrorCode, ErrorStatus> = {
   // Raised inside handlers only (durable steps), never by an operation the API exposes.
   DUPLICATE_STEP: 500,
   WAIT_TIMEOUT: 500,
+  AWAITED_JOB_FAILED: 500,
 };
 
 /**

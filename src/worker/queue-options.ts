@@ -12,7 +12,7 @@ import {
   optionalInt,
 } from '../core/validate.js';
 import { ValidationError } from '../errors.js';
-import type { ChildOutcome, Job, JobId } from '../types.js';
+import type { ChildOutcome, EnqueueOptions, Job, JobId } from '../types.js';
 
 /** What a handler gets besides its job. */
 export interface JobContext {
@@ -50,6 +50,16 @@ export interface JobContext {
    * `timeoutMs`, throws WaitTimeoutError once it passes without the event.
    */
   waitFor<T = unknown>(event: string, options?: { timeoutMs?: number }): Promise<T>;
+  /**
+   * Enqueues a job on `queue` (any queue) and returns its result once it finished, parking this job
+   * meanwhile; throws AwaitedJobFailedError when it was dead-lettered, WaitTimeoutError past `timeoutMs`.
+   * Enqueued once (recorded like a step in the same transaction); its outcome is stored like a step's.
+   */
+  run<R = unknown>(
+    queue: string,
+    payload: unknown,
+    options?: { timeoutMs?: number; enqueue?: EnqueueOptions },
+  ): Promise<R>;
   // Outcome helpers: return one of these from the handler.
   done(result?: unknown): Outcome;
   keep(result?: unknown): Outcome;
@@ -63,7 +73,16 @@ export interface JobContext {
 /** Batched mode context: one signal for the whole batch. */
 export type BatchContext = Omit<
   JobContext,
-  'children' | 'extendLease' | 'progress' | 'setMeta' | 'log' | 'step' | 'sleep' | 'sleepUntil' | 'waitFor'
+  | 'children'
+  | 'extendLease'
+  | 'progress'
+  | 'setMeta'
+  | 'log'
+  | 'step'
+  | 'sleep'
+  | 'sleepUntil'
+  | 'waitFor'
+  | 'run'
 > & {
   extendLease(leaseMs?: number): Promise<boolean>;
 };

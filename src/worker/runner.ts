@@ -10,7 +10,9 @@ import {
 import { encodePayload } from '../core/payload.js';
 import { runSchema } from '../core/standard-schema.js';
 import type { JobStore, StoreAction } from '../store/job-store.js';
-import type { ChildOutcome, Job, JobId } from '../types.js';
+import type { Executor } from '../db/executor.js';
+import { AWAITED_META_KEY } from '../db/queries/steps.js';
+import type { ChildOutcome, EnqueueOptions, Job, JobId } from '../types.js';
 import type { JobController } from './abort.js';
 import { realClock, type Clock } from './clock.js';
 import type { WorkerEventEmitter } from './events.js';
@@ -61,6 +63,13 @@ export interface RunEnv {
   clock?: Clock;
   /** The store of a queue, for durable steps (ctx.step, sleep, waitFor). Without one, step methods throw. */
   store?: (queue: string) => JobStore;
+  /** Enqueues on any queue inside `tx`, for ctx.run; returns the job id (null: nothing inserted). */
+  enqueue?: (
+    queue: string,
+    payload: unknown,
+    options: EnqueueOptions,
+    tx: Executor,
+  ) => Promise<string | null>;
 }
 
 /** One handler call, as handler wrappers see it: the queue and its job (or the batch's jobs). */
@@ -148,6 +157,10 @@ class HandlerContext {
               ? new JobParked(dueInMs)
               : new JobAbortError('lease-lost', 'lease lost: a step write was fenced off'),
           ),
+        enqueue: (queue, payload, options, tx) => {
+          if (!this.env.enqueue) throw new Error('ctx.run needs a worker (this context cannot enqueue)');
+          return this.env.enqueue(queue, payload, options, tx);
+        },
       },
       controller,
     ));
@@ -167,6 +180,10 @@ class HandlerContext {
 
   get waitFor(): JobContext['waitFor'] {
     return (event, options) => this.durable().waitFor(event, options);
+  }
+
+  get run(): JobContext['run'] {
+    return (queue, payload, options) => this.durable().run(queue, payload, options);
   }
 
   // On the prototype (below); `declare` emits no per-instance field.
@@ -457,7 +474,8 @@ async function decide(
   const action = actionFor(outcome, budget(q, job), Date.now(), q.keepProcessed);
   switch (action.type) {
     case 'ack': {
-      const stored = action.hasResult && (action.keep || job.parentId !== null);
+      // A job awaited by ctx.run reports its result to the job that awaits it.
+      const stored = action.hasResult && (action.keep || job.parentId !== null || awaited(job));
       let result: string | null = null;
       if (stored) {
         try {
@@ -492,4 +510,9 @@ function spreadBatchResult(result: BatchResult, jobs: Job[]): (Outcome | undefin
   throw new TypeError(
     `batch handler must return nothing, an array of outcomes or a Map (got ${describeError(result)})`,
   );
+}
+
+/** Whether a job was enqueued by ctx.run (another job awaits its outcome). */
+export function awaited(job: Job): boolean {
+  return job.meta !== null && job.meta[AWAITED_META_KEY] !== undefined;
 }

@@ -1,5 +1,7 @@
 import { encodePayload } from '../core/payload.js';
 import {
+  AWAITED_META_KEY,
+  jobDoneEvent,
   stepList,
   stepRecord,
   stepSleep,
@@ -7,9 +9,10 @@ import {
   type ParkAnswer,
   type StepRow,
 } from '../db/queries/steps.js';
-import { DuplicateStepError, ValidationError, WaitTimeoutError } from '../errors.js';
+import { AwaitedJobFailedError, DuplicateStepError, ValidationError, WaitTimeoutError } from '../errors.js';
+import type { Executor } from '../db/executor.js';
 import type { JobStore } from '../store/job-store.js';
-import type { Job } from '../types.js';
+import type { EnqueueOptions, Job } from '../types.js';
 import type { JobController } from './abort.js';
 
 // Durable steps inside one job's run (ctx.step, ctx.sleep, ctx.waitFor). A job's handler is replayed from
@@ -47,6 +50,32 @@ export interface StepHost {
   maxResultBytes: number;
   /** Ends the run now: aborts the handler's signal (reason `parked` or `lease-lost`). */
   end(reason: 'parked' | 'lease-lost', dueInMs: number | null): void;
+  /** Enqueues a job on any queue inside `tx`; returns its id (null: nothing inserted). */
+  enqueue(
+    queue: string,
+    payload: unknown,
+    meta: Record<string, unknown>,
+    tx: Executor,
+  ): Promise<string | null>;
+}
+
+export interface RunOptions {
+  /** Give up waiting after this many ms (from the enqueue): ctx.run throws WaitTimeoutError. */
+  timeoutMs?: number;
+  /** Enqueue options of the job (maxAttempts, priority, groupKey…); its meta gets Arbiter's marker. */
+  enqueue?: EnqueueOptions;
+}
+
+/** What a job awaited by ctx.run reports when it ends (the payload of its done event). */
+type AwaitedOutcome = { ok: true; result?: unknown } | { ok: false; error: string };
+
+class Rollback extends Error {}
+
+function checkTimeout(field: string, ms: unknown): number | null {
+  if (ms === undefined) return null;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0)
+    throw new ValidationError(field, ms, 'must be a finite number of milliseconds, at least 0');
+  return Math.round(ms);
 }
 
 function checkName(field: string, name: unknown): string {
@@ -66,6 +95,7 @@ export class JobSteps {
   private readonly used = new Set<string>();
   private sleeps = 0;
   private waits = 0;
+  private runs = 0;
   /** Set once the run parked the job; every later step call throws ParkedError again. */
   parked: ParkedError | undefined;
 
@@ -156,15 +186,12 @@ export class JobSteps {
     checkName('event name', event);
     if (options === null || typeof options !== 'object')
       throw new ValidationError('waitFor options', options, 'must be an object');
-    const timeoutMs = options.timeoutMs;
-    if (
-      timeoutMs !== undefined &&
-      (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0)
-    )
+    const timeoutMs = checkTimeout('waitFor timeoutMs', options.timeoutMs);
+    if (event.startsWith('$'))
       throw new ValidationError(
-        'waitFor timeoutMs',
-        timeoutMs,
-        'must be a finite number of milliseconds, at least 0',
+        'event name',
+        event,
+        'must not start with "$" (reserved for Arbiter\'s own events)',
       );
     const name = `$wait:${++this.waits}`;
     this.active();
@@ -172,14 +199,7 @@ export class JobSteps {
     if (stored?.kind === 'event') return stored.result as T;
     if (stored?.kind === 'timeout') throw new WaitTimeoutError(event);
     const answer = await this.host.store.run(() =>
-      stepWaitEvent(
-        this.host.store.db,
-        this.host.store.t,
-        this.fence,
-        name,
-        event,
-        timeoutMs === undefined ? null : Math.round(timeoutMs),
-      ),
+      stepWaitEvent(this.host.store.db, this.host.store.t, this.fence, name, event, timeoutMs),
     );
     if (answer.state === 'released') {
       this.stored!.set(name, {
@@ -202,6 +222,93 @@ export class JobSteps {
       throw new WaitTimeoutError(event);
     }
     return this.settle(answer);
+  }
+
+  /**
+   * Enqueues a job on `queue` and returns its result once it finished (the job that awaits is parked
+   * meanwhile). The enqueue is recorded like a step in the same transaction, so a re-run never enqueues
+   * it twice; the result is stored like a step's, so a later run returns it at once.
+   */
+  async run<R = unknown>(queue: string, payload: unknown, options: RunOptions = {}): Promise<R> {
+    if (typeof queue !== 'string' || queue.length === 0)
+      throw new ValidationError('run queue', queue, 'must be a queue name');
+    if (options === null || typeof options !== 'object')
+      throw new ValidationError('run options', options, 'must be an object');
+    const timeoutMs = checkTimeout('run timeoutMs', options.timeoutMs);
+    const k = ++this.runs;
+    const name = `$run:${k}`;
+    const jobStep = `$run:${k}:job`;
+    this.active();
+    const steps = await this.load();
+    const done = steps.get(name);
+    if (done) return this.awaited(done, queue);
+    let child = steps.get(jobStep)?.result as { queue: string; id: string } | undefined;
+    if (!child) {
+      const store = this.host.store;
+      const given = options.enqueue ?? {};
+      if (given === null || typeof given !== 'object')
+        throw new ValidationError('run options.enqueue', given, 'must be an object');
+      const meta = { ...(given.meta ?? {}), [AWAITED_META_KEY]: `${this.job.queue}:${this.job.id}` };
+      try {
+        child = await store.run(() =>
+          store.db.transaction(async (tx) => {
+            const id = await this.host.enqueue(queue, payload, { ...given, meta }, tx);
+            if (id === null)
+              throw new ValidationError('run payload', payload, 'was not enqueued (skipped as a duplicate)');
+            const ref = { queue, id };
+            const w = await stepRecord(tx, store.t, this.fence, jobStep, JSON.stringify(ref), 'run');
+            if (w !== 'written') throw new Rollback();
+            return ref;
+          }),
+        );
+      } catch (err) {
+        if (err instanceof Rollback) return this.lost();
+        throw err;
+      }
+      steps.set(jobStep, {
+        name: jobStep,
+        kind: 'run',
+        result: child,
+        attempt: this.job.attempts,
+        finished_at: new Date(),
+      });
+    }
+    const ref = child;
+    const answer = await this.host.store.run(() =>
+      stepWaitEvent(
+        this.host.store.db,
+        this.host.store.t,
+        this.fence,
+        name,
+        jobDoneEvent(ref.queue, ref.id),
+        timeoutMs,
+      ),
+    );
+    if (answer.state === 'released') {
+      const row: StepRow = {
+        name,
+        kind: 'event',
+        result: answer.result,
+        attempt: 0,
+        finished_at: new Date(),
+      };
+      steps.set(name, row);
+      return this.awaited(row, queue);
+    }
+    if (answer.state === 'timeout') {
+      steps.set(name, { name, kind: 'timeout', result: undefined, attempt: 0, finished_at: new Date() });
+      throw new WaitTimeoutError(jobDoneEvent(ref.queue, ref.id));
+    }
+    return this.settle(answer);
+  }
+
+  private awaited<R>(row: StepRow, queue: string): R {
+    const child = this.stored?.get(row.name + ':job')?.result as { queue: string; id: string } | undefined;
+    if (row.kind === 'timeout')
+      throw new WaitTimeoutError(jobDoneEvent(child?.queue ?? queue, child?.id ?? '?'));
+    const outcome = row.result as AwaitedOutcome;
+    if (outcome.ok) return outcome.result as R;
+    throw new AwaitedJobFailedError(child?.queue ?? queue, child?.id ?? '?', outcome.error);
   }
 
   /** A park answer that did not return a value: the job parked (the run ends) or the lease was lost. */

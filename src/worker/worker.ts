@@ -1,7 +1,9 @@
 import { canOpenDedicated, openReservedPool, type ReservedPool } from '../db/dedicated.js';
 import type { Executor } from '../db/executor.js';
 import { ClockOffset } from '../db/rows.js';
-import type { JobStore } from '../store/job-store.js';
+import type { JobStore, StoreAction } from '../store/job-store.js';
+import { eventEmit, jobDoneEvent } from '../db/queries/steps.js';
+import { toJobInsert } from '../store/enqueue-options.js';
 import type { Job } from '../types.js';
 import { JobController } from './abort.js';
 import { realClock, type Clock } from './clock.js';
@@ -13,6 +15,7 @@ import {
   JobAbortError,
   runBatch,
   runJob,
+  awaited,
   type HandlerWrapper,
   type RunEnv,
   type RunOutcome,
@@ -185,6 +188,10 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       report: batchedReports(new ReportBatcher(), (q) => this.stores.get(q) ?? arbiter.store(q)),
       clock: this.clock,
       store: (q) => this.stores.get(q) ?? arbiter.store(q),
+      enqueue: async (q, payload, options, tx) => {
+        const row = toJobInsert(payload, options, arbiter.maxPayloadBytes);
+        return (await arbiter.store(q).using(tx).insert(row))?.row.id ?? null;
+      },
     };
   }
 
@@ -457,6 +464,10 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     }
     const { action } = decision;
     if (decision.reported) await decision.reported; // the job's last report, written while it is held
+    // A job awaited by ctx.run tells the job that awaits it how it ended, before its own write (a lost
+    // write means the job runs again and reports again; the first report is the one that counts).
+    if (awaited(job) && action.type !== 'retry' && action.type !== 'snooze')
+      await reportAwaited(run.store, job, action);
     const written = await this.completer.complete(run.store, job, action);
     if (written === 'fenced') this.emitter.emit('job:lease-lost', { queue, job, status: 'fenced' });
     if (written !== 'accepted') return; // 'failed' was reported as an error event
@@ -509,4 +520,13 @@ function composeWrappers(wrappers: readonly HandlerWrapper[]): HandlerWrapper | 
     const run = (i: number): unknown => (i === list.length ? next() : list[i]!(call, () => run(i + 1)));
     return run(0);
   };
+}
+
+/** Emits the done event of a job awaited by ctx.run: `{ ok: true, result }` or `{ ok: false, error }`. */
+async function reportAwaited(store: JobStore, job: Job, action: StoreAction): Promise<void> {
+  const payload =
+    action.type === 'dead'
+      ? JSON.stringify({ ok: false, error: action.error })
+      : `{"ok":true,"result":${(action.type === 'ack' || action.type === 'keep' ? action.result : null) ?? 'null'}}`;
+  await store.run(() => eventEmit(store.db, store.t.schema, jobDoneEvent(job.queue, job.id), payload));
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { WaitTimeoutError, type Job } from '../../src/index.js';
+import { AwaitedJobFailedError, WaitTimeoutError, type Job } from '../../src/index.js';
 import type pg from 'pg';
 import { toExecutor } from '../../src/db/pg-executor.js';
 import { eventEmit, stepWaitEvent } from '../../src/db/queries/steps.js';
@@ -220,3 +220,48 @@ describe('an event emitted while its waiter is being parked', () => {
 function toExec(c: pg.Client) {
   return toExecutor(c, { preparedStatements: false });
 }
+
+describe('ctx.run', () => {
+  it('enqueues a job on another queue once and returns its result on the next run', async () => {
+    const parents = await t.arbiter.createQueue<{ n: number }>('run_parents');
+    await t.arbiter.createQueue<{ n: number }>('run_children');
+    const results: unknown[] = [];
+    let parentRuns = 0;
+    let childRuns = 0;
+    await startWorker(t.arbiter, {
+      queues: {
+        run_parents: {
+          backoff: { type: 'linear', delayMs: 10 },
+          handler: async (job: Job<{ n: number }>, ctx) => {
+            parentRuns++;
+            const doubled = await ctx.run<number>('run_children', { n: job.payload.n });
+            // Fails once after the child's result came back: the retry must not enqueue it again.
+            if (parentRuns === 2) throw new Error('after the child');
+            // Catch only what is expected: parking ends the run by throwing through the handler.
+            const failed = await ctx
+              .run('run_children', { n: -1 }, { enqueue: { maxAttempts: 1 } })
+              .catch((e: unknown) => {
+                if (e instanceof AwaitedJobFailedError) return e;
+                throw e;
+              });
+            results.push(doubled, (failed as AwaitedJobFailedError).error);
+          },
+        },
+        run_children: {
+          handler: (job: Job<{ n: number }>) => {
+            childRuns++;
+            if (job.payload.n < 0) throw new Error('negative');
+            return job.payload.n * 2;
+          },
+        },
+      },
+    });
+    const job = (await parents.enqueue({ n: 21 }, { maxAttempts: 3 }))!;
+    await waitFor(async () => (await count(t.pool, t.schema, 'run_parents')) === 0, 'parent finished');
+    expect(results).toEqual([42, expect.stringContaining('negative')]);
+    const steps = await parents.jobs.steps(job.id);
+    expect(steps.filter((s) => s.kind === 'run').length).toBe(2);
+    expect(await count(t.pool, t.schema, 'run_children_dlq')).toBe(1);
+    expect(childRuns).toBe(2);
+  });
+});

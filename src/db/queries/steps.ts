@@ -9,7 +9,7 @@ export const stepsTable = (schema: string): string => `${quoteIdent(schema)}._st
 export const waitsTable = (schema: string): string => `${quoteIdent(schema)}._waits`;
 export const eventsTable = (schema: string): string => `${quoteIdent(schema)}._events`;
 
-export type StepKind = 'step' | 'sleep' | 'event' | 'timeout';
+export type StepKind = 'step' | 'sleep' | 'event' | 'timeout' | 'run';
 
 export interface StepRow {
   name: string;
@@ -43,6 +43,7 @@ export async function stepRecord(
   f: { id: string; attempts: number },
   name: string,
   result: string | null,
+  kind: StepKind = 'step',
 ): Promise<'written' | 'exists' | 'fenced'> {
   const { rows } = await db.query<{ held: boolean; written: boolean }>(
     `WITH f AS (
@@ -50,12 +51,12 @@ export async function stepRecord(
         WHERE j.id = $1 AND j.attempts = $2 AND num_nulls(j.leased_until) = 0 FOR SHARE OF j
      ), ins AS (
        INSERT INTO ${stepsTable(t.schema)} (queue, job_id, name, kind, result, attempt)
-       SELECT $3, f.id, $4, 'step', $5::jsonb, f.attempts FROM f
+       SELECT $3, f.id, $4, $6, $5::jsonb, f.attempts FROM f
        ON CONFLICT (queue, job_id, name) DO NOTHING
        RETURNING 1
      )
      SELECT EXISTS (SELECT 1 FROM f) AS held, EXISTS (SELECT 1 FROM ins) AS written`,
-    [f.id, f.attempts, t.queue, name, result],
+    [f.id, f.attempts, t.queue, name, result, kind],
     `${t.statementPrefix}steps:record`,
   );
   const r = rows[0]!;
@@ -211,3 +212,11 @@ export async function eventPrune(
   );
   return rowCount;
 }
+
+/** The event a job awaited by ctx.run emits when it ends (`$` names are reserved for Arbiter's own). */
+export function jobDoneEvent(queue: string, id: string): string {
+  return `$job:${queue}:${id}`;
+}
+
+/** The meta key that marks a job awaited by ctx.run (its value: the awaiting job, `queue:id`). */
+export const AWAITED_META_KEY = 'arbiter.awaitedBy';
