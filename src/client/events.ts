@@ -45,6 +45,8 @@ export async function emitEvent(
   options: EmitOptions = {},
 ): Promise<{ released: number }> {
   checkEventName(name);
+  if (name.startsWith('$'))
+    throw new ValidationError('name', name, 'must not start with "$" (reserved for Arbiter\'s own events)');
   const o = checkOptions<EmitOptions>(options, 'options', ['tx']);
   const json = encodePayload(payload === undefined ? null : payload, ctx.maxPayloadBytes);
   const db =

@@ -16,6 +16,7 @@ import { deadLetterRoutes } from './routes-dead-letters.js';
 import { jobRoutes } from './routes-jobs.js';
 import { queueRoutes } from './routes-queues.js';
 import { reportRoutes } from './routes-reports.js';
+import { stepRoutes } from './routes-steps.js';
 import {
   Authenticator,
   checkContentType,
@@ -76,6 +77,7 @@ export const ALL_ROUTES: readonly RouteDef[] = [
   ...queueRoutes,
   ...jobRoutes,
   ...reportRoutes,
+  ...stepRoutes,
   ...deadLetterRoutes,
   ...cronRoutes,
   ...claimRoutes,

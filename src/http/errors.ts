@@ -17,6 +17,7 @@ export type HttpErrorCode =
   | 'BODY_TOO_LARGE'
   | 'INVALID_JSON'
   | 'NOT_FOUND'
+  | 'EVENT_NOT_FOUND'
   | 'CONFLICT'
   | 'LEASE_LOST'
   | 'INTERNAL';
@@ -126,6 +127,6 @@ export const badRequest = (field: string, message: string): HttpError =>
   new HttpError(400, 'INVALID_ARGUMENT', `${field}: ${message}`, field);
 
 export const notFound = (
-  code: 'JOB_NOT_FOUND' | 'QUEUE_NOT_FOUND' | 'NOT_FOUND',
+  code: 'JOB_NOT_FOUND' | 'QUEUE_NOT_FOUND' | 'NOT_FOUND' | 'EVENT_NOT_FOUND',
   message: string,
 ): HttpError => new HttpError(404, code, message);

@@ -108,6 +108,7 @@ describe('ctx.waitFor', () => {
 
   it('bad input is a typed error and writes nothing', async () => {
     await expect(t.arbiter.emit('', 1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(t.arbiter.emit('$job:x:1', 1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(t.arbiter.emit('x'.repeat(201), 1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(t.arbiter.emit('f', () => 1)).rejects.toMatchObject({ code: 'PAYLOAD_NOT_SERIALIZABLE' });
     await expect(t.arbiter.emit('f', 1, { bogus: 1 } as never)).rejects.toMatchObject({
