@@ -6,6 +6,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerDev } from './commands/dev.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerEmit } from './commands/emit.js';
 import { registerEnqueue } from './commands/enqueue.js';
 import { registerGroups } from './commands/groups.js';
 import { registerJobs } from './commands/jobs.js';
@@ -51,6 +52,7 @@ function buildProgram(json = false): Command {
   registerMigrate(program);
   registerQueue(program);
   registerEnqueue(program);
+  registerEmit(program);
   registerJobs(program);
   registerDlq(program);
   registerGroups(program);
