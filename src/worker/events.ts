@@ -21,6 +21,8 @@ export interface WorkerEvents {
    * runs again in `dueInMs` (a sleep's end or a wait's timeout) or, when null, once its event is emitted.
    */
   'job:parked': { queue: string; job: Job; dueInMs: number | null };
+  /** A durable step (ctx.step) finished: ran now and recorded, or `replayed` from its stored result. */
+  'job:step': { queue: string; job: Job; name: string; replayed: boolean };
   /** The handler threw (or timed out); the decided follow-up is reported as retried or dead. */
   'job:failed': { queue: string; job: Job; error: unknown; timedOut: boolean; durationMs: number };
   'job:dead': { queue: string; job: Job; error: string };

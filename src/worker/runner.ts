@@ -157,6 +157,11 @@ class HandlerContext {
               ? new JobParked(dueInMs)
               : new JobAbortError('lease-lost', 'lease lost: a step write was fenced off'),
           ),
+        stepped: (name, replayed) => {
+          const events = this.env.events;
+          if (events.listenerCount('job:step') > 0)
+            events.emit('job:step', { queue: this.queue, job: this.job, name, replayed });
+        },
         enqueue: (queue, payload, options, tx) => {
           if (!this.env.enqueue) throw new Error('ctx.run needs a worker (this context cannot enqueue)');
           return this.env.enqueue(queue, payload, options, tx);

@@ -50,6 +50,8 @@ export interface StepHost {
   maxResultBytes: number;
   /** Ends the run now: aborts the handler's signal (reason `parked` or `lease-lost`). */
   end(reason: 'parked' | 'lease-lost', dueInMs: number | null): void;
+  /** Told of each ctx.step that finished: ran and recorded now, or replayed from its stored result. */
+  stepped?(name: string, replayed: boolean): void;
   /** Enqueues a job on any queue inside `tx`; returns its id (null: nothing inserted). */
   enqueue(
     queue: string,
@@ -131,7 +133,10 @@ export class JobSteps {
     this.used.add(name);
     this.active();
     const stored = (await this.load()).get(name);
-    if (stored) return stored.result as Awaited<T>;
+    if (stored) {
+      this.host.stepped?.(name, true);
+      return stored.result as Awaited<T>;
+    }
     const value = await fn();
     this.active();
     const text = value === undefined ? null : encodePayload(value, this.host.maxResultBytes);
@@ -146,6 +151,7 @@ export class JobSteps {
       this.loading = undefined;
       return (await this.load()).get(name)!.result as Awaited<T>;
     }
+    this.host.stepped?.(name, false);
     const result = text === null ? undefined : (JSON.parse(text) as unknown);
     this.stored!.set(name, {
       name,

@@ -3,6 +3,7 @@ import { DuplicateStepError, WaitTimeoutError, type Job } from '../../src/index.
 import { stepRecord } from '../../src/db/queries/steps.js';
 import { WorkerEventEmitter, type JobContext } from '../../src/worker/index.js';
 import { RetentionPruner } from '../../src/worker/retention.js';
+import { createMetrics } from '../../src/metrics/index.js';
 import { useTestDb } from '../support/db.js';
 import { count, startWorker, stopAll, waitFor } from './helpers.js';
 
@@ -230,6 +231,32 @@ describe('ctx.sleep', () => {
     for (const e of errors)
       expect((e as { code?: string }).code).toMatch(/INVALID_ARGUMENT|PAYLOAD_NOT_SERIALIZABLE/);
     expect(await count(t.pool, t.schema, '_steps', `queue = 'bad_sleep'`)).toBe(0);
+  });
+});
+
+describe('metrics', () => {
+  it('count steps ran and replayed, and runs that parked', async () => {
+    const q = await t.arbiter.createQueue('metric_steps');
+    const metrics = createMetrics({ arbiter: t.arbiter, intervalMs: 0, queues: ['metric_steps'] });
+    const w = await startWorker(t.arbiter, {
+      queues: {
+        metric_steps: {
+          handler: async (_job, ctx) => {
+            await ctx.step('one', () => 1);
+            await ctx.step('two', () => 2);
+            await ctx.sleep(50);
+          },
+        },
+      },
+    });
+    metrics.attach(w);
+    await q.enqueue({});
+    await waitFor(async () => (await count(t.pool, t.schema, 'metric_steps')) === 0, 'job finished');
+    const text = await metrics.registry.metrics();
+    metrics.stop();
+    expect(text).toContain('arbiter_steps_total{queue="metric_steps",how="ran"} 2');
+    expect(text).toContain('arbiter_steps_total{queue="metric_steps",how="replayed"} 2');
+    expect(text).toContain('arbiter_jobs_parked_total{queue="metric_steps"} 1');
   });
 });
 
