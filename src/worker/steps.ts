@@ -116,9 +116,13 @@ export class JobSteps {
     if (this.controller.aborted) throw this.controller.reason;
   }
 
-  /** The job's stored steps, read once per run (at the first step call). */
-  private load(): Promise<Map<string, StepRow>> {
+  /**
+   * The job's stored steps, read once per run (at the first step call). A job on its first attempt has
+   * none (only a claimed attempt records a step, and parking comes after a claim), so nothing is read.
+   */
+  private load(fromDb = false): Promise<Map<string, StepRow>> {
     if (this.stored) return Promise.resolve(this.stored);
+    if (this.job.attempts === 1 && !fromDb) return Promise.resolve((this.stored = new Map()));
     return (this.loading ??= this.host.store
       .run(() => stepList(this.host.store.db, this.host.store.t, this.job.id))
       .then((rows) => (this.stored = new Map(rows.map((r) => [r.name, r])))));
@@ -149,7 +153,7 @@ export class JobSteps {
       // result stands, as it would for any later run.
       this.stored = undefined;
       this.loading = undefined;
-      return (await this.load()).get(name)!.result as Awaited<T>;
+      return (await this.load(true)).get(name)!.result as Awaited<T>;
     }
     this.host.stepped?.(name, false);
     const result = text === null ? undefined : (JSON.parse(text) as unknown);
