@@ -187,7 +187,9 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       childOutcomes: (job) => (this.stores.get(job.queue) ?? arbiter.store(job.queue)).childOutcomes(job.id),
       report: batchedReports(new ReportBatcher(), (q) => this.stores.get(q) ?? arbiter.store(q)),
       clock: this.clock,
-      store: (q) => this.stores.get(q) ?? arbiter.store(q),
+      // Step writes come from handlers: the shared pool, like the handlers' own queries, never the
+      // reserved connections that keep claims, heartbeats and completions going.
+      store: (q) => arbiter.store(q),
       enqueue: async (q, payload, options, tx) => {
         const row = toJobInsert(payload, options, arbiter.maxPayloadBytes);
         return (await arbiter.store(q).using(tx).insert(row))?.row.id ?? null;
