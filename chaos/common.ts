@@ -8,9 +8,8 @@ export const QUEUES = {
   /** Handler writes its effect row and acks in ONE transaction (queue.using(client).ack). */
   tx: 'chaos_tx',
   /**
-   * keepProcessed: the accepted completion is recorded by Arbiter itself in <queue>_history. A quarter
-   * of its jobs (k % 4 = 0) run STEPS durable steps (ctx.step), each step's side effect recorded in
-   * chaos.step_effects.
+   * keepProcessed: the accepted completion is recorded by Arbiter itself in <queue>_history. Its jobs
+   * run STEPS durable steps (ctx.step), each step's side effect recorded in chaos.step_effects.
    */
   hist: 'chaos_hist',
   /** Default path (bulk DELETE ack); accepted completions come from worker events (best effort). */

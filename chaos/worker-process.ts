@@ -49,9 +49,7 @@ function handlerFor(queue: string) {
       pending = r.rows[0]!.n;
       seen = ctx.children.size;
     }
-    // A quarter of them: steps cost a commit each, and the suite's reclaim-time bound assumes the
-    // queues drain at the enqueue rate on this 2-core machine.
-    if (queue === QUEUES.hist && p.k % 4 === 0) {
+    if (queue === QUEUES.hist) {
       // Durable steps: a step whose result is recorded must never run again (chaos.step_effects
       // against _steps.finished_at); a run killed between a step's effect and its record may repeat it.
       for (const step of STEPS)
