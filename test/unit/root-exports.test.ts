@@ -9,9 +9,11 @@ describe('entry points', () => {
     expect(Object.keys(root).sort()).toEqual([
       'Arbiter',
       'ArbiterError',
+      'AwaitedJobFailedError',
       'BatchTooLargeError',
       'CronScheduleExistsError',
       'CronScheduleNotFoundError',
+      'DuplicateStepError',
       'InvalidIdentifierError',
       'JOB_STATUSES',
       'OutcomeUnknownError',
@@ -25,6 +27,7 @@ describe('entry points', () => {
       'SchemaNotMigratedError',
       'SchemaTooNewError',
       'ValidationError',
+      'WaitTimeoutError',
     ]);
     for (const name of Object.keys(worker)) expect(Object.keys(root)).not.toContain(name);
   });
