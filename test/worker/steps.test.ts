@@ -4,6 +4,7 @@ import { stepRecord } from '../../src/db/queries/steps.js';
 import { WorkerEventEmitter, type JobContext } from '../../src/worker/index.js';
 import { RetentionPruner } from '../../src/worker/retention.js';
 import { createMetrics } from '../../src/metrics/index.js';
+import { drain } from '../../src/testing/index.js';
 import { useTestDb } from '../support/db.js';
 import { count, startWorker, stopAll, waitFor } from './helpers.js';
 
@@ -257,6 +258,26 @@ describe('metrics', () => {
     expect(text).toContain('arbiter_steps_total{queue="metric_steps",how="ran"} 2');
     expect(text).toContain('arbiter_steps_total{queue="metric_steps",how="replayed"} 2');
     expect(text).toContain('arbiter_jobs_parked_total{queue="metric_steps"} 1');
+  });
+});
+
+describe('drain (pg-arbiter/testing)', () => {
+  it('runs steps, and leaves a waiting job parked until its event, then replays it', async () => {
+    const q = await t.arbiter.createQueue<{ id: string }>('drained_steps');
+    const effects: string[] = [];
+    const handler = async (job: Job<{ id: string }>, ctx: JobContext) => {
+      await ctx.step('charge', () => effects.push(`charge ${job.payload.id}`));
+      const shipped = await ctx.waitFor<string>(`drain-shipped:${job.payload.id}`);
+      effects.push(`notify ${shipped}`);
+    };
+    const job = (await q.enqueue({ id: 'd1' }))!;
+    const first = await drain(q, handler);
+    expect(first.runs).toEqual([]);
+    expect(await q.jobs.waiting(job.id)).toMatchObject({ event: 'drain-shipped:d1' });
+    await t.arbiter.emit('drain-shipped:d1', 'ups');
+    const second = await drain(q, handler);
+    expect(second.counts.done).toBe(1);
+    expect(effects).toEqual(['charge d1', 'notify ups']);
   });
 });
 
