@@ -68,7 +68,8 @@ export const stepRoutes: RouteDef[] = [
     async handle(ctx) {
       const name = ctx.params.name ?? '';
       const event = await ctx.arbiter.event(name);
-      if (!event) throw notFound('EVENT_NOT_FOUND', `event "${name}" was never emitted and no job waits for it`);
+      if (!event)
+        throw notFound('EVENT_NOT_FOUND', `event "${name}" was never emitted and no job waits for it`);
       return event;
     },
   },
