@@ -222,6 +222,52 @@ function toExec(c: pg.Client) {
   return toExecutor(c, { preparedStatements: false });
 }
 
+describe('an event emitted as its wait times out', () => {
+  it('each waiter ends exactly one way: with the payload (counted as released) or timed out', async () => {
+    const q = await t.arbiter.createQueue<{ k: number }>('race_timeout');
+    const N = 120;
+    const ends = new Map<number, string[]>();
+    const handler = async (job: Job<{ k: number }>, ctx: JobContext) => {
+      let end: string;
+      try {
+        end = `payload:${String(await ctx.waitFor(`deadline:${job.payload.k}`, { timeoutMs: 300 }))}`;
+      } catch (err) {
+        if (!(err instanceof WaitTimeoutError)) throw err;
+        end = 'timeout';
+      }
+      await ctx.step('end', () => {
+        ends.set(job.payload.k, [...(ends.get(job.payload.k) ?? []), end]);
+      });
+    };
+    await startWorker(t.arbiter, { concurrency: 8, queues: { race_timeout: { handler } } });
+    await startWorker(t.arbiter, { concurrency: 8, queues: { race_timeout: { handler } } });
+    const jobs = await q.enqueueMany(Array.from({ length: N }, (_, k) => ({ payload: { k } })));
+    // Emit each event around its waiter's deadline (a random delay: the race itself), some before, some
+    // after, some as the timed-out job runs.
+    await Promise.all(
+      jobs.map(async (job, k) => {
+        // Parked, or already gone (timed out and finished before this looked).
+        const parked = async () => (await q.jobs.waiting(job!.id)) ?? (await q.jobs.get(job!.id)) === null;
+        await waitFor(parked, `job ${k} parks`, 30_000, 10);
+        await new Promise((r) => setTimeout(r, 150 + Math.random() * 300));
+        await t.arbiter.emit(`deadline:${k}`, k);
+      }),
+    );
+    await waitFor(async () => (await count(t.pool, t.schema, 'race_timeout')) === 0, 'all finished', 60_000);
+    let released = 0;
+    for (let k = 0; k < N; k++) {
+      const e = ends.get(k);
+      expect(e, `job ${k}`).toHaveLength(1);
+      expect([`payload:${k}`, 'timeout']).toContain(e![0]);
+      if (e![0] !== 'timeout') released++;
+    }
+    const { rows } = await t.pool.query<{ n: number }>(
+      `SELECT coalesce(sum(released), 0)::int AS n FROM "${t.schema}"._events WHERE name LIKE 'deadline:%'`,
+    );
+    expect(rows[0]!.n).toBe(released);
+  });
+});
+
 describe('ctx.run', () => {
   it('enqueues a job on another queue once and returns its result on the next run', async () => {
     const parents = await t.arbiter.createQueue<{ n: number }>('run_parents');
