@@ -212,6 +212,35 @@ const workloads = {
     const b = median(none);
     return { value: a / b, unit: 'ratio', extra: [a, b] };
   },
+  async 'steps: a job of 5 ctx.step calls (jobs/s; steps/s, ms per step, plain jobs/s)'() {
+    // Durable steps (docs/workflows.md): each job runs 5 ctx.step calls, each one fenced INSERT of its
+    // result (the first also reads the job's stored steps), then is acked; against the same number of
+    // plain jobs, alternated in one sitting. ms per step: the extra worker time a step costs at this
+    // throughput, (1/rate with steps - 1/rate plain) / 5, in ms.
+    const n = QUICK ? 2_000 : 5_000;
+    const run = async (steps) => {
+      const { arbiter, q } = await fresh(steps ? 'steps' : 'steps_plain');
+      await fill(q, n);
+      const handler = steps
+        ? async (job, ctx) => {
+            for (let k = 1; k <= 5; k++) await ctx.step(`s${k}`, () => ({ k, i: job.payload.i }));
+          }
+        : async () => {};
+      const s = await processAll(arbiter, q, n, handler);
+      await arbiter.close();
+      return n / s;
+    };
+    const plain = [];
+    const stepped = [];
+    for (let i = 0; i < 2; i++) {
+      plain.push(await run(false));
+      stepped.push(await run(true));
+    }
+    const a = median(stepped);
+    const b = median(plain);
+    const msPerStep = ((1 / a - 1 / b) / 5) * 1000;
+    return { value: a, unit: 'jobs/s', extra: [a * 5, msPerStep, b] };
+  },
   async 'process with 20% retries'() {
     // As above, but a fifth of the jobs fail their first attempt and are retried at once
     // (ctx.retryAfter(0)): the worker writes retries besides acks. Jobs per second completed.

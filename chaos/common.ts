@@ -7,13 +7,18 @@ export const CHAOS = 'chaos';
 export const QUEUES = {
   /** Handler writes its effect row and acks in ONE transaction (queue.using(client).ack). */
   tx: 'chaos_tx',
-  /** keepProcessed: the accepted completion is recorded by Arbiter itself in <queue>_history. */
+  /**
+   * keepProcessed: the accepted completion is recorded by Arbiter itself in <queue>_history. Its jobs
+   * run STEPS durable steps (ctx.step), each step's side effect recorded in chaos.step_effects.
+   */
   hist: 'chaos_hist',
   /** Default path (bulk DELETE ack); accepted completions come from worker events (best effort). */
   plain: 'chaos_plain',
 } as const;
 export const QUEUE_LIST = [QUEUES.tx, QUEUES.hist, QUEUES.plain];
 export const MAX_ATTEMPTS = 3;
+/** The durable steps each job of the history queue runs. */
+export const STEPS = ['reserve', 'charge', 'notify'] as const;
 export const LEASE_MS = 5_000;
 
 /** f: 0 = succeeds, 1 = fails on attempt 1 only, 2 = always fails (dead-lettered at maxAttempts). */
@@ -66,4 +71,6 @@ CREATE TABLE ${CHAOS}.acks (job_id bigint NOT NULL, queue text NOT NULL, attempt
   worker text NOT NULL, kind text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());
 CREATE TABLE ${CHAOS}.effects (job_id bigint NOT NULL, attempt int NOT NULL, worker text NOT NULL,
   at timestamptz NOT NULL DEFAULT clock_timestamp());
+CREATE TABLE ${CHAOS}.step_effects (job_id bigint NOT NULL, step text NOT NULL, attempt int NOT NULL,
+  worker text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());
 `;

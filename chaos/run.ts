@@ -6,7 +6,7 @@ import { appendFileSync } from 'node:fs';
 import pg from 'pg';
 import { Arbiter } from '../src/index.js';
 import { check, maxReclaimS, pausedStale, pgResumeS } from './check.js';
-import { CHAOS, CHAOS_DDL, QUEUE_LIST, SCHEMA, rng, sleep } from './common.js';
+import { CHAOS, CHAOS_DDL, QUEUES, QUEUE_LIST, SCHEMA, STEPS, rng, sleep } from './common.js';
 import { buildPlan, runEnqueuer } from './enqueue.js';
 import { FaultInjector } from './faults.js';
 import { loadHistory } from './load.js';
@@ -50,6 +50,30 @@ async function setup(url: string): Promise<Arbiter> {
   await arbiter.migrate();
   for (const q of QUEUE_LIST) await arbiter.createQueue(q);
   return arbiter;
+}
+
+/**
+ * Durable steps of the history queue: no step's function ran after its result was recorded (an effect
+ * row younger than the step's record), and every job that finished (kept in history) has all its steps.
+ * A run killed between a step's effect and its record repeats the effect: counted, not a failure.
+ */
+async function checkSteps(pool: pg.Pool) {
+  const { rows } = await pool.query<{
+    recorded: number;
+    rerun_after_record: number;
+    missing: number;
+    repeats_before_record: number;
+  }>(
+    `SELECT
+       (SELECT count(*)::int FROM "${SCHEMA}"._steps WHERE queue = $1) AS recorded,
+       (SELECT count(*)::int FROM ${CHAOS}.step_effects e JOIN "${SCHEMA}"._steps s
+          ON s.queue = $1 AND s.job_id = e.job_id AND s.name = e.step WHERE e.at > s.finished_at) AS rerun_after_record,
+       (SELECT count(*)::int FROM "${SCHEMA}"."${QUEUES.hist}_history" h
+          WHERE (SELECT count(*) FROM "${SCHEMA}"._steps s WHERE s.queue = $1 AND s.job_id = h.id) <> $2) AS missing,
+       (SELECT count(*)::int - count(DISTINCT (job_id, step))::int FROM ${CHAOS}.step_effects) AS repeats_before_record`,
+    [QUEUES.hist, STEPS.length],
+  );
+  return rows[0]!;
 }
 
 async function remaining(pool: pg.Pool): Promise<number> {
@@ -106,6 +130,7 @@ async function main(): Promise<number> {
     log(`drain: ${left} jobs left`);
     await workers.stopAll(30_000);
     const history = await loadHistory(pool);
+    const steps = await checkSteps(pool);
     const fig = check(history, faults.faults);
     const reclaim = maxReclaimS(history, faults.faults);
     const resume = pgResumeS(history, faults.faults);
@@ -130,6 +155,8 @@ async function main(): Promise<number> {
       fig.tree_early === 0 &&
       fig.tree_double === 0 &&
       fig.attempts_over === 0 &&
+      steps.rerun_after_record === 0 &&
+      steps.missing === 0 &&
       paused.accepted === 0 &&
       crashes === 0 &&
       (reclaim === null || reclaim <= 10) &&
@@ -160,6 +187,10 @@ async function main(): Promise<number> {
       `tree_early=${fig.tree_early}`,
       `tree_double=${fig.tree_double}`,
       `attempts_over=${fig.attempts_over}`,
+      `steps=${steps.recorded}`,
+      `step_rerun_after_record=${steps.rerun_after_record}`,
+      `step_missing=${steps.missing}`,
+      `step_repeats_before_record=${steps.repeats_before_record}`,
       `dlq_by_faults=${fig.dlq_by_faults}`,
       `unrecorded_acks=${fig.unrecorded_acks}`,
       `kills=${count('kill')}`,

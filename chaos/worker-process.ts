@@ -5,7 +5,17 @@ import pg from 'pg';
 import { Arbiter } from '../src/index.js';
 import { createWorker, type JobContext } from '../src/worker/index.js';
 import type { Job } from '../src/types.js';
-import { CHAOS, LEASE_MS, QUEUES, SCHEMA, hash01, sleep, withAppName, type ChaosPayload } from './common.js';
+import {
+  CHAOS,
+  LEASE_MS,
+  QUEUES,
+  SCHEMA,
+  STEPS,
+  hash01,
+  sleep,
+  withAppName,
+  type ChaosPayload,
+} from './common.js';
 
 const url = process.env.DATABASE_URL!;
 const name = process.env.WORKER_NAME!;
@@ -38,6 +48,18 @@ function handlerFor(queue: string) {
       );
       pending = r.rows[0]!.n;
       seen = ctx.children.size;
+    }
+    if (queue === QUEUES.hist) {
+      // Durable steps: a step whose result is recorded must never run again (chaos.step_effects
+      // against _steps.finished_at); a run killed between a step's effect and its record may repeat it.
+      for (const step of STEPS)
+        await ctx.step(step, async () => {
+          await rec.query(
+            `INSERT INTO ${CHAOS}.step_effects (job_id, step, attempt, worker) VALUES ($1, $2, $3, $4)`,
+            [job.id, step, job.attempts, name],
+          );
+          return { step, attempt: job.attempts };
+        });
     }
     await sleep(5 + Math.floor(hash01(p.k, job.attempts) * 46));
     if (p.f === 2 || (p.f === 1 && job.attempts === 1)) {

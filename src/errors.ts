@@ -24,7 +24,10 @@ export type ArbiterErrorCode =
   | 'FLOW_NOT_FOUND'
   | 'RESULT_NOT_FOUND'
   | 'RESULT_TIMEOUT'
-  | 'JOB_FAILED';
+  | 'JOB_FAILED'
+  | 'DUPLICATE_STEP'
+  | 'WAIT_TIMEOUT'
+  | 'AWAITED_JOB_FAILED';
 
 /**
  * Base of every error Arbiter throws on purpose: `code` says which case it is, whatever the class;
@@ -284,6 +287,16 @@ export class UnknownDependencyError extends ValidationError {
   }
 }
 
+/** A handler ran two durable steps (ctx.step) of the same name in one run: step names key stored results. */
+export class DuplicateStepError extends ArbiterError {
+  readonly step: string;
+  constructor(step: string) {
+    super('DUPLICATE_STEP', `step "${step}" ran twice in one run (step names must be unique within a job)`);
+    this.name = 'DuplicateStepError';
+    this.step = step;
+  }
+}
+
 /**
  * `dependsOn` names a job that is neither in its queue nor remembered as finished (it never existed, or it
  * finished untracked, or its record was pruned). Nothing was written.
@@ -360,5 +373,33 @@ export class JobFailedError extends ArbiterError {
     this.jobId = jobId;
     this.state = state;
     this.reason = reason;
+  }
+}
+
+/**
+ * A `ctx.waitFor(event, { timeoutMs })` whose timeout passed before the event was emitted. Thrown by
+ * waitFor on the run after the timeout (and on every later run of the job: the timeout is recorded like
+ * a step). Uncaught, it fails the run like any error.
+ */
+export class WaitTimeoutError extends ArbiterError {
+  readonly event: string;
+  constructor(event: string) {
+    super('WAIT_TIMEOUT', `timed out waiting for event "${event}"`);
+    this.name = 'WaitTimeoutError';
+    this.event = event;
+  }
+}
+
+/** The job a handler ran with `ctx.run(queue, payload)` was dead-lettered: its final error is `error`. */
+export class AwaitedJobFailedError extends ArbiterError {
+  readonly queue: string;
+  readonly jobId: string;
+  readonly error: string;
+  constructor(queue: string, jobId: string, error: string) {
+    super('AWAITED_JOB_FAILED', `job ${jobId} of queue "${queue}" failed: ${error}`);
+    this.name = 'AwaitedJobFailedError';
+    this.queue = queue;
+    this.jobId = jobId;
+    this.error = error;
   }
 }

@@ -55,6 +55,9 @@ export {
   type JobRef,
   type JobReport,
   type JobStatus,
+  type JobStep,
+  type JobWait,
+  type EventInfo,
   type LeaseUpdate,
   type Page,
   type PageOptions,
@@ -69,6 +72,9 @@ export {
   DependencyNotFoundError,
   FlowCycleError,
   FlowNotFoundError,
+  DuplicateStepError,
+  AwaitedJobFailedError,
+  WaitTimeoutError,
   InvalidIdentifierError,
   JobFailedError,
   OutcomeUnknownError,
@@ -85,3 +91,4 @@ export {
   UnknownDependencyError,
   ValidationError,
 } from './errors.js';
+export type { EmitOptions } from './client/events.js';

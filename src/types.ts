@@ -373,3 +373,43 @@ export interface JobAttempt {
   durationMs: number | null;
   failedAt: Date;
 }
+
+/** One finished durable step of a job (ctx.step, and the sleeps and waits recorded like steps). */
+export interface JobStep {
+  /** The step's name; sleeps and waits are named `$sleep:n` and `$wait:n` (their order in the handler). */
+  name: string;
+  /**
+   * step (ctx.step), sleep (result: the wake time), event (result: the payload; for ctx.run, the awaited
+   * job's `{ ok, result | error }`), timeout (a waitFor or ctx.run timed out), run (the job ctx.run enqueued).
+   */
+  kind: 'step' | 'sleep' | 'event' | 'timeout' | 'run';
+  /** The stored JSON result; undefined when the step returned nothing. */
+  result: unknown;
+  /** The attempt that recorded it (0: recorded by an emit). */
+  attempt: number;
+  finishedAt: Date;
+}
+
+/** What a parked job waits for: an event (until its timeout, or for ever) or the end of a sleep. */
+export interface JobWait {
+  kind: 'event' | 'sleep';
+  /** The event's name (kind `event`). */
+  event: string | null;
+  /** The wait's timeout or the sleep's end; null: waits for the event however long. */
+  until: Date | null;
+  /** The step the release records (`$wait:n` or `$sleep:n`). */
+  step: string;
+  since: Date;
+}
+
+/** An event as stored (the latest emit of its name) and the jobs waiting for it now. */
+export interface EventInfo {
+  name: string;
+  /** The latest payload; undefined when never emitted. */
+  payload: unknown;
+  emittedAt: Date | null;
+  /** How many times it was emitted, and how many waits those emits (or later waitFor calls) released. */
+  emits: number;
+  released: number;
+  waiting: number;
+}

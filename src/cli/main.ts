@@ -6,6 +6,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerDev } from './commands/dev.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerEmit } from './commands/emit.js';
 import { registerEnqueue } from './commands/enqueue.js';
 import { registerFlows } from './commands/flows.js';
 import { registerGroups } from './commands/groups.js';
@@ -53,6 +54,7 @@ function buildProgram(json = false): Command {
   registerMigrate(program);
   registerQueue(program);
   registerEnqueue(program);
+  registerEmit(program);
   registerJobs(program);
   registerFlows(program);
   registerDlq(program);

@@ -1,3 +1,5 @@
+import { emitEvent, readEvent, type EmitOptions, type EventsContext } from './events.js';
+import type { EventInfo } from '../types.js';
 import { CronSchedules } from './cron.js';
 import type pg from 'pg';
 import { validateQueueName, validateSchemaName } from '../core/identifiers.js';
@@ -361,6 +363,30 @@ export class Arbiter {
     options: { tx?: ExecutorSource } = {},
   ): Promise<FlowHandle<N>> {
     return this.flows.create(definition, options);
+  }
+
+  /**
+   * Emits an event by name: every job parked on it by `ctx.waitFor(name)` is released exactly once and
+   * its waitFor returns `payload` on its next run. The event is stored (latched): a waitFor that starts
+   * later returns it at once; a later emit of the name replaces the payload. With `tx`, it happens inside
+   * that transaction (released when it commits). Returns how many jobs were released.
+   */
+  emit(name: string, payload?: unknown, options: EmitOptions = {}): Promise<{ released: number }> {
+    return emitEvent(this.eventsContext(), name, payload, options);
+  }
+
+  /** An event as stored and how many jobs wait for it, or null when never emitted and awaited by none. */
+  event(name: string): Promise<EventInfo | null> {
+    return readEvent(this.eventsContext(), name);
+  }
+
+  private eventsContext(): EventsContext {
+    return {
+      db: this.db,
+      schema: this.schema,
+      maxPayloadBytes: this.maxPayloadBytes,
+      schemaCheck: this.schemaCheck,
+    };
   }
 
   /** Closes the pool Arbiter created (a pool or executor passed in is left open). */

@@ -24,6 +24,7 @@ import {
 } from '../db/queries/job-admin.js';
 import { jobAttemptsGet } from '../db/queries/job-attempts.js';
 import { jobProgressGet } from '../db/queries/job-progress.js';
+import { stepList, waitGet } from '../db/queries/steps.js';
 import { jobCancelCascade, jobCancelMany, jobTreeRoot, lockForDelete } from '../db/queries/job-cancel.js';
 import { toJob, type JobRow } from '../db/rows.js';
 import { QueueNotFoundError, ValidationError } from '../errors.js';
@@ -43,6 +44,8 @@ import type {
   JobAttempt,
   JobReport,
   JobId,
+  JobStep,
+  JobWait,
   ListJobsOptions,
   Page,
   PageOptions,
@@ -119,6 +122,30 @@ export class JobsAdmin<T = unknown> {
       durationMs: r.duration_ms === null ? null : Math.round(r.duration_ms),
       failedAt: r.failed_at,
     }));
+  }
+
+  /**
+   * The job's finished durable steps (ctx.step, sleeps, waits), in the order they finished. Also for a
+   * job kept in history or dead-lettered; empty once the job is gone.
+   */
+  async steps(id: IdInput): Promise<JobStep[]> {
+    const jobId = toJobId(id);
+    const rows = await this.run(() => stepList(this.ctx.db, this.ctx.t, jobId));
+    return rows.map((r) => ({
+      name: r.name,
+      kind: r.kind,
+      result: r.result,
+      attempt: r.attempt,
+      finishedAt: r.finished_at,
+    }));
+  }
+
+  /** What the parked job waits for (ctx.waitFor, ctx.sleep), or null when it waits for nothing. */
+  async waiting(id: IdInput): Promise<JobWait | null> {
+    const jobId = toJobId(id);
+    const row = await this.run(() => waitGet(this.ctx.db, this.ctx.t, jobId));
+    if (!row) return null;
+    return { kind: row.kind, event: row.event, until: row.until, step: row.step, since: row.created_at };
   }
 
   /** The live (not yet finished) job holding this idempotency key, or null. */

@@ -4,6 +4,7 @@ import { flowUsage } from '../db/queries/flow.js';
 import { debounceOf } from '../db/queries/enqueue-controls.js';
 import { dlqGetByJobId, jobWhyFacts } from '../db/queries/job-why.js';
 import { workerSilentMs } from '../db/queries/worker.js';
+import { waitGet, type WaitRow } from '../db/queries/steps.js';
 import { toDeadJob, toJob } from '../db/rows.js';
 import type { DeadJob, Job, JobId } from '../types.js';
 import { getGroup, type GroupInfo, type GroupJobRef } from './groups.js';
@@ -24,6 +25,8 @@ export const WHY_CODES = [
   'waiting-children',
   'waiting-dependencies',
   'dependency-failed',
+  'waiting-event',
+  'sleeping',
   'suspended',
   'exhausted',
   'delayed',
@@ -141,7 +144,15 @@ export async function explainJob<T>(ctx: QueueContext, id: JobId): Promise<JobEx
     (job.status === 'suspended' || job.status === 'waiting') &&
     isTracked(job) &&
     (await dependencyReasons(ctx, job, add));
-  if (!byDeps) ownState(job, facts.children, add);
+  // A job parked by ctx.waitFor / ctx.sleep says what it waits for (only parked-looking jobs are looked up).
+  const parked =
+    !byDeps &&
+    job.attempts > 0 &&
+    (job.status === 'suspended' || job.status === 'retrying' || job.status === 'scheduled')
+      ? await withTranslation(ctx, () => waitGet(db, t, job.id))
+      : null;
+  if (!byDeps && (parked === null || !parkedState(parked, facts.now, add)))
+    ownState(job, facts.children, add);
 
   let group: GroupInfo | null = null;
   let behind: JobId | null = null;
@@ -218,6 +229,24 @@ async function dependencyReasons(ctx: QueueContext, job: Job, add: (r: WhyReason
       `(${deps.length - pending.length} of ${deps.length} finished); the last one to succeed releases it.`,
   });
   return true;
+}
+
+/** A parked job's reason (waiting for an event, sleeping); false when the wait no longer holds it. */
+function parkedState(w: WaitRow, now: Date, add: (r: WhyReason) => void): boolean {
+  if (w.kind === 'event') {
+    const until = w.until === null ? 'with no timeout' : `until ${iso(w.until)} (then its wait times out)`;
+    add({
+      code: 'waiting-event',
+      text: `Waiting for event "${w.event}" ${until}: arbiter.emit("${w.event}") releases it.`,
+      ...(w.until === null ? {} : { until: w.until }),
+    });
+    return true;
+  }
+  if (w.until !== null && w.until > now) {
+    add({ code: 'sleeping', text: `Sleeping until ${iso(w.until)} (ctx.sleep).`, until: w.until });
+    return true;
+  }
+  return false;
 }
 
 /** The job's own state, when it keeps it from being claimed (at most one reason). */

@@ -19,6 +19,7 @@ import { queueRoutes } from './routes-queues.js';
 import { reportRoutes } from './routes-reports.js';
 import { searchRoutes } from './routes-search.js';
 import { statsRoutes } from './routes-stats.js';
+import { stepRoutes } from './routes-steps.js';
 import {
   Authenticator,
   checkContentType,
@@ -80,6 +81,7 @@ export const ALL_ROUTES: readonly RouteDef[] = [
   ...jobRoutes,
   ...flowRoutes,
   ...reportRoutes,
+  ...stepRoutes,
   ...deadLetterRoutes,
   ...cronRoutes,
   ...statsRoutes,

@@ -17,6 +17,7 @@ export type HttpErrorCode =
   | 'BODY_TOO_LARGE'
   | 'INVALID_JSON'
   | 'NOT_FOUND'
+  | 'EVENT_NOT_FOUND'
   | 'CONFLICT'
   | 'LEASE_LOST'
   | 'INTERNAL';
@@ -72,6 +73,10 @@ const STATUS_BY_CODE: Record<ArbiterErrorCode, ErrorStatus> = {
   // Only the library's result() waits; the API answers at once.
   RESULT_TIMEOUT: 503,
   JOB_FAILED: 409,
+  // Raised inside handlers only (durable steps), never by an operation the API exposes.
+  DUPLICATE_STEP: 500,
+  WAIT_TIMEOUT: 500,
+  AWAITED_JOB_FAILED: 500,
 };
 
 /**
@@ -131,6 +136,6 @@ export const badRequest = (field: string, message: string): HttpError =>
   new HttpError(400, 'INVALID_ARGUMENT', `${field}: ${message}`, field);
 
 export const notFound = (
-  code: 'JOB_NOT_FOUND' | 'QUEUE_NOT_FOUND' | 'NOT_FOUND',
+  code: 'JOB_NOT_FOUND' | 'QUEUE_NOT_FOUND' | 'NOT_FOUND' | 'EVENT_NOT_FOUND',
   message: string,
 ): HttpError => new HttpError(404, code, message);

@@ -84,7 +84,7 @@ export const reportRoutes: RouteDef[] = [
     path: '/queues/{queue}/jobs/{id}/attempts',
     operationId: 'jobAttempts',
     summary:
-      "Every failed attempt of the job (error, worker, start, duration), oldest first, the newest 100. " +
+      'Every failed attempt of the job (error, worker, start, duration), oldest first, the newest 100. ' +
       'Also for a dead-lettered job (its job id) and a job that finished after retries, until retention.',
     tag: 'jobs',
     response: {

@@ -570,6 +570,46 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       failedAt: dateTime,
     },
   },
+  JobStep: {
+    type: 'object',
+    required: ['name', 'kind', 'attempt', 'finishedAt'],
+    properties: {
+      name: {
+        ...str,
+        description: 'The step name; sleeps, waits and ctx.run are `$sleep:n`, `$wait:n`, `$run:n`.',
+      },
+      kind: { enum: ['step', 'sleep', 'event', 'timeout', 'run'] },
+      result: { description: 'The stored JSON result; absent when the step returned nothing.' },
+      attempt: { ...int, description: 'The attempt that recorded it (0: an emit).' },
+      finishedAt: dateTime,
+    },
+  },
+  JobWait: {
+    type: 'object',
+    required: ['kind', 'event', 'until', 'step', 'since'],
+    properties: {
+      kind: { enum: ['event', 'sleep'] },
+      event: nullable(str),
+      until: {
+        ...nullable(dateTime),
+        description: "The wait's timeout or the sleep's end; null: no timeout.",
+      },
+      step: str,
+      since: dateTime,
+    },
+  },
+  EventInfo: {
+    type: 'object',
+    required: ['name', 'emittedAt', 'emits', 'released', 'waiting'],
+    properties: {
+      name: str,
+      payload: { description: 'The latest payload; absent when never emitted.' },
+      emittedAt: nullable(dateTime),
+      emits: int,
+      released: int,
+      waiting: { ...int, description: 'Jobs waiting for it now.' },
+    },
+  },
   JobRef: {
     type: 'object',
     required: ['attempts'],

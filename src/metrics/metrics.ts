@@ -83,6 +83,16 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
   const retried = counter('arbiter_jobs_retried_total', 'Jobs scheduled for another attempt.');
   const failed = counter('arbiter_jobs_failed_total', 'Handler runs that threw or timed out.');
   const dead = counter('arbiter_jobs_dead_total', 'Jobs moved to the dead-letter table by a worker.');
+  const parked = counter(
+    'arbiter_jobs_parked_total',
+    'Runs that parked their job (ctx.sleep, ctx.waitFor, ctx.run): no lease, no slot, the attempt refunded.',
+  );
+  const steps = new Counter({
+    name: 'arbiter_steps_total',
+    help: 'Durable steps (ctx.step) finished, by how: ran (run and recorded now) or replayed (stored result returned).',
+    labelNames: ['queue', 'how'] as const,
+    registers: [registry],
+  });
   const duration = new Histogram({
     name: 'arbiter_job_run_duration_seconds',
     help: 'Handler run time, by outcome: succeeded, or failed (threw, timed out, or returned a result that cannot be stored).',
@@ -259,6 +269,8 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
           duration.observe({ queue: e.queue, outcome: 'failed' }, e.durationMs / 1000);
         }),
         worker.on('job:dead', (e) => dead.inc({ queue: e.queue })),
+        worker.on('job:parked', (e) => parked.inc({ queue: e.queue })),
+        worker.on('job:step', (e) => steps.inc({ queue: e.queue, how: e.replayed ? 'replayed' : 'ran' })),
         // The maintenance leader dead-letters and retries jobs whose worker vanished; no job:* event
         // fires for those, so they are counted from the maintenance events.
         worker.on('maintenance:exhausted-reaped', (e) => dead.inc({ queue: e.queue }, e.count)),

@@ -83,6 +83,7 @@ export async function drain<P>(
     extendLease: (job, leaseMs) => store.extendLease(toFence(job), leaseMs),
     maxResultBytes,
     childOutcomes: (job) => store.childOutcomes(job.id),
+    store: () => store,
     wrap: (call, next) => {
       const value = next();
       const record = (v: unknown) => {
@@ -129,7 +130,11 @@ export async function drain<P>(
     const decided: RunOutcome[] = q.batchHandler
       ? await runBatch(q, jobs as Job[], controller, env)
       : [await runJob(q, jobs[0] as Job, controller, env)];
+    // A run that parked its job (ctx.sleep, ctx.waitFor) wrote already: it runs again once due or released.
+    const parked = decided.every((d) => d.kind === 'parked');
+    if (parked) continue;
     const writes = decided.map((d, i) => {
+      if (d.kind === 'parked') throw new Error(`drain: job ${jobs[i]!.id} parked inside a batch`);
       if (d.kind !== 'write') {
         // Only a lost lease or a shutdown abandons a run; neither happens inline.
         throw new Error(`drain: run of job ${jobs[i]!.id} was abandoned (${d.reason})`);

@@ -16,6 +16,13 @@ export interface WorkerEvents {
   'job:succeeded': { queue: string; job: Job; durationMs: number };
   'job:retried': { queue: string; job: Job; delayMs: number; error: string };
   'job:snoozed': { queue: string; job: Job; delayMs: number };
+  /**
+   * The run parked the job (ctx.sleep, ctx.waitFor): it holds no lease and its attempt was refunded; it
+   * runs again in `dueInMs` (a sleep's end or a wait's timeout) or, when null, once its event is emitted.
+   */
+  'job:parked': { queue: string; job: Job; dueInMs: number | null };
+  /** A durable step (ctx.step) finished: ran now and recorded, or `replayed` from its stored result. */
+  'job:step': { queue: string; job: Job; name: string; replayed: boolean };
   /** The handler threw (or timed out); the decided follow-up is reported as retried or dead. */
   'job:failed': { queue: string; job: Job; error: unknown; timedOut: boolean; durationMs: number };
   'job:dead': { queue: string; job: Job; error: string };
@@ -52,8 +59,8 @@ export interface WorkerEvents {
    */
   'maintenance:pruned': {
     queue: string;
-    table: 'history' | 'dead-letters' | 'reports' | 'attempts' | 'stats';
-    reason: 'age' | 'count';
+    table: 'history' | 'dead-letters' | 'reports' | 'attempts' | 'stats' | 'steps';
+    reason: 'age' | 'count' | 'gone';
     count: number;
   };
   'cron:fired': { name: string; queue: string; tick: Date; jobId: string | null; skipped: boolean };

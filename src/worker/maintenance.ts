@@ -48,7 +48,8 @@ export interface MaintenanceOptions {
  * 4. jobs whose lease expired on their final attempt go to the dead-letter table (reapExhausted);
  * 5. now and then, groups are recomputed to correct drift (refreshGroups);
  * 6. a job or group table whose dead rows pile up (autovacuum off, or behind) is vacuumed;
- * 7. history rows and dead letters past their queue's retention are deleted, in small batches (retention.ts);
+ * 7. history rows and dead letters past their queue's retention are deleted, in small batches, and the
+ *    durable steps of jobs gone from the queue, its history and its dead letters (retention.ts);
  * 8. enqueue-control keys past their period are deleted, in small batches (enqueue-keys.ts).
  * A failed round (the database is down: even electing opens a connection) delays the next: the waits
  * double from the interval up to 10 s, and the interval's own ticks are skipped meanwhile.

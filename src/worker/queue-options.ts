@@ -12,7 +12,7 @@ import {
   optionalInt,
 } from '../core/validate.js';
 import { ValidationError } from '../errors.js';
-import type { ChildOutcome, Job, JobId } from '../types.js';
+import type { ChildOutcome, EnqueueOptions, Job, JobId } from '../types.js';
 
 /** What a handler gets besides its job. */
 export interface JobContext {
@@ -33,6 +33,33 @@ export interface JobContext {
   setMeta(patch: Record<string, unknown>): void;
   /** Appends a log line to the job's history: cut to 2,048 bytes; the newest 200 lines are kept. */
   log(message: string): void;
+  /**
+   * A durable step: runs `fn` once and stores its JSON result; a later run of this job (a retry, a re-run
+   * after a crash, a wake-up) returns the stored result instead of running `fn` again. The result comes
+   * back as stored (a JSON round trip) on every run. Step names are unique within a job
+   * (DuplicateStepError). The write is fenced: an attempt that lost the job records nothing.
+   */
+  step<T>(name: string, fn: () => T | Promise<T>): Promise<Awaited<T>>;
+  /** Ends this run and runs the job again in `ms` (from the first call), holding no slot and spending no attempt. */
+  sleep(ms: number): Promise<void>;
+  /** Like sleep, until `at`. */
+  sleepUntil(at: Date): Promise<void>;
+  /**
+   * Parks the job (no slot, no attempt spent) until `arbiter.emit(event, payload)` (or the event was
+   * emitted already: events are latched by name), then returns the payload on the next run. With
+   * `timeoutMs`, throws WaitTimeoutError once it passes without the event.
+   */
+  waitFor<T = unknown>(event: string, options?: { timeoutMs?: number }): Promise<T>;
+  /**
+   * Enqueues a job on `queue` (any queue) and returns its result once it finished, parking this job
+   * meanwhile; throws AwaitedJobFailedError when it was dead-lettered, WaitTimeoutError past `timeoutMs`.
+   * Enqueued once (recorded like a step in the same transaction); its outcome is stored like a step's.
+   */
+  run<R = unknown>(
+    queue: string,
+    payload: unknown,
+    options?: { timeoutMs?: number; enqueue?: EnqueueOptions },
+  ): Promise<R>;
   // Outcome helpers: return one of these from the handler.
   done(result?: unknown): Outcome;
   keep(result?: unknown): Outcome;
@@ -44,7 +71,19 @@ export interface JobContext {
 }
 
 /** Batched mode context: one signal for the whole batch. */
-export type BatchContext = Omit<JobContext, 'children' | 'extendLease' | 'progress' | 'setMeta' | 'log'> & {
+export type BatchContext = Omit<
+  JobContext,
+  | 'children'
+  | 'extendLease'
+  | 'progress'
+  | 'setMeta'
+  | 'log'
+  | 'step'
+  | 'sleep'
+  | 'sleepUntil'
+  | 'waitFor'
+  | 'run'
+> & {
   extendLease(leaseMs?: number): Promise<boolean>;
 };
 

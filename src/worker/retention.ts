@@ -13,6 +13,7 @@ import {
 import { jobAttemptsPruneByAge } from '../db/queries/job-attempts.js';
 import { jobProgressPruneByAge } from '../db/queries/job-progress.js';
 import { queueStatsPrune } from '../db/queries/queue-stats.js';
+import { eventPrune, stepSweepOrphans, stepSweepPlan } from '../db/queries/steps.js';
 import { queueTables, type QueueTables } from '../db/sql.js';
 import type { Executor } from '../db/executor.js';
 import type { WorkerEventEmitter } from './events.js';
@@ -24,11 +25,12 @@ export const RETENTION_BATCH_ROWS = 500;
 /** Rows one maintenance round removes at most, across all queues; the rest waits for the next round. */
 export const RETENTION_ROUND_ROWS = 5_000;
 
-export type PrunedTable = 'history' | 'dead-letters' | 'reports' | 'attempts' | 'stats';
+export type PrunedTable = 'history' | 'dead-letters' | 'reports' | 'attempts' | 'stats' | 'steps';
 
 /** How long the per-queue throughput history (`_queue_stats`) is kept: 7 days, what a read can ask for. */
 export const STATS_MAX_AGE_MS = 7 * 24 * 3_600_000;
-export type PruneReason = 'age' | 'count';
+/** `gone`: rows of jobs no longer anywhere (queue, history, dead letters), such as durable steps. */
+export type PruneReason = 'age' | 'count' | 'gone';
 
 export interface PruneReport {
   queue: string;
@@ -87,7 +89,17 @@ const STEPS: readonly Step<unknown>[] = [
   } satisfies Step<CountCut>,
   { table: 'reports', reason: 'age', limit: reportAge, plan: byAge, run: jobProgressPruneByAge },
   { table: 'attempts', reason: 'age', limit: reportAge, plan: byAge, run: jobAttemptsPruneByAge },
+  {
+    table: 'steps',
+    reason: 'gone',
+    limit: () => 0,
+    plan: (db, t) => stepSweepPlan(db, t),
+    run: (db, t, plan, batch) => stepSweepOrphans(db, t, plan.withHistory, batch),
+  } satisfies Step<{ withHistory: boolean }>,
 ];
+
+/** Events no job waits for are kept (latched) this long after their last emit. */
+export const EVENT_MAX_AGE_MS = 7 * 24 * 3_600_000;
 
 /**
  * Finding where a count limit cuts reads up to that many index entries, so a table found within its
@@ -174,8 +186,9 @@ export class RetentionPruner {
         if (limit === null) continue;
         // Keyed by the limit too: a limit just changed is looked at in the next round.
         const key = `${name}:${step.table}:${step.reason}:${limit}`;
+        // Count cuts and sweeps read more than they delete: one that removed nothing rests a while.
         if (
-          step.reason === 'count' &&
+          step.reason !== 'age' &&
           (this.countCheckedAt.get(key) ?? -Infinity) > now - COUNT_CHECK_INTERVAL_MS
         )
           continue;
@@ -189,7 +202,7 @@ export class RetentionPruner {
           if (n === null || n < asked) break; // this step is done for now
         }
         // A count limit that removed nothing (within the limit, or the rest is protected) rests a while.
-        if (step.reason === 'count') {
+        if (step.reason !== 'age') {
           if (count === 0) this.countCheckedAt.set(key, now);
           else this.countCheckedAt.delete(key);
         }
@@ -204,6 +217,9 @@ export class RetentionPruner {
         }
       }
     }
+    // Events are schema-wide: one batch a round.
+    if (budget > 0 && !stopped())
+      await eventPrune(arbiter.db, arbiter.schema, EVENT_MAX_AGE_MS, Math.min(this.batchRows, budget));
     return reports;
   }
 }

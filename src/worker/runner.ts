@@ -10,17 +10,20 @@ import {
 } from '../core/outcome.js';
 import { encodePayload } from '../core/payload.js';
 import { runSchema } from '../core/standard-schema.js';
-import type { StoreAction } from '../store/job-store.js';
-import type { ChildOutcome, Job, JobId } from '../types.js';
+import type { JobStore, StoreAction } from '../store/job-store.js';
+import type { Executor } from '../db/executor.js';
+import { AWAITED_META_KEY } from '../db/queries/steps.js';
+import type { ChildOutcome, EnqueueOptions, Job, JobId } from '../types.js';
 import type { JobController } from './abort.js';
 import { realClock, type Clock } from './clock.js';
 import type { WorkerEventEmitter } from './events.js';
 import type { ProgressWrite } from '../db/queries/job-progress.js';
 import { JobReporter, type ReportSink } from './progress.js';
 import { jobTimeout, type BatchResult, type JobContext, type ResolvedQueue } from './queue-options.js';
+import { JobSteps } from './steps.js';
 
 /** Why a running job's signal was aborted (`cancelled`: an operator cancelled the job while it ran). */
-export type AbortReason = 'timeout' | 'lease-lost' | 'shutdown' | 'cancelled';
+export type AbortReason = 'timeout' | 'lease-lost' | 'shutdown' | 'cancelled' | 'parked';
 
 export class JobAbortError extends Error {
   constructor(
@@ -41,7 +44,9 @@ export type RunOutcome =
       /** The job's last report, not yet written (null: none): the outcome's write carries it. */
       reported?: Promise<ProgressWrite | null>;
     }
-  | { kind: 'abandon'; reason: AbortReason };
+  | { kind: 'abandon'; reason: AbortReason }
+  /** The run parked the job (ctx.sleep / ctx.waitFor): already written; due again in `dueInMs` (null: on an event). */
+  | { kind: 'parked'; dueInMs: number | null };
 
 export interface RunEnv {
   events: WorkerEventEmitter;
@@ -60,6 +65,15 @@ export interface RunEnv {
   withdrawReport?: (job: Job, write: ProgressWrite) => boolean;
   /** Times the coalescing of reports. Default realClock. */
   clock?: Clock;
+  /** The store of a queue, for durable steps (ctx.step, sleep, waitFor). Without one, step methods throw. */
+  store?: (queue: string) => JobStore;
+  /** Enqueues on any queue inside `tx`, for ctx.run; returns the job id (null: nothing inserted). */
+  enqueue?: (
+    queue: string,
+    payload: unknown,
+    options: EnqueueOptions,
+    tx: Executor,
+  ) => Promise<string | null>;
 }
 
 /** One handler call, as handler wrappers see it: the queue and its job (or the batch's jobs). */
@@ -127,6 +141,59 @@ class HandlerContext {
 
   get log(): JobContext['log'] {
     return (message) => this.report().log(message);
+  }
+
+  /** Created on the first step call: jobs that never use steps pay nothing. */
+  steps: JobSteps | undefined;
+
+  private durable(): JobSteps {
+    if (this.steps) return this.steps;
+    const store = this.env.store?.(this.queue);
+    if (!store) throw new Error('durable steps need a worker (this context has no store)');
+    const controller = this.controller;
+    return (this.steps = new JobSteps(
+      this.job,
+      {
+        store,
+        maxResultBytes: this.env.maxResultBytes,
+        end: (reason, dueInMs) =>
+          controller.abort(
+            reason === 'parked'
+              ? new JobParked(dueInMs)
+              : new JobAbortError('lease-lost', 'lease lost: a step write was fenced off'),
+          ),
+        stepped: (name, replayed) => {
+          const events = this.env.events;
+          if (events.listenerCount('job:step') > 0)
+            events.emit('job:step', { queue: this.queue, job: this.job, name, replayed });
+        },
+        enqueue: (queue, payload, options, tx) => {
+          if (!this.env.enqueue) throw new Error('ctx.run needs a worker (this context cannot enqueue)');
+          return this.env.enqueue(queue, payload, options, tx);
+        },
+      },
+      controller,
+    ));
+  }
+
+  get step(): JobContext['step'] {
+    return (name, fn) => this.durable().step(name, fn);
+  }
+
+  get sleep(): JobContext['sleep'] {
+    return (ms) => this.durable().sleep(ms);
+  }
+
+  get sleepUntil(): JobContext['sleepUntil'] {
+    return (at) => this.durable().sleepUntil(at);
+  }
+
+  get waitFor(): JobContext['waitFor'] {
+    return (event, options) => this.durable().waitFor(event, options);
+  }
+
+  get run(): JobContext['run'] {
+    return (queue, payload, options) => this.durable().run(queue, payload, options);
   }
 
   // On the prototype (below); `declare` emits no per-instance field.
@@ -200,7 +267,20 @@ function isThenable<R>(v: R | Promise<R>): v is Promise<R> {
 }
 
 function reasonOf(controller: JobController): AbortReason {
-  return controller.reason instanceof JobAbortError ? controller.reason.reason : 'shutdown';
+  const reason = controller.reason;
+  if (reason instanceof JobParked) return 'parked';
+  return reason instanceof JobAbortError ? reason.reason : 'shutdown';
+}
+
+/** The abort reason of a run that parked its job (ctx.sleep / ctx.waitFor). */
+class JobParked extends JobAbortError {
+  constructor(readonly dueInMs: number | null) {
+    super('parked', 'the job was parked (sleep or waitFor): it runs again when due or released');
+  }
+}
+
+function parkedOutcome(controller: JobController): RunOutcome {
+  return { kind: 'parked', dueInMs: (controller.reason as JobParked).dueInMs };
 }
 
 /** Arms the timeout for one run; returns a disarm function. */
@@ -271,6 +351,7 @@ export async function runJob(
       controller,
     );
     if (r.aborted) {
+      if (r.reason === 'parked') return parkedOutcome(controller);
       if (r.reason !== 'timeout') return abandon(r.reason);
       timedOut = true;
       const error = controller.reason as JobAbortError;
@@ -287,6 +368,7 @@ export async function runJob(
       outcome = outcomeFromReturn(r.value);
     }
   } catch (error) {
+    if (controller.aborted && reasonOf(controller) === 'parked') return parkedOutcome(controller);
     if (controller.aborted && reasonOf(controller) !== 'timeout') {
       return abandon(reasonOf(controller));
     }
@@ -414,8 +496,10 @@ async function decide(
   const action = actionFor(outcome, budget(q, job), Date.now(), q.keepProcessed);
   switch (action.type) {
     case 'ack': {
-      // A tracked job (awaited, a flow node, a dependency) records its result even when it is undefined.
-      const stored = (action.hasResult && (action.keep || job.parentId !== null)) || isTracked(job);
+      // A tracked job (awaited, a flow node, a dependency) records its result even when it is undefined;
+      // a job awaited by ctx.run reports its result to the job that awaits it.
+      const stored =
+        (action.hasResult && (action.keep || job.parentId !== null || awaited(job))) || isTracked(job);
       let result: string | null = null;
       if (stored) {
         try {
@@ -450,4 +534,9 @@ function spreadBatchResult(result: BatchResult, jobs: Job[]): (Outcome | undefin
   throw new TypeError(
     `batch handler must return nothing, an array of outcomes or a Map (got ${describeError(result)})`,
   );
+}
+
+/** Whether a job was enqueued by ctx.run (another job awaits its outcome). */
+export function awaited(job: Job): boolean {
+  return job.meta !== null && job.meta[AWAITED_META_KEY] !== undefined;
 }

@@ -1,7 +1,9 @@
 import { canOpenDedicated, openReservedPool, type ReservedPool } from '../db/dedicated.js';
 import type { Executor } from '../db/executor.js';
 import { ClockOffset } from '../db/rows.js';
-import type { JobStore } from '../store/job-store.js';
+import type { JobStore, StoreAction } from '../store/job-store.js';
+import { eventEmit, jobDoneEvent } from '../db/queries/steps.js';
+import { toJobInsert } from '../store/enqueue-options.js';
 import type { Job } from '../types.js';
 import { JobController } from './abort.js';
 import { realClock, type Clock } from './clock.js';
@@ -13,6 +15,7 @@ import {
   JobAbortError,
   runBatch,
   runJob,
+  awaited,
   type HandlerWrapper,
   type RunEnv,
   type RunOutcome,
@@ -192,6 +195,13 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       report: batchedReports(reports, (q) => this.stores.get(q) ?? arbiter.store(q)),
       withdrawReport: (job, write) => reports.withdraw(job.queue, write),
       clock: this.clock,
+      // Step writes come from handlers: the shared pool, like the handlers' own queries, never the
+      // reserved connections that keep claims, heartbeats and completions going.
+      store: (q) => arbiter.store(q),
+      enqueue: async (q, payload, options, tx) => {
+        const row = toJobInsert(payload, options, arbiter.maxPayloadBytes);
+        return (await arbiter.store(q).using(tx).insert(row))?.row.id ?? null;
+      },
     };
   }
 
@@ -456,9 +466,21 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
   private async record(run: Running, job: Job, decision: RunOutcome, durationMs: number): Promise<void> {
     const queue = run.queue.name;
     if (decision.kind === 'abandon') return;
+    if (decision.kind === 'parked') {
+      // Already written by the step call: the job holds no lease now.
+      if (job.groupKey !== null) this.fetcher.askAgain(queue);
+      if (decision.dueInMs !== null) this.fetcher.dueIn(queue, decision.dueInMs);
+      if (this.emitter.listenerCount('job:parked') > 0)
+        this.emitter.emit('job:parked', { queue, job, dueInMs: decision.dueInMs });
+      return;
+    }
     const { action } = decision;
     // The job's last report, not yet written: it goes with the outcome, under the same fence.
     const report = decision.reported ? await decision.reported : null;
+    // A job awaited by ctx.run tells the job that awaits it how it ended, before its own write (a lost
+    // write means the job runs again and reports again; the first report is the one that counts).
+    if (awaited(job) && action.type !== 'retry' && action.type !== 'snooze')
+      await reportAwaited(run.store, job, action);
     const written = await this.completer.complete(run.store, job, action, report ?? undefined);
     if (written === 'fenced') this.emitter.emit('job:lease-lost', { queue, job, status: 'fenced' });
     if (written !== 'accepted') return; // 'failed' was reported as an error event
@@ -520,4 +542,13 @@ function composeWrappers(wrappers: readonly HandlerWrapper[]): HandlerWrapper | 
     const run = (i: number): unknown => (i === list.length ? next() : list[i]!(call, () => run(i + 1)));
     return run(0);
   };
+}
+
+/** Emits the done event of a job awaited by ctx.run: `{ ok: true, result }` or `{ ok: false, error }`. */
+async function reportAwaited(store: JobStore, job: Job, action: StoreAction): Promise<void> {
+  const payload =
+    action.type === 'dead'
+      ? JSON.stringify({ ok: false, error: action.error })
+      : `{"ok":true,"result":${(action.type === 'ack' || action.type === 'keep' ? action.result : null) ?? 'null'}}`;
+  await store.run(() => eventEmit(store.db, store.t.schema, jobDoneEvent(job.queue, job.id), payload));
 }

@@ -9,12 +9,14 @@ describe('entry points', () => {
     expect(Object.keys(root).sort()).toEqual([
       'Arbiter',
       'ArbiterError',
+      'AwaitedJobFailedError',
       'BatchTooLargeError',
       'CronScheduleExistsError',
       'CronScheduleNotFoundError',
       'DependencyNotFoundError',
       'FlowCycleError',
       'FlowNotFoundError',
+      'DuplicateStepError',
       'InvalidIdentifierError',
       'JOB_STATUSES',
       'JobFailedError',
@@ -32,6 +34,7 @@ describe('entry points', () => {
       'SchemaTooNewError',
       'UnknownDependencyError',
       'ValidationError',
+      'WaitTimeoutError',
     ]);
     for (const name of Object.keys(worker)) expect(Object.keys(root)).not.toContain(name);
   });

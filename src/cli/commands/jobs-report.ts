@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import type { Job, JobAttempt, JobReport } from '../../types.js';
+import type { JobAttempt, JobReport } from '../../types.js';
 import { action } from '../context.js';
 import type { Colors } from '../output.js';
 import { parseInteger } from '../parse.js';
 import { jobDetail } from '../render.js';
 import { jobNotFound } from '../errors.js';
+import { stepsText } from './emit.js';
 
 const time = (d: Date): string =>
   d
@@ -62,18 +63,22 @@ export function registerJobReports(jobs: Command): void {
     .action(
       action(async (ctx, queueName: string, id: string, flags: { logs: number }) => {
         const queue = await ctx.queue(queueName);
-        const [job, report, attempts]: [Job | null, JobReport | null, JobAttempt[]] = await Promise.all([
+        const [job, report, attempts, steps, waiting] = await Promise.all([
           queue.jobs.get(id),
           queue.jobs.report(id),
           queue.jobs.attempts(id),
+          queue.jobs.steps(id),
+          queue.jobs.waiting(id),
         ]);
-        if (job === null && report === null && attempts.length === 0) throw jobNotFound(queueName, id);
-        ctx.emit({ job, report, attempts }, () => {
+        if (job === null && report === null && attempts.length === 0 && steps.length === 0)
+          throw jobNotFound(queueName, id);
+        ctx.emit({ job, report, attempts, steps, waiting }, () => {
           const head =
             job === null
               ? ctx.c.dim(`job ${id} has left the queue (finished or dead-lettered)`)
               : jobDetail(job, ctx.c);
-          return `${head}\n${attemptsText(attempts, ctx.c)}\n${reportText(report, ctx.c, flags.logs)}`;
+          const durable = stepsText(steps, waiting, ctx.c);
+          return `${head}\n${attemptsText(attempts, ctx.c)}\n${reportText(report, ctx.c, flags.logs)}${durable ? `\n${durable}` : ''}`;
         });
       }),
     );

@@ -88,6 +88,39 @@ async function loadAttempts(panel, queue, jobId) {
       })))));
 }
 
+/** A stored step result in one short line. */
+function stepSummary(v) {
+  if (v === undefined) return '\u2014';
+  var t = JSON.stringify(v);
+  return t.length > 120 ? t.slice(0, 119) + '\u2026' : t;
+}
+
+/**
+ * Fills the panel with the job's durable steps (GET /steps: name, kind, result summary, finished at) and
+ * what it waits for (an event until a timeout, or a sleep's end); hidden while it has neither.
+ */
+async function loadSteps(panel, queue, jobId) {
+  var data;
+  try { data = await api(qpath(queue) + '/jobs/' + encodeURIComponent(jobId) + '/steps'); } catch (e) { return; }
+  panel.hidden = data.steps.length === 0 && !data.waiting;
+  panel.replaceChildren();
+  var w = data.waiting;
+  var waitLine = !w ? null : h('p', { 'data-testid': 'job-waiting' }, w.kind === 'event'
+    ? ['Waiting for event ', h('code', null, w.event), w.until ? ' until ' + fmtTime(w.until) : ' (no timeout)']
+    : ['Sleeping until ' + fmtTime(w.until)]);
+  append(panel, h('h2', null, 'Steps (' + data.steps.length + ')'), waitLine,
+    data.steps.length === 0 ? null : h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'steps-table' },
+      h('thead', null, h('tr', null, ['step', 'kind', 'result', 'finished', 'attempt'].map(function (c) { return h('th', null, c); }))),
+      h('tbody', null, data.steps.map(function (st) {
+        return h('tr', { 'data-step': st.name },
+          h('td', { class: 'mono', 'data-label': 'step' }, st.name),
+          h('td', { 'data-label': 'kind' }, st.kind),
+          h('td', { class: 'mono', 'data-label': 'result' }, stepSummary(st.result)),
+          h('td', { 'data-label': 'finished' }, fmtTime(st.finishedAt)),
+          h('td', { class: 'num', 'data-label': 'attempt' }, st.attempt === 0 ? 'emit' : String(st.attempt)));
+      })))));
+}
+
 /** A dead letter's failed attempts (by its job id), for the dead-letter page. */
 function attemptsPanel(queue, jobId) {
   var panel = h('div', { class: 'panel', 'data-testid': 'job-attempts', hidden: true });
@@ -104,6 +137,8 @@ function jobReportPanel(queue, id) {
   var attempts = h('div', { class: 'panel', 'data-testid': 'job-attempts', hidden: true });
   var seenAttempts = null;
   var panel = h('div', { class: 'panel', 'data-testid': 'job-report', hidden: true });
+  var steps = h('div', { class: 'panel', 'data-testid': 'job-steps', hidden: true });
+  var seenJob = null;
   var render = function (report) {
     if (!report) { panel.hidden = true; panel.replaceChildren(); return; }
     panel.hidden = false;
@@ -117,12 +152,15 @@ function jobReportPanel(queue, id) {
     if (logBox.scrollTo) logBox.scrollTop = logBox.scrollHeight;
   };
   var stop = followJobEvents(queue, id, function (name, data) {
+    // Steps are read again whenever the job changes (a step finished, it parked or was released).
+    if (name === 'job') { var text = JSON.stringify(data); if (text !== seenJob) { seenJob = text; loadSteps(steps, queue, id); } }
+    if (name === 'end' || name === 'missing') loadSteps(steps, queue, id);
     if (name === 'report') render(data);
     else if (name === 'job' && data && data.attempts !== seenAttempts) { seenAttempts = data.attempts; loadAttempts(attempts, queue, id); }
     else if (name === 'end') { panel.setAttribute('data-ended', 'true'); loadAttempts(attempts, queue, id); }
     else if (name === 'missing') loadAttempts(attempts, queue, id);
   });
   cleanup.push(stop);
-  return h('div', null, attempts, panel);
+  return h('div', null, steps, attempts, panel);
 }
 `;
