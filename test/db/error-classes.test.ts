@@ -104,6 +104,35 @@ function cases(): Record<string, Case[] | string> {
           queues: { errs: { handler: async () => {} }, nosuch: { handler: async () => {} } },
         }).start(),
     ],
+    FlowCycleError: [
+      () =>
+        t.arbiter.flow({
+          nodes: {
+            a: { queue: 'errs', payload: {}, dependsOn: ['b'] },
+            b: { queue: 'errs', payload: {}, dependsOn: ['a'] },
+          },
+        }),
+    ],
+    UnknownDependencyError: [
+      () => t.arbiter.flow({ nodes: { a: { queue: 'errs', payload: {}, dependsOn: ['nope' as 'a'] } } }),
+    ],
+    DependencyNotFoundError: [() => q().enqueue({}, { dependsOn: ['987654321'] })],
+    FlowNotFoundError: [() => t.arbiter.flows.get('987654321'), () => t.arbiter.flows.cancel('987654321')],
+    ResultNotFoundError: [
+      () => q().jobs.result('987654321'),
+      async () => q().jobs.result((await q().enqueue({ plain: true }))!.id),
+    ],
+    ResultTimeoutError: [async () => (await q().enqueue({}, { result: true }))!.result({ timeoutMs: 1 })],
+    JobFailedError: [
+      async () => {
+        const job = (await q().enqueue({}, { result: true }))!;
+        await q().jobs.cancel(job.id);
+        return job.result({ timeoutMs: 60_000 });
+      },
+    ],
+    DuplicateStepError: 'thrown inside a handler: test/worker/steps.test.ts',
+    WaitTimeoutError: 'thrown inside a handler: test/worker/steps.test.ts, test/worker/wait-for.test.ts',
+    AwaitedJobFailedError: 'thrown inside a handler by ctx.run: test/worker/wait-for.test.ts',
   };
 }
 
