@@ -22,7 +22,6 @@ import { queueTables } from '../db/sql.js';
 import { FlowNotFoundError, ResultTimeoutError } from '../errors.js';
 import { toJobInsert } from '../store/enqueue-options.js';
 import type { EnqueueOptions, Job, JobId } from '../types.js';
-import type { Arbiter } from './arbiter.js';
 import { DEFAULT_RESULT_WAIT_MS } from './awaitable.js';
 import { Queue } from './queue.js';
 
@@ -134,8 +133,17 @@ export interface DependencyOutcome {
  * job is suspended until the nodes it depends on succeeded; it then runs like any job and reads their
  * results with `dependencies(job)`. See docs/workflows.md.
  */
+/** What flows need of their Arbiter (which is one: it creates its Flows). */
+export interface FlowHost {
+  readonly db: Executor;
+  readonly schema: string;
+  readonly maxPayloadBytes: number;
+  checkSchema(): Promise<void>;
+  queue<T = unknown, R = unknown>(name: string): Queue<T, R>;
+}
+
 export class Flows {
-  constructor(private readonly arbiter: Arbiter) {}
+  constructor(private readonly arbiter: FlowHost) {}
 
   private get db(): Executor {
     return this.arbiter.db;

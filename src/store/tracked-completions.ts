@@ -2,7 +2,16 @@ import type { Fence } from '../core/fence.js';
 import { jobAck } from '../db/queries/job-complete.js';
 import { jobCopyToHistory } from '../db/queries/job-history.js';
 import { trackedAckMany, trackedStageResult } from '../db/queries/tracked.js';
-import type { JobStore, StoreAction, StoreCompletion } from './job-store.js';
+import type { Executor } from '../db/executor.js';
+import type { QueueTables } from '../db/sql.js';
+import type { StoreAction, StoreCompletion } from './completion.js';
+
+/** What tracked completions need of the queue's store (the JobStore that calls them). */
+interface TrackedStore {
+  readonly db: Executor;
+  readonly t: QueueTables;
+  run<R>(fn: () => Promise<R>): Promise<R>;
+}
 
 // The completions of tracked jobs (awaited results, flow nodes, dependencies; migration 0012): their
 // result is written with the delete, so the delete's trigger records them succeeded with it.
@@ -19,7 +28,7 @@ function resultOf(action: StoreAction): string | null {
  * written first, then the keep or smart ack. Resolves, per item, whether it was written.
  */
 export async function completeTracked(
-  store: JobStore,
+  store: TrackedStore,
   items: readonly StoreCompletion[],
 ): Promise<boolean[]> {
   const out = new Array<boolean>(items.length).fill(false);
@@ -45,7 +54,7 @@ export async function completeTracked(
 
 /** One tracked success in a transaction: the result written (fenced), then the keep or smart ack. */
 export async function finishTracked(
-  store: JobStore,
+  store: TrackedStore,
   fence: Fence,
   result: string | null,
   keep: boolean,
