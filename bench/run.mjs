@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { Arbiter } from '../dist/index.js';
 import { createWorker } from '../dist/worker/index.js';
+import { queuesCleanup, queuesWorkload } from './queues.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -575,13 +576,18 @@ const workloads = {
     // handler, completion write, next claim.
     return fifoGroups('one_group', 500, 1);
   },
+  // One worker over 1, 100 and 1,000 queues: idle cost, wake-up latency, and 20k jobs spread over 1,000
+  // queues against one queue (bench/queues.mjs). Several minutes: skipped with --quick.
+  async queues() {
+    return queuesWorkload(DB);
+  },
 };
 
 async function runOurs() {
   const results = {};
   for (const [name, fn] of Object.entries(workloads)) {
     if (ONLY.length && !ONLY.some((o) => name.startsWith(o))) continue;
-    if (QUICK && (name.startsWith('depth') || name.startsWith('scale'))) continue;
+    if (QUICK && (name.startsWith('depth') || name.startsWith('scale') || name === 'queues')) continue;
     const runs = [];
     for (let r = 0; r < RUNS; r++) runs.push(await fn());
     results[name] = { ...runs[0], value: median(runs.map((x) => x.value)), runs: runs.map((x) => x.value) };
@@ -752,6 +758,7 @@ if (flag('sustained')) {
   await sustained();
 } else {
   await runOurs();
+  await queuesCleanup();
   if (flag('peers')) runPeers();
 }
 process.exit(0);

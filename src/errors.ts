@@ -27,7 +27,8 @@ export type ArbiterErrorCode =
   | 'JOB_FAILED'
   | 'DUPLICATE_STEP'
   | 'WAIT_TIMEOUT'
-  | 'AWAITED_JOB_FAILED';
+  | 'AWAITED_JOB_FAILED'
+  | 'SCHEMA_IN_USE';
 
 /**
  * Base of every error Arbiter throws on purpose: `code` says which case it is, whatever the class;
@@ -401,5 +402,24 @@ export class AwaitedJobFailedError extends ArbiterError {
     this.queue = queue;
     this.jobId = jobId;
     this.error = error;
+  }
+}
+
+/**
+ * `uninstall` refused: workers of this schema sent a heartbeat recently (`workers` names them). Stop them
+ * first, or pass `force` (their claims then fail, and they stop or wait for the schema to come back).
+ */
+export class SchemaInUseError extends ArbiterError {
+  readonly schema: string;
+  readonly workers: readonly string[];
+  constructor(schema: string, workers: readonly string[]) {
+    super(
+      'SCHEMA_IN_USE',
+      `schema "${schema}" has ${workers.length} live worker(s) (${workers.slice(0, 5).join(', ')}` +
+        `${workers.length > 5 ? ', ...' : ''}); stop them first, or uninstall with force`,
+    );
+    this.name = 'SchemaInUseError';
+    this.schema = schema;
+    this.workers = workers;
   }
 }

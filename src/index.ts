@@ -32,6 +32,8 @@ export type { WorkerSnapshot } from './worker/snapshot.js';
 export type { StatsHistory, StatsHistoryBucket, StatsHistoryOptions } from './client/queue-history.js';
 export type { SearchHit, SearchOptions, SearchResult } from './client/search.js';
 export type { Executor } from './db/executor.js';
+export type { UninstallOptions, UninstallProgress, UninstallResult } from './db/uninstall.js';
+export type { MigrateOptions, MigrateResult } from './db/migrate.js';
 export type { ExecutorSource } from './db/pg-executor.js';
 export {
   JOB_STATUSES,
@@ -87,6 +89,7 @@ export {
   ResultNotFoundError,
   ResultTimeoutError,
   SchemaNotMigratedError,
+  SchemaInUseError,
   SchemaTooNewError,
   UnknownDependencyError,
   ValidationError,

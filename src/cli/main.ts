@@ -18,6 +18,7 @@ import { registerServe } from './commands/serve.js';
 import { registerStats } from './commands/stats.js';
 import { registerWorker } from './commands/worker.js';
 import { registerWorkers } from './commands/workers.js';
+import { registerUninstall } from './commands/uninstall.js';
 import { EXIT, describeError } from './errors.js';
 
 function version(): string {
@@ -68,6 +69,7 @@ function buildProgram(json = false): Command {
   registerServe(program);
   registerDev(program);
   registerDemo(program);
+  registerUninstall(program);
   // Subcommands inherit exitOverride only when created after it; set it (and the help hint) everywhere.
   const walk = (cmd: Command): void => {
     cmd.exitOverride();

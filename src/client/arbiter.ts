@@ -4,9 +4,18 @@ import { CronSchedules } from './cron.js';
 import type pg from 'pg';
 import { validateQueueName, validateSchemaName } from '../core/identifiers.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../core/payload.js';
-import { checkOptions, intInRange, optionalBool } from '../core/validate.js';
+import { LIMITS, checkOptions, intInRange, optionalBool } from '../core/validate.js';
+import { DEFAULT_PAGE_SIZE } from '../core/job-filter.js';
+import type { Page, PageOptions } from '../types.js';
 import type { Executor } from '../db/executor.js';
-import { currentVersion, migrate, pendingMigrationSql, type MigrateResult } from '../db/migrate.js';
+import {
+  currentVersion,
+  migrate,
+  pendingMigrationSql,
+  type MigrateOptions,
+  type MigrateResult,
+} from '../db/migrate.js';
+import { uninstall, type UninstallOptions, type UninstallResult } from '../db/uninstall.js';
 import { PoolExecutor, createPool, toExecutor, type ExecutorSource } from '../db/pg-executor.js';
 import { SchemaCheck } from '../db/schema-check.js';
 import {
@@ -141,8 +150,8 @@ export class Arbiter {
   }
 
   /** Creates or upgrades Arbiter's schema. Safe to call on every start, from many processes at once. */
-  async migrate(): Promise<MigrateResult> {
-    const result = await migrate(this.db, this.schema);
+  async migrate(options: MigrateOptions = {}): Promise<MigrateResult> {
+    const result = await migrate(this.db, this.schema, options);
     this.schemaCheck.passed = true;
     return result;
   }
@@ -160,6 +169,18 @@ export class Arbiter {
   /** The SQL migrate() would run now (for dry runs). */
   async pendingMigrationSql(): Promise<string> {
     return pendingMigrationSql(this.schema, await currentVersion(this.db, this.schema));
+  }
+
+  /**
+   * Removes Arbiter's schema and everything in it (every queue, job, dead letter and schedule), in many
+   * short transactions so that any number of queues can be removed (see docs/production.md). Refuses with
+   * SchemaInUseError while workers are running, unless `force`. Interrupted, it is simply called again.
+   */
+  async uninstall(options: UninstallOptions = {}): Promise<UninstallResult> {
+    const result = await uninstall(this.db, this.schema, options);
+    this.queues.clear();
+    this.schemaCheck.passed = false;
+    return result;
   }
 
   /** Creates a queue's tables if they do not exist (idempotent) and returns its handle. */
@@ -239,6 +260,22 @@ export class Arbiter {
   async listQueues(): Promise<QueueInfo[]> {
     await this.checkSchema();
     return queueList(this.db, this.schema);
+  }
+
+  /**
+   * A page of queues in name order (keyset pagination: one index range, whatever the number of queues);
+   * `limit` 1–1,000, default 50; `cursor` is the previous page's `nextCursor` (null on the last page).
+   */
+  async listQueuesPage(options: PageOptions = {}): Promise<Page<QueueInfo>> {
+    const o = checkOptions<PageOptions>(options, 'options', ['limit', 'cursor']);
+    const limit =
+      o.limit === undefined ? DEFAULT_PAGE_SIZE : intInRange(o.limit, 'options.limit', 1, LIMITS.maxPageSize);
+    const after = o.cursor ?? null;
+    if (after !== null && (typeof after !== 'string' || !/^[a-z][a-z0-9_]{0,47}$/.test(after)))
+      throw new ValidationError('options.cursor', after, 'must be the nextCursor of a previous page');
+    await this.checkSchema();
+    const items = await queueList(this.db, this.schema, { limit, after });
+    return { items, nextCursor: items.length === limit ? items.at(-1)!.name : null };
   }
 
   /**

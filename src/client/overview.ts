@@ -5,6 +5,7 @@ import type { QueueInfo } from '../db/queries/queue.js';
 import { workerLiveCounts } from '../db/queries/worker.js';
 import { QueueNotFoundError } from '../errors.js';
 import { LIVE_WORKER_WINDOW_MS } from './why.js';
+import type { PageOptions } from '../types.js';
 
 /** Something on a queue that needs an operator. */
 export interface OverviewAlert {
@@ -29,7 +30,12 @@ export interface QueuesOverview {
   cap: number;
   /** `paused` is read at every call, never from the cache: a pause or a resume shows at once. */
   queues: QueueOverviewEntry[];
+  /** A page (readPage): the cursor of the next page, null on the last. */
+  nextCursor?: string | null;
 }
+
+/** Pages kept in the cache at once (each for cacheMs). */
+const PAGE_CACHE_MAX = 64;
 
 /** Claimable work older than this with no live worker raises the `no-live-worker` alert. */
 export const NO_WORKER_ALERT_SECONDS = 60;
@@ -59,6 +65,7 @@ export class OverviewReader {
   readonly cap: number;
   readonly cacheMs: number;
   private cached: { at: number; value: Promise<QueuesOverview> } | undefined;
+  private readonly pages = new Map<string, { at: number; value: Promise<QueuesOverview> }>();
 
   constructor(
     private readonly arbiter: Arbiter,
@@ -79,6 +86,43 @@ export class OverviewReader {
         return { ...entry, alerts: alertsOf(entry) };
       });
     return { ...reading, queues };
+  }
+
+  /**
+   * One page of queues in name order (see Arbiter.listQueuesPage), each with its figures: the registry
+   * page, the live-worker counts, and one bounded overview query per queue of the page, so a refresh
+   * costs `limit` + 2 statements whatever the number of queues. Cached per page for `cacheMs`.
+   */
+  async readPage(page: PageOptions): Promise<QueuesOverview> {
+    const key = `${page.limit ?? ''}:${page.cursor ?? ''}`;
+    const now = Date.now();
+    const hit = this.pages.get(key);
+    if (hit && now - hit.at < this.cacheMs) return hit.value;
+    const value = this.loadPage(page);
+    this.pages.set(key, { at: now, value });
+    for (const [k, v] of this.pages)
+      if (this.pages.size > PAGE_CACHE_MAX || now - v.at >= this.cacheMs) this.pages.delete(k);
+    value.catch(() => {
+      if (this.pages.get(key)?.value === value) this.pages.delete(key);
+    });
+    return value;
+  }
+
+  private async loadPage(page: PageOptions): Promise<QueuesOverview> {
+    const generatedAt = new Date();
+    const { items, nextCursor } = await this.arbiter.listQueuesPage(page);
+    const live = await workerLiveCounts(this.arbiter.db, this.arbiter.schema, LIVE_WORKER_WINDOW_MS);
+    const queues: QueuesOverview['queues'] = [];
+    for (const info of items) {
+      try {
+        const figures = await this.arbiter.queue(info.name).jobs.overview({ cap: this.cap });
+        const entry = { ...info, ...figures, liveWorkers: live.get(info.name) ?? 0 };
+        queues.push({ ...entry, alerts: alertsOf(entry) });
+      } catch (err) {
+        if (!(err instanceof QueueNotFoundError)) throw err; // dropped since it was listed
+      }
+    }
+    return { generatedAt, maxAgeMs: this.cacheMs, cap: this.cap, queues, nextCursor };
   }
 
   private cachedReading(): Promise<QueuesOverview> {

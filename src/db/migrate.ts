@@ -56,13 +56,14 @@ function bookkeepingSql(s: string): string[] {
  * advisory lock and is recorded in `<schema>._migrations`, so running twice, or from several processes
  * at once, applies each migration exactly once.
  */
-export async function migrate(db: Executor, schema: string): Promise<MigrateResult> {
+export async function migrate(db: Executor, schema: string, o: MigrateOptions = {}): Promise<MigrateResult> {
   validateSchemaName(schema);
   const migrations = loadMigrations();
   const latest = migrations.at(-1)?.version ?? 0;
   const s = quoteIdent(schema);
   const applied: number[] = [];
   for (const migration of migrations) {
+    const step = perQueueStep(migration);
     const done = await db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lockKey(schema)]);
       for (const statement of bookkeepingSql(s)) await tx.query(statement);
@@ -72,16 +73,100 @@ export async function migrate(db: Executor, schema: string): Promise<MigrateResu
       const current = rows[0]?.max ?? 0;
       if (current > latest) throw new SchemaTooNewError(schema, current, latest);
       if (current >= migration.version) return false;
+      // A per-queue migration whose schema-wide part committed before an interruption: go on with the queues.
+      if (step && (await stepStarted(tx, schema, step))) return true;
       await tx.query(renderMigration(migration, schema));
+      if (step) return true;
       await tx.query(`INSERT INTO ${s}._migrations (version, name) VALUES ($1, $2)`, [
         migration.version,
         migration.name,
       ]);
       return true;
     });
-    if (done) applied.push(migration.version);
+    if (!done) continue;
+    // With a per-queue step, whoever records the migration (after the last batch) applied it.
+    if (step && !(await runPerQueue(db, schema, migration, step, o))) continue;
+    applied.push(migration.version);
   }
   return { applied, current: latest };
+}
+
+/** Queues one transaction of a per-queue migration step upgrades. */
+export const QUEUES_PER_MIGRATION_TRANSACTION = 50;
+
+export interface MigrateOptions {
+  /** Called after each transaction of a per-queue step (tests interrupt migrations with it). */
+  onQueueBatch?: (progress: { version: number; upgraded: number }) => void;
+  /** Queues per transaction of a per-queue step. Default QUEUES_PER_MIGRATION_TRANSACTION. */
+  queuesPerTransaction?: number;
+}
+
+/**
+ * A migration that changes every queue's objects defines `_upgrade_queue_NNNN(q text)` (idempotent) and
+ * a progress table `_upgraded_NNNN (queue text PRIMARY KEY)`, and does not loop over the queues itself:
+ * `migrate` runs the function for every queue in batches, each batch its own transaction recording what
+ * it did, then drops both and records the migration. Interrupted, it resumes with the queues not done.
+ * Queues created meanwhile get the new objects from `_create_queue`, and the upgrade is idempotent.
+ */
+function perQueueStep(migration: Migration): { fn: string; table: string } | null {
+  const n = String(migration.version).padStart(4, '0');
+  const fn = `_upgrade_queue_${n}`;
+  return migration.template.includes(`"{{schema}}".${fn}(`) ? { fn, table: `_upgraded_${n}` } : null;
+}
+
+/**
+ * Whether the step's progress table exists: read from pg_class with the statement's snapshot (to_regclass
+ * may answer from a cache that has not yet heard of another process's DROP under the same lock).
+ */
+async function stepStarted(tx: Executor, schema: string, step: { table: string }): Promise<boolean> {
+  const { rows } = await tx.query<{ ok: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = $1 AND c.relname = $2) AS ok`,
+    [schema, step.table],
+  );
+  return rows[0]?.ok === true;
+}
+
+async function runPerQueue(
+  db: Executor,
+  schema: string,
+  migration: Migration,
+  step: { fn: string; table: string },
+  o: MigrateOptions,
+): Promise<boolean> {
+  const s = quoteIdent(schema);
+  const per = Math.max(1, o.queuesPerTransaction ?? QUEUES_PER_MIGRATION_TRANSACTION);
+  let upgraded = 0;
+  for (;;) {
+    const finished = await db.transaction(async (tx): Promise<'recorded' | 'elsewhere' | false> => {
+      await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lockKey(schema)]);
+      // Another process may have finished the step meanwhile.
+      if (!(await stepStarted(tx, schema, step))) return 'elsewhere';
+      const { rows } = await tx.query<{ name: string }>(
+        `SELECT q.name FROM ${s}._queues q
+         WHERE NOT EXISTS (SELECT 1 FROM ${s}.${quoteIdent(step.table)} u WHERE u.queue = q.name)
+         ORDER BY q.name LIMIT $1`,
+        [per],
+      );
+      for (const r of rows) {
+        await tx.query(`SELECT ${s}.${quoteIdent(step.fn)}($1)`, [r.name]);
+        await tx.query(`INSERT INTO ${s}.${quoteIdent(step.table)} (queue) VALUES ($1)`, [r.name]);
+      }
+      if (rows.length > 0) {
+        upgraded += rows.length;
+        return false;
+      }
+      await tx.query(`DROP FUNCTION ${s}.${quoteIdent(step.fn)}(text)`);
+      await tx.query(`DROP TABLE ${s}.${quoteIdent(step.table)}`);
+      await tx.query(`INSERT INTO ${s}._migrations (version, name) VALUES ($1, $2)`, [
+        migration.version,
+        migration.name,
+      ]);
+      return 'recorded';
+    });
+    if (finished) return finished === 'recorded';
+    o.onQueueBatch?.({ version: migration.version, upgraded });
+  }
 }
 
 /**
@@ -101,6 +186,16 @@ export function pendingMigrationSql(schema: string, fromVersion: number): string
     `-- transaction, under the same advisory lock, recorded in ${s}._migrations.`,
     `-- Pending: ${pending.map(label).join(', ')}.`,
   ];
+  // A per-queue step runs here in the migration's own transaction (migrate batches it).
+  const perQueue = (m: Migration): string[] => {
+    const step = perQueueStep(m);
+    if (!step) return [];
+    return [
+      `SELECT ${s}.${quoteIdent(step.fn)}(name) FROM ${s}._queues ORDER BY name;`,
+      `DROP FUNCTION ${s}.${quoteIdent(step.fn)}(text);`,
+      `DROP TABLE ${s}.${quoteIdent(step.table)};`,
+    ];
+  };
   const blocks = pending.map((m) =>
     [
       `-- ${label(m)}`,
@@ -108,6 +203,7 @@ export function pendingMigrationSql(schema: string, fromVersion: number): string
       `SELECT pg_advisory_xact_lock(hashtextextended('${lockKey(schema)}', 0));`,
       ...bookkeepingSql(s).map((statement) => `${statement};`),
       renderMigration(m, schema).trimEnd(),
+      ...perQueue(m),
       `INSERT INTO ${s}._migrations (version, name) VALUES (${m.version}, '${m.name}');`,
       'COMMIT;',
     ].join('\n'),

@@ -77,6 +77,8 @@ const STATUS_BY_CODE: Record<ArbiterErrorCode, ErrorStatus> = {
   DUPLICATE_STEP: 500,
   WAIT_TIMEOUT: 500,
   AWAITED_JOB_FAILED: 500,
+  // Raised only by uninstall, which the API does not expose.
+  SCHEMA_IN_USE: 409,
 };
 
 /**

@@ -5,7 +5,7 @@ import type { EnqueueOptions } from '../types.js';
 import { badRequest, notFound } from './errors.js';
 import { checkBodyKeys, objectBody, pageParams } from './params.js';
 import { queueOf, type RouteContext, type RouteDef } from './route.js';
-import { PAGE_QUERY, ref, SCHEMAS } from './schemas.js';
+import { PAGE_QUERY, nullable, ref, SCHEMAS } from './schemas.js';
 
 const ENQUEUE_KEYS = Object.keys((SCHEMAS.EnqueueRequest!.properties as object) ?? {});
 
@@ -41,11 +41,22 @@ export const queueRoutes: RouteDef[] = [
     method: 'get',
     path: '/queues',
     operationId: 'listQueues',
-    summary: 'Lists every queue.',
+    summary:
+      'Lists the queues in name order: every queue, or with limit (and cursor) one page of them ' +
+      '(keyset pagination; nextCursor is null on the last page, and always without limit or cursor).',
     tag: 'queues',
-    response: { type: 'object', properties: { items: { type: 'array', items: ref('Queue') } } },
+    query: PAGE_QUERY,
+    response: {
+      type: 'object',
+      properties: {
+        items: { type: 'array', items: ref('Queue') },
+        nextCursor: nullable({ type: 'string' }),
+      },
+    },
     async handle(ctx) {
-      return { items: await ctx.arbiter.listQueues() };
+      if (ctx.query.has('limit') || ctx.query.has('cursor'))
+        return ctx.arbiter.listQueuesPage(pageParams(ctx.query));
+      return { items: await ctx.arbiter.listQueues(), nextCursor: null };
     },
   },
   {
@@ -80,10 +91,14 @@ export const queueRoutes: RouteDef[] = [
       'Every queue with bounded figures (total, ready/claimable, in flight, dead letters, groups: exact up to ' +
       'a cap, then a lower bound or an estimate; never a table scan), read at most once per cache period ' +
       '(overviewCacheMs) for all callers. What the dashboard polls. Scheduled, retrying and suspended ' +
-      'counts need a full scan: GET /queues/{queue}/stats, on demand.',
+      'counts need a full scan: GET /queues/{queue}/stats, on demand. With limit (and cursor): one page ' +
+      'of queues in name order, costing limit + 2 statements per refresh whatever the number of queues.',
     tag: 'queues',
+    query: PAGE_QUERY,
     response: ref('Overview'),
     async handle(ctx) {
+      if (ctx.query.has('limit') || ctx.query.has('cursor'))
+        return ctx.overview.readPage(pageParams(ctx.query));
       return ctx.overview.read();
     },
   },

@@ -292,6 +292,10 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       generatedAt: dateTime,
       maxAgeMs: { ...int, description: 'How long this reading is served from cache.' },
       cap: { ...int, description: 'Each figure reads at most this many index entries (+1), then stops.' },
+      nextCursor: {
+        ...nullable(str),
+        description: 'With limit (and cursor): the next page, null on the last. Absent without them.',
+      },
       queues: {
         type: 'array',
         items: {

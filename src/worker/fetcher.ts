@@ -5,7 +5,9 @@ import { every, realClock, type Clock, type TimerHandle } from './clock.js';
 import type { WorkerEventEmitter } from './events.js';
 import type { ResolvedQueue } from './queue-options.js';
 import { QueueState, type Claimed, type FetchTarget } from './queue-state.js';
+import { SettleList } from './settle-list.js';
 import { SlotShares } from './slot-shares.js';
+import type { DueQueue } from '../db/queries/queue-due.js';
 
 export interface FetcherSlots {
   /** The worker's slots in all (its `concurrency`). */
@@ -24,6 +26,11 @@ export interface FetcherHooks {
   dispatch(target: FetchTarget, claims: Claimed[]): void;
   /** Gives prefetched jobs back (visible again at once, attempt refunded): at shutdown, or when stale. */
   release(target: FetchTarget, jobs: Job[]): Promise<void>;
+  /**
+   * The poll over all queues (see the class comment): settles `settle`, then says which queues are due
+   * within a poll interval. Without it, every poll tick asks every queue (one claim each).
+   */
+  poll?(settle: readonly string[]): Promise<DueQueue[]>;
 }
 
 /** Largest single claim. */
@@ -87,6 +94,12 @@ const TRANSITIONS: Readonly<Record<FetcherMode['name'], readonly FetcherMode['na
  * its share. So another queue's backlog or prefetch buffer never keeps a queue out for longer than it
  * takes slots to free up; prefetched jobs wait for a slot like everyone else's, they hold none.
  *
+ * With the `poll` hook, a poll tick does not ask every queue: one statement reads the schema-wide summary of
+ * which queues may have claimable jobs (_queue_due, migration 0010) and marks only those, and sets due
+ * timers for those due before the next tick. A queue whose claim came back short is settled in the next
+ * poll (its bound recomputed), so an idle queue costs nothing per tick, however many a worker serves.
+ * NOTIFY wake-ups are unchanged; a (re)connected listener triggers a poll instead of asking every queue.
+ *
  * When a claim fails because the database is unavailable (down, restarting, read-only), claims back off
  * exponentially (BackoffTimer, from min(pollIntervalMs, 1 s) up to CLAIM_BACKOFF_MAX_MS or twice
  * pollIntervalMs, whichever is larger) and nothing else starts one early: not the poll timer, not a freed
@@ -120,6 +133,9 @@ export class Fetcher {
   /** Paces claims while they fail (mode WAITING). */
   private readonly backoff: BackoffTimer;
   private next = 0;
+  /** Queues whose last claim came back short: the next poll settles them. */
+  private readonly settles: SettleList;
+  private polling: Promise<void> | undefined;
   private readonly releases = new Set<Promise<void>>();
   /** With more than one queue: who gets the next free slot, and how many jobs a queue may claim ahead. */
   private readonly shares: SlotShares | undefined;
@@ -141,6 +157,7 @@ export class Fetcher {
     private readonly clock: Clock = realClock,
   ) {
     this.states = targets.map((t, i) => new QueueState(t, i));
+    this.settles = new SettleList(targets.map((t) => t.queue.name));
     if (targets.length > 1)
       this.shares = new SlotShares(
         targets.map((t) => t.queue),
@@ -184,6 +201,7 @@ export class Fetcher {
     this.setMode({ name: 'IDLE' });
     this.stopPolling = every(this.clock, this.pollIntervalMs, () => {
       this.releaseStale();
+      if (this.hooks.poll) return this.pollNow();
       this.mark(null);
       this.schedule();
     });
@@ -209,6 +227,7 @@ export class Fetcher {
     }
     this.backoff.cancel();
     await this.pass;
+    await this.polling;
     for (const s of this.states) this.giveBack(s, s.buffer.splice(0));
     while (this.releases.size > 0) await Promise.all([...this.releases]);
   }
@@ -226,7 +245,9 @@ export class Fetcher {
    * (unless that wait follows a pass a wake-up started: see FetcherMode).
    */
   wake(queue: string | null): void {
-    this.mark(queue);
+    // With the poll, the summary knows every queue's due work: one statement instead of a claim per queue.
+    if (queue === null && this.hooks.poll) this.pollNow();
+    else this.mark(queue);
     if (this.mode.name === 'WAITING' && this.mode.wakeEnds) {
       this.backoff.cancel();
       this.waitEnded(true);
@@ -262,6 +283,45 @@ export class Fetcher {
       this.askAgain(queue);
     }, delay);
     s.due = { timer, at };
+  }
+
+  /** Runs the poll now (unless one is on its way): marks the queues it finds due, times the others. */
+  pollNow(): void {
+    const poll = this.hooks.poll;
+    // While claims back off (WAITING) the database is away: the backoff's pass asks the marked queues.
+    if (!poll || this.polling || this.stopped || this.mode.name === 'WAITING') return;
+    const settle = this.settles.take();
+    const p = poll(settle)
+      .then(
+        (due) => {
+          if (this.stopped) return;
+          for (const d of due) {
+            if (!this.byName.has(d.queue)) continue;
+            if (d.dueMs > 0) {
+              this.dueIn(d.queue, d.dueMs);
+              continue;
+            }
+            // Its last claim found nothing and it waits for its settle: only a wake says there is more.
+            if (!d.woken && this.settles.has(d.queue)) continue;
+            this.mark(d.queue);
+          }
+          this.schedule();
+        },
+        (error: unknown) => {
+          this.settles.restore(settle);
+          this.events.emit('error', { error, context: 'fetcher:poll' });
+          // The database is away: fall back to claims, which back off (WAITING) until it answers, and
+          // then ask every queue once, as at start.
+          if (isDatabaseUnavailable(error) && !this.stopped) {
+            this.mark(null);
+            this.schedule();
+          }
+        },
+      )
+      .finally(() => {
+        if (this.polling === p) this.polling = undefined;
+      });
+    this.polling = p;
   }
 
   private mark(queue: string | null): void {
@@ -408,6 +468,7 @@ export class Fetcher {
       this.backoff.succeeded();
       // Fewer than asked: the queue looked empty to this claim (see QueueState.claimEnded).
       s.claimEnded(got.batches.length < limit);
+      if (this.hooks.poll && got.batches.length < limit) this.settles.add(s.target.queue.name);
       if (got.nextDueMs !== null) this.dueIn(s.target.queue.name, got.nextDueMs);
       const at = this.clock.now();
       for (const batch of got.batches) s.buffer.push({ batch, at });

@@ -3,6 +3,7 @@ import { canOpenDedicated, openDedicated, type DedicatedConnection } from '../db
 import { notifySend } from '../db/queries/notify.js';
 import { vacuumCandidates, vacuumStatement } from '../db/queries/vacuum.js';
 import { workerReleaseDead } from '../db/queries/worker.js';
+import { maintenanceCandidates } from '../db/queries/queue-due.js';
 import { BackoffTimer } from './backoff-timer.js';
 import { isDatabaseUnavailable } from '../core/connection-errors.js';
 import { describeError } from '../core/outcome.js';
@@ -17,6 +18,9 @@ const VACUUM_MIN_DEAD = 10_000;
 const VACUUM_DEAD_RATIO = 0.2;
 /** ... unless it was vacuumed (by us or autovacuum) this recently. */
 const VACUUM_QUIET_MS = 30_000;
+
+/** Queues a round visits in turn whatever the candidates query says (see runTasks). */
+const MAINTENANCE_SWEEP = 1;
 
 /** A leader connection that does not answer this fast is presumed dead: resign, let another take over. */
 const LEADER_CHECK_TIMEOUT_MS = 5_000;
@@ -59,6 +63,8 @@ export class Maintenance {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private lastGroupRefresh = Date.now();
+  private refreshPending = new Set<string>();
+  private sweepNext = 0;
   private leader = false;
   private stopped = false;
   private readonly backoff: BackoffTimer;
@@ -186,19 +192,35 @@ export class Maintenance {
       });
       for (const queue of released.jobs.keys()) await notifySend(arbiter.db, arbiter.schema, queue);
     }
-    const queues = await arbiter.listQueues();
-    for (const { name } of queues) {
+    const queues = (await arbiter.listQueues()).map((q) => q.name);
+    // Per-queue work only where there can be some, so an idle queue costs a round nothing: the queues
+    // whose due bound has come (expired leases and exhausted jobs make it come), and a few in turn
+    // (MAINTENANCE_SWEEP per round), which covers what no bound shows: leases extended for longer than
+    // staleMaxAgeMs, statistics that lag behind the tables.
+    const found = await maintenanceCandidates(arbiter.db, arbiter.schema);
+    const slice = new Set<string>();
+    for (let i = 0; i < Math.min(MAINTENANCE_SWEEP, queues.length); i++)
+      slice.add(queues[this.sweepNext++ % queues.length]!);
+    for (const name of queues) {
+      if (!found.due.has(name) && !slice.has(name)) continue;
       const store = arbiter.store(name);
       await this.recoverStale(store);
       await this.reapExhausted(store);
     }
     if (Date.now() - this.lastGroupRefresh >= this.o.groupRefreshIntervalMs) {
       this.lastGroupRefresh = Date.now();
-      for (const { name } of queues) await arbiter.store(name).refreshGroups(0);
+      this.refreshPending = new Set(queues);
     }
-    await this.vacuum(queues.map((q) => q.name));
-    await this.pruneRetention();
-    await this.sweepKeys(queues.map((q) => q.name));
+    // Group refreshes: every queue once per groupRefreshIntervalMs, at most MAINTENANCE_SWEEP per round.
+    let refreshed = 0;
+    for (const name of this.refreshPending) {
+      if (refreshed++ >= MAINTENANCE_SWEEP) break;
+      this.refreshPending.delete(name);
+      if (queues.includes(name)) await arbiter.store(name).refreshGroups(0);
+    }
+    await this.vacuum(queues);
+    await this.pruneRetention(new Set([...found.stored, ...slice]));
+    await this.sweepKeys(queues.filter((q) => found.keyed.has(q) || slice.has(q)));
     await this.pruneTracked();
   }
 
@@ -226,9 +248,9 @@ export class Maintenance {
   }
 
   /** Retention failing (a lock timeout, a table being altered) is reported, not a reason to resign. */
-  private async pruneRetention(): Promise<void> {
+  private async pruneRetention(only: ReadonlySet<string>): Promise<void> {
     try {
-      await this.retention.round(() => this.stopped);
+      await this.retention.round(() => this.stopped, only);
     } catch (error) {
       if (isDatabaseUnavailable(error)) throw error;
       this.o.events.emit('error', { error, context: 'maintenance:retention' });

@@ -137,8 +137,11 @@ export class RetentionPruner {
     this.roundRows = o.roundRows ?? RETENTION_ROUND_ROWS;
   }
 
-  /** One round. `stopped` is checked between statements, so a stopping worker is not held up. */
-  async round(stopped: () => boolean = () => false): Promise<PruneReport[]> {
+  /**
+   * One round. `stopped` is checked between statements, so a stopping worker is not held up. `only`: the
+   * queues that may have rows to prune (the others are left for a later round).
+   */
+  async round(stopped: () => boolean = () => false, only?: ReadonlySet<string>): Promise<PruneReport[]> {
     const { arbiter, events } = this.o;
     const reports: PruneReport[] = [];
     let budget = this.roundRows;
@@ -157,7 +160,9 @@ export class RetentionPruner {
       reports.push(report);
       events.emit('maintenance:pruned', report);
     }
-    const queues = await retentionStored(arbiter.db, arbiter.schema);
+    const queues = (await retentionStored(arbiter.db, arbiter.schema)).filter(
+      (q) => !only || only.has(q.name),
+    );
     if (queues.length === 0 || budget <= 0) return reports;
     // Start where the previous round ran out of budget (or at the next queue after it, in name order).
     let start = 0;

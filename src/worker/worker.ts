@@ -21,6 +21,7 @@ import {
   type RunOutcome,
 } from './runner.js';
 import { Fetcher } from './fetcher.js';
+import { queuePoll } from '../db/queries/queue-due.js';
 import type { Claimed, FetchTarget } from './queue-state.js';
 import { confirmLease, LeaseHeartbeat, type Running } from './heartbeat.js';
 import { Listener } from './listener.js';
@@ -110,6 +111,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       () => this.running.size === 0 && this.fetcher.buffered === 0,
       this.clock,
     );
+    const pollQueues = this.o.queues.map((q) => q.name);
     this.fetcher = new Fetcher(
       this.targets,
       {
@@ -123,6 +125,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       {
         dispatch: (target, claims) => this.dispatch(target, claims),
         release: (target, jobs) => this.release(target.store, jobs).then(() => undefined),
+        poll: (settle) => queuePoll(this.control, arbiter.schema, pollQueues, settle, this.o.pollIntervalMs),
       },
       this.emitter,
       this.clock,

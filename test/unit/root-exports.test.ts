@@ -30,6 +30,7 @@ describe('entry points', () => {
       'QueuesNotFoundError',
       'ResultNotFoundError',
       'ResultTimeoutError',
+      'SchemaInUseError',
       'SchemaNotMigratedError',
       'SchemaTooNewError',
       'UnknownDependencyError',

@@ -32,11 +32,25 @@ export function registerQueue(program: Command): void {
 
   queue
     .command('list')
-    .description('list queues')
+    .description('list queues (every queue, or a page of them with --limit / --cursor)')
+    .option('--limit <n>', 'at most this many queues, in name order (1 to 1000)')
+    .option('--cursor <name>', 'the next page: the cursor printed after the previous one')
     .action(
-      action(async (ctx) => {
-        const queues = await (await ctx.arbiter()).listQueues();
-        ctx.emit(queues, () =>
+      action(async (ctx, opts: { limit?: string; cursor?: string }) => {
+        const arbiter = await ctx.arbiter();
+        const paged = opts.limit !== undefined || opts.cursor !== undefined;
+        let nextCursor: string | null = null;
+        let queues;
+        if (paged) {
+          const limit = opts.limit === undefined ? undefined : Number(opts.limit);
+          if (limit !== undefined && !Number.isInteger(limit))
+            throw usageError(`--limit must be an integer (got "${opts.limit}")`);
+          const page = await arbiter.listQueuesPage({ limit, cursor: opts.cursor ?? null });
+          queues = page.items;
+          nextCursor = page.nextCursor;
+        } else queues = await arbiter.listQueues();
+        const more = nextCursor === null ? '' : `\n${ctx.c.dim(`(more: --cursor ${nextCursor})`)}`;
+        ctx.emit(paged ? { items: queues, nextCursor } : queues, () =>
           queues.length === 0
             ? ctx.c.dim('(no queues; create one with `arbiter queue create <name>`)')
             : table(
@@ -51,7 +65,7 @@ export function registerQueue(program: Command): void {
                   { header: 'CREATED', value: (q) => date(q.createdAt) },
                 ],
                 ctx.c,
-              ),
+              ) + more,
         );
       }),
     );

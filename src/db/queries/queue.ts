@@ -76,10 +76,19 @@ export async function queueDrop(db: Executor, schema: string, name: string): Pro
   return rows[0]?.dropped ?? false;
 }
 
-export async function queueList(db: Executor, schema: string): Promise<QueueInfo[]> {
-  const { rows } = await db.query<QueueRow>(
-    `SELECT ${QUEUE_COLUMNS} FROM ${quoteIdent(schema)}._queues ORDER BY name`,
-  );
+/** Every queue in name order; with `page`, at most `limit` of them after the name `after` (keyset). */
+export async function queueList(
+  db: Executor,
+  schema: string,
+  page?: { limit: number; after: string | null },
+): Promise<QueueInfo[]> {
+  const { rows } = page
+    ? await db.query<QueueRow>(
+        `SELECT ${QUEUE_COLUMNS} FROM ${quoteIdent(schema)}._queues
+         WHERE $2::text IS NULL OR name > $2 ORDER BY name LIMIT $1`,
+        [page.limit, page.after],
+      )
+    : await db.query<QueueRow>(`SELECT ${QUEUE_COLUMNS} FROM ${quoteIdent(schema)}._queues ORDER BY name`);
   return rows.map(toQueueInfo);
 }
 
