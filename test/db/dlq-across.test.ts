@@ -12,7 +12,7 @@ async function deadLetters(queue: string, n: number): Promise<void> {
     Array.from({ length: n }, (_, i) => ({ payload: { q: queue, i }, groupKey: i % 2 ? 'g' : null })),
   );
   // A group hands out one job at a time: claim until every job has been dead-lettered.
-  for (let moved = 0; moved < n; ) {
+  for (let moved = 0; moved < n;) {
     for (const job of await q.claim({ limit: n })) {
       await q.dlq.move(job, `boom ${queue} ${job.id}`);
       moved++;

@@ -108,15 +108,13 @@ describe('job reports over HTTP', () => {
     const job = (await q.enqueue({}))!;
     expect((await call(app, 'GET', `/queues/hr_att/jobs/${job.id}/attempts`)).body).toEqual({ items: [] });
     const [c] = await q.claim({ leaseMs: 60_000, workerId: 'w-http' });
-    await db.arbiter
-      .store('hr_att')
-      .complete([
-        {
-          fence: { id: c!.id, attempts: 1 },
-          inTree: false,
-          action: { type: 'retry', delayMs: 0, error: 'nope' },
-        },
-      ]);
+    await db.arbiter.store('hr_att').complete([
+      {
+        fence: { id: c!.id, attempts: 1 },
+        inTree: false,
+        action: { type: 'retry', delayMs: 0, error: 'nope' },
+      },
+    ]);
     const res = await call(app, 'GET', `/queues/hr_att/jobs/${job.id}/attempts`);
     expect(res.status).toBe(200);
     expect(res.body.items).toEqual([
