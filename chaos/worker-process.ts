@@ -6,6 +6,8 @@ import { Arbiter } from '../src/index.js';
 import { createWorker, type JobContext } from '../src/worker/index.js';
 import type { Job } from '../src/types.js';
 import { CHAOS, LEASE_MS, QUEUES, SCHEMA, hash01, sleep, withAppName, type ChaosPayload } from './common.js';
+import { flowQueueConfig } from './flow-worker.js';
+import { FLOW_QUEUE } from './flows.js';
 
 const url = process.env.DATABASE_URL!;
 const name = process.env.WORKER_NAME!;
@@ -110,6 +112,7 @@ const makeWorker = () =>
       [QUEUES.tx]: queueConfig(QUEUES.tx),
       [QUEUES.hist]: queueConfig(QUEUES.hist),
       [QUEUES.plain]: queueConfig(QUEUES.plain),
+      [FLOW_QUEUE]: flowQueueConfig(arbiter, rec, name),
     },
   });
 
