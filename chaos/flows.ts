@@ -29,7 +29,7 @@ export const DIAMOND: Record<string, string[]> = { a: [], b: ['a'], c: ['a'], d:
 
 export interface PlannedFlow {
   flow: number;
-  /** d's policy when b or c failed (alternates; b always fails in every 10th flow to exercise it). */
+  /** d's policy when b or c failed: alternates (b always fails in every fifth flow, under both). */
   policy: DependencyFailurePolicy;
   nodes: Record<string, FlowPayload>;
 }
@@ -57,7 +57,7 @@ export function buildFlowPlan(jobs: number, seed: number): FlowUnit[] {
     if (i < flows) {
       const nodes: Record<string, FlowPayload> = {};
       for (const n of Object.keys(DIAMOND)) nodes[n] = { k: k++, f: fail(), n };
-      if (i % 10 === 5) nodes.b!.f = 2;
+      if (i % 5 === 2) nodes.b!.f = 2;
       units.push({ type: 'flow', flow: { flow: i, policy: i % 2 === 0 ? 'cancel' : 'continue', nodes } });
     }
     if (i < results) units.push({ type: 'result', r: { k: k++, f: i % 25 === 7 ? 2 : fail() } });
@@ -179,7 +179,8 @@ export class FlowLoad {
           u.r.f,
         ]);
         await client.query('COMMIT');
-        this.wait(handle.id, () => handle.result({ timeoutMs: 5_000 }));
+        // Half are awaited through the handle, half by id only (as another process would).
+        this.wait(handle.id, u.r.k % 2 === 0 ? () => handle.result({ timeoutMs: 5_000 }) : null);
       }
     } catch (err) {
       broken = true;
