@@ -105,7 +105,7 @@ export class FlowLoad {
     for (let i = 0; i < plan.length; i++) {
       await sleep(Math.max(0, t0 + (i / plan.length) * spreadMs - Date.now()));
       const u = plan[i]!;
-      for (let attempt = 0; ; attempt++) {
+      for (;;) {
         try {
           await this.enqueue(u);
           break;
@@ -224,7 +224,8 @@ export class FlowLoad {
           }
           // A timeout (still running) or the database being away: wait again, by id.
           if ((err as { code?: string }).code !== 'RESULT_TIMEOUT') {
-            this.stats.waitErrors++;
+            if (this.stats.waitErrors++ < 3)
+              this.log(`flow load: waiting for job ${id} failed: ${String(err)}`);
             await sleep(300);
           }
           next = null;
