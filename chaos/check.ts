@@ -99,7 +99,7 @@ function faultEnding(prev: Exec, next: number, faults: Fault[]): Fault | undefin
  * - never ran: given back unrun (each such attempt raised the budget by one), or else a fault on any
  *   worker between the previous attempt and the dead-lettering.
  */
-function dlqReasons(fail: number, execs: Exec[], dlq: Terminal, faults: Fault[]): (string | null)[] {
+export function dlqReasons(fail: number, execs: Exec[], dlq: Terminal, faults: Fault[]): (string | null)[] {
   const reasons: (string | null)[] = [];
   // Each attempt given back unrun (a buffered job whose worker stopped or slowed down) raised the budget.
   let givenBack = (dlq.maxAttempts ?? MAX_ATTEMPTS) - MAX_ATTEMPTS;

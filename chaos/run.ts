@@ -9,6 +9,8 @@ import { check, maxReclaimS, pausedStale, pgResumeS } from './check.js';
 import { CHAOS, CHAOS_DDL, QUEUES, QUEUE_LIST, SCHEMA, STEPS, rng, sleep } from './common.js';
 import { buildPlan, runEnqueuer } from './enqueue.js';
 import { FaultInjector } from './faults.js';
+import { checkFlows, flowSummary, flowsPass, loadFlowHistory } from './flow-check.js';
+import { FLOW_DDL, FLOW_QUEUE, FlowLoad, buildFlowPlan, flowsLeft } from './flows.js';
 import { loadHistory } from './load.js';
 import { embeddedDatabase, externalDatabase, type ChaosDatabase } from './pg-server.js';
 import { WorkerPool } from './workers.js';
@@ -45,10 +47,11 @@ async function setup(url: string): Promise<Arbiter> {
   await admin.connect();
   await admin.query(`DROP SCHEMA IF EXISTS ${CHAOS} CASCADE; DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
   await admin.query(CHAOS_DDL);
+  await admin.query(FLOW_DDL);
   await admin.end();
   const arbiter = new Arbiter({ connectionString: url, schema: SCHEMA, poolSize: 4 });
   await arbiter.migrate();
-  for (const q of QUEUE_LIST) await arbiter.createQueue(q);
+  for (const q of [...QUEUE_LIST, FLOW_QUEUE]) await arbiter.createQueue(q);
   return arbiter;
 }
 
@@ -85,6 +88,7 @@ async function remaining(pool: pg.Pool): Promise<number> {
 }
 
 let workers: WorkerPool | undefined;
+let flowLoad: FlowLoad | undefined;
 // The suite must never leave worker processes behind, even if it crashes itself.
 process.on('uncaughtException', (err) => {
   workers?.killAllNow();
@@ -115,8 +119,11 @@ async function main(): Promise<number> {
     const plan = buildPlan(args.jobs, args.seed);
     const windowMs = (args.jobs / args.rate) * 1000;
     const faults = new FaultInjector(db, workers, log);
+    const flowPlan = buildFlowPlan(args.jobs, args.seed + 2);
+    flowLoad = new FlowLoad(db.url, log);
     const [enq] = await Promise.all([
       runEnqueuer(db.url, arbiter, plan, args.rate, log),
+      flowLoad.run(flowPlan, windowMs * 0.8),
       faults.run({ windowMs, random: rng(args.seed + 1), restartPg: db.restartable }),
     ]);
     log(`enqueued ${enq.jobs} jobs in ${enq.batches} batches (${enq.retries} retried); faults done`);
@@ -124,14 +131,26 @@ async function main(): Promise<number> {
     let left = -1;
     while (Date.now() < drainBy) {
       left = await remaining(pool).catch(() => -1);
+      if (left === 0) left = await flowsLeft(pool).catch(() => -1);
+      if (left === 0) left = flowLoad.pending;
       if (left === 0) break;
       await sleep(500);
     }
     log(`drain: ${left} jobs left`);
     await workers.stopAll(30_000);
+    await flowLoad.close();
     const history = await loadHistory(pool);
     const steps = await checkSteps(pool);
     const fig = check(history, faults.faults);
+    const flowFig = checkFlows(await loadFlowHistory(pool, flowLoad.delivered), faults.faults);
+    const via = [...flowLoad.delivered.values()].filter((d) => d.via === 'handle').length;
+    log(
+      `flow load: ${flowLoad.stats.flows} flows, ${flowLoad.stats.results} awaited (${via} delivered through the handle), ${flowLoad.stats.retries} enqueue retries, ${flowLoad.stats.waitErrors} wait errors`,
+    );
+    const planned = {
+      flows: flowPlan.filter((u) => u.type === 'flow').length,
+      results: flowPlan.filter((u) => u.type === 'result').length,
+    };
     const reclaim = maxReclaimS(history, faults.faults);
     const resume = pgResumeS(history, faults.faults);
     const paused = pausedStale(history, faults.faults);
@@ -157,13 +176,14 @@ async function main(): Promise<number> {
       fig.attempts_over === 0 &&
       steps.rerun_after_record === 0 &&
       steps.missing === 0 &&
+      flowsPass(flowFig, planned) &&
       paused.accepted === 0 &&
       crashes === 0 &&
       (reclaim === null || reclaim <= 10) &&
       (resume.s === null || resume.s <= 5);
     const f1 = (x: number | null) => (x === null ? 'n/a' : x.toFixed(1));
     if (!pass || args.verbose) {
-      for (const d of fig.details) process.stderr.write(`  ${d}\n`);
+      for (const d of [...fig.details, ...flowFig.details]) process.stderr.write(`  ${d}\n`);
       for (const f of faults.faults)
         process.stderr.write(
           `  fault ${f.kind} at=${f.at} until=${f.until ?? ''} ${f.workers.join(',')} ${f.detail}\n`,
@@ -193,6 +213,7 @@ async function main(): Promise<number> {
       `step_repeats_before_record=${steps.repeats_before_record}`,
       `dlq_by_faults=${fig.dlq_by_faults}`,
       `unrecorded_acks=${fig.unrecorded_acks}`,
+      ...flowSummary(flowFig),
       `kills=${count('kill')}`,
       `pg_crashes=${db.restartable ? count('pg-crash') : 'n/a(external)'}`,
       `listen_kills=${count('listen-kill')}`,

@@ -16,6 +16,8 @@ import {
   withAppName,
   type ChaosPayload,
 } from './common.js';
+import { flowQueueConfig } from './flow-worker.js';
+import { FLOW_QUEUE } from './flows.js';
 
 const url = process.env.DATABASE_URL!;
 const name = process.env.WORKER_NAME!;
@@ -132,6 +134,7 @@ const makeWorker = () =>
       [QUEUES.tx]: queueConfig(QUEUES.tx),
       [QUEUES.hist]: queueConfig(QUEUES.hist),
       [QUEUES.plain]: queueConfig(QUEUES.plain),
+      [FLOW_QUEUE]: flowQueueConfig(arbiter, rec, name),
     },
   });
 
