@@ -130,6 +130,22 @@ function cases(): Record<string, Case[] | string> {
         return job.result({ timeoutMs: 60_000 });
       },
     ],
+    SchemaInUseError: [
+      async () => {
+        const schema = uniqueName('in_use');
+        const a = new Arbiter({ connectionString: databaseUrl(), schema });
+        try {
+          await a.migrate();
+          await t.pool.query(
+            `INSERT INTO "${schema}"._workers (id, queues, hostname, pid) VALUES ('w-live', '{}', 'h', 1)`,
+          );
+          await a.uninstall();
+        } finally {
+          await a.close();
+          await t.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        }
+      },
+    ],
     DuplicateStepError: 'thrown inside a handler: test/worker/steps.test.ts',
     WaitTimeoutError: 'thrown inside a handler: test/worker/steps.test.ts, test/worker/wait-for.test.ts',
     AwaitedJobFailedError: 'thrown inside a handler by ctx.run: test/worker/wait-for.test.ts',
