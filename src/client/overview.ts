@@ -91,13 +91,25 @@ export class OverviewReader {
   /**
    * One page of queues in name order (see Arbiter.listQueuesPage), each with its figures: the registry
    * page, the live-worker counts, and one bounded overview query per queue of the page, so a refresh
-   * costs `limit` + 2 statements whatever the number of queues. Cached per page for `cacheMs`.
+   * costs `limit` + 2 statements whatever the number of queues. Cached per page for `cacheMs`; a cached
+   * page still reads its queues' paused flags fresh (one registry page), as read() does, so a pause or
+   * resume shows at the next refresh.
    */
   async readPage(page: PageOptions): Promise<QueuesOverview> {
     const key = `${page.limit ?? ''}:${page.cursor ?? ''}`;
     const now = Date.now();
     const hit = this.pages.get(key);
-    if (hit && now - hit.at < this.cacheMs) return hit.value;
+    if (hit && now - hit.at < this.cacheMs) {
+      const [reading, fresh] = await Promise.all([hit.value, this.arbiter.listQueuesPage(page)]);
+      const paused = new Map(fresh.items.map((q) => [q.name, q.paused]));
+      const queues = reading.queues
+        .filter((q) => paused.has(q.name)) // dropped since the reading
+        .map((q) => {
+          const entry = { ...q, paused: paused.get(q.name)! };
+          return { ...entry, alerts: alertsOf(entry) };
+        });
+      return { ...reading, queues };
+    }
     const value = this.loadPage(page);
     this.pages.set(key, { at: now, value });
     for (const [k, v] of this.pages)
