@@ -1,5 +1,6 @@
 // Browser code: the queues overview (live counts, alerts, chart, pause/resume) and the workers view.
-// Counts come from one GET /overview per refresh. The server caches that reading for all dashboards and
+// Counts come from one GET /overview?limit=50 per refresh: one page of queues in name order (keyset cursor
+// in the page's hash, ?cursor=), so a refresh costs the same with 1,000 queues as with 50. The server caches that reading for all dashboards and
 // every figure reads a bounded number of index entries (exact below the cap, "10,000+" or a planner
 // estimate "≈1.2M" above), so a refresh never scans a queue of millions of jobs; a queue's paused flag is
 // read fresh each time. Ready / scheduled / retrying / suspended counts need a full scan: only on a click
@@ -85,7 +86,33 @@ function pauseButton(q, redraw) {
   return btn;
 }
 
-VIEWS.overview = async function (root) {
+var OVERVIEW_PAGE = 50;
+var overviewBack = []; // cursors of the pages before the one shown ('' = the first page), for Previous
+var chartPage = null; // the page the chart's history sums: another page starts the chart afresh
+
+/** Next / Previous over the overview's pages (keyset: Previous returns to the cursors walked through). */
+function overviewPager(cursor, data) {
+  var first = !cursor;
+  var pageNo = overviewBack.length + 1;
+  var bar = h('div', { class: 'actions', 'data-testid': 'overview-pager', 'data-page': String(pageNo) },
+    h('button', { 'data-testid': 'overview-prev', disabled: first, onclick: function () {
+      var prev = overviewBack.pop();
+      go('overview' + (prev ? '?' + new URLSearchParams({ cursor: prev }).toString() : ''));
+    } }, '← Previous'),
+    ' ', h('span', { class: 'muted', 'data-testid': 'overview-page' }, 'page ' + pageNo + ' · ' + data.queues.length + ' queue' + (data.queues.length === 1 ? '' : 's') + ' shown, ' + OVERVIEW_PAGE + ' per page'),
+    ' ', h('button', { 'data-testid': 'overview-next', disabled: !data.nextCursor, onclick: function () {
+      overviewBack.push(cursor || '');
+      go('overview?' + new URLSearchParams({ cursor: data.nextCursor }).toString());
+    } }, 'Next →'));
+  return bar;
+}
+
+VIEWS.overview = async function (root, args, params) {
+  var cursor = params.get('cursor') || '';
+  if (!cursor) overviewBack = [];
+  else if (!overviewBack.length) overviewBack = ['']; // opened from a link: Previous leads to the first page
+  var pager = h('div', { 'data-testid': 'overview-pager-box' });
+  var totalsScope = h('p', { class: 'muted', 'data-testid': 'totals-scope' });
   var tbody = h('tbody');
   var totals = h('div', { class: 'cards', 'data-testid': 'totals' });
   var alertBox = h('div', { class: 'why', 'data-testid': 'alerts', role: 'alert', hidden: 'hidden' });
@@ -94,12 +121,13 @@ VIEWS.overview = async function (root) {
   var exactPanel = h('div', { class: 'panel', 'data-testid': 'exact-counts', hidden: 'hidden' });
   var limitsPanel = h('div', { class: 'panel', 'data-testid': 'limits-panel', hidden: 'hidden' });
   var heads = [['queue'], ['state'], ['claimable now', CLAIMABLE_TITLE], ['in flight'], ['dead letters'], ['groups'], ['total jobs', 'Live jobs, dead letters not included'], ['oldest claimable', 'How long the longest-waiting claimable job (or group) has been claimable'], ['actions']];
-  append(root, h('h1', null, 'Queues'), alertBox, totals,
+  append(root, h('h1', null, 'Queues'), alertBox, totals, totalsScope,
     h('div', { class: 'panel' }, h('strong', null, 'Claimable, in flight and throughput '), stamp, h('div', { class: 'chart-wrap' }, canvas), chartLegend()),
     h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'queues-table' },
       h('thead', null, h('tr', null, heads.map(function (c, i) {
         return h('th', { class: i >= 2 && i <= 7 ? 'num' : null, title: c[1] || null }, c[0]);
       }))), tbody)),
+    pager,
     h('p', { class: 'muted', 'data-testid': 'overview-note' }, 'Live counts read a bounded number of index entries per queue. Claimable counts each group once (its next job). Ready, scheduled, retrying and suspended jobs cannot be counted that way: \u201cExact counts\u201d on a queue counts everything, with one full scan of its job table.'),
     exactPanel, limitsPanel);
 
@@ -124,13 +152,21 @@ VIEWS.overview = async function (root) {
           CFG.readOnly ? null : [' ', pauseButton(q, drawRows)]));
     });
     alertBox.hidden = alerts.length === 0;
-    fill(alertBox, h('strong', null, 'Needs attention'), h('ul', null, alerts));
+    fill(alertBox, h('strong', null, 'Needs attention'), overviewBack.length || last.nextCursor ? h('span', { class: 'muted' }, ' (queues on this page)') : null, h('ul', null, alerts));
     fill(tbody, rows.length ? rows : h('tr', null, h('td', { colspan: '9', class: 'muted' }, 'No queues yet.')));
   }
 
-  await live(function () { return api('/overview'); }, function (data) {
+  var query = new URLSearchParams({ limit: String(OVERVIEW_PAGE) });
+  if (cursor) query.set('cursor', cursor);
+  if (chartPage !== cursor) { history.length = 0; chartPage = cursor; }
+  await live(function () { return api('/overview?' + query.toString()); }, function (data) {
     last = data;
     drawRows();
+    var paged = overviewBack.length > 0 || !!data.nextCursor;
+    fill(pager, paged ? overviewPager(cursor, data) : null);
+    totalsScope.textContent = paged
+      ? 'Totals and chart cover the ' + data.queues.length + ' queues of this page (' + OVERVIEW_PAGE + ' per page, in name order), not every queue.'
+      : 'Totals of every queue.';
     var sum = {};
     ['claimable', 'inFlight', 'dead', 'total'].forEach(function (k) { sum[k] = sumCounts(data.queues.map(function (q) { return q[k]; })); });
     fill(totals, [['claimable', 'claimable now', CLAIMABLE_TITLE], ['inFlight', 'in flight'], ['dead', 'dead letters'], ['total', 'total jobs']].map(function (p) {
