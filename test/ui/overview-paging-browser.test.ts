@@ -34,9 +34,9 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: the overview pages throug
   });
 
   const rowNames = () =>
-    page.locator('[data-testid=queues-table] tbody tr[data-queue]').evaluateAll((rows) =>
-      rows.map((r) => r.getAttribute('data-queue')),
-    );
+    page
+      .locator('[data-testid=queues-table] tbody tr[data-queue]')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-queue')));
   const refreshes = async () => Number(await page.locator('body').getAttribute('data-refreshes'));
 
   it('renders one page of queues, refreshes only that page, and walks to the next page and back', async () => {
@@ -51,7 +51,8 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: the overview pages throug
     await eventually(async () => (await refreshes()) >= before + 2, 'two refreshes');
     expect(await rowNames()).toEqual(first);
     expect(overviewRequests.length).toBeGreaterThanOrEqual(3);
-    for (const search of overviewRequests) expect(new URLSearchParams(search).get('limit')).toBe(String(PAGE));
+    for (const search of overviewRequests)
+      expect(new URLSearchParams(search).get('limit')).toBe(String(PAGE));
 
     // Page 2: the next 50 names, and a queue there is reachable (its link opens its jobs).
     await page.locator('[data-testid=overview-next]').click();
@@ -90,5 +91,50 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: the overview pages throug
     // /metrics is not mounted here: the chart asks once, gets 404 and stops asking.
     expect(watch.consoleErrors.filter((e) => !/status of 404/.test(e))).toEqual([]);
     expect(watch.dialogs).toEqual([]);
+  });
+
+  it('chooses among 120 queues with a search box of at most 50 suggestions, not a 120-option list', async () => {
+    const options = () =>
+      page.locator('#queue-suggestions option').evaluateAll((os) => os.map((o) => o.getAttribute('value')));
+    const biggestSelect = async () =>
+      Math.max(
+        0,
+        ...(await page
+          .locator('select')
+          .evaluateAll((ss) => ss.map((s) => s.querySelectorAll('option').length))),
+      );
+
+    await open(page, server.url, `jobs/${name(70)}`, '[data-view=jobs] [data-testid=queue-picker]');
+    const picker = page.locator('[data-testid=queue-picker]');
+    expect(await picker.evaluate((el) => el.tagName)).toBe('INPUT');
+    expect(await picker.inputValue()).toBe(name(70));
+    await picker.fill('pg_q_11');
+    expect(await options()).toEqual(Array.from({ length: 10 }, (_, i) => name(110 + i)));
+    await picker.fill('');
+    expect((await options()).length).toBe(50);
+    expect(await biggestSelect()).toBeLessThanOrEqual(50);
+    // Choosing a queue far down the list opens its jobs; an unknown name says so and stays.
+    await picker.fill(name(115));
+    await picker.press('Enter');
+    await page.waitForURL((u) => u.hash === `#/jobs/${name(115)}`);
+    await page.locator('[data-view=jobs] [data-testid=queue-picker]').waitFor();
+    await page.locator('[data-testid=queue-picker]').fill('pg_no_such_queue');
+    await page.locator('[data-testid=queue-picker]').press('Enter');
+    await page
+      .locator('[data-testid=toast]')
+      .filter({ hasText: 'No queue named pg_no_such_queue' })
+      .waitFor();
+    expect(new URL(page.url()).hash).toBe(`#/jobs/${name(115)}`);
+
+    // The other queue choosers (dead letters, search, charts, cron) are search boxes too.
+    for (const view of ['dlq', 'search', 'charts', 'cron']) {
+      await open(page, server.url, view, `[data-view=${view}] input[data-queue-search]`);
+      expect(await biggestSelect()).toBeLessThanOrEqual(50);
+    }
+    // The dead-letter filter takes a typed queue.
+    await open(page, server.url, 'dlq', '[data-view=dlq] input[data-queue-search]');
+    await page.locator('[data-testid=dlq-filters] input[name=queue]').fill(name(99));
+    await page.locator('[data-testid=dlq-filters] input[name=queue]').press('Enter');
+    await page.waitForURL((u) => new URLSearchParams(u.hash.split('?')[1] ?? '').get('queue') === name(99));
   });
 });

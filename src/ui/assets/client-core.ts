@@ -162,10 +162,43 @@ async function loadQueues() {
 }
 function queueInfo(name) { return state.queues.find(function (q) { return q.name === name; }) || null; }
 
-/** A queue picker that navigates to the same view for another queue. */
+/**
+ * A queue chooser with a form control's .value: a select while there are at most QUEUE_SELECT_MAX queues;
+ * past that a search box whose suggestions are at most QUEUE_SELECT_MAX queues whose name contains what
+ * is typed (one shared datalist), so 1,000 queues never render 1,000 options. anyLabel adds the empty
+ * choice ("every queue": an empty box); labelOf(q) labels a queue's option.
+ */
+var QUEUE_SELECT_MAX = 50;
+function queueField(attrs, current, anyLabel, labelOf) {
+  var label = function (q) { return labelOf ? labelOf(q) : q.name; };
+  if (state.queues.length <= QUEUE_SELECT_MAX) {
+    return h('select', attrs, anyLabel ? h('option', { value: '', selected: !current }, anyLabel) : null,
+      state.queues.map(function (q) { return h('option', { value: q.name, selected: q.name === current }, label(q)); }));
+  }
+  var list = document.getElementById('queue-suggestions');
+  if (!list) { list = h('datalist', { id: 'queue-suggestions', 'data-testid': 'queue-suggestions' }); document.body.appendChild(list); }
+  var input = h('input', Object.assign({ type: 'search', list: 'queue-suggestions', value: current || '', autocomplete: 'off',
+    placeholder: anyLabel ? anyLabel + ' (or type a queue)' : 'type a queue name', 'data-queue-search': '' }, attrs));
+  var suggest = function () {
+    var typed = input.value.trim().toLowerCase();
+    var hits = [];
+    for (var i = 0; i < state.queues.length && hits.length < QUEUE_SELECT_MAX; i++) {
+      if (state.queues[i].name.indexOf(typed) >= 0) hits.push(state.queues[i]);
+    }
+    fill(list, hits.map(function (q) { return h('option', { value: q.name }, label(q) === q.name ? null : label(q)); }));
+  };
+  input.addEventListener('input', suggest);
+  input.addEventListener('focus', suggest);
+  return input;
+}
+
+/** A queue picker that navigates to the same view for another queue (an unknown name typed: a toast). */
 function queuePicker(view, current) {
-  var sel = h('select', { 'aria-label': 'queue', 'data-testid': 'queue-picker', onchange: function () { go(view + '/' + encodeURIComponent(sel.value)); } },
-    state.queues.map(function (q) { return h('option', { value: q.name, selected: q.name === current }, q.name); }));
+  var sel = queueField({ 'aria-label': 'queue', 'data-testid': 'queue-picker', onchange: function () {
+    var name = sel.value.trim();
+    if (queueInfo(name)) go(view + '/' + encodeURIComponent(name));
+    else if (name) toast('No queue named ' + name, true);
+  } }, current);
   return h('label', null, 'Queue ', sel);
 }
 

@@ -8,7 +8,7 @@ function cronPath(name) { return '/cron/' + encodeURIComponent(name); }
 function cronForm() {
   var f = {
     name: h('input', { type: 'text', name: 'name', placeholder: 'nightly-report', 'aria-label': 'name', required: true }),
-    queue: h('select', { name: 'queue', 'aria-label': 'queue' }, state.queues.map(function (q) { return h('option', { value: q.name }, q.name); })),
+    queue: queueField({ name: 'queue', 'aria-label': 'queue' }, null),
     pattern: h('input', { type: 'text', name: 'pattern', placeholder: '0 3 * * *', 'aria-label': 'pattern', required: true }),
     tz: h('input', { type: 'text', name: 'tz', value: 'UTC', 'aria-label': 'time zone' }),
     payload: h('input', { type: 'text', name: 'payload', value: '{}', 'aria-label': 'payload (JSON)' }),

@@ -8,11 +8,10 @@ var DLQ_FILTERS = ['queue', 'groupKey', 'failedAfter', 'failedBefore', 'payloadC
 
 function dlqFilterForm(params, counts) {
   var f = {};
-  f.queue = h('select', { name: 'queue', 'aria-label': 'queue' }, h('option', { value: '' }, 'every queue'),
-    state.queues.map(function (q) {
-      var n = counts[q.name];
-      return h('option', { value: q.name, selected: params.get('queue') === q.name }, q.name + (n ? ' (' + fmtCount(n) + ')' : ''));
-    }));
+  f.queue = queueField({ name: 'queue', 'aria-label': 'queue' }, params.get('queue'), 'every queue', function (q) {
+    var n = counts[q.name];
+    return q.name + (n ? ' (' + fmtCount(n) + ')' : '');
+  });
   f.groupKey = h('input', { type: 'text', name: 'groupKey', value: params.get('groupKey') || '', placeholder: 'group key' });
   f.failedAfter = h('input', { type: 'datetime-local', name: 'failedAfter', value: isoToLocal(params.get('failedAfter')) });
   f.failedBefore = h('input', { type: 'datetime-local', name: 'failedBefore', value: isoToLocal(params.get('failedBefore')) });
@@ -62,7 +61,8 @@ VIEWS.dlq = async function (root, args, params) {
     legacy.set('queue', args[0]);
     params = legacy;
   }
-  var overview = await api('/overview').catch(function () { return { queues: [] }; });
+  // Dead-letter counts label the queue choices: read for a few queues (a select), not for 1,000 (a search box).
+  var overview = state.queues.length > QUEUE_SELECT_MAX ? { queues: [] } : await api('/overview').catch(function () { return { queues: [] }; });
   var counts = {};
   overview.queues.forEach(function (q) { counts[q.name] = q.dead; });
   var selected = new Map(); // "queue/id" -> { queue, id }: kept across refreshes

@@ -6,9 +6,7 @@ VIEWS.search = async function (root, args, params) {
   var idIn = h('input', { type: 'text', name: 'id', placeholder: 'job id', value: params.get('id') || '', 'aria-label': 'job id' });
   var payloadIn = h('input', { type: 'text', name: 'payload', placeholder: '{"customer":{"id":"c-1"}}', value: params.get('payload') || '', 'aria-label': 'payload contains (JSON)' });
   var errorIn = h('input', { type: 'text', name: 'error', placeholder: 'text in the last error', value: params.get('error') || '', 'aria-label': 'error text' });
-  var queueSel = h('select', { name: 'queue', 'aria-label': 'queue' },
-    h('option', { value: '' }, 'every queue'),
-    state.queues.map(function (q) { return h('option', { value: q.name, selected: q.name === params.get('queue') }, q.name); }));
+  var queueSel = queueField({ name: 'queue', 'aria-label': 'queue' }, params.get('queue'), 'every queue');
   var scanIn = h('input', { type: 'text', name: 'scan', inputmode: 'numeric', value: params.get('scan') || '1000', 'aria-label': 'rows scanned per table' });
   var form = h('form', { class: 'filters', 'data-testid': 'search-form', onsubmit: function (ev) {
     ev.preventDefault();

@@ -77,9 +77,10 @@ VIEWS.charts = async function (root, args, params) {
   var minutes = Number(params.get('minutes')) || 60;
   var period = PERIODS.find(function (p) { return p[0] === minutes; }) || PERIODS[0];
   var nav = function (q, m) { var p = new URLSearchParams(); if (m !== 60) p.set('minutes', String(m)); location.hash = hashFor('charts', q ? [q] : [], p); };
-  var sel = h('select', { 'aria-label': 'queue', 'data-testid': 'charts-queue', onchange: function () { nav(sel.value, period[0]); } },
-    h('option', { value: '', selected: queue === '' }, 'every queue'),
-    state.queues.map(function (q) { return h('option', { value: q.name, selected: q.name === queue }, q.name); }));
+  var sel = queueField({ 'aria-label': 'queue', 'data-testid': 'charts-queue', onchange: function () {
+    var name = sel.value.trim();
+    if (!name || queueInfo(name)) nav(name, period[0]); else toast('No queue named ' + name, true);
+  } }, queue, 'every queue');
   var per = h('select', { 'aria-label': 'period', 'data-testid': 'charts-period', onchange: function () { nav(queue, Number(per.value)); } },
     PERIODS.map(function (p) { return h('option', { value: String(p[0]), selected: p[0] === period[0] }, p[2]); }));
   var canvas = h('canvas', { class: 'chart', 'data-testid': 'history-chart', role: 'img',
