@@ -72,10 +72,11 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: the overview pages throug
     expect(await rowNames()).toEqual(Array.from({ length: QUEUES - 2 * PAGE }, (_, i) => name(2 * PAGE + i)));
     expect(await page.locator('[data-testid=overview-next]').isDisabled()).toBe(true);
 
-    // Back to page 2, then page 1.
-    await page.locator('[data-testid=overview-prev]').click();
+    // Back to page 2 with the browser's Back, then page 1 with Previous.
+    await page.goBack();
     await page.locator(`tr[data-queue="${name(PAGE)}"]`).waitFor({ timeout: 10_000 });
     expect((await rowNames())[0]).toBe(name(PAGE));
+    expect(await page.locator('[data-testid=overview-pager]').getAttribute('data-page')).toBe('2');
     await page.locator('[data-testid=overview-prev]').click();
     await page.locator(`tr[data-queue="${name(0)}"]`).waitFor({ timeout: 10_000 });
     expect(await rowNames()).toEqual(first);

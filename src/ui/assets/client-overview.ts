@@ -87,21 +87,26 @@ function pauseButton(q, redraw) {
 }
 
 var OVERVIEW_PAGE = 50;
-var overviewBack = []; // cursors of the pages before the one shown ('' = the first page), for Previous
+// Per page cursor walked to with Next: the page before it and its number, so Previous (and the browser's
+// Back and Forward, which only change the address) land on the right page. A cursor opened from a link
+// and never walked to has page 1 before it.
+var overviewPrev = {};
+var overviewPageNo = { '': 1 };
 var chartPage = null; // the page the chart's history sums: another page starts the chart afresh
 
 /** Next / Previous over the overview's pages (keyset: Previous returns to the cursors walked through). */
 function overviewPager(cursor, data) {
   var first = !cursor;
-  var pageNo = overviewBack.length + 1;
-  var bar = h('div', { class: 'actions', 'data-testid': 'overview-pager', 'data-page': String(pageNo) },
+  var pageNo = overviewPageNo[cursor] || null; // null: a cursor opened from a link
+  var bar = h('div', { class: 'actions', 'data-testid': 'overview-pager', 'data-page': pageNo ? String(pageNo) : null },
     h('button', { 'data-testid': 'overview-prev', disabled: first, onclick: function () {
-      var prev = overviewBack.pop();
+      var prev = overviewPrev[cursor] || '';
       go('overview' + (prev ? '?' + new URLSearchParams({ cursor: prev }).toString() : ''));
     } }, '← Previous'),
-    ' ', h('span', { class: 'muted', 'data-testid': 'overview-page' }, 'page ' + pageNo + ' · ' + data.queues.length + ' queue' + (data.queues.length === 1 ? '' : 's') + ' shown, ' + OVERVIEW_PAGE + ' per page'),
+    ' ', h('span', { class: 'muted', 'data-testid': 'overview-page' }, 'page ' + (pageNo || '?') + ' · ' + data.queues.length + ' queue' + (data.queues.length === 1 ? '' : 's') + ' shown, ' + OVERVIEW_PAGE + ' per page'),
     ' ', h('button', { 'data-testid': 'overview-next', disabled: !data.nextCursor, onclick: function () {
-      overviewBack.push(cursor || '');
+      overviewPrev[data.nextCursor] = cursor;
+      if (pageNo) overviewPageNo[data.nextCursor] = pageNo + 1;
       go('overview?' + new URLSearchParams({ cursor: data.nextCursor }).toString());
     } }, 'Next →'));
   return bar;
@@ -109,8 +114,6 @@ function overviewPager(cursor, data) {
 
 VIEWS.overview = async function (root, args, params) {
   var cursor = params.get('cursor') || '';
-  if (!cursor) overviewBack = [];
-  else if (!overviewBack.length) overviewBack = ['']; // opened from a link: Previous leads to the first page
   var pager = h('div', { 'data-testid': 'overview-pager-box' });
   var totalsScope = h('p', { class: 'muted', 'data-testid': 'totals-scope' });
   var tbody = h('tbody');
@@ -152,7 +155,7 @@ VIEWS.overview = async function (root, args, params) {
           CFG.readOnly ? null : [' ', pauseButton(q, drawRows)]));
     });
     alertBox.hidden = alerts.length === 0;
-    fill(alertBox, h('strong', null, 'Needs attention'), overviewBack.length || last.nextCursor ? h('span', { class: 'muted' }, ' (queues on this page)') : null, h('ul', null, alerts));
+    fill(alertBox, h('strong', null, 'Needs attention'), cursor || last.nextCursor ? h('span', { class: 'muted' }, ' (queues on this page)') : null, h('ul', null, alerts));
     fill(tbody, rows.length ? rows : h('tr', null, h('td', { colspan: '9', class: 'muted' }, 'No queues yet.')));
   }
 
@@ -162,7 +165,7 @@ VIEWS.overview = async function (root, args, params) {
   await live(function () { return api('/overview?' + query.toString()); }, function (data) {
     last = data;
     drawRows();
-    var paged = overviewBack.length > 0 || !!data.nextCursor;
+    var paged = !!cursor || !!data.nextCursor;
     fill(pager, paged ? overviewPager(cursor, data) : null);
     totalsScope.textContent = paged
       ? 'Totals and chart cover the ' + data.queues.length + ' queues of this page (' + OVERVIEW_PAGE + ' per page, in name order), not every queue.'
