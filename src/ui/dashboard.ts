@@ -33,8 +33,8 @@ export interface DashboardOptions {
   readOnly?: boolean;
   /**
    * Milliseconds between refreshes of the page shown (every page is live; none refreshes while the tab is
-   * hidden). On the overview each refresh is one GET /overview, which the admin API caches for
-   * `overviewCacheMs` (default 5000) across every open dashboard. Default 5000.
+   * hidden). On the overview each refresh is one GET /overview?limit=50 for the page of queues shown,
+   * which the admin API caches for `overviewCacheMs` (default 5000) across every open dashboard. Default 5000.
    */
   pollMs?: number;
 }
