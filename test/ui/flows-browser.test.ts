@@ -1,27 +1,13 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useTestDb } from '../support/db.js';
-import { eventually, HAS_CHROMIUM, launch, open, watchedPage, type PageWatch } from './browser.js';
-import { startUiServer, type UiServer } from './server.js';
+import { eventually, HAS_CHROMIUM, open } from './browser.js';
+import { useDashboardInBrowser } from './server.js';
 
 // A flow drawn as a graph in Chromium: each node's state as it changes, links to its jobs, the waiting
 // node's "why", and Cancel flow.
 describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: flows', () => {
   const db = useTestDb();
-  const watch: PageWatch = { dialogs: [], consoleErrors: [] };
-  let browser: Browser;
-  let page: Page;
-  let server: UiServer;
-
-  beforeAll(async () => {
-    server = await startUiServer({ arbiter: db.arbiter, overviewCacheMs: 500 }, { pollMs: 500 });
-    browser = await launch();
-    page = await watchedPage(browser, watch);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const ui = useDashboardInBrowser(() => ({ arbiter: db.arbiter, overviewCacheMs: 500 }), { pollMs: 500 });
 
   it('draws the graph with node states and job links, follows the flow live, and cancels it', async () => {
     const q = await db.arbiter.createQueue<{ step: string }>('ui_flow');
@@ -34,51 +20,55 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: flows', () => {
         notify: { queue: q, payload: { step: 'notify' }, dependsOn: ['charge', 'ship'] },
       },
     });
-    await open(page, server.url, `flow/${flow.id}`, '[data-testid=flow-graph] g[data-node=notify]');
+    await open(ui.page, ui.server.url, `flow/${flow.id}`, '[data-testid=flow-graph] g[data-node=notify]');
     const state = (node: string) =>
-      page.locator(`[data-testid=flow-graph] g[data-node=${node}]`).getAttribute('data-state');
+      ui.page.locator(`[data-testid=flow-graph] g[data-node=${node}]`).getAttribute('data-state');
     expect(await state('reserve')).toBe('ready');
     expect(await state('notify')).toBe('waiting');
     // One arrow per dependency.
-    expect(await page.locator('[data-testid=flow-graph] path.edge').count()).toBe(4);
-    expect(await page.locator('[data-testid=flow-graph] path[data-edge="charge->notify"]').count()).toBe(1);
-    expect(await page.locator('[data-testid=flow-nodes] tr[data-node=notify]').innerText()).toContain(
+    expect(await ui.page.locator('[data-testid=flow-graph] path.edge').count()).toBe(4);
+    expect(await ui.page.locator('[data-testid=flow-graph] path[data-edge="charge->notify"]').count()).toBe(
+      1,
+    );
+    expect(await ui.page.locator('[data-testid=flow-nodes] tr[data-node=notify]').innerText()).toContain(
       'waiting for charge, ship',
     );
 
     // The first node runs: the page follows without a reload.
     const [job] = await q.claim();
     await q.ack(job!, { result: { reserved: 3 } });
-    await page
+    await ui.page
       .locator('[data-testid=flow-graph] g[data-node=reserve][data-state=succeeded]')
       .waitFor({ timeout: 10_000 });
-    await page
+    await ui.page
       .locator('[data-testid=flow-graph] g[data-node=charge][data-state=ready]')
       .waitFor({ timeout: 10_000 });
-    expect(await page.locator('[data-testid=flow-nodes] tr[data-node=reserve]').innerText()).toContain(
+    expect(await ui.page.locator('[data-testid=flow-nodes] tr[data-node=reserve]').innerText()).toContain(
       '{"reserved":3}',
     );
 
     // A node links to its job; the job page links back to the flow and says what it waits for.
-    await page.locator('[data-testid=flow-graph] a[data-job-link=notify]').click();
-    await page.waitForSelector('[data-testid=flow-link]', { timeout: 10_000 });
-    expect(await page.locator('.why').first().innerText()).toContain('Waiting for dependencies charge, ship');
-    await page.locator('[data-testid=flow-link]').click();
-    await page.waitForSelector('[data-testid=flow-graph]', { timeout: 10_000 });
+    await ui.page.locator('[data-testid=flow-graph] a[data-job-link=notify]').click();
+    await ui.page.waitForSelector('[data-testid=flow-link]', { timeout: 10_000 });
+    expect(await ui.page.locator('.why').first().innerText()).toContain(
+      'Waiting for dependencies charge, ship',
+    );
+    await ui.page.locator('[data-testid=flow-link]').click();
+    await ui.page.waitForSelector('[data-testid=flow-graph]', { timeout: 10_000 });
 
     // The list, then Cancel flow.
-    await open(page, server.url, 'flows', `[data-testid=flows-table] tr[data-flow="${flow.id}"]`);
-    expect(await page.locator(`tr[data-flow="${flow.id}"]`).innerText()).toContain('order 9');
-    await open(page, server.url, `flow/${flow.id}`, '[data-testid=cancel-flow]');
-    await page.locator('[data-testid=cancel-flow]').click();
-    await page.locator('[data-testid=confirm-yes]').click();
+    await open(ui.page, ui.server.url, 'flows', `[data-testid=flows-table] tr[data-flow="${flow.id}"]`);
+    expect(await ui.page.locator(`tr[data-flow="${flow.id}"]`).innerText()).toContain('order 9');
+    await open(ui.page, ui.server.url, `flow/${flow.id}`, '[data-testid=cancel-flow]');
+    await ui.page.locator('[data-testid=cancel-flow]').click();
+    await ui.page.locator('[data-testid=confirm-yes]').click();
     await eventually(
       async () => (await db.arbiter.flows.get(flow.id)).state === 'cancelled',
       'flow cancelled',
     );
-    await page.locator('[data-flow-state=cancelled]').waitFor({ timeout: 10_000 });
+    await ui.page.locator('[data-flow-state=cancelled]').waitFor({ timeout: 10_000 });
     expect(await state('notify')).toBe('cancelled');
-    expect(watch.consoleErrors).toEqual([]);
-    expect(watch.dialogs).toEqual([]);
+    expect(ui.watch.consoleErrors).toEqual([]);
+    expect(ui.watch.dialogs).toEqual([]);
   });
 });

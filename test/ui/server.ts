@@ -1,8 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { createAdminApp, type AdminAppOptions } from '../../src/http/index.js';
 import { createDashboard, type DashboardOptions } from '../../src/ui/index.js';
+import { launch, watchedPage, type PageWatch } from './browser.js';
 
 export interface UiServer {
   url: string;
@@ -38,4 +41,47 @@ export async function startUiServer(
     });
     server.once('error', reject);
   });
+}
+
+/** What {@link useDashboardInBrowser} gives a suite once its beforeAll ran. */
+export interface DashboardSuite {
+  readonly server: UiServer;
+  readonly browser: Browser;
+  readonly page: Page;
+  readonly watch: PageWatch;
+}
+
+/**
+ * The usual browser suite: the dashboard and API served for the test database's Arbiter, Chromium, and
+ * one watched page (dialogs and console errors recorded), all closed after the suite.
+ */
+export function useDashboardInBrowser(
+  admin: () => AdminAppOptions,
+  dashboard: DashboardOptions = {},
+): DashboardSuite {
+  const watch: PageWatch = { dialogs: [], consoleErrors: [] };
+  let server: UiServer | undefined;
+  let browser: Browser | undefined;
+  let page: Page | undefined;
+  beforeAll(async () => {
+    server = await startUiServer(admin(), dashboard);
+    browser = await launch();
+    page = await watchedPage(browser, watch);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+  return {
+    watch,
+    get server() {
+      return server!;
+    },
+    get browser() {
+      return browser!;
+    },
+    get page() {
+      return page!;
+    },
+  };
 }

@@ -1,32 +1,17 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/index.js';
 import { useTestDb } from '../support/db.js';
 import { startWorker, stopAll, waitFor } from '../worker/helpers.js';
-import { HAS_CHROMIUM, launch, open, watchedPage, type PageWatch } from './browser.js';
-import { startUiServer, type UiServer } from './server.js';
+import { HAS_CHROMIUM, open } from './browser.js';
+import { useDashboardInBrowser } from './server.js';
 
 // The job page lists a job's durable steps and what it waits for, and its why box says so.
 describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: durable steps', () => {
   const db = useTestDb();
-  const watch: PageWatch = { dialogs: [], consoleErrors: [] };
-  let browser: Browser;
-  let page: Page;
-  let server: UiServer;
-
-  beforeAll(async () => {
-    server = await startUiServer(
-      { arbiter: db.arbiter, auth: { token: 'tok-0123456789abcdef' } },
-      { pollMs: 60_000 },
-    );
-    browser = await launch();
-    page = await watchedPage(browser, watch);
+  const ui = useDashboardInBrowser(() => ({ arbiter: db.arbiter, auth: { token: 'tok-0123456789abcdef' } }), {
+    pollMs: 60_000,
   });
   afterEach(stopAll);
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
 
   it('shows the steps and the event the job waits for', async () => {
     const q = await db.arbiter.createQueue<{ id: string }>('ui_steps');
@@ -42,25 +27,25 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: durable steps', () => {
     });
     const job = (await q.enqueue({ id: 'x1' }))!;
     await waitFor(() => q.jobs.waiting(job.id), 'the job waits');
-    await page.goto('about:blank');
-    await page.goto(`${server.url}/`);
-    await page.evaluate("sessionStorage.setItem('arbiter.auth', 'Bearer tok-0123456789abcdef')");
-    watch.consoleErrors.length = 0;
+    await ui.page.goto('about:blank');
+    await ui.page.goto(`${ui.server.url}/`);
+    await ui.page.evaluate("sessionStorage.setItem('arbiter.auth', 'Bearer tok-0123456789abcdef')");
+    ui.watch.consoleErrors.length = 0;
     await open(
-      page,
-      server.url,
+      ui.page,
+      ui.server.url,
       `job/ui_steps/${job.id}`,
       '[data-testid=steps-table] [data-step="reserve stock"]',
     );
-    expect(await page.locator('[data-testid=steps-table] [data-step="reserve stock"]').innerText()).toContain(
-      '{"qty":2,"sku":"tea"}',
-    );
-    expect(await page.locator('[data-testid=job-waiting]').innerText()).toMatch(
+    expect(
+      await ui.page.locator('[data-testid=steps-table] [data-step="reserve stock"]').innerText(),
+    ).toContain('{"qty":2,"sku":"tea"}');
+    expect(await ui.page.locator('[data-testid=job-waiting]').innerText()).toMatch(
       /^Waiting for event shipped:x1 until /,
     );
-    expect(await page.locator('body').innerText()).toContain('Waiting for event "shipped:x1" until');
-    await page.screenshot({ path: '/tmp/steps-job-page.png', fullPage: true });
-    expect(watch.consoleErrors).toEqual([]);
-    expect(watch.dialogs).toEqual([]);
+    expect(await ui.page.locator('body').innerText()).toContain('Waiting for event "shipped:x1" until');
+    await ui.page.screenshot({ path: '/tmp/steps-job-page.png', fullPage: true });
+    expect(ui.watch.consoleErrors).toEqual([]);
+    expect(ui.watch.dialogs).toEqual([]);
   });
 });
