@@ -1,5 +1,6 @@
 import type { JsonSchema, RouteDef } from './route.js';
-import { ref, SCHEMAS } from './schemas.js';
+import { SCHEMAS } from './schemas.js';
+import { ref } from './schema-parts.js';
 
 /** The parts of an OpenAPI 3.1 document this API uses. */
 export interface OpenApiOperation {

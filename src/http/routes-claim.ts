@@ -2,7 +2,7 @@ import type { ClaimOptions, JobRef } from '../types.js';
 import { badRequest, HttpError } from './errors.js';
 import { checkBodyKeys, objectBody } from './params.js';
 import { queueOf, type RouteContext, type RouteDef } from './route.js';
-import { nullable, ref } from './schemas.js';
+import { nullable, ref } from './schema-parts.js';
 
 // The worker protocol over HTTP, for workers not written in Node: claim, then ack / extend / retry /
 // fail with the attempt number the claim returned. Every write is fenced by (id, attempts) in the

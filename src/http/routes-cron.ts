@@ -2,7 +2,7 @@ import type { CronScheduleInput, CronSchedulePatch } from '../client/cron.js';
 import { CronScheduleNotFoundError } from '../errors.js';
 import { objectBody } from './params.js';
 import type { RouteContext, RouteDef } from './route.js';
-import { ref } from './schemas.js';
+import { ref } from './schema-parts.js';
 
 const nameOf = (ctx: RouteContext): string => ctx.params.name ?? '';
 

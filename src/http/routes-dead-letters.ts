@@ -3,7 +3,8 @@ import { badRequest, notFound, type HttpError } from './errors.js';
 import { checkBodyKeys, jobFilterParams, objectBody, pageParams } from './params.js';
 import { queueOf, type RouteContext, type RouteDef } from './route.js';
 import { idsBody } from './routes-jobs.js';
-import { DLQ_ACROSS_FILTER_QUERY, DLQ_ACROSS_LIST_QUERY, DLQ_LIST_QUERY, ref } from './schemas.js';
+import { ref } from './schema-parts.js';
+import { DLQ_ACROSS_FILTER_QUERY, DLQ_ACROSS_LIST_QUERY, DLQ_LIST_QUERY } from './query-docs.js';
 
 const jobId = (ctx: RouteContext): string => ctx.params.id ?? '';
 

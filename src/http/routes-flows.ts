@@ -1,7 +1,7 @@
 import { notFound } from './errors.js';
 import { checkBodyKeys, objectBody } from './params.js';
 import { queueOf, type RouteContext, type RouteDef } from './route.js';
-import { ref } from './schemas.js';
+import { ref } from './schema-parts.js';
 import type { FlowNodes } from '../client/flows.js';
 
 // Flows (named nodes with dependencies) and the recorded results of tracked jobs (docs/workflows.md).

@@ -1,7 +1,8 @@
 import { badRequest, HttpError, notFound } from './errors.js';
 import { checkBodyKeys, jobFilterParams, objectBody, pageParams } from './params.js';
 import { changedOr404, queueOf, type RouteContext, type RouteDef } from './route.js';
-import { JOB_LIST_QUERY, PAGE_QUERY, ref } from './schemas.js';
+import { ref } from './schema-parts.js';
+import { JOB_LIST_QUERY, PAGE_QUERY } from './query-docs.js';
 
 const jobId = (ctx: RouteContext): string => ctx.params.id ?? '';
 

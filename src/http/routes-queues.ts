@@ -5,7 +5,9 @@ import type { EnqueueOptions } from '../types.js';
 import { badRequest, notFound } from './errors.js';
 import { checkBodyKeys, objectBody, pageParams } from './params.js';
 import { queueOf, type RouteContext, type RouteDef } from './route.js';
-import { PAGE_QUERY, nullable, ref, SCHEMAS } from './schemas.js';
+import { SCHEMAS } from './schemas.js';
+import { nullable, ref } from './schema-parts.js';
+import { PAGE_QUERY } from './query-docs.js';
 
 const ENQUEUE_KEYS = Object.keys((SCHEMAS.EnqueueRequest!.properties as object) ?? {});
 

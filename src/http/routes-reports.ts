@@ -1,7 +1,7 @@
 import type { Job, JobReport } from '../types.js';
 import { notFound } from './errors.js';
 import { queueOf, type RouteContext, type RouteDef } from './route.js';
-import { nullable, ref } from './schemas.js';
+import { nullable, ref } from './schema-parts.js';
 
 const jobId = (ctx: RouteContext): string => ctx.params.id ?? '';
 

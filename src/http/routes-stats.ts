@@ -1,7 +1,7 @@
 import type { StatsHistoryOptions } from '../client/queue-history.js';
 import { intParam } from './params.js';
 import type { QueryParamDoc, RouteContext, RouteDef } from './route.js';
-import { ref } from './schemas.js';
+import { ref } from './schema-parts.js';
 
 // Throughput history (the rollup the workers write: docs/http.md "Throughput history").
 

@@ -1,7 +1,7 @@
 import { checkBodyKeys, objectBody } from './params.js';
 import { notFound } from './errors.js';
 import { queueOf, type RouteDef } from './route.js';
-import { nullable, ref } from './schemas.js';
+import { nullable, ref } from './schema-parts.js';
 
 // Durable steps (ctx.step, ctx.sleep, ctx.waitFor, ctx.run): what a job has done and waits for, and
 // the events that release waiting jobs.

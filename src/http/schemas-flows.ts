@@ -1,17 +1,7 @@
 import type { JsonSchema } from './route.js';
+import { dateTime, id, int, nullable, ref, str } from './schema-parts.js';
 
 // JSON Schemas of the flow and result routes (routes-flows.ts), part of SCHEMAS (schemas.ts).
-
-const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
-const str: JsonSchema = { type: 'string' };
-const int: JsonSchema = { type: 'integer' };
-const dateTime: JsonSchema = { type: 'string', format: 'date-time' };
-const nullable = (s: JsonSchema): JsonSchema => ({ oneOf: [s, { type: 'null' }] });
-const id: JsonSchema = {
-  type: 'string',
-  pattern: '^[1-9][0-9]{0,18}$',
-  description: 'A job id (decimal string).',
-};
 
 export const FLOW_SCHEMAS: Record<string, JsonSchema> = {
   FlowRequest: {

@@ -1,28 +1,12 @@
 import { WHY_CODES } from '../client/why.js';
 import { JOB_STATUSES } from '../types.js';
+import { bool, dateTime, id, idList, int, nullable, ref, str } from './schema-parts.js';
 import { FLOW_SCHEMAS } from './schemas-flows.js';
-import { DLQ_FILTER_PARAMS, JOB_FILTER_PARAMS } from './params.js';
-import type { JsonSchema, QueryParamDoc } from './route.js';
+import { OPERATOR_SCHEMAS } from './schemas-operator.js';
+import { REPORT_SCHEMAS } from './schemas-reports.js';
+import type { JsonSchema } from './route.js';
 
 // JSON Schemas of the API's request and response bodies, referenced from the OpenAPI document.
-
-export const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
-const str: JsonSchema = { type: 'string' };
-const int: JsonSchema = { type: 'integer' };
-const bool: JsonSchema = { type: 'boolean' };
-const dateTime: JsonSchema = { type: 'string', format: 'date-time' };
-export const nullable = (s: JsonSchema): JsonSchema => ({ oneOf: [s, { type: 'null' }] });
-const id: JsonSchema = {
-  type: 'string',
-  pattern: '^[1-9][0-9]{0,18}$',
-  description: 'A job id (decimal string).',
-};
-// The bulk cap of every { ids } route (MAX_BULK_IDS in routes-jobs.ts, checked by a test).
-const idList: JsonSchema = {
-  type: 'array',
-  items: { oneOf: [id, { type: 'integer', minimum: 1 }] },
-  maxItems: 1000,
-};
 
 const jobProps = {
   id,
@@ -44,6 +28,8 @@ const jobProps = {
 
 export const SCHEMAS: Record<string, JsonSchema> = {
   ...FLOW_SCHEMAS,
+  ...REPORT_SCHEMAS,
+  ...OPERATOR_SCHEMAS,
   Error: {
     type: 'object',
     required: ['error'],
@@ -285,72 +271,6 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       "estimate (the planner's statistics, past the cap).",
     properties: { value: int, exact: bool, kind: { enum: ['exact', 'atLeast', 'estimate'] } },
   },
-  Overview: {
-    type: 'object',
-    required: ['generatedAt', 'maxAgeMs', 'cap', 'queues'],
-    properties: {
-      generatedAt: dateTime,
-      maxAgeMs: { ...int, description: 'How long this reading is served from cache.' },
-      cap: { ...int, description: 'Each figure reads at most this many index entries (+1), then stops.' },
-      nextCursor: {
-        ...nullable(str),
-        description: 'With limit (and cursor): the next page, null on the last. Absent without them.',
-      },
-      queues: {
-        type: 'array',
-        items: {
-          type: 'object',
-          required: [
-            'name',
-            'paused',
-            'total',
-            'claimable',
-            'inFlight',
-            'dead',
-            'groups',
-            'oldestClaimableAgeSeconds',
-            'liveWorkers',
-            'alerts',
-          ],
-          properties: {
-            name: str,
-            paused: { ...bool, description: 'Read at every request, never from the cache.' },
-            createdAt: dateTime,
-            total: { ...ref('Count'), description: 'Live jobs (dead letters not included).' },
-            claimable: {
-              ...ref('Count'),
-              description:
-                'Claimable now: ready ungrouped jobs, plus one per group nothing holds (its next job; a ' +
-                'group runs one job at a time). At most the ready count of /stats.',
-            },
-            inFlight: { ...ref('Count'), description: 'Jobs holding an unexpired lease.' },
-            dead: { ...ref('Count'), description: 'Rows in the dead-letter table.' },
-            groups: { ...ref('Count'), description: 'Group keys with live jobs.' },
-            oldestClaimableAgeSeconds: {
-              ...nullable({ type: 'number' }),
-              description:
-                "How long the longest-waiting claimable work has been claimable (a job's run_at, a group's " +
-                'ready_at); null when nothing is.',
-            },
-            liveWorkers: {
-              ...int,
-              description: 'Workers serving the queue with a heartbeat in the last 15 s.',
-            },
-            alerts: {
-              type: 'array',
-              description:
-                'no-live-worker: claimable work has waited 60 s or more and no live worker serves the queue.',
-              items: {
-                type: 'object',
-                required: ['code', 'text'],
-                properties: { code: { enum: ['no-live-worker'] }, text: str },
-              },
-            },
-          },
-        },
-      },
-    },
-  },
   EnqueueRequest: {
     type: 'object',
     required: ['payload'],
@@ -445,80 +365,6 @@ export const SCHEMAS: Record<string, JsonSchema> = {
   },
   Changed: { type: 'object', required: ['changed'], properties: { changed: int } },
   Ids: { type: 'object', required: ['ids'], properties: { ids: idList }, additionalProperties: false },
-  Worker: {
-    type: 'object',
-    properties: {
-      id: str,
-      queues: { type: 'array', items: str },
-      hostname: str,
-      pid: int,
-      startedAt: dateTime,
-      lastHeartbeat: dateTime,
-      info: {
-        description: 'What the worker ran at its last heartbeat (null: a worker of an older version).',
-        oneOf: [
-          { type: 'null' },
-          {
-            type: 'object',
-            properties: {
-              concurrency: { ...int, description: 'Handlers it runs at once, over all its queues.' },
-              running: { ...int, description: 'Jobs running now.' },
-              prefetched: {
-                ...int,
-                description: 'Jobs claimed, waiting in the worker for a slot (not started).',
-              },
-              queues: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: { name: str, concurrency: int, prefetch: int, running: int },
-                },
-              },
-              jobs: {
-                type: 'array',
-                description: 'The running jobs, at most 50.',
-                items: {
-                  type: 'object',
-                  properties: {
-                    queue: str,
-                    id,
-                    attempt: int,
-                    claimedAt: { oneOf: [dateTime, { type: 'null' }] },
-                  },
-                },
-              },
-            },
-          },
-        ],
-      },
-    },
-  },
-  StatsHistory: {
-    type: 'object',
-    properties: {
-      queue: { oneOf: [str, { type: 'null' }], description: 'Null: every queue, summed.' },
-      minutes: int,
-      bucketMinutes: int,
-      waitBoundsMs: { type: 'array', items: int, description: "The wait histogram's bounds (ms)." },
-      buckets: {
-        type: 'array',
-        description: 'Oldest first; a bucket in which no worker finished a job is absent.',
-        items: {
-          type: 'object',
-          properties: {
-            at: dateTime,
-            completed: int,
-            failed: { ...int, description: 'Failed attempts (retried or dead-lettered).' },
-            dead: int,
-            completedPerSecond: { type: 'number' },
-            failedPerSecond: { type: 'number' },
-            waitP50Ms: { oneOf: [int, { type: 'null' }], description: 'At most this (a histogram bound).' },
-            waitP95Ms: { oneOf: [int, { type: 'null' }] },
-          },
-        },
-      },
-    },
-  },
   WhyReason: {
     type: 'object',
     required: ['code', 'text'],
@@ -542,78 +388,6 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       checkedAt: dateTime,
     },
   },
-  JobReport: {
-    type: 'object',
-    required: ['attempt', 'progress', 'meta', 'logs', 'updatedAt'],
-    properties: {
-      attempt: { ...int, description: 'The attempt that wrote last.' },
-      progress: { description: "That attempt's last progress: a number, an object, or null." },
-      meta: { ...nullable({ type: 'object' }), description: 'Every setMeta patch, merged.' },
-      logs: {
-        type: 'array',
-        maxItems: 200,
-        description: 'The newest log lines (at most 200, each at most 2,048 bytes), oldest first.',
-        items: {
-          type: 'object',
-          required: ['at', 'attempt', 'message'],
-          properties: { at: dateTime, attempt: int, message: str },
-        },
-      },
-      updatedAt: dateTime,
-    },
-  },
-  JobAttempt: {
-    type: 'object',
-    required: ['attempt', 'error', 'workerId', 'startedAt', 'durationMs', 'failedAt'],
-    properties: {
-      attempt: int,
-      error: str,
-      workerId: { ...nullable(str), description: 'The worker that ran it.' },
-      startedAt: nullable(dateTime),
-      durationMs: { ...nullable(int), description: 'From the claim to the failure (database clock).' },
-      failedAt: dateTime,
-    },
-  },
-  JobStep: {
-    type: 'object',
-    required: ['name', 'kind', 'attempt', 'finishedAt'],
-    properties: {
-      name: {
-        ...str,
-        description: 'The step name; sleeps, waits and ctx.run are `$sleep:n`, `$wait:n`, `$run:n`.',
-      },
-      kind: { enum: ['step', 'sleep', 'event', 'timeout', 'run'] },
-      result: { description: 'The stored JSON result; absent when the step returned nothing.' },
-      attempt: { ...int, description: 'The attempt that recorded it (0: an emit).' },
-      finishedAt: dateTime,
-    },
-  },
-  JobWait: {
-    type: 'object',
-    required: ['kind', 'event', 'until', 'step', 'since'],
-    properties: {
-      kind: { enum: ['event', 'sleep'] },
-      event: nullable(str),
-      until: {
-        ...nullable(dateTime),
-        description: "The wait's timeout or the sleep's end; null: no timeout.",
-      },
-      step: str,
-      since: dateTime,
-    },
-  },
-  EventInfo: {
-    type: 'object',
-    required: ['name', 'emittedAt', 'emits', 'released', 'waiting'],
-    properties: {
-      name: str,
-      payload: { description: 'The latest payload; absent when never emitted.' },
-      emittedAt: nullable(dateTime),
-      emits: int,
-      released: int,
-      waiting: { ...int, description: 'Jobs waiting for it now.' },
-    },
-  },
   JobRef: {
     type: 'object',
     required: ['attempts'],
@@ -622,51 +396,3 @@ export const SCHEMAS: Record<string, JsonSchema> = {
     },
   },
 };
-
-const FILTER_DOCS: Record<string, [string, JsonSchema]> = {
-  status: [`Comma-separated statuses: ${JOB_STATUSES.join(', ')}.`, str],
-  groupKey: ['Jobs of this group.', str],
-  noGroup: ['true: only jobs without a group.', bool],
-  parentId: ['Children of this job.', id],
-  noParent: ['true: only jobs without a parent.', bool],
-  createdAfter: ['Created strictly after (ISO 8601).', dateTime],
-  createdBefore: ['Created strictly before (ISO 8601).', dateTime],
-  failedAfter: ['Dead-lettered strictly after (ISO 8601).', dateTime],
-  failedBefore: ['Dead-lettered strictly before (ISO 8601).', dateTime],
-  priority: ['Exactly this priority.', int],
-  minAttempts: ['Claimed at least this many times.', int],
-  hasError: ['true: has a recorded error; false: has none.', bool],
-  dedupKey: ['Exactly this dedup key.', str],
-  idempotencyKey: ['Exactly this idempotency key.', str],
-  payloadContains: ['JSON the payload must contain (PostgreSQL @>).', str],
-  ids: ['Comma-separated ids.', str],
-};
-
-export const PAGE_QUERY: readonly QueryParamDoc[] = [
-  {
-    name: 'limit',
-    description: 'Page size, 1–1000. Default 50.',
-    schema: { type: 'integer', minimum: 1, maximum: 1000 },
-  },
-  { name: 'cursor', description: 'nextCursor of the previous page.', schema: str },
-];
-
-const doc = (name: string): QueryParamDoc => ({
-  name,
-  description: FILTER_DOCS[name]![0],
-  schema: FILTER_DOCS[name]![1],
-});
-
-export const JOB_LIST_QUERY: readonly QueryParamDoc[] = [...JOB_FILTER_PARAMS.map(doc), ...PAGE_QUERY];
-export const DLQ_LIST_QUERY: readonly QueryParamDoc[] = [...DLQ_FILTER_PARAMS.map(doc), ...PAGE_QUERY];
-const QUEUES_QUERY: QueryParamDoc = {
-  name: 'queue',
-  description: 'Comma-separated queue names. Default: every queue.',
-  schema: str,
-};
-/** The filters of the dead-letter listing across queues (and of its count and retry by filter). */
-export const DLQ_ACROSS_FILTER_QUERY: readonly QueryParamDoc[] = [
-  QUEUES_QUERY,
-  ...DLQ_FILTER_PARAMS.map(doc),
-];
-export const DLQ_ACROSS_LIST_QUERY: readonly QueryParamDoc[] = [...DLQ_ACROSS_FILTER_QUERY, ...PAGE_QUERY];
