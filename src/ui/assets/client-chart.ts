@@ -47,57 +47,93 @@ function niceMax(v) {
 }
 function axisLabel(v) { return v >= 1000 ? compactNumber(v) : v >= 10 || v === 0 ? String(Math.round(v)) : v.toFixed(1); }
 
-function drawChart(canvas) {
+/**
+ * A canvas ready to draw on at the device's pixel ratio, with the stylesheet's colours: what both charts
+ * start from. Null when the browser gives no 2D context.
+ */
+function chartFrame(canvas) {
   var css = getComputedStyle(document.documentElement);
-  var color = function (name) { return css.getPropertyValue(name).trim() || '#888'; };
   var dpr = window.devicePixelRatio || 1;
   var w = canvas.clientWidth || 600, hgt = canvas.clientHeight || 220;
   canvas.width = Math.round(w * dpr); canvas.height = Math.round(hgt * dpr);
   var g = canvas.getContext('2d');
-  if (!g) return;
+  if (!g) return null;
   g.scale(dpr, dpr);
   g.clearRect(0, 0, w, hgt);
   var pad = { l: 44, r: 44, t: 10, b: 22 };
-  var max = { left: 0, right: 0 };
-  history.forEach(function (p) { SERIES.forEach(function (s) { if (p[s.key] != null) max[s.axis] = Math.max(max[s.axis], p[s.key]); }); });
-  max.left = niceMax(max.left); max.right = niceMax(max.right);
-  // What the axes show, for people reading the page source and for tests (a canvas has no text).
-  canvas.setAttribute('data-left-max', String(max.left));
-  canvas.setAttribute('data-right-max', String(max.right));
-  var x = function (i) { return pad.l + (history.length < 2 ? 0 : (i * (w - pad.l - pad.r)) / (history.length - 1)); };
-  var y = function (v, axis) { return hgt - pad.b - (v / max[axis]) * (hgt - pad.t - pad.b); };
+  var f = {
+    g: g, w: w, hgt: hgt, pad: pad, max: { left: 0, right: 0 },
+    color: function (name) { return css.getPropertyValue(name).trim() || '#888'; },
+    y: function (v, axis) { return hgt - pad.b - (v / f.max[axis]) * (hgt - pad.t - pad.b); },
+  };
+  return f;
+}
+
+/**
+ * Scales both axes to the points' largest values (round bounds) and writes them on the canvas as
+ * data-left-max / data-right-max, for people reading the page source and for tests (a canvas has no text).
+ */
+function chartScale(f, canvas, points, series) {
+  points.forEach(function (p) { series.forEach(function (s) { if (p[s.key] != null) f.max[s.axis] = Math.max(f.max[s.axis], p[s.key]); }); });
+  f.max.left = niceMax(f.max.left); f.max.right = niceMax(f.max.right);
+  canvas.setAttribute('data-left-max', String(f.max.left));
+  canvas.setAttribute('data-right-max', String(f.max.right));
+}
+
+/** Four grid lines with the left axis's labels, and the right axis's in rightColor. */
+function chartGrid(f, rightColor) {
+  var g = f.g;
   g.lineWidth = 1; g.font = '11px system-ui, sans-serif';
   for (var k = 0; k <= 4; k++) {
-    var yy = y((max.left * k) / 4, 'left');
-    g.strokeStyle = color('--line'); g.beginPath(); g.moveTo(pad.l, yy); g.lineTo(w - pad.r, yy); g.stroke();
-    g.fillStyle = color('--muted'); g.fillText(axisLabel((max.left * k) / 4), 4, yy + 4);
-    g.fillStyle = color('--c-rate');
-    var right = axisLabel((max.right * k) / 4);
-    g.fillText(right, w - g.measureText(right).width - 4, yy + 4);
+    var yy = f.y((f.max.left * k) / 4, 'left');
+    g.strokeStyle = f.color('--line'); g.beginPath(); g.moveTo(f.pad.l, yy); g.lineTo(f.w - f.pad.r, yy); g.stroke();
+    g.fillStyle = f.color('--muted'); g.fillText(axisLabel((f.max.left * k) / 4), 4, yy + 4);
+    var right = axisLabel((f.max.right * k) / 4);
+    g.fillStyle = f.color(rightColor);
+    g.fillText(right, f.w - g.measureText(right).width - 4, yy + 4);
   }
-  g.fillStyle = color('--muted');
+  g.fillStyle = f.color('--muted');
+}
+
+/** The first and last time labels under the chart. */
+function chartTimes(f, first, last) {
+  f.g.fillText(first, f.pad.l, f.hgt - 6);
+  f.g.fillText(last, f.w - f.pad.r - f.g.measureText(last).width, f.hgt - 6);
+}
+
+/** A legend of the series: a swatch and a label each, marked with its axis. */
+function seriesLegend(series) {
+  var legend = h('div', { class: 'legend' }, series.map(function (s) {
+    return h('span', { 'data-axis': s.axis }, h('span', { class: 'sw', 'data-color': s.color }), s.label);
+  }));
+  // Swatch colours are set through CSSOM (allowed by the CSP), not a style attribute.
+  legend.querySelectorAll('.sw').forEach(function (sw) { sw.style.background = 'var(' + sw.getAttribute('data-color') + ')'; });
+  return legend;
+}
+
+function drawChart(canvas) {
+  var f = chartFrame(canvas);
+  if (!f) return;
+  var g = f.g;
+  chartScale(f, canvas, history, SERIES);
+  var x = function (i) { return f.pad.l + (history.length < 2 ? 0 : (i * (f.w - f.pad.l - f.pad.r)) / (history.length - 1)); };
+  chartGrid(f, '--c-rate');
   if (history.length) {
-    g.fillText(new Date(history[0].t).toISOString().slice(11, 19), pad.l, hgt - 6);
-    var last = new Date(history[history.length - 1].t).toISOString().slice(11, 19);
-    g.fillText(last, w - pad.r - g.measureText(last).width, hgt - 6);
+    chartTimes(f, new Date(history[0].t).toISOString().slice(11, 19),
+      new Date(history[history.length - 1].t).toISOString().slice(11, 19));
   }
   SERIES.forEach(function (s) {
-    g.strokeStyle = color(s.color); g.lineWidth = 2; g.beginPath();
+    g.strokeStyle = f.color(s.color); g.lineWidth = 2; g.beginPath();
     var started = false;
     history.forEach(function (p, i) {
       if (p[s.key] == null) return;
-      if (!started) { g.moveTo(x(i), y(p[s.key], s.axis)); started = true; } else g.lineTo(x(i), y(p[s.key], s.axis));
+      if (!started) { g.moveTo(x(i), f.y(p[s.key], s.axis)); started = true; } else g.lineTo(x(i), f.y(p[s.key], s.axis));
     });
     g.stroke();
   });
 }
 
 function chartLegend() {
-  var legend = h('div', { class: 'legend' }, SERIES.map(function (s) {
-    return h('span', { 'data-axis': s.axis }, h('span', { class: 'sw', 'data-color': s.color }), s.label);
-  }));
-  // Swatch colours are set through CSSOM (allowed by the CSP), not a style attribute.
-  legend.querySelectorAll('.sw').forEach(function (sw) { sw.style.background = 'var(' + sw.getAttribute('data-color') + ')'; });
-  return legend;
+  return seriesLegend(SERIES);
 }
 `;

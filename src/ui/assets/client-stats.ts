@@ -12,50 +12,27 @@ var HISTORY_SERIES = [
 var PERIODS = [[60, 1, 'last hour'], [360, 5, 'last 6 h'], [1440, 15, 'last 24 h'], [10080, 60, 'last 7 days']];
 
 function drawHistory(canvas, data) {
-  var css = getComputedStyle(document.documentElement);
-  var color = function (name) { return css.getPropertyValue(name).trim() || '#888'; };
-  var dpr = window.devicePixelRatio || 1;
-  var w = canvas.clientWidth || 600, hgt = canvas.clientHeight || 220;
-  canvas.width = Math.round(w * dpr); canvas.height = Math.round(hgt * dpr);
-  var g = canvas.getContext('2d');
-  if (!g) return;
-  g.scale(dpr, dpr);
-  g.clearRect(0, 0, w, hgt);
-  var pad = { l: 44, r: 44, t: 10, b: 22 };
+  var f = chartFrame(canvas);
+  if (!f) return;
+  var g = f.g;
   var span = data.minutes * 60000, step = data.bucketMinutes * 60000;
   var end = Math.floor(Date.now() / step) * step + step, start = end - span;
   var points = data.buckets.map(function (b) {
     return { t: new Date(b.at).getTime(), completedPerSecond: b.completedPerSecond, failedPerSecond: b.failedPerSecond,
       waitP50: b.waitP50Ms == null ? null : b.waitP50Ms / 1000, waitP95: b.waitP95Ms == null ? null : b.waitP95Ms / 1000 };
   });
-  var max = { left: 0, right: 0 };
-  points.forEach(function (p) { HISTORY_SERIES.forEach(function (s) { if (p[s.key] != null) max[s.axis] = Math.max(max[s.axis], p[s.key]); }); });
-  max.left = niceMax(max.left); max.right = niceMax(max.right);
-  canvas.setAttribute('data-left-max', String(max.left));
-  canvas.setAttribute('data-right-max', String(max.right));
+  chartScale(f, canvas, points, HISTORY_SERIES);
   canvas.setAttribute('data-points', String(points.length));
-  var x = function (t) { return pad.l + ((t - start) / span) * (w - pad.l - pad.r); };
-  var y = function (v, axis) { return hgt - pad.b - (v / max[axis]) * (hgt - pad.t - pad.b); };
-  g.lineWidth = 1; g.font = '11px system-ui, sans-serif';
-  for (var k = 0; k <= 4; k++) {
-    var yy = y((max.left * k) / 4, 'left');
-    g.strokeStyle = color('--line'); g.beginPath(); g.moveTo(pad.l, yy); g.lineTo(w - pad.r, yy); g.stroke();
-    g.fillStyle = color('--muted'); g.fillText(axisLabel((max.left * k) / 4), 4, yy + 4);
-    var right = axisLabel((max.right * k) / 4);
-    g.fillStyle = color('--c-claimable');
-    g.fillText(right, w - g.measureText(right).width - 4, yy + 4);
-  }
-  g.fillStyle = color('--muted');
+  var x = function (t) { return f.pad.l + ((t - start) / span) * (f.w - f.pad.l - f.pad.r); };
+  chartGrid(f, '--c-claimable');
   var fmt = function (t) { return new Date(t).toISOString().slice(data.minutes > 1440 ? 5 : 11, 16).replace('T', ' '); };
-  g.fillText(fmt(start), pad.l, hgt - 6);
-  var last = fmt(end);
-  g.fillText(last, w - pad.r - g.measureText(last).width, hgt - 6);
+  chartTimes(f, fmt(start), fmt(end));
   HISTORY_SERIES.forEach(function (s) {
-    g.strokeStyle = color(s.color); g.fillStyle = color(s.color); g.lineWidth = 2; g.beginPath();
+    g.strokeStyle = f.color(s.color); g.fillStyle = f.color(s.color); g.lineWidth = 2; g.beginPath();
     var prev = null;
     points.forEach(function (p) {
       if (p[s.key] == null) { prev = null; return; }
-      var px = x(p.t + step / 2), py = y(p[s.key], s.axis);
+      var px = x(p.t + step / 2), py = f.y(p[s.key], s.axis);
       // A gap of more than one bucket (no job finished) breaks the line.
       if (prev !== null && p.t - prev <= step) g.lineTo(px, py); else { g.moveTo(px, py); g.fillRect(px - 1.5, py - 1.5, 3, 3); }
       prev = p.t;
@@ -65,11 +42,7 @@ function drawHistory(canvas, data) {
 }
 
 function historyLegend() {
-  var legend = h('div', { class: 'legend' }, HISTORY_SERIES.map(function (s) {
-    return h('span', { 'data-axis': s.axis }, h('span', { class: 'sw', 'data-color': s.color }), s.label);
-  }));
-  legend.querySelectorAll('.sw').forEach(function (sw) { sw.style.background = 'var(' + sw.getAttribute('data-color') + ')'; });
-  return legend;
+  return seriesLegend(HISTORY_SERIES);
 }
 
 VIEWS.charts = async function (root, args, params) {
