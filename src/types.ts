@@ -119,6 +119,12 @@ export interface DedupOptions {
 export interface EnqueueOptions {
   /** Jobs with the same group key run one at a time, in id order. */
   groupKey?: string | null;
+  /**
+   * The job's limit key (a tenant, an API account): in a queue with per-key limits
+   * (`setQueueLimits(queue, { perKey })`), jobs are claimed key by key in fair turns, within each key's
+   * concurrency and rate limits (docs/flow-control.md). Ungrouped jobs only. Kept in the job's meta.
+   */
+  limitKey?: string | null;
   /** Lower runs first; -32768 to 32767. Default 0. */
   priority?: number;
   /** Delay before the job may run, in ms. Default 0. Mutually exclusive with runAt. */

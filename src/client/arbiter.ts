@@ -30,8 +30,25 @@ import { workerList, type WorkerInfo } from '../db/queries/worker.js';
 import { statsRead, type ControlStat } from '../db/queries/enqueue-controls.js';
 import { queueTables } from '../db/sql.js';
 import { retentionUpdate } from '../db/queries/retention.js';
-import { flowLimitsDrop, flowLimitsGet, flowLimitsSet } from '../db/queries/flow.js';
-import { checkLimitsPatch, type QueueLimits, type QueueLimitsPatch } from '../core/flow-limits.js';
+import {
+  flowLimitsDrop,
+  flowLimitsGet,
+  flowLimitsSet,
+  keyLimitsDrop,
+  keyLimitsGet,
+  keyLimitsSet,
+  keyUsage,
+} from '../db/queries/flow.js';
+import {
+  checkKeyLimitsPatch,
+  checkLimitKey,
+  checkLimitsPatch,
+  type KeyLimits,
+  type KeyLimitsPatch,
+  type KeyUsage,
+  type QueueLimits,
+  type QueueLimitsPatch,
+} from '../core/flow-limits.js';
 import { invalidateFlowLimits } from '../store/flow-cache.js';
 import {
   checkRetentionPatch,
@@ -198,6 +215,7 @@ export class Arbiter {
     this.queues.delete(name);
     const dropped = await queueDrop(this.db, this.schema, name);
     // Its flow-control limits go with it, so a queue created again under the name starts without any.
+    await keyLimitsDrop(this.db, this.schema, name);
     if (await flowLimitsDrop(this.db, this.schema, name)) invalidateFlowLimits(this.schema);
     return dropped;
   }
@@ -234,10 +252,50 @@ export class Arbiter {
     validateQueueName(name);
     const checked = checkLimitsPatch(patch);
     await this.checkSchema();
-    const stored = await flowLimitsSet(this.db, this.schema, name, checked);
+    const stored = await flowLimitsSet(this.db, queueTables(this.schema, name), checked);
     if (stored === undefined) throw new QueueNotFoundError(this.schema, name);
     invalidateFlowLimits(this.schema);
     return stored;
+  }
+
+  /**
+   * Changes one limit key's override of its queue's per-key defaults (concurrency, bucket, and its
+   * weight in the fair share): per field a value, or `null` to fall back to the default. Validated before
+   * anything is written; QueueNotFoundError when the queue does not exist. Claims see it at once (they
+   * read overrides inside the claim). Returns the override now stored.
+   */
+  async setKeyLimits(queue: string, key: string, patch: KeyLimitsPatch): Promise<KeyLimits> {
+    validateQueueName(queue);
+    checkLimitKey(key, 'key');
+    const checked = checkKeyLimitsPatch(patch);
+    await this.checkSchema();
+    const stored = await keyLimitsSet(this.db, this.schema, queue, key, checked);
+    if (stored === undefined) throw new QueueNotFoundError(this.schema, queue);
+    return stored;
+  }
+
+  /** One key's override (all `null` when it has none); QueueNotFoundError when the queue does not exist. */
+  async getKeyLimits(queue: string, key: string): Promise<KeyLimits> {
+    validateQueueName(queue);
+    checkLimitKey(key, 'key');
+    await this.checkSchema();
+    const stored = await keyLimitsGet(this.db, this.schema, queue, key);
+    if (stored === undefined) throw new QueueNotFoundError(this.schema, queue);
+    return stored;
+  }
+
+  /**
+   * The keys of a queue with per-key limits, with the limits in force and their use now (jobs in flight,
+   * ready, tokens): keys with ungrouped jobs and configured keys, `limit` (default 50, at most 500) at a
+   * time in key order after `after`. Empty for a queue without per-key limits.
+   */
+  async listKeys(queue: string, o: { limit?: number; after?: string } = {}): Promise<KeyUsage[]> {
+    validateQueueName(queue);
+    const limit = o.limit === undefined ? 50 : intInRange(o.limit, 'options.limit', 1, 500);
+    if (o.after !== undefined) checkLimitKey(o.after, 'options.after');
+    const limits = await this.getQueueLimits(queue);
+    if (limits.perKey === null) return [];
+    return keyUsage(this.db, queueTables(this.schema, queue), limits, { limit, after: o.after ?? null });
   }
 
   /** A queue's flow-control limits (`null` where none is set); QueueNotFoundError when it does not exist. */

@@ -1,6 +1,7 @@
 import type { QueueContext } from './context.js';
 import { withTranslation } from '../db/errors.js';
-import { flowUsage } from '../db/queries/flow.js';
+import { flowUsage, keyUsage } from '../db/queries/flow.js';
+import { LIMIT_KEY_META, type KeyUsage } from '../core/flow-limits.js';
 import { debounceOf } from '../db/queries/enqueue-controls.js';
 import { dlqGetByJobId, jobWhyFacts } from '../db/queries/job-why.js';
 import { workerSilentMs } from '../db/queries/worker.js';
@@ -37,6 +38,8 @@ export const WHY_CODES = [
   'behind-head',
   'queue-cap',
   'rate-limit',
+  'key-cap',
+  'key-rate-limit',
   'no-worker',
   'dead',
   'ready',
@@ -176,6 +179,11 @@ export async function explainJob<T>(ctx: QueueContext, id: JobId): Promise<JobEx
         text: `Waiting for a rate token of queue "${name}", next in ${use.nextTokenMs} ms (${use.limits.rate!.perSecond}/s, burst ${use.limits.rate!.burst}).`,
         until: new Date(facts.now.getTime() + use.nextTokenMs),
       });
+    }
+    if (use.limits.perKey !== null && job.groupKey === null) {
+      const key = typeof job.meta?.[LIMIT_KEY_META] === 'string' ? (job.meta[LIMIT_KEY_META] as string) : '';
+      const [k] = await withTranslation(ctx, () => keyUsage(db, t, use.limits, { limit: 1, only: key }));
+      if (k) keyReasons(k, facts.now, add);
     }
   }
 
@@ -346,4 +354,23 @@ async function groupReasons(
     return first;
   }
   return null;
+}
+
+/** Why a ready job of a keyed queue waits on its key: the key at its limit, or its bucket empty. */
+function keyReasons(k: KeyUsage, now: Date, add: (r: WhyReason) => void): void {
+  const label = k.key === '' ? 'the jobs without a limit key' : `key "${k.key}"`;
+  if (k.maxInFlight !== null && k.inFlight >= k.maxInFlight) {
+    add({
+      code: 'key-cap',
+      text: `${k.key === '' ? 'The jobs without a limit key are' : `Key "${k.key}" is`} at its limit ${k.inFlight}/${k.maxInFlight}: none of its jobs starts until one in flight ends (a lost worker's jobs count until their leases are reclaimed).`,
+    });
+  }
+  if (k.rate !== null && k.tokens !== null && k.tokens < k.rate.cost) {
+    const ms = Math.max(1, Math.ceil(((k.rate.cost - k.tokens) / k.rate.perSecond) * 1000));
+    add({
+      code: 'key-rate-limit',
+      text: `Waiting for a rate token of ${label}, next in ${ms} ms (${k.rate.perSecond}/s, burst ${k.rate.burst}).`,
+      until: new Date(now.getTime() + ms),
+    });
+  }
 }

@@ -1,4 +1,5 @@
 import { ValidationError } from '../errors.js';
+import { LIMIT_KEY_META } from './flow-limits.js';
 import type { JobId } from '../types.js';
 import { validateQueueName } from './identifiers.js';
 import { toJobId } from './ids.js';
@@ -97,8 +98,11 @@ export function withTrackMeta(meta: string | null, mark: Record<string, unknown>
 
 /** Rejects a caller's meta that uses the reserved tracking key. */
 export function checkMetaKey(meta: unknown, field: string): void {
-  if (isPlainObject(meta) && meta[TRACK_META_KEY] !== undefined) {
-    throw new ValidationError(`${field}.${TRACK_META_KEY}`, meta[TRACK_META_KEY], 'is reserved by Arbiter');
+  if (!isPlainObject(meta)) return;
+  for (const reserved of [TRACK_META_KEY, LIMIT_KEY_META]) {
+    if (meta[reserved] !== undefined) {
+      throw new ValidationError(`${field}.${reserved}`, meta[reserved], 'is reserved by Arbiter');
+    }
   }
 }
 

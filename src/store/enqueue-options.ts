@@ -12,6 +12,7 @@ import {
 import type { DepthCap, EnqueueControl } from '../db/queries/enqueue-controls.js';
 import type { JobInsert } from '../db/queries/job-insert.js';
 import { checkMetaKey } from '../core/tracking.js';
+import { checkLimitKey, LIMIT_KEY_META } from '../core/flow-limits.js';
 import { ValidationError } from '../errors.js';
 import type {
   DebounceOptions,
@@ -25,6 +26,7 @@ export const DEFAULT_MAX_ATTEMPTS = 25;
 
 export const ENQUEUE_OPTION_KEYS = [
   'groupKey',
+  'limitKey',
   'priority',
   'delayMs',
   'runAt',
@@ -112,6 +114,19 @@ export function toJobInsert(
       throw new ValidationError(`${field}.meta`, o.meta, 'must be an object');
     }
     checkMetaKey(o.meta, `${field}.meta`);
+  }
+  const limitKey =
+    o.limitKey === undefined || o.limitKey === null ? null : checkLimitKey(o.limitKey, `${field}.limitKey`);
+  if (limitKey !== null && o.groupKey !== undefined && o.groupKey !== null) {
+    throw new ValidationError(
+      `${field}.limitKey`,
+      limitKey,
+      'cannot be combined with a groupKey (a group already runs one job at a time)',
+    );
+  }
+  if (limitKey !== null) {
+    meta = encodePayload({ ...(o.meta ?? {}), [LIMIT_KEY_META]: limitKey }, 64 * 1024);
+  } else if (o.meta !== undefined && o.meta !== null) {
     meta = encodePayload(o.meta, 64 * 1024);
   }
   return {

@@ -2,7 +2,7 @@
  * Claims held back by flow control, counted in this process per schema, queue and limit (the metrics
  * read them; labels stay bounded: one series per queue and configured limit, never per job or key).
  */
-export type FlowLimitKind = 'max_in_flight' | 'rate';
+export type FlowLimitKind = 'max_in_flight' | 'rate' | 'key_max_in_flight' | 'key_rate';
 
 const counts = new Map<string, number>();
 
@@ -11,13 +11,20 @@ function key(schema: string, queue: string, limit: FlowLimitKind): string {
 }
 
 /** Called by every claim on a queue with limits: counts it when a limit kept jobs from it. */
-export function recordFlowClaim(schema: string, queue: string, capHit: boolean, rateHit: boolean): void {
-  if (capHit)
-    counts.set(
-      key(schema, queue, 'max_in_flight'),
-      (counts.get(key(schema, queue, 'max_in_flight')) ?? 0) + 1,
-    );
-  if (rateHit) counts.set(key(schema, queue, 'rate'), (counts.get(key(schema, queue, 'rate')) ?? 0) + 1);
+export function recordFlowClaim(
+  schema: string,
+  queue: string,
+  capHit: boolean,
+  rateHit: boolean,
+  keyCapHit = false,
+  keyRateHit = false,
+): void {
+  const bump = (limit: FlowLimitKind) =>
+    counts.set(key(schema, queue, limit), (counts.get(key(schema, queue, limit)) ?? 0) + 1);
+  if (capHit) bump('max_in_flight');
+  if (rateHit) bump('rate');
+  if (keyCapHit) bump('key_max_in_flight');
+  if (keyRateHit) bump('key_rate');
 }
 
 /** Throttled claims so far for one schema: [queue, limit, count]. */

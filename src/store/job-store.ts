@@ -253,7 +253,7 @@ export class JobStore implements TranslationScope {
     if (limits instanceof Promise) limits = await limits;
     if (limits === null) return jobClaim(this.db, this.t, p);
     const want = p.perGroup * p.groups;
-    const claim = await jobClaim(this.db, this.t, { ...p, flow: true });
+    const claim = await jobClaim(this.db, this.t, { ...p, flow: true, keyed: limits.perKey !== null });
     const adm = claim.admitted!;
     const got = claim.rows.length;
     const capHit =
@@ -262,8 +262,10 @@ export class JobStore implements TranslationScope {
       got === adm.allowed &&
       (adm.inFlight ?? 0) + adm.allowed >= adm.maxInFlight;
     const rateHit = adm.tokenWaitMs !== null;
-    recordFlowClaim(this.t.schema, this.t.queue, capHit, rateHit);
+    const keyRateHit = adm.keyWaitMs !== null;
+    recordFlowClaim(this.t.schema, this.t.queue, capHit, rateHit, adm.keysCapped > 0, keyRateHit);
     if (rateHit) claim.nextDueMs = Math.min(claim.nextDueMs ?? Infinity, adm.tokenWaitMs!);
+    if (keyRateHit) claim.nextDueMs = Math.min(claim.nextDueMs ?? Infinity, adm.keyWaitMs!);
     return claim;
   }
 

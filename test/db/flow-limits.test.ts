@@ -55,28 +55,30 @@ describe('flow control: queue limits', () => {
       QueueNotFoundError,
     );
     await expect(t.arbiter.getQueueLimits('fl_nope')).rejects.toBeInstanceOf(QueueNotFoundError);
-    expect(await t.arbiter.getQueueLimits('fl_bad')).toEqual({ maxInFlight: 4, rate: null });
+    expect(await t.arbiter.getQueueLimits('fl_bad')).toEqual({ maxInFlight: 4, rate: null, perKey: null });
     const { rows } = await t.pool.query(`SELECT queue FROM "${t.schema}"._flow_limits ORDER BY queue`);
     expect(rows).toEqual([{ queue: 'fl_bad' }]);
   });
 
   it('patches limits one by one and removes the row when none is left', async () => {
     await t.arbiter.createQueue('fl_patch');
-    expect(await t.arbiter.getQueueLimits('fl_patch')).toEqual({ maxInFlight: null, rate: null });
+    expect(await t.arbiter.getQueueLimits('fl_patch')).toEqual({ maxInFlight: null, rate: null, perKey: null });
     expect(await t.arbiter.setQueueLimits('fl_patch', { rate: { perSecond: 5 } })).toEqual({
       maxInFlight: null,
       rate: { perSecond: 5, burst: 5, cost: 1 },
+      perKey: null,
     });
     expect(await t.arbiter.setQueueLimits('fl_patch', { maxInFlight: 2 })).toEqual({
       maxInFlight: 2,
       rate: { perSecond: 5, burst: 5, cost: 1 },
+      perKey: null,
     });
     await t.arbiter.setQueueLimits('fl_patch', { rate: null, maxInFlight: null });
     // Dropping a queue drops its limits: created again, it starts without any.
     await t.arbiter.setQueueLimits('fl_patch', { maxInFlight: 7 });
     await t.arbiter.dropQueue('fl_patch');
     await t.arbiter.createQueue('fl_patch');
-    expect(await t.arbiter.getQueueLimits('fl_patch')).toEqual({ maxInFlight: null, rate: null });
+    expect(await t.arbiter.getQueueLimits('fl_patch')).toEqual({ maxInFlight: null, rate: null, perKey: null });
     const { rows } = await t.pool.query(`SELECT 1 FROM "${t.schema}"._flow_limits WHERE queue = 'fl_patch'`);
     expect(rows).toEqual([]);
   });

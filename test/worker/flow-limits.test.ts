@@ -74,6 +74,6 @@ describe('flow control with workers', () => {
     // Before it saw the cap it could still take jobs; from then on nothing, whatever it asks for.
     expect(await other.claim({ limit: 3 })).toEqual([]);
     expect(extra.length).toBeLessThanOrEqual(3);
-    expect(await t.arbiter.getQueueLimits(name)).toEqual({ maxInFlight: 1, rate: null });
+    expect(await t.arbiter.getQueueLimits(name)).toEqual({ maxInFlight: 1, rate: null, perKey: null });
   });
 });

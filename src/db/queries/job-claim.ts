@@ -17,6 +17,11 @@ export interface ClaimParams {
    * takes no more than admitted. False or undefined: the statement of queues without limits, unchanged.
    */
   flow?: boolean;
+  /**
+   * The queue's limits have a per-key part (migration 0014): ungrouped jobs are taken key by key, in
+   * weighted turns, by _flow_claim_keys. Only with `flow`.
+   */
+  keyed?: boolean;
 }
 
 /**
@@ -47,10 +52,11 @@ export interface ClaimParams {
  */
 export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Promise<Claim> {
   const flow = p.flow === true;
+  const keyed = flow && p.keyed === true;
   const { rows } = await db.query<ClaimedRow & { next_due_ms: number | null } & Partial<FlowColumns>>(
-    claimSql(t, p.perGroup === 1, p.standaloneOnly, flow),
+    claimSql(t, p.perGroup === 1, p.standaloneOnly, flow, keyed),
     [p.perGroup, p.groups, p.leaseMs, p.workerId, t.queue],
-    `${t.statementPrefix}claim:${p.perGroup === 1 ? 'one' : 'batched'}:${p.standaloneOnly ? 's' : 'a'}${flow ? ':f' : ''}`,
+    `${t.statementPrefix}claim:${p.perGroup === 1 ? 'one' : 'batched'}:${p.standaloneOnly ? 's' : 'a'}${flow ? ':f' : ''}${keyed ? 'k' : ''}`,
   );
   // A last row without an id is not a job: the short claim's report of when the next job is due (and,
   // with flow control, always there: what was admitted).
@@ -62,6 +68,8 @@ export async function jobClaim(db: Executor, t: QueueTables, p: ClaimParams): Pr
       inFlight: last?.flow_in_flight ?? null,
       maxInFlight: last?.flow_max ?? null,
       tokenWaitMs: last?.flow_wait_ms ?? null,
+      keyWaitMs: last?.flow_key_wait_ms ?? null,
+      keysCapped: last?.flow_keys_capped ?? 0,
     };
     rows.sort((a, b) => a.priority - b.priority || compareJobIds(a.id, b.id));
     return { rows, nextDueMs, admitted };
@@ -75,6 +83,8 @@ interface FlowColumns {
   flow_in_flight: number | null;
   flow_max: number | null;
   flow_wait_ms: number | null;
+  flow_key_wait_ms: number | null;
+  flow_keys_capped: number | null;
 }
 
 /** What flow control admitted for a claim (see _flow_admit, migration 0006). */
@@ -84,6 +94,10 @@ export interface FlowAdmitted {
   maxInFlight: number | null;
   /** Set when the bucket held the claim back: in how many ms the next job's tokens are there. */
   tokenWaitMs: number | null;
+  /** Set when a key's bucket held the claim back: in how many ms the earliest such key has a token. */
+  keyWaitMs: number | null;
+  /** Keys at their concurrency limit that had work this claim could not start (0 without keys). */
+  keysCapped: number;
 }
 
 export interface Claim {
@@ -114,6 +128,7 @@ export function claimSql(
   onePerGroup: boolean,
   standaloneOnly: boolean,
   flow = false,
+  keyed = false,
 ): string {
   // A cut by the admission keeps a prefix of each group's batch: chosen orders a group's rows in FIFO order.
   const admitted = '(SELECT a.allowed FROM adm a)';
@@ -161,6 +176,24 @@ export function claimSql(
       WHERE NOT EXISTS (
         SELECT 1 FROM more m2 WHERE m2.group_key = m.group_key AND m2.rn <= m.rn
           AND NOT EXISTS (SELECT 1 FROM more_locked l WHERE l.id = m2.id))
+    ),`;
+  // Ungrouped jobs: by priority level and due time; in a keyed queue, key by key in weighted turns
+  // (_flow_claim_keys, migration 0014), with what the grouped jobs left of the admitted total.
+  const ung = keyed
+    ? `kc AS MATERIALIZED (
+      SELECT * FROM ${quoteIdent(t.schema)}._flow_claim_keys($5, ${total} - (SELECT count(*)::int FROM ok), ${standaloneOnly})
+    ),
+    ung AS (SELECT id, priority, sort_at FROM kc WHERE id IS NOT NULL),`
+    : `    ung AS (
+      SELECT u.id, u.priority, u.run_at AS sort_at FROM lv CROSS JOIN LATERAL (
+        SELECT x.id, x.priority, x.run_at FROM ${t.jobs} x
+        WHERE x.group_key IS NULL AND x.priority = lv.p AND x.run_at >= lv.r AND ${runnable('x')} ${standalone}
+        ORDER BY x.run_at, x.id
+        LIMIT ${ungroupedLimit}
+        FOR NO KEY UPDATE SKIP LOCKED
+      ) u
+      WHERE lv.p IS NOT NULL
+      LIMIT ${ungroupedLimit}
     ),`;
   return `
     WITH RECURSIVE
@@ -229,17 +262,7 @@ export function claimSql(
     ),
     ${more}
     ${ok}
-    ung AS (
-      SELECT u.id, u.priority, u.run_at AS sort_at FROM lv CROSS JOIN LATERAL (
-        SELECT x.id, x.priority, x.run_at FROM ${t.jobs} x
-        WHERE x.group_key IS NULL AND x.priority = lv.p AND x.run_at >= lv.r AND ${runnable('x')} ${standalone}
-        ORDER BY x.run_at, x.id
-        LIMIT ${ungroupedLimit}
-        FOR NO KEY UPDATE SKIP LOCKED
-      ) u
-      WHERE lv.p IS NOT NULL
-      LIMIT ${ungroupedLimit}
-    ),
+    ${ung}
     chosen AS (
       SELECT c.id FROM (
         SELECT id, priority, sort_at FROM ok
@@ -280,7 +303,7 @@ export function claimSql(
     )
     ${
       flow
-        ? FLOW_TAIL(t, total)
+        ? FLOW_TAIL(t, total, keyed)
         : `SELECT c.*, NULL::float8 AS next_due_ms FROM claimed c
     UNION ALL
     SELECT ${CLAIMED_NULLS}, (extract(epoch FROM nd.at - now()) * 1000)::float8
@@ -294,16 +317,18 @@ export function claimSql(
  * short) and what was admitted; reading it gives back the tokens admitted but not used (its argument
  * reads `claimed`, so the claim's update has run to completion first).
  */
-const FLOW_TAIL = (t: QueueTables, total: string) => `
+const FLOW_TAIL = (t: QueueTables, total: string, keyed: boolean) => `
     SELECT c.*, NULL::float8 AS next_due_ms, NULL::int AS flow_allowed, NULL::int AS flow_in_flight,
-           NULL::int AS flow_max, NULL::float8 AS flow_wait_ms
+           NULL::int AS flow_max, NULL::float8 AS flow_wait_ms, NULL::float8 AS flow_key_wait_ms,
+           NULL::int AS flow_keys_capped
     FROM claimed c
     UNION ALL
     SELECT ${CLAIMED_NULLS},
       CASE WHEN nd.at IS NOT NULL AND (SELECT count(*) FROM claimed) < ${total}
            THEN (extract(epoch FROM nd.at - now()) * 1000)::float8 END,
       a.allowed, a.in_flight, a.max_in_flight,
-      CASE WHEN (SELECT count(*) FROM claimed) >= a.allowed THEN a.token_wait_ms END
+      CASE WHEN (SELECT count(*) FROM claimed) >= a.allowed THEN a.token_wait_ms END,
+      ${keyed ? '(SELECT min(k.wait_ms) FROM kc k WHERE k.id IS NULL), (SELECT max(k.capped) FROM kc k WHERE k.id IS NULL)' : 'NULL::float8, NULL::int'}
     FROM adm a CROSS JOIN next_due nd
     CROSS JOIN LATERAL (
       SELECT ${quoteIdent(t.schema)}._flow_refund($5, a.allowed - (SELECT count(*)::int FROM claimed))
