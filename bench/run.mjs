@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { Arbiter } from '../dist/index.js';
 import { createWorker } from '../dist/worker/index.js';
+import { flowControlWorkloads } from './flow-control.mjs';
 import { queuesCleanup, queuesWorkload } from './queues.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -392,48 +393,7 @@ const workloads = {
     }
     return { value: rates[0], unit: 'jobs/s', extra: rates };
   },
-  async 'limits: 10k groups, queue cap 1,000 vs none (rate ratio)'() {
-    // 20k jobs over 10k groups drained by a default worker, without limits and then with a queue cap
-    // (maxInFlight 1,000, never reached by 16 slots): what admitting every claim costs (the claim's
-    // transaction, the limits row lock, counting the leases). Extra: jobs/s with and without.
-    const rate = async (cap) => {
-      const { arbiter, q } = await fresh(cap ? 'limits_cap' : 'limits_none');
-      await fill(q, 20_000, (i) => ({ groupKey: `g${i % 10_000}` }));
-      if (cap) await arbiter.setQueueLimits('q', { maxInFlight: cap });
-      const s = await processAll(arbiter, q, 20_000);
-      await arbiter.close();
-      return 20_000 / s;
-    };
-    const none = await rate(null);
-    const capped = await rate(1000);
-    return { value: capped / none, unit: 'ratio', extra: [capped, none] };
-  },
-  async 'rate: 500/s bucket, 4 worker processes (achieved rate)'() {
-    // A token bucket of 500 jobs/s (burst 500) shared by 4 worker processes (default configuration each)
-    // over a deep backlog: the jobs started per second, measured after the first 2 s (the burst), over
-    // --rate-seconds (default 10; 60 for the long run). Extra: the error against 500, in %.
-    const seconds = Number(value('rate-seconds', 10));
-    const { arbiter, q, schema } = await fresh('rate');
-    await fill(q, 500 * (seconds + 6));
-    await arbiter.setQueueLimits('q', { rate: { perSecond: 500, burst: 500 } });
-    const procs = Array.from({ length: 4 }, () =>
-      spawn(process.execPath, [join(here, 'worker-process.mjs'), schema], {
-        env: { ...process.env, DATABASE_URL: DB },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      }),
-    );
-    await Promise.all(procs.map((p) => new Promise((r) => p.stdout.once('data', r))));
-    const total = await q.jobs.count();
-    await sleep(2000);
-    const a = total - (await q.jobs.count());
-    const t0 = performance.now();
-    await sleep(seconds * 1000);
-    const b = total - (await q.jobs.count());
-    const achieved = (b - a) / ((performance.now() - t0) / 1000);
-    await Promise.all(procs.map((p) => new Promise((r) => (p.once('exit', r), p.kill('SIGTERM')))));
-    await arbiter.close();
-    return { value: achieved, unit: 'jobs/s', extra: [((achieved - 500) / 500) * 100] };
-  },
+  ...flowControlWorkloads({ DB, QUICK, here, value, sleep, pct, fresh, fill, processAll, startWorker }),
   async 'claim under an open producer transaction (rate ratio)'() {
     // 20k jobs, half ungrouped, half over 1,000 groups, drained by a default worker; in the second run an
     // application's transaction has enqueued into 10 of those groups and stays open (up to 10 s) while

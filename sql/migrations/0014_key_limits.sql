@@ -47,11 +47,18 @@ CREATE TABLE "{{schema}}"._flow_keys (
 
 -- Claims up to `budget` ungrouped jobs of keyed queue q for the claim in progress, key by key in turns.
 -- Must run after _flow_admit in the same transaction (which holds the queue's limits row until commit,
--- so keyed claims of a queue take turns). Every statement here is volatile and takes a snapshot after
--- that lock, so the leases it counts are exact. Returns the locked jobs (the caller's UPDATE claims them,
--- all of them) and, when the claim stayed short while a key had work it could not start, one last row
--- without an id: in how many ms the earliest key held by its bucket has a token again (wait_ms), and how
--- many keys were at their concurrency limit (capped).
+-- so keyed claims of a queue take turns). Every statement here takes a snapshot after that lock, so the
+-- leases it counts are exact. Returns the locked jobs (the caller's UPDATE claims them, all of them) and,
+-- when the claim stayed short while a key had work it could not start, one last row without an id: in
+-- how many ms the earliest key held by its bucket has a token again (wait_ms), and how many keys were at
+-- their concurrency limit (capped).
+--
+-- A turn is one statement: the turn's keys in key order (a loose scan of the key index, or a list), each
+-- key's quota beside it (its weight times the turn's multiplier, within its concurrency left and its
+-- tokens), and the key's due jobs taken by priority level, oldest first, up to the quota, with SKIP
+-- LOCKED. The first turn visits every key once, from the key after the cursor (where the previous claim
+-- stopped) around to the cursor's own; later turns visit only the keys that used their whole quota, with
+-- a multiplier that spends the rest of the budget in proportion to their weights.
 CREATE FUNCTION "{{schema}}"._flow_claim_keys(q text, budget integer, standalone boolean)
 RETURNS TABLE (id bigint, priority smallint, sort_at timestamptz, wait_ms double precision, capped integer)
 LANGUAGE plpgsql VOLATILE AS $fn$
@@ -59,36 +66,25 @@ DECLARE
   s constant text := '{{schema}}';
   l "{{schema}}"._flow_limits%ROWTYPE;
   kexpr constant text := $k$coalesce(x.meta ->> 'arbiter:key', '')$k$;
+  base constant text := 'x.group_key IS NULL AND NOT x.suspended';
   sa constant text := CASE WHEN standalone THEN ' AND x.parent_id IS NULL AND x.parent_state IS NULL' ELSE '' END;
-  first_sql text;
-  next_sql text;
-  take_sql text;
-  due_sql text;
+  scan_keys text;
+  list_keys text;
+  turn_tail text;
   inflight jsonb;   -- key -> jobs holding a lease
   over jsonb;       -- key -> its configured override
-  st jsonb := '{}'; -- key -> its bucket's tokens at `at` (read, then charged)
-  o jsonb;
-  k text;
-  start text;
-  first_turn boolean := true;
-  wrapped boolean;
-  taken integer := 0;
-  visits integer := 0;
-  max_visits integer;
-  last_key text;
-  last_visited text;
+  got jsonb;        -- key -> jobs taken this turn
+  toks jsonb;       -- key -> tokens read this turn (keys with a bucket)
+  costs jsonb;      -- key -> cost of one job
+  full_at jsonb;    -- key -> its quota this turn: taking that many, it may have more
+  phase text := 'first';
   active text[] := '{}';
   next_active text[] := '{}';
-  idx integer := 0;
-  cap integer;
-  w integer;
-  v_rate double precision;
-  v_burst double precision;
-  v_cost double precision;
-  tok double precision;
-  quantum integer;
-  got integer;
-  has_due boolean;
+  start text;
+  taken integer := 0;
+  mult integer := 1;
+  wsum integer;
+  last_key text;
   wait double precision;
   n_capped integer := 0;
   taken_ids bigint[] := '{}';
@@ -107,137 +103,113 @@ BEGIN
   SELECT coalesce(jsonb_object_agg(f.key, jsonb_build_object('max_in_flight', f.max_in_flight, 'weight', f.weight,
            'rate_per_sec', f.rate_per_sec, 'burst', f.burst, 'cost', f.cost)), '{}') INTO over
   FROM "{{schema}}"._flow_keys f WHERE f.queue = q AND f.configured;
-  first_sql := format('SELECT %s FROM %I.%I x WHERE x.group_key IS NULL AND NOT x.suspended ORDER BY 1 LIMIT 1',
-                      kexpr, s, q);
-  next_sql := format('SELECT %s FROM %I.%I x WHERE x.group_key IS NULL AND NOT x.suspended AND %s > $1'
-                     ' ORDER BY 1 LIMIT 1', kexpr, s, q, kexpr);
-  take_sql := format('SELECT x.id, x.priority, x.run_at FROM %I.%I x WHERE x.group_key IS NULL AND NOT x.suspended'
-                     ' AND %s = $1 AND x.run_at <= now() AND x.attempts < x.max_attempts%s AND x.id <> ALL ($3)'
-                     ' ORDER BY x.priority, x.run_at, x.id LIMIT $2 FOR NO KEY UPDATE OF x SKIP LOCKED',
-                     s, q, kexpr, sa);
-  due_sql := format('SELECT EXISTS (SELECT 1 FROM %I.%I x WHERE x.group_key IS NULL AND NOT x.suspended'
-                    ' AND %s = $1 AND x.run_at <= now() AND x.attempts < x.max_attempts%s)', s, q, kexpr, sa);
-  -- Keys visited per claim are bounded (a key without ready work costs a probe); the next claim goes on
-  -- from where this one stopped.
-  max_visits := budget * 4 + 64;
+  -- The keys of a turn: those with ungrouped jobs after $1 (exclusive; NULL: from the first) up to $2
+  -- (inclusive; NULL: to the last), at most $3 of them; or the keys of the array $13.
+  scan_keys := format(
+    'WITH RECURSIVE ks(k, n) AS ('
+    '(SELECT %1$s, 1 FROM %2$I.%3$I x WHERE %4$s AND ($1::text IS NULL OR %1$s > $1)'
+    ' AND ($2::text IS NULL OR %1$s <= $2) ORDER BY 1 LIMIT 1)'
+    ' UNION ALL SELECT (SELECT %1$s FROM %2$I.%3$I x WHERE %4$s AND %1$s > ks.k AND ($2::text IS NULL OR %1$s <= $2)'
+    ' ORDER BY 1 LIMIT 1), ks.n + 1 FROM ks WHERE ks.k IS NOT NULL AND ks.n < $3), '
+    'keys AS (SELECT ks.k FROM ks WHERE ks.k IS NOT NULL), ', kexpr, s, q, base);
+  list_keys := 'WITH RECURSIVE keys AS (SELECT u.k FROM unnest($13::text[]) u(k)), ';
+  -- Per key: its limits (its override, else the defaults, none of which apply to the key ''), its bucket
+  -- refilled to now, its quota; then its due jobs by priority level (a loose scan of its levels, so jobs
+  -- due later are never walked) up to the quota. A key that takes nothing still yields one row without a
+  -- job, saying whether it had due work (then its limit or its bucket held it back).
+  turn_tail := format(
+    'lim AS (SELECT k.k, coalesce((o.v ->> ''weight'')::int, 1) AS w,'
+    '   coalesce((o.v ->> ''max_in_flight'')::int, CASE WHEN k.k = '''' THEN NULL ELSE $4 END) AS cap,'
+    '   CASE WHEN o.v ->> ''rate_per_sec'' IS NOT NULL THEN (o.v ->> ''rate_per_sec'')::float8'
+    '        WHEN k.k <> '''' THEN $5 END AS rate,'
+    '   CASE WHEN o.v ->> ''rate_per_sec'' IS NOT NULL THEN (o.v ->> ''burst'')::float8 ELSE $6 END AS burst,'
+    '   CASE WHEN o.v ->> ''rate_per_sec'' IS NOT NULL THEN coalesce((o.v ->> ''cost'')::float8, 1) ELSE $7 END AS cost,'
+    '   f.tokens, f.tokens_at'
+    ' FROM keys k CROSS JOIN LATERAL (SELECT $8::jsonb -> k.k AS v) o'
+    ' LEFT JOIN %2$I._flow_keys f ON f.queue = %5$L AND f.key = k.k),'
+    ' tk AS (SELECT lim.*, CASE WHEN lim.rate IS NOT NULL THEN least(lim.burst, coalesce(lim.tokens, lim.burst)'
+    '   + lim.rate * greatest(extract(epoch FROM $11::timestamptz - coalesce(lim.tokens_at, $11::timestamptz)), 0)) END AS tok'
+    '   FROM lim),'
+    ' quo AS (SELECT tk.*, coalesce(($9::jsonb ->> tk.k)::int, 0) AS inf, least(tk.w * $10,'
+    '   CASE WHEN tk.cap IS NULL THEN 2147483647 ELSE greatest(tk.cap - coalesce(($9::jsonb ->> tk.k)::int, 0), 0) END,'
+    '   CASE WHEN tk.rate IS NULL THEN 2147483647 ELSE greatest(floor(tk.tok / tk.cost), 0)::int END) AS quota'
+    '   FROM tk)'
+    ' SELECT qu.k, qu.w, qu.quota, qu.tok, qu.cost, qu.rate, qu.cap IS NOT NULL AND qu.inf >= qu.cap AS at_cap,'
+    '   t.id, t.priority, t.run_at,'
+    '   CASE WHEN qu.quota = 0 THEN EXISTS (SELECT 1 FROM %2$I.%3$I x WHERE %4$s AND %1$s = qu.k'
+    '     AND x.run_at <= now() AND x.attempts < x.max_attempts%6$s) END AS has_due'
+    ' FROM quo qu LEFT JOIN LATERAL ('
+    '   WITH RECURSIVE lv(p) AS ((SELECT x.priority FROM %2$I.%3$I x WHERE %4$s AND %1$s = qu.k ORDER BY x.priority LIMIT 1)'
+    '     UNION ALL SELECT (SELECT x.priority FROM %2$I.%3$I x WHERE %4$s AND %1$s = qu.k AND x.priority > lv.p'
+    '       ORDER BY x.priority LIMIT 1) FROM lv WHERE lv.p IS NOT NULL)'
+    '   SELECT u.id, u.priority, u.run_at FROM lv CROSS JOIN LATERAL ('
+    '     SELECT x.id, x.priority, x.run_at FROM %2$I.%3$I x WHERE %4$s AND %1$s = qu.k AND x.priority = lv.p'
+    '       AND x.run_at <= now() AND x.attempts < x.max_attempts%6$s AND x.id <> ALL ($12)'
+    '     ORDER BY x.run_at, x.id LIMIT qu.quota FOR NO KEY UPDATE OF x SKIP LOCKED) u'
+    '   WHERE lv.p IS NOT NULL AND qu.quota > 0 LIMIT qu.quota) t ON true',
+    kexpr, s, q, base, q, sa);
   start := l.rr_cursor;
-  IF start IS NULL THEN
-    wrapped := true;
-    EXECUTE first_sql INTO k;
-  ELSE
-    wrapped := false;
-    EXECUTE next_sql INTO k USING start;
-    IF k IS NULL THEN
-      wrapped := true;
-      EXECUTE first_sql INTO k;
-    END IF;
-  END IF;
   LOOP
-    IF first_turn THEN
-      -- First turn: every key after the cursor, wrapping around once, the cursor's own key last.
-      IF k IS NULL OR (wrapped AND start IS NOT NULL AND k > start) THEN
-        first_turn := false;
-        active := next_active; next_active := '{}'; idx := 0;
-        CONTINUE;
-      END IF;
-    ELSE
-      -- Further turns: the keys that used their whole weight and may have more.
-      idx := idx + 1;
-      IF idx > cardinality(active) THEN
-        EXIT WHEN cardinality(next_active) = 0;
-        active := next_active; next_active := '{}'; idx := 1;
-      END IF;
-      k := active[idx];
+    EXIT WHEN taken >= budget;
+    IF phase = 'active' THEN
+      active := next_active;
+      next_active := '{}';
+      EXIT WHEN cardinality(active) = 0;
+      SELECT sum(coalesce((over -> a ->> 'weight')::int, 1)) INTO wsum FROM unnest(active) a;
+      mult := greatest(1, (budget - taken) / greatest(wsum, 1));
     END IF;
-    visits := visits + 1;
-    last_visited := k;
-    -- The key's limits: its override, else the queue's per-key defaults (none for the key '').
-    o := over -> k;
-    cap := coalesce((o ->> 'max_in_flight')::int, CASE WHEN k = '' THEN NULL ELSE l.key_max_in_flight END);
-    w := coalesce((o ->> 'weight')::int, 1);
-    IF (o ->> 'rate_per_sec') IS NOT NULL THEN
-      v_rate := (o ->> 'rate_per_sec')::float8; v_burst := (o ->> 'burst')::float8;
-      v_cost := coalesce((o ->> 'cost')::float8, 1);
-    ELSIF k <> '' AND l.key_rate_per_sec IS NOT NULL THEN
-      v_rate := l.key_rate_per_sec; v_burst := l.key_burst; v_cost := l.key_cost;
-    ELSE
-      v_rate := NULL;
-    END IF;
-    quantum := least(w, budget - taken);
-    IF cap IS NOT NULL AND coalesce((inflight ->> k)::int, 0) >= cap THEN
-      quantum := 0;
-      -- Counted (for the throttle metric) only when the key has work it now cannot start.
-      IF first_turn THEN
-        EXECUTE due_sql INTO has_due USING k;
-        IF has_due THEN
-          n_capped := n_capped + 1;
-        END IF;
-      END IF;
-    ELSIF cap IS NOT NULL THEN
-      quantum := least(quantum, cap - coalesce((inflight ->> k)::int, 0));
-    END IF;
-    IF v_rate IS NOT NULL AND quantum > 0 THEN
-      IF st ? k THEN
-        tok := (st ->> k)::float8;
-      ELSE
-        SELECT least(v_burst, coalesce(f.tokens, v_burst)
-                            + v_rate * greatest(extract(epoch FROM at - coalesce(f.tokens_at, at)), 0))
-        INTO tok FROM "{{schema}}"._flow_keys f WHERE f.queue = q AND f.key = k;
-        tok := coalesce(tok, v_burst);
-      END IF;
-      IF floor(tok / v_cost) < quantum THEN
-        quantum := greatest(floor(tok / v_cost)::int, 0);
-        IF quantum = 0 THEN
-          EXECUTE due_sql INTO has_due USING k;
-          IF has_due THEN
-            wait := least(coalesce(wait, 'infinity'), greatest((v_cost - tok) / v_rate * 1000, 1));
+    got := '{}'; toks := '{}'; costs := '{}'; full_at := '{}';
+    FOR r IN EXECUTE CASE WHEN phase = 'active' THEN list_keys ELSE scan_keys END || turn_tail
+      USING CASE WHEN phase = 'first' THEN start END,
+            CASE WHEN phase = 'wrap' THEN start END,
+            budget * 4 + 64,
+            l.key_max_in_flight, l.key_rate_per_sec, l.key_burst, l.key_cost,
+            over, inflight, mult, at, taken_ids, active
+    LOOP
+      IF r.id IS NULL THEN
+        IF r.has_due THEN
+          IF r.at_cap THEN
+            n_capped := n_capped + 1;
+          ELSIF r.rate IS NOT NULL THEN
+            wait := least(coalesce(wait, 'infinity'), greatest((r.cost - r.tok) / r.rate * 1000, 1));
           END IF;
         END IF;
+        CONTINUE;
       END IF;
-    END IF;
-    got := 0;
-    IF quantum > 0 THEN
-      FOR r IN EXECUTE take_sql USING k, quantum, taken_ids LOOP
-        id := r.id; priority := r.priority; sort_at := r.run_at; wait_ms := NULL; capped := NULL;
-        RETURN NEXT;
-        -- Rows this claim locked are not skipped by its own later turns: they are left out by id.
-        taken_ids := taken_ids || r.id;
-        got := got + 1;
-      END LOOP;
-    END IF;
-    IF got > 0 THEN
-      taken := taken + got;
-      last_key := k;
-      inflight := jsonb_set(inflight, ARRAY[k], to_jsonb(coalesce((inflight ->> k)::int, 0) + got));
-      IF v_rate IS NOT NULL THEN
-        st := jsonb_set(st, ARRAY[k], to_jsonb(tok - got * v_cost));
+      id := r.id; priority := r.priority; sort_at := r.run_at; wait_ms := NULL; capped := NULL;
+      RETURN NEXT;
+      taken := taken + 1;
+      taken_ids := taken_ids || r.id;
+      last_key := r.k;
+      got := jsonb_set(got, ARRAY[r.k], to_jsonb(coalesce((got ->> r.k)::int, 0) + 1));
+      full_at := jsonb_set(full_at, ARRAY[r.k], to_jsonb(r.quota));
+      IF r.rate IS NOT NULL THEN
+        toks := jsonb_set(toks, ARRAY[r.k], to_jsonb(r.tok));
+        costs := jsonb_set(costs, ARRAY[r.k], to_jsonb(r.cost));
       END IF;
-      IF got = w THEN
-        next_active := next_active || k;
+      EXIT WHEN taken >= budget;
+    END LOOP;
+    -- What the turn took: leases counted, buckets charged (the next turn reads them back).
+    IF got <> '{}' THEN
+      inflight := inflight || (SELECT jsonb_object_agg(g.key, coalesce((inflight ->> g.key)::int, 0) + g.value::text::int)
+                               FROM jsonb_each(got) g);
+      IF toks <> '{}' THEN
+        INSERT INTO "{{schema}}"._flow_keys AS f (queue, key, tokens, tokens_at)
+        SELECT q, t.key, t.value::text::float8 - (got ->> t.key)::int * (costs ->> t.key)::float8, at
+        FROM jsonb_each(toks) t
+        ON CONFLICT (queue, key) DO UPDATE SET tokens = EXCLUDED.tokens, tokens_at = EXCLUDED.tokens_at;
       END IF;
+      -- Keys that took their whole quota may have more: the next turn visits them again (a key its limit
+      -- or bucket stopped then takes nothing, and says why).
+      next_active := next_active || ARRAY(SELECT g.key FROM jsonb_each(got) g
+                                          WHERE g.value::text::int >= (full_at ->> g.key)::int ORDER BY g.key);
     END IF;
-    EXIT WHEN taken >= budget OR visits >= max_visits;
-    IF first_turn THEN
-      IF wrapped AND start IS NOT NULL AND k = start THEN
-        k := NULL;
-      ELSE
-        EXECUTE next_sql INTO k USING k;
-        IF k IS NULL AND NOT wrapped THEN
-          wrapped := true;
-          EXECUTE first_sql INTO k;
-        END IF;
-      END IF;
-    END IF;
+    phase := CASE WHEN phase = 'first' AND start IS NOT NULL THEN 'wrap' ELSE 'active' END;
   END LOOP;
-  -- The next claim starts after the key this one served last (or visited last, when it served none).
-  UPDATE "{{schema}}"._flow_limits f SET rr_cursor = coalesce(last_key, last_visited)
-  WHERE f.queue = q AND coalesce(last_key, last_visited) IS NOT NULL
-    AND f.rr_cursor IS DISTINCT FROM coalesce(last_key, last_visited);
-  -- The buckets of the keys served: their tokens after this claim.
-  IF st <> '{}' THEN
-    INSERT INTO "{{schema}}"._flow_keys AS f (queue, key, tokens, tokens_at)
-    SELECT q, e.key, e.value::text::float8, at FROM jsonb_each(st) e
-    ON CONFLICT (queue, key) DO UPDATE SET tokens = EXCLUDED.tokens, tokens_at = EXCLUDED.tokens_at;
+  -- The next claim starts after the key this one served last.
+  IF last_key IS NOT NULL THEN
+    UPDATE "{{schema}}"._flow_limits f SET rr_cursor = last_key
+    WHERE f.queue = q AND f.rr_cursor IS DISTINCT FROM last_key;
   END IF;
   IF taken < budget AND (wait IS NOT NULL OR n_capped > 0) THEN
     id := NULL; priority := NULL; sort_at := NULL; wait_ms := wait; capped := n_capped;
