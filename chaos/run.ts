@@ -11,6 +11,18 @@ import { buildPlan, runEnqueuer } from './enqueue.js';
 import { FaultInjector } from './faults.js';
 import { checkFlows, flowSummary, flowsPass, loadFlowHistory } from './flow-check.js';
 import { FLOW_DDL, FLOW_QUEUE, FlowLoad, buildFlowPlan, flowsLeft } from './flows.js';
+import {
+  KEY_DDL,
+  KEY_QUEUE,
+  buildKeyPlan,
+  checkKeys,
+  keySummary,
+  keysLeft,
+  keysPass,
+  loadKeyHistory,
+  runKeyLoad,
+  setKeyLimits,
+} from './keys.js';
 import { loadHistory } from './load.js';
 import { embeddedDatabase, externalDatabase, type ChaosDatabase } from './pg-server.js';
 import { WorkerPool } from './workers.js';
@@ -48,10 +60,12 @@ async function setup(url: string): Promise<Arbiter> {
   await admin.query(`DROP SCHEMA IF EXISTS ${CHAOS} CASCADE; DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
   await admin.query(CHAOS_DDL);
   await admin.query(FLOW_DDL);
+  await admin.query(KEY_DDL);
   await admin.end();
   const arbiter = new Arbiter({ connectionString: url, schema: SCHEMA, poolSize: 4 });
   await arbiter.migrate();
-  for (const q of [...QUEUE_LIST, FLOW_QUEUE]) await arbiter.createQueue(q);
+  for (const q of [...QUEUE_LIST, FLOW_QUEUE, KEY_QUEUE]) await arbiter.createQueue(q);
+  await setKeyLimits(arbiter);
   return arbiter;
 }
 
@@ -121,9 +135,11 @@ async function main(): Promise<number> {
     const faults = new FaultInjector(db, workers, log);
     const flowPlan = buildFlowPlan(args.jobs, args.seed + 2);
     flowLoad = new FlowLoad(db.url, log);
+    const keyPlan = buildKeyPlan(args.jobs, args.seed + 3);
     const [enq] = await Promise.all([
       runEnqueuer(db.url, arbiter, plan, args.rate, log),
       flowLoad.run(flowPlan, windowMs * 0.8),
+      runKeyLoad(db.url, keyPlan, windowMs * 0.8, log),
       faults.run({ windowMs, random: rng(args.seed + 1), restartPg: db.restartable }),
     ]);
     log(`enqueued ${enq.jobs} jobs in ${enq.batches} batches (${enq.retries} retried); faults done`);
@@ -133,6 +149,7 @@ async function main(): Promise<number> {
       left = await remaining(pool).catch(() => -1);
       if (left === 0) left = await flowsLeft(pool).catch(() => -1);
       if (left === 0) left = flowLoad.pending;
+      if (left === 0) left = await keysLeft(pool).catch(() => -1);
       if (left === 0) break;
       await sleep(500);
     }
@@ -143,6 +160,7 @@ async function main(): Promise<number> {
     const steps = await checkSteps(pool);
     const fig = check(history, faults.faults);
     const flowFig = checkFlows(await loadFlowHistory(pool, flowLoad.delivered), faults.faults);
+    const keyFig = checkKeys(await loadKeyHistory(pool));
     const via = [...flowLoad.delivered.values()].filter((d) => d.via === 'handle').length;
     log(
       `flow load: ${flowLoad.stats.flows} flows, ${flowLoad.stats.results} awaited (${via} delivered through the handle), ${flowLoad.stats.retries} enqueue retries, ${flowLoad.stats.waitErrors} wait errors`,
@@ -177,13 +195,16 @@ async function main(): Promise<number> {
       steps.rerun_after_record === 0 &&
       steps.missing === 0 &&
       flowsPass(flowFig, planned) &&
+      keysPass(keyFig) &&
+      keyFig.jobs === keyPlan.length &&
       paused.accepted === 0 &&
       crashes === 0 &&
       (reclaim === null || reclaim <= 10) &&
       (resume.s === null || resume.s <= 5);
     const f1 = (x: number | null) => (x === null ? 'n/a' : x.toFixed(1));
     if (!pass || args.verbose) {
-      for (const d of [...fig.details, ...flowFig.details]) process.stderr.write(`  ${d}\n`);
+      for (const d of [...fig.details, ...flowFig.details, ...keyFig.details])
+        process.stderr.write(`  ${d}\n`);
       for (const f of faults.faults)
         process.stderr.write(
           `  fault ${f.kind} at=${f.at} until=${f.until ?? ''} ${f.workers.join(',')} ${f.detail}\n`,
@@ -214,6 +235,7 @@ async function main(): Promise<number> {
       `dlq_by_faults=${fig.dlq_by_faults}`,
       `unrecorded_acks=${fig.unrecorded_acks}`,
       ...flowSummary(flowFig),
+      ...keySummary(keyFig),
       `kills=${count('kill')}`,
       `pg_crashes=${db.restartable ? count('pg-crash') : 'n/a(external)'}`,
       `listen_kills=${count('listen-kill')}`,

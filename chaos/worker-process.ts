@@ -18,6 +18,7 @@ import {
 } from './common.js';
 import { flowQueueConfig } from './flow-worker.js';
 import { FLOW_QUEUE } from './flows.js';
+import { KEY_QUEUE, keyQueueConfig } from './keys.js';
 
 const url = process.env.DATABASE_URL!;
 const name = process.env.WORKER_NAME!;
@@ -135,6 +136,7 @@ const makeWorker = () =>
       [QUEUES.hist]: queueConfig(QUEUES.hist),
       [QUEUES.plain]: queueConfig(QUEUES.plain),
       [FLOW_QUEUE]: flowQueueConfig(arbiter, rec, name),
+      [KEY_QUEUE]: keyQueueConfig(rec, name),
     },
   });
 
