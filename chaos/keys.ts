@@ -57,7 +57,7 @@ export async function setKeyLimits(arbiter: Arbiter): Promise<void> {
 export function keyQueueConfig(rec: pg.Pool, worker: string) {
   const handler = async (job: Job<KeyPayload>) => {
     const p = job.payload;
-    const key = (job.meta?.['arbiter:key'] as string | undefined) ?? '';
+    const key = job.limitKey ?? '';
     const { rows } = await rec.query<{ id: string }>(
       `INSERT INTO ${CHAOS}.key_exec (job_id, k, key, attempt, worker) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
       [job.id, p.k, key, job.attempts, worker],

@@ -45,6 +45,8 @@ export interface Job<T = unknown> {
   lastError: string | null;
   dedupKey: string | null;
   idempotencyKey: string | null;
+  /** The limit key it was enqueued with (`limitKey`), kept in its meta; null without one. */
+  limitKey: string | null;
   parentId: JobId | null;
   isRollup: boolean;
   suspended: boolean;
@@ -75,6 +77,7 @@ export interface DeadJob<T = unknown> {
   lastError: string | null;
   dedupKey: string | null;
   idempotencyKey: string | null;
+  limitKey: string | null;
   parentId: JobId | null;
   isRollup: boolean;
   parentState: unknown;

@@ -1,3 +1,4 @@
+import { LIMIT_KEY_META } from '../core/flow-limits.js';
 import type { DeadJob, Job, JobStatus } from '../types.js';
 import { waitsForDependencies, type QueueTables } from './sql.js';
 
@@ -130,6 +131,7 @@ function assemble<T>(
     lastError: r.last_error,
     dedupKey: r.dedup_key,
     idempotencyKey: r.idempotency_key,
+    limitKey: limitKeyOf(r.meta),
     parentId: r.parent_id,
     isRollup: r.is_rollup,
     suspended,
@@ -228,6 +230,7 @@ export function toDeadJob<T>(queue: string, r: DeadJobRow): DeadJob<T> {
     lastError: r.last_error,
     dedupKey: r.dedup_key,
     idempotencyKey: r.idempotency_key,
+    limitKey: limitKeyOf(r.meta),
     parentId: r.parent_id,
     isRollup: r.is_rollup,
     parentState: r.parent_state,
@@ -236,4 +239,10 @@ export function toDeadJob<T>(queue: string, r: DeadJobRow): DeadJob<T> {
     failedAt: r.failed_at,
     status: 'dead',
   };
+}
+
+/** A job's limit key, kept in its meta (see the `limitKey` enqueue option). */
+function limitKeyOf(meta: Record<string, unknown> | null): string | null {
+  const k = meta?.[LIMIT_KEY_META];
+  return typeof k === 'string' ? k : null;
 }

@@ -26,7 +26,7 @@ async function leasedByKey(queue: string): Promise<Map<string, number>> {
   return new Map(rows.map((r) => [r.k, r.n]));
 }
 
-const keyOf = (j: Job<unknown>) => (j.meta?.['arbiter:key'] as string | undefined) ?? '';
+const keyOf = (j: Job<unknown>) => j.limitKey ?? '';
 
 describe('flow control: limits per key and fair share', () => {
   it('rejects bad values with typed errors and writes nothing', async () => {

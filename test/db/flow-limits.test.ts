@@ -62,7 +62,11 @@ describe('flow control: queue limits', () => {
 
   it('patches limits one by one and removes the row when none is left', async () => {
     await t.arbiter.createQueue('fl_patch');
-    expect(await t.arbiter.getQueueLimits('fl_patch')).toEqual({ maxInFlight: null, rate: null, perKey: null });
+    expect(await t.arbiter.getQueueLimits('fl_patch')).toEqual({
+      maxInFlight: null,
+      rate: null,
+      perKey: null,
+    });
     expect(await t.arbiter.setQueueLimits('fl_patch', { rate: { perSecond: 5 } })).toEqual({
       maxInFlight: null,
       rate: { perSecond: 5, burst: 5, cost: 1 },
@@ -78,7 +82,11 @@ describe('flow control: queue limits', () => {
     await t.arbiter.setQueueLimits('fl_patch', { maxInFlight: 7 });
     await t.arbiter.dropQueue('fl_patch');
     await t.arbiter.createQueue('fl_patch');
-    expect(await t.arbiter.getQueueLimits('fl_patch')).toEqual({ maxInFlight: null, rate: null, perKey: null });
+    expect(await t.arbiter.getQueueLimits('fl_patch')).toEqual({
+      maxInFlight: null,
+      rate: null,
+      perKey: null,
+    });
     const { rows } = await t.pool.query(`SELECT 1 FROM "${t.schema}"._flow_limits WHERE queue = 'fl_patch'`);
     expect(rows).toEqual([]);
   });

@@ -11,7 +11,7 @@ function run(
   key: string,
   start: number,
   end: number | null,
-  outcome = 'ok',
+  outcome: string | null = 'ok',
   attempt = 1,
 ): KeyExec {
   return { jobId: String(k), k, key, attempt, start, end, outcome };

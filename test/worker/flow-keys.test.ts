@@ -19,7 +19,7 @@ function anotherProcess(): Arbiter {
   return new Arbiter({ pool, schema: t.schema });
 }
 
-const keyOf = (j: Job<unknown>) => (j.meta?.['arbiter:key'] as string | undefined) ?? '';
+const keyOf = (j: Job<unknown>) => j.limitKey ?? '';
 
 describe('limits per key with workers', () => {
   it('three workers never run more of a key than its limit; every job runs once', async () => {

@@ -188,7 +188,7 @@ VIEWS.dead = async function (root, args) {
           ['queue', h('a', { href: hashFor('jobs', [queue]) }, queue)], ['job id (in the queue)', d.jobId],
           ['group', d.groupKey || '\u2014'], ['parent', d.parentId === null ? '\u2014' : h('a', { href: hashFor('job', [queue, d.parentId]) }, d.parentId)],
           ['priority', String(d.priority)], ['attempts made', h('span', { 'data-testid': 'attempts' }, String(d.attempts))],
-          ['rollup', d.isRollup ? 'yes' : 'no'], ['dedup key', d.dedupKey || '\u2014'], ['idempotency key', d.idempotencyKey || '\u2014']])),
+          ['rollup', d.isRollup ? 'yes' : 'no'], ['dedup key', d.dedupKey || '\u2014'], ['idempotency key', d.idempotencyKey || '\u2014'], ['limit key', d.limitKey || '\u2014']])),
         h('div', { class: 'panel' }, h('h2', null, 'Timeline'), kv([['created', timeCell(d.createdAt)], ['failed', timeCell(d.failedAt)]]))),
       h('div', { class: 'panel' }, h('h2', null, 'Last error'), d.lastError ? h('pre', { 'data-testid': 'last-error' }, d.lastError) : h('span', { class: 'muted' }, 'none')),
       attemptsPanel(queue, d.jobId),

@@ -203,7 +203,7 @@ VIEWS.job = async function (root, args) {
             'flow ' + job.meta.arbiter.flow + ', node ' + job.meta.arbiter.node)]] : [], [
           ['priority', String(job.priority)], ['attempts', job.attempts + ' of ' + job.maxAttempts],
           ['worker', job.workerId || '\u2014'], ['suspended', job.suspended ? 'yes' : 'no'], ['rollup', job.isRollup ? 'yes' : 'no'],
-          ['dedup key', job.dedupKey || '\u2014'], ['idempotency key', job.idempotencyKey || '\u2014']].concat(
+          ['dedup key', job.dedupKey || '\u2014'], ['idempotency key', job.idempotencyKey || '\u2014'], ['limit key', job.limitKey || '\u2014']].concat(
           // A debounced job: the later enqueues it took in (docs/enqueue.md).
           job.debounced ? [['debounced', h('span', { 'data-testid': 'debounced' }, 'key ' + job.debounced.key + ', absorbed ' +
             job.debounced.absorbed + ' enqueue' + (job.debounced.absorbed === 1 ? '' : 's'))]] : [])))),
