@@ -68,7 +68,10 @@ DECLARE
   kexpr constant text := $k$coalesce(x.meta ->> 'arbiter:key', '')$k$;
   base constant text := 'x.group_key IS NULL AND NOT x.suspended';
   sa constant text := CASE WHEN standalone THEN ' AND x.parent_id IS NULL AND x.parent_state IS NULL' ELSE '' END;
-  scan_keys text;
+  scan_tpl text;
+  scan_all text;
+  scan_after text;
+  scan_upto text;
   list_keys text;
   turn_tail text;
   inflight jsonb;   -- key -> jobs holding a lease
@@ -103,15 +106,18 @@ BEGIN
   SELECT coalesce(jsonb_object_agg(f.key, jsonb_build_object('max_in_flight', f.max_in_flight, 'weight', f.weight,
            'rate_per_sec', f.rate_per_sec, 'burst', f.burst, 'cost', f.cost)), '{}') INTO over
   FROM "{{schema}}"._flow_keys f WHERE f.queue = q AND f.configured;
-  -- The keys of a turn: those with ungrouped jobs after $1 (exclusive; NULL: from the first) up to $2
-  -- (inclusive; NULL: to the last), at most $3 of them; or the keys of the array $13.
-  scan_keys := format(
-    'WITH RECURSIVE ks(k, n) AS ('
-    '(SELECT %1$s, 1 FROM %2$I.%3$I x WHERE %4$s AND ($1::text IS NULL OR %1$s > $1)'
-    ' AND ($2::text IS NULL OR %1$s <= $2) ORDER BY 1 LIMIT 1)'
-    ' UNION ALL SELECT (SELECT %1$s FROM %2$I.%3$I x WHERE %4$s AND %1$s > ks.k AND ($2::text IS NULL OR %1$s <= $2)'
-    ' ORDER BY 1 LIMIT 1), ks.n + 1 FROM ks WHERE ks.k IS NOT NULL AND ks.n < $3), '
-    'keys AS (SELECT ks.k FROM ks WHERE ks.k IS NOT NULL), ', kexpr, s, q, base);
+  -- The keys of a turn: those with ungrouped jobs, at most $3 of them, in key order: all of them, or those
+  -- after $1 (exclusive), or those up to $2 (inclusive). Each bound is its own statement so that it is an
+  -- index condition (a bound written as "$1 IS NULL OR ..." is only a filter, and the scan would walk
+  -- every job of the keys before it); or the keys of the array $13.
+  scan_tpl := 'WITH RECURSIVE ks(k, n) AS ('
+              '(SELECT %1$s, 1 FROM %2$I.%3$I x WHERE %4$s %5$s ORDER BY 1 LIMIT 1)'
+              ' UNION ALL SELECT (SELECT %1$s FROM %2$I.%3$I x WHERE %4$s AND %1$s > ks.k %6$s'
+              ' ORDER BY 1 LIMIT 1), ks.n + 1 FROM ks WHERE ks.k IS NOT NULL AND ks.n < $3), '
+              'keys AS (SELECT ks.k FROM ks WHERE ks.k IS NOT NULL), ';
+  scan_all := format(scan_tpl, kexpr, s, q, base, '', '');
+  scan_after := format(scan_tpl, kexpr, s, q, base, format('AND %s > $1', kexpr), '');
+  scan_upto := format(scan_tpl, kexpr, s, q, base, format('AND %s <= $2', kexpr), format('AND %s <= $2', kexpr));
   list_keys := 'WITH RECURSIVE keys AS (SELECT u.k FROM unnest($13::text[]) u(k)), ';
   -- Per key: its limits (its override, else the defaults, none of which apply to the key ''), its bucket
   -- refilled to now, its quota; then its due jobs by priority level (a loose scan of its levels, so jobs
@@ -136,8 +142,13 @@ BEGIN
     '   FROM tk)'
     ' SELECT qu.k, qu.w, qu.quota, qu.tok, qu.cost, qu.rate, qu.cap IS NOT NULL AND qu.inf >= qu.cap AS at_cap,'
     '   t.id, t.priority, t.run_at,'
-    '   CASE WHEN qu.quota = 0 THEN EXISTS (SELECT 1 FROM %2$I.%3$I x WHERE %4$s AND %1$s = qu.k'
-    '     AND x.run_at <= now() AND x.attempts < x.max_attempts%6$s) END AS has_due'
+    '   CASE WHEN qu.quota = 0 THEN EXISTS ('
+    '     WITH RECURSIVE lv(p) AS ((SELECT x.priority FROM %2$I.%3$I x WHERE %4$s AND %1$s = qu.k ORDER BY x.priority LIMIT 1)'
+    '       UNION ALL SELECT (SELECT x.priority FROM %2$I.%3$I x WHERE %4$s AND %1$s = qu.k AND x.priority > lv.p'
+    '         ORDER BY x.priority LIMIT 1) FROM lv WHERE lv.p IS NOT NULL)'
+    '     SELECT 1 FROM lv CROSS JOIN LATERAL (SELECT 1 FROM %2$I.%3$I x WHERE %4$s AND %1$s = qu.k'
+    '       AND x.priority = lv.p AND x.run_at <= now() AND x.attempts < x.max_attempts%6$s LIMIT 1) d'
+    '     WHERE lv.p IS NOT NULL) END AS has_due'
     ' FROM quo qu LEFT JOIN LATERAL ('
     '   WITH RECURSIVE lv(p) AS ((SELECT x.priority FROM %2$I.%3$I x WHERE %4$s AND %1$s = qu.k ORDER BY x.priority LIMIT 1)'
     '     UNION ALL SELECT (SELECT x.priority FROM %2$I.%3$I x WHERE %4$s AND %1$s = qu.k AND x.priority > lv.p'
@@ -159,9 +170,9 @@ BEGIN
       mult := greatest(1, (budget - taken) / greatest(wsum, 1));
     END IF;
     got := '{}'; toks := '{}'; costs := '{}'; full_at := '{}';
-    FOR r IN EXECUTE CASE WHEN phase = 'active' THEN list_keys ELSE scan_keys END || turn_tail
-      USING CASE WHEN phase = 'first' THEN start END,
-            CASE WHEN phase = 'wrap' THEN start END,
+    FOR r IN EXECUTE CASE WHEN phase = 'active' THEN list_keys WHEN phase = 'wrap' THEN scan_upto
+                          WHEN start IS NULL THEN scan_all ELSE scan_after END || turn_tail
+      USING start, start,
             budget * 4 + 64,
             l.key_max_in_flight, l.key_rate_per_sec, l.key_burst, l.key_cost,
             over, inflight, mult, at, taken_ids, active
