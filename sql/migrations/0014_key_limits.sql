@@ -88,6 +88,8 @@ DECLARE
   mult integer := 1;
   wsum integer;
   last_key text;
+  visited text;
+  n_keys integer := 0;
   wait double precision;
   n_capped integer := 0;
   taken_ids bigint[] := '{}';
@@ -177,6 +179,10 @@ BEGIN
             l.key_max_in_flight, l.key_rate_per_sec, l.key_burst, l.key_cost,
             over, inflight, mult, at, taken_ids, active
     LOOP
+      IF r.k IS DISTINCT FROM visited THEN
+        visited := r.k;
+        n_keys := n_keys + 1;
+      END IF;
       IF r.id IS NULL THEN
         IF r.has_due THEN
           IF r.at_cap THEN
@@ -215,9 +221,14 @@ BEGIN
       next_active := next_active || ARRAY(SELECT g.key FROM jsonb_each(got) g
                                           WHERE g.value::text::int >= (full_at ->> g.key)::int ORDER BY g.key);
     END IF;
-    phase := CASE WHEN phase = 'first' AND start IS NOT NULL THEN 'wrap' ELSE 'active' END;
+    -- Around to the cursor's own key only when the first turn reached the last key: a turn cut short by
+    -- the bound on keys visited leaves the rest to the next claim, which starts where this one stopped.
+    phase := CASE WHEN phase = 'first' AND start IS NOT NULL AND n_keys < budget * 4 + 64 THEN 'wrap'
+                  ELSE 'active' END;
+    n_keys := 0;
   END LOOP;
-  -- The next claim starts after the key this one served last.
+  -- The next claim starts after the key this one served last (or visited last, when it served none).
+  last_key := coalesce(last_key, visited);
   IF last_key IS NOT NULL THEN
     UPDATE "{{schema}}"._flow_limits f SET rr_cursor = last_key
     WHERE f.queue = q AND f.rr_cursor IS DISTINCT FROM last_key;

@@ -175,6 +175,30 @@ describe('flow control: limits per key and fair share', () => {
     expect(reason?.text).toMatch(/rate token of key "slow", next in \d+ ms/);
   });
 
+  it('a claim visits a bounded number of keys and the next goes on from there: no key starves', async () => {
+    const q = await t.arbiter.createQueue('fk_many');
+    // 300 keys with nothing due (a job each, an hour ahead), and one key after them with a ready job.
+    await q.enqueueMany(
+      Array.from({ length: 300 }, (_, i) => ({
+        payload: { i },
+        limitKey: `a${String(i).padStart(3, '0')}`,
+        delayMs: 3_600_000,
+      })),
+    );
+    await q.enqueue({ last: true }, { limitKey: 'z' });
+    await t.arbiter.setQueueLimits('fk_many', { perKey: {} });
+    let claims = 0;
+    let got: Job<unknown>[] = [];
+    // A claim of 1 visits at most 68 keys: the key after 300 empty ones is reached within 5 claims.
+    while (got.length === 0 && claims < 10) {
+      got = await q.claim({ limit: 1 });
+      claims++;
+    }
+    expect(got.map(keyOf)).toEqual(['z']);
+    expect(claims).toBeGreaterThan(1);
+    expect(claims).toBeLessThanOrEqual(5);
+  });
+
   it('why names a key at its limit', async () => {
     const q = await t.arbiter.createQueue('fk_why');
     await t.arbiter.setQueueLimits('fk_why', { perKey: { maxInFlight: 1 } });
