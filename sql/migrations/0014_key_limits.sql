@@ -76,10 +76,11 @@ DECLARE
   turn_tail text;
   inflight jsonb;   -- key -> jobs holding a lease
   over jsonb;       -- key -> its configured override
-  got jsonb;        -- key -> jobs taken this turn
-  toks jsonb;       -- key -> tokens read this turn (keys with a bucket)
-  costs jsonb;      -- key -> cost of one job
-  full_at jsonb;    -- key -> its quota this turn: taking that many, it may have more
+  t_keys text[];    -- per job taken this turn: its key, its key's quota, tokens read and cost (bucket)
+  t_quota integer[];
+  t_tok double precision[];
+  t_cost double precision[];
+  turn_full text[];
   phase text := 'first';
   active text[] := '{}';
   next_active text[] := '{}';
@@ -171,7 +172,7 @@ BEGIN
       SELECT sum(coalesce((over -> a ->> 'weight')::int, 1)) INTO wsum FROM unnest(active) a;
       mult := greatest(1, (budget - taken) / greatest(wsum, 1));
     END IF;
-    got := '{}'; toks := '{}'; costs := '{}'; full_at := '{}';
+    t_keys := '{}'; t_quota := '{}'; t_tok := '{}'; t_cost := '{}';
     FOR r IN EXECUTE CASE WHEN phase = 'active' THEN list_keys WHEN phase = 'wrap' THEN scan_upto
                           WHEN start IS NULL THEN scan_all ELSE scan_after END || turn_tail
       USING start, start,
@@ -198,28 +199,28 @@ BEGIN
       taken := taken + 1;
       taken_ids := taken_ids || r.id;
       last_key := r.k;
-      got := jsonb_set(got, ARRAY[r.k], to_jsonb(coalesce((got ->> r.k)::int, 0) + 1));
-      full_at := jsonb_set(full_at, ARRAY[r.k], to_jsonb(r.quota));
-      IF r.rate IS NOT NULL THEN
-        toks := jsonb_set(toks, ARRAY[r.k], to_jsonb(r.tok));
-        costs := jsonb_set(costs, ARRAY[r.k], to_jsonb(r.cost));
-      END IF;
+      -- Appended in place (plpgsql expands arrays), summed per key after the turn.
+      t_keys := t_keys || r.k;
+      t_quota := t_quota || r.quota;
+      t_tok := t_tok || r.tok;
+      t_cost := t_cost || CASE WHEN r.rate IS NOT NULL THEN r.cost END;
       EXIT WHEN taken >= budget;
     END LOOP;
-    -- What the turn took: leases counted, buckets charged (the next turn reads them back).
-    IF got <> '{}' THEN
-      inflight := inflight || (SELECT jsonb_object_agg(g.key, coalesce((inflight ->> g.key)::int, 0) + g.value::text::int)
-                               FROM jsonb_each(got) g);
-      IF toks <> '{}' THEN
-        INSERT INTO "{{schema}}"._flow_keys AS f (queue, key, tokens, tokens_at)
-        SELECT q, t.key, t.value::text::float8 - (got ->> t.key)::int * (costs ->> t.key)::float8, at
-        FROM jsonb_each(toks) t
-        ON CONFLICT (queue, key) DO UPDATE SET tokens = EXCLUDED.tokens, tokens_at = EXCLUDED.tokens_at;
-      END IF;
-      -- Keys that took their whole quota may have more: the next turn visits them again (a key its limit
-      -- or bucket stopped then takes nothing, and says why).
-      next_active := next_active || ARRAY(SELECT g.key FROM jsonb_each(got) g
-                                          WHERE g.value::text::int >= (full_at ->> g.key)::int ORDER BY g.key);
+    -- What the turn took, per key: leases counted, buckets charged (the next turn reads them back), and
+    -- the keys that took their whole quota, which may have more: the next turn visits them again (a key
+    -- its limit or bucket stopped then takes nothing, and says why).
+    IF cardinality(t_keys) > 0 THEN
+      SELECT inflight || coalesce(jsonb_object_agg(a.k, coalesce((inflight ->> a.k)::int, 0) + a.n), '{}'),
+             coalesce(array_agg(a.k ORDER BY a.k) FILTER (WHERE a.n >= a.quota), '{}')
+        INTO inflight, turn_full
+        FROM (SELECT u.k, count(*)::int AS n, min(u.quota) AS quota
+              FROM unnest(t_keys, t_quota) AS u(k, quota) GROUP BY u.k) a;
+      next_active := next_active || turn_full;
+      INSERT INTO "{{schema}}"._flow_keys AS f (queue, key, tokens, tokens_at)
+      SELECT q, a.k, a.tok - a.n * a.cost, at
+      FROM (SELECT u.k, count(*)::int AS n, min(u.tok) AS tok, min(u.cost) AS cost
+            FROM unnest(t_keys, t_tok, t_cost) AS u(k, tok, cost) WHERE u.cost IS NOT NULL GROUP BY u.k) a
+      ON CONFLICT (queue, key) DO UPDATE SET tokens = EXCLUDED.tokens, tokens_at = EXCLUDED.tokens_at;
     END IF;
     -- Around to the cursor's own key only when the first turn reached the last key: a turn cut short by
     -- the bound on keys visited leaves the rest to the next claim, which starts where this one stopped.
