@@ -16,6 +16,7 @@ import { deadLetterRoutes } from './routes-dead-letters.js';
 import { jobRoutes } from './routes-jobs.js';
 import { flowRoutes } from './routes-flows.js';
 import { queueRoutes } from './routes-queues.js';
+import { limitRoutes } from './routes-limits.js';
 import { reportRoutes } from './routes-reports.js';
 import { searchRoutes } from './routes-search.js';
 import { statsRoutes } from './routes-stats.js';
@@ -78,6 +79,7 @@ const VERSION = '0.1.0';
 /** Every route this app can serve, claim routes included (filtered at build time). */
 export const ALL_ROUTES: readonly RouteDef[] = [
   ...queueRoutes,
+  ...limitRoutes,
   ...jobRoutes,
   ...flowRoutes,
   ...reportRoutes,

@@ -1,5 +1,4 @@
 import type { EnqueueItem } from '../client/queue.js';
-import type { QueueLimitsPatch } from '../core/flow-limits.js';
 import type { RetentionPatch } from '../core/retention.js';
 import type { EnqueueOptions } from '../types.js';
 import { badRequest, notFound } from './errors.js';
@@ -173,30 +172,6 @@ export const queueRoutes: RouteDef[] = [
     response: ref('Retention'),
     async handle(ctx) {
       return ctx.arbiter.setQueueRetention(queueOf(ctx).name, objectBody(ctx.body) as RetentionPatch);
-    },
-  },
-  {
-    method: 'get',
-    path: '/queues/{queue}/limits',
-    operationId: 'getQueueLimits',
-    summary: "A queue's flow-control limits (a cap on jobs in flight, a token bucket).",
-    tag: 'queues',
-    response: ref('QueueLimits'),
-    async handle(ctx) {
-      return ctx.arbiter.getQueueLimits(queueOf(ctx).name);
-    },
-  },
-  {
-    method: 'post',
-    path: '/queues/{queue}/limits',
-    operationId: 'setQueueLimits',
-    summary:
-      "Changes a queue's flow-control limits; workers apply them within a second. Returns the limits in force.",
-    tag: 'queues',
-    body: ref('QueueLimitsPatch'),
-    response: ref('QueueLimits'),
-    async handle(ctx) {
-      return ctx.arbiter.setQueueLimits(queueOf(ctx).name, objectBody(ctx.body) as QueueLimitsPatch);
     },
   },
   {

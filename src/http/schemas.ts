@@ -2,6 +2,7 @@ import { WHY_CODES } from '../client/why.js';
 import { JOB_STATUSES } from '../types.js';
 import { bool, dateTime, id, idList, int, nullable, ref, str } from './schema-parts.js';
 import { FLOW_SCHEMAS } from './schemas-flows.js';
+import { LIMIT_SCHEMAS } from './schemas-limits.js';
 import { OPERATOR_SCHEMAS } from './schemas-operator.js';
 import { REPORT_SCHEMAS } from './schemas-reports.js';
 import type { JsonSchema } from './route.js';
@@ -31,6 +32,7 @@ export const SCHEMAS: Record<string, JsonSchema> = {
   ...FLOW_SCHEMAS,
   ...REPORT_SCHEMAS,
   ...OPERATOR_SCHEMAS,
+  ...LIMIT_SCHEMAS,
   Error: {
     type: 'object',
     required: ['error'],
@@ -179,36 +181,6 @@ export const SCHEMAS: Record<string, JsonSchema> = {
       overlap: { enum: ['skip', 'allow'] },
       missed: { enum: ['skip', 'once', 'catch-up'] },
       catchUpMax: { type: 'integer', minimum: 1, maximum: 1000 },
-    },
-  },
-  QueueLimits: {
-    type: 'object',
-    description:
-      "A queue's flow-control limits, enforced inside every claim across all workers (null: no such limit).",
-    properties: {
-      maxInFlight: nullable(int),
-      rate: nullable({
-        type: 'object',
-        properties: { perSecond: { type: 'number' }, burst: { type: 'number' }, cost: { type: 'number' } },
-      }),
-    },
-  },
-  QueueLimitsPatch: {
-    type: 'object',
-    description:
-      'Per limit a value, or null to remove it; limits left out stay as they are. rate.burst defaults to ' +
-      'rate.perSecond, rate.cost to 1.',
-    properties: {
-      maxInFlight: nullable({ type: 'integer', minimum: 1, maximum: 1_000_000 }),
-      rate: nullable({
-        type: 'object',
-        required: ['perSecond'],
-        properties: {
-          perSecond: { type: 'number', exclusiveMinimum: 0 },
-          burst: { type: 'number', exclusiveMinimum: 0 },
-          cost: { type: 'number', exclusiveMinimum: 0 },
-        },
-      }),
     },
   },
   QueueStats: {
