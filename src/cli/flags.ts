@@ -28,6 +28,14 @@ const SPECIAL: Readonly<Record<string, string>> = {
   'limits.rate.burst': '--burst',
   'limits.rate.cost': '--cost',
   'limits.rate': '--rate',
+  'limits.weight': '--weight',
+  'limits.perKey': '--per-key',
+  'limits.perKey.maxInFlight': '--key-max-in-flight',
+  'limits.perKey.rate.perSecond': '--key-rate',
+  'limits.perKey.rate.burst': '--key-burst',
+  'limits.perKey.rate.cost': '--key-cost',
+  'limits.perKey.rate': '--key-rate',
+  key: '<key>',
   bucketMinutes: '--bucket',
 };
 

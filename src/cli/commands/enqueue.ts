@@ -10,6 +10,7 @@ import { jobDetail } from '../render.js';
 
 interface EnqueueFlags {
   group?: string;
+  limitKey?: string;
   priority?: number;
   delay?: number;
   runAt?: Date;
@@ -58,6 +59,10 @@ export function registerEnqueue(program: Command): void {
     .argument('<queue>', 'queue name')
     .argument('[payload]', 'the job payload as JSON, e.g. \'{"to":"a@b.c"}\'')
     .option('--group <key>', 'group key: jobs of a group run one at a time, in order')
+    .option(
+      '--limit-key <key>',
+      'limit key (a tenant, an account): per-key limits and fair share apply (not with --group)',
+    )
     .option('--priority <n>', 'lower runs first, -32768 to 32767 (default: 0)', parseInteger)
     .option(
       '--delay <duration>',
@@ -166,6 +171,7 @@ export function registerEnqueue(program: Command): void {
 function enqueueOptions(f: EnqueueFlags): EnqueueOptions {
   const o: EnqueueOptions = {};
   if (f.group !== undefined) o.groupKey = f.group;
+  if (f.limitKey !== undefined) o.limitKey = f.limitKey;
   if (f.priority !== undefined) o.priority = f.priority;
   if (f.delay !== undefined) o.delayMs = f.delay;
   if (f.runAt !== undefined) o.runAt = f.runAt;

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { action } from '../context.js';
 import { EXIT, notFound, usageError } from '../errors.js';
 import { date, table } from '../output.js';
+import { registerQueueKeys } from './queue-keys.js';
 import { registerQueueLimits } from './queue-limits.js';
 import { registerQueueRetention } from './queue-retention.js';
 
@@ -12,7 +13,7 @@ export function registerQueue(program: Command): void {
   const queue = program
     .command('queue')
     .description(
-      'create, list, pause, resume and drop queues; show or change their retention and flow-control limits',
+      'create, list, pause, resume and drop queues; show or change their retention and flow-control limits, per queue and per limit key',
     );
 
   queue
@@ -93,6 +94,7 @@ export function registerQueue(program: Command): void {
 
   registerQueueRetention(queue);
   registerQueueLimits(queue);
+  registerQueueKeys(queue);
 
   queue
     .command('drop')
