@@ -141,10 +141,22 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
   const flowTokens = gauge('arbiter_flow_tokens', "Tokens in a queue's bucket (queues with a rate limit).", [
     'queue',
   ]);
+  const keysAtLimit = gauge(
+    'arbiter_flow_keys_at_limit',
+    'Limit keys whose jobs in flight reached their limit, in queues with per-key limits.',
+    ['queue'],
+  );
+  const keyInFlight = gauge(
+    'arbiter_flow_key_in_flight',
+    'Jobs holding a lease per limit key, for keys with an override only (bounded by configuration).',
+    ['queue', 'key'],
+  );
   const throttledSeen = new Map<string, number>();
   new Counter({
     name: 'arbiter_flow_throttled_claims_total',
-    help: 'Claims of this process that a flow-control limit held back, by queue and limit (max_in_flight, rate).',
+    help:
+      'Claims of this process that a flow-control limit held back, by queue and limit (max_in_flight, rate, ' +
+      'key_max_in_flight, key_rate).',
     labelNames: ['queue', 'limit'] as const,
     registers: [registry],
     collect() {
@@ -203,6 +215,8 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
         flowInFlight,
         flowMax,
         flowTokens,
+        keysAtLimit,
+        keyInFlight,
       ])
         g.reset();
       // Flow-control gauges, only for queues with a configured limit (bounded labels), from the snapshot.
@@ -213,6 +227,10 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
           flowMax.set({ queue: f.queue }, f.maxInFlight);
         }
         if (f.tokens !== null) flowTokens.set({ queue: f.queue }, f.tokens);
+      }
+      for (const k of snap.keys) {
+        keysAtLimit.set({ queue: k.queue }, k.atLimit);
+        for (const c of k.configured) keyInFlight.set({ queue: k.queue, key: c.key }, c.inFlight);
       }
       for (const q of snap.queues) {
         for (const state of ['ready', 'scheduled', 'retrying', 'suspended', 'exhausted'] as const) {

@@ -87,6 +87,64 @@ describe('gauges (one periodic query)', () => {
     expect(valueOf(s, 'arbiter_flow_tokens', { queue: 'm_gauges' })).toBeUndefined();
   });
 
+  it('show keys at their limit, and the jobs in flight of configured keys only, in one more statement', async () => {
+    for (const name of ['m_keys_a', 'm_keys_b']) {
+      const q = await db.arbiter.createQueue(name);
+      await db.arbiter.setQueueLimits(name, { perKey: { maxInFlight: 1 } });
+      await q.enqueueMany([
+        { payload: 1, limitKey: 'acme' },
+        { payload: 2, limitKey: 'acme' },
+        { payload: 3, limitKey: 'globex' },
+        { payload: 4, limitKey: 'initech' },
+        { payload: 5 },
+      ]);
+    }
+    await db.arbiter.createQueue('m_keys_plain');
+    await db.arbiter.setQueueLimits('m_keys_plain', { maxInFlight: 9 });
+    await db.arbiter.setKeyLimits('m_keys_a', 'globex', { maxInFlight: 3, weight: 2 });
+    await db.arbiter.setKeyLimits('m_keys_a', 'umbrella', { weight: 5 }); // configured, no job
+    const a = db.arbiter.queue('m_keys_a');
+    // One job of each key: acme and initech are then at their default limit of 1, globex below its 3.
+    expect(await a.claim({ limit: 10 })).toHaveLength(4);
+    // Acme's second job is ready but its key is at its limit: the claim is held back by the key cap.
+    expect(await a.claim({ limit: 10 })).toHaveLength(0);
+
+    const inner = new PoolExecutor(db.pool);
+    let statements = 0;
+    const counting: Executor = {
+      query: (text, values, name) => {
+        statements += 1;
+        return inner.query(text, values, name);
+      },
+      transaction: (fn) => inner.transaction(fn),
+    };
+    const arbiter = new Arbiter({ executor: counting, schema: db.schema });
+    const m = metricsFor({ arbiter, queues: ['m_keys_a', 'm_keys_b', 'm_keys_plain'] });
+    await m.collect();
+    const first = statements;
+    await m.collect();
+    // The snapshot, and one statement for the key gauges of both keyed queues.
+    expect(statements - first).toBe(2);
+    const s = await scrape(m);
+    expect(valueOf(s, 'arbiter_flow_keys_at_limit', { queue: 'm_keys_a' })).toBe(2);
+    expect(valueOf(s, 'arbiter_flow_keys_at_limit', { queue: 'm_keys_b' })).toBe(0);
+    expect(valueOf(s, 'arbiter_flow_keys_at_limit', { queue: 'm_keys_plain' })).toBeUndefined();
+    expect(valueOf(s, 'arbiter_flow_max_in_flight', { queue: 'm_keys_plain' })).toBe(9);
+    expect(valueOf(s, 'arbiter_flow_key_in_flight', { queue: 'm_keys_a', key: 'globex' })).toBe(1);
+    expect(valueOf(s, 'arbiter_flow_key_in_flight', { queue: 'm_keys_a', key: 'umbrella' })).toBe(0);
+    // Keys without an override get no series of their own: labels stay bounded by configuration.
+    const keyed = s.filter((x) => x.name === 'arbiter_flow_key_in_flight');
+    expect(keyed.map((x) => x.labels.key).sort()).toEqual(['globex', 'umbrella']);
+    expect(
+      valueOf(s, 'arbiter_flow_throttled_claims_total', { queue: 'm_keys_a', limit: 'key_max_in_flight' }),
+    ).toBeGreaterThanOrEqual(1);
+
+    // Keys turned off: the key gauges of the queue go at the next refresh.
+    await db.arbiter.setQueueLimits('m_keys_b', { perKey: null });
+    await m.collect();
+    expect(valueOf(await scrape(m), 'arbiter_flow_keys_at_limit', { queue: 'm_keys_b' })).toBeUndefined();
+  });
+
   it('costs exactly one statement per refresh for a fixed queue set', async () => {
     const inner = new PoolExecutor(db.pool);
     let statements = 0;

@@ -2,6 +2,7 @@ import type { Executor } from '../executor.js';
 import type { RecentStatsRow } from './queue-stats.js';
 import { queueTables, quoteIdent } from '../sql.js';
 import { readyPredicate } from './filters.js';
+import { LIMIT_KEY_META } from '../../core/flow-limits.js';
 
 /** One queue's gauges, as read by metricsSnapshot. Counts are numbers (bigint counts fit easily). */
 export interface QueueGaugeRow {
@@ -24,6 +25,17 @@ export interface FlowGaugeRow {
   maxInFlight: number | null;
   /** Null when the queue has no rate limit. */
   tokens: number | null;
+  /** Whether the queue has per-key limits (migration 0014). */
+  perKey: boolean;
+}
+
+/** A keyed queue's key gauges: keys at their limit, and the jobs in flight of each configured key. */
+export interface KeyGaugeRow {
+  queue: string;
+  /** Keys whose jobs in flight reached their limit (their override, else the queue's per-key default). */
+  atLimit: number;
+  /** Every key with an override (bounded by configuration, never by the jobs' keys). */
+  configured: { key: string; inFlight: number }[];
 }
 
 /** pg_stat_user_tables figures for one of a queue's tables. */
@@ -42,6 +54,8 @@ export interface MetricsSnapshot {
   enqueueControls: { queue: string; kind: string; count: number }[];
   /** The queues among those asked about that have flow-control limits. */
   flow: FlowGaugeRow[];
+  /** The queues among those with per-key limits. */
+  keys: KeyGaugeRow[];
   /** The throughput rollup's rows of these queues for the last ROLLUP_WINDOW_MINUTES (migration 0011). */
   throughput: RecentStatsRow[];
 }
@@ -89,7 +103,7 @@ export async function metricsSnapshot(
     tables: { table: string; deadTuples: number; liveTuples: number; lastAutovacuum: string | null }[];
     live_workers: string;
     controls: { queue: string; kind: string; count: string }[];
-    flow: { queue: string; maxInFlight: number | null; tokens: number | null }[];
+    flow: { queue: string; maxInFlight: number | null; tokens: number | null; perKey: boolean }[];
     throughput: { queue: string; minute: string; completed: string; failed: string; dead: string }[];
   }>(
     `SELECT ${queueArray} AS queues, cardinality($3::text[]) AS queue_count,
@@ -105,6 +119,7 @@ export async function metricsSnapshot(
           FROM (SELECT queue, kind, sum(count)::text AS n FROM ${quoteIdent(schema)}._enqueue_stats
                 WHERE queue = ANY($3::text[]) GROUP BY queue, kind) c) AS controls,
        (SELECT coalesce(json_agg(json_build_object('queue', f.queue, 'maxInFlight', f.max_in_flight,
+           'perKey', f.per_key,
            'tokens', CASE WHEN f.rate_per_sec IS NOT NULL THEN least(f.burst, coalesce(f.tokens, f.burst)
              + f.rate_per_sec * greatest(extract(epoch FROM clock_timestamp()
                                                  - coalesce(f.tokens_at, clock_timestamp())), 0)) END)
@@ -117,6 +132,7 @@ export async function metricsSnapshot(
     [schema, liveWindowMs, [...queues], tableNames],
   );
   const row = rows[0]!;
+  const keyed = row.flow.filter((f) => f.perKey).map((f) => f.queue);
   return {
     queues: row.queues.map((q) => ({
       ...q,
@@ -143,7 +159,9 @@ export async function metricsSnapshot(
       queue: f.queue,
       maxInFlight: f.maxInFlight,
       tokens: f.tokens === null ? null : Number(f.tokens),
+      perKey: f.perKey,
     })),
+    keys: keyed.length === 0 ? [] : await keyGauges(db, schema, keyed),
     throughput: row.throughput.map((r) => ({
       queue: r.queue,
       minute: new Date(r.minute),
@@ -152,4 +170,35 @@ export async function metricsSnapshot(
       dead: Number(r.dead),
     })),
   };
+}
+
+/**
+ * The key gauges of keyed queues in ONE statement (a second one of the refresh, only when a queue has
+ * per-key limits): per queue, its leased jobs counted by key (the leased rows only, as the claim counts
+ * them), compared with each key's limit, and the count of every configured key.
+ */
+async function keyGauges(db: Executor, schema: string, queues: readonly string[]): Promise<KeyGaugeRow[]> {
+  const s = quoteIdent(schema);
+  const k = `coalesce(x.meta ->> '${LIMIT_KEY_META}', '')`;
+  const perQueue = queues.map((name, i) => {
+    const t = queueTables(schema, name);
+    return `(WITH c AS (SELECT ${k} AS key, count(*)::int AS n FROM ${t.jobs} x
+                        WHERE x.leased_until IS NOT NULL GROUP BY 1)
+      SELECT json_build_object('queue', fl.queue,
+        'atLimit', (SELECT count(*) FROM c LEFT JOIN ${s}._flow_keys o
+                      ON o.queue = fl.queue AND o.key = c.key AND o.configured
+                    WHERE c.n >= coalesce(o.max_in_flight, CASE WHEN c.key <> '' THEN fl.key_max_in_flight END)),
+        'configured', (SELECT coalesce(json_agg(json_build_object('key', o.key, 'inFlight', coalesce(c.n, 0))
+                                                ORDER BY o.key), '[]'::json)
+                       FROM ${s}._flow_keys o LEFT JOIN c ON c.key = o.key
+                       WHERE o.queue = fl.queue AND o.configured))
+      FROM ${s}._flow_limits fl WHERE fl.queue = ($1::text[])[${i + 1}] AND fl.per_key)`;
+  });
+  const { rows } = await db.query<{ keys: (KeyGaugeRow | null)[] }>(
+    `SELECT json_build_array(${perQueue.join(',\n')}) AS keys`,
+    [[...queues]],
+  );
+  return rows[0]!.keys
+    .filter((r): r is KeyGaugeRow => r !== null)
+    .map((r) => ({ queue: r.queue, atLimit: Number(r.atLimit), configured: r.configured }));
 }
