@@ -10,6 +10,7 @@ import { CLIENT_DLQ } from './assets/client-dlq.js';
 import { CLIENT_FLOWS } from './assets/client-flows.js';
 import { CLIENT_GROUPS } from './assets/client-groups.js';
 import { CLIENT_JOBS } from './assets/client-jobs.js';
+import { CLIENT_KEYS } from './assets/client-keys.js';
 import { CLIENT_LIMITS } from './assets/client-limits.js';
 import { CLIENT_OVERVIEW } from './assets/client-overview.js';
 import { CLIENT_RETENTION } from './assets/client-retention.js';
@@ -115,6 +116,7 @@ export const APP_JS = [
   CLIENT_RETENTION,
   CLIENT_CONTROLS,
   CLIENT_LIMITS,
+  CLIENT_KEYS,
   BOOT,
   '})();',
 ].join('\n');
