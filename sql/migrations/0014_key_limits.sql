@@ -9,7 +9,7 @@
 --     large backlog cannot delay another key's job by more than about one turn;
 --   * a key takes no more than its concurrency left (jobs holding a lease, counted after the queue's
 --     limits row is locked, so exactly, as the queue cap is) and than its token bucket pays for;
---   * ungrouped jobs without a key share the key '' (no per-key default applies to it; an override can).
+--   * ungrouped jobs without a key share the key '' (no per-key limit applies to it).
 -- Grouped jobs cannot carry a limit key (the enqueue refuses it) and are claimed by the usual group walk.
 --
 -- Per-key defaults live on the queue's _flow_limits row; overrides and per-key bucket state in

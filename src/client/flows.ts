@@ -28,7 +28,7 @@ import { Queue } from './queue.js';
 /** Options a flow node's job may take (the flow decides the rest). */
 export type FlowNodeOptions = Pick<
   EnqueueOptions,
-  'groupKey' | 'priority' | 'delayMs' | 'runAt' | 'maxAttempts' | 'meta'
+  'groupKey' | 'limitKey' | 'priority' | 'delayMs' | 'runAt' | 'maxAttempts' | 'meta'
 >;
 
 /**

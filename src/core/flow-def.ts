@@ -96,6 +96,7 @@ export function checkFlow(
     const queue = validateQueueName(queueName(spec.queue, `${f}.queue`), `${f}.queue`);
     const options = checkOptions<Record<string, unknown>>(spec.options ?? {}, `${f}.options`, [
       'groupKey',
+      'limitKey',
       'priority',
       'delayMs',
       'runAt',

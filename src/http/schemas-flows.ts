@@ -26,6 +26,7 @@ export const FLOW_SCHEMAS: Record<string, JsonSchema> = {
               type: 'object',
               properties: {
                 groupKey: nullable(str),
+                limitKey: nullable(str),
                 priority: int,
                 delayMs: { type: 'number', minimum: 0 },
                 runAt: dateTime,

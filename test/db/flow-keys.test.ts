@@ -199,6 +199,23 @@ describe('flow control: limits per key and fair share', () => {
     expect(claims).toBeLessThanOrEqual(5);
   });
 
+  it('flow nodes carry a limit key too', async () => {
+    await t.arbiter.createQueue('fk_flow');
+    const flow = await t.arbiter.flow({
+      nodes: {
+        a: { queue: 'fk_flow', payload: { n: 'a' }, options: { limitKey: 'tenant-1' } },
+        b: { queue: 'fk_flow', payload: { n: 'b' }, dependsOn: ['a'] },
+      },
+    });
+    expect(flow.jobs.a!.limitKey).toBe('tenant-1');
+    expect(flow.jobs.b!.limitKey).toBeNull();
+    await expect(
+      t.arbiter.flow({
+        nodes: { a: { queue: 'fk_flow', payload: {}, options: { limitKey: 'x', groupKey: 'g' } } },
+      }),
+    ).rejects.toBeInstanceOf(ValidationError);
+  });
+
   it('why names a key at its limit', async () => {
     const q = await t.arbiter.createQueue('fk_why');
     await t.arbiter.setQueueLimits('fk_why', { perKey: { maxInFlight: 1 } });
