@@ -18,6 +18,8 @@ import {
 } from './common.js';
 import { flowQueueConfig } from './flow-worker.js';
 import { FLOW_QUEUE } from './flows.js';
+import { waitQueueConfig } from './wait-worker.js';
+import { WAIT_QUEUE } from './waits.js';
 
 const url = process.env.DATABASE_URL!;
 const name = process.env.WORKER_NAME!;
@@ -135,6 +137,7 @@ const makeWorker = () =>
       [QUEUES.hist]: queueConfig(QUEUES.hist),
       [QUEUES.plain]: queueConfig(QUEUES.plain),
       [FLOW_QUEUE]: flowQueueConfig(arbiter, rec, name),
+      [WAIT_QUEUE]: waitQueueConfig(rec, name),
     },
   });
 
