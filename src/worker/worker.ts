@@ -3,7 +3,6 @@ import type { Executor } from '../db/executor.js';
 import { ClockOffset } from '../db/rows.js';
 import type { JobStore, StoreAction } from '../store/job-store.js';
 import { eventEmit, jobDoneEvent } from '../db/queries/steps.js';
-import { toJobInsert } from '../store/enqueue-options.js';
 import type { Job } from '../types.js';
 import { JobController } from './abort.js';
 import { realClock, type Clock } from './clock.js';
@@ -201,10 +200,8 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       // Step writes come from handlers: the shared pool, like the handlers' own queries, never the
       // reserved connections that keep claims, heartbeats and completions going.
       store: (q) => arbiter.store(q),
-      enqueue: async (q, payload, options, tx) => {
-        const row = toJobInsert(payload, options, arbiter.maxPayloadBytes);
-        return (await arbiter.store(q).using(tx).insert(row))?.row.id ?? null;
-      },
+      // ctx.run's enqueue: every option, check and error of queue.enqueue.
+      enqueue: (q, payload, options, tx) => arbiter.enqueueOn(q, payload, { ...options, tx }),
     };
   }
 
