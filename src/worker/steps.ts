@@ -54,8 +54,8 @@ export interface StepHost {
   /** Told of each ctx.step that finished: ran and recorded now, or replayed from its stored result. */
   stepped?(name: string, replayed: boolean): void;
   /**
-   * Enqueues a job on any queue inside `tx`, as `queue.enqueue` does (same options, checks and errors);
-   * returns its id (null: nothing inserted).
+   * Enqueues a job on any queue inside `tx`, as `queue.enqueue` does (same options, checks and errors),
+   * and makes it report its end to this job; returns its id (null: nothing inserted).
    */
   enqueue(queue: string, payload: unknown, options: EnqueueOptions, tx: Executor): Promise<string | null>;
 }
@@ -68,7 +68,8 @@ export interface RunOptions {
 }
 
 /** What a job awaited by ctx.run reports when it ends (the payload of its done event). */
-type AwaitedOutcome = { ok: true; result?: unknown } | { ok: false; error: string };
+type AwaitedOutcome =
+  { ok: true; result?: unknown } | { ok: false; error: string; state?: 'failed' | 'cancelled' };
 
 class Rollback extends Error {}
 
@@ -320,7 +321,12 @@ export class JobSteps {
       throw new WaitTimeoutError(jobDoneEvent(child?.queue ?? queue, child?.id ?? '?'));
     const outcome = row.result as AwaitedOutcome;
     if (outcome.ok) return outcome.result as R;
-    throw new AwaitedJobFailedError(child?.queue ?? queue, child?.id ?? '?', outcome.error);
+    throw new AwaitedJobFailedError(
+      child?.queue ?? queue,
+      child?.id ?? '?',
+      outcome.error,
+      outcome.state === 'cancelled' ? 'cancelled' : 'failed',
+    );
   }
 
   /** A park answer that did not return a value: the job parked (the run ends) or the lease was lost. */

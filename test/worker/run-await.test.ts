@@ -4,7 +4,9 @@ import type { JobContext } from '../../src/worker/index.js';
 import { useTestDb } from '../support/db.js';
 import { count, startWorker, stopAll, waitFor } from './helpers.js';
 
-// ctx.run enqueues exactly as queue.enqueue does.
+// How a job awaited by ctx.run reports its end to the job that awaits it: from inside the statement that
+// ends it (ack, dead letter, cancel), so an operator's cancel reports too, and a completion write that is
+// fenced off reports nothing. And ctx.run enqueues exactly as queue.enqueue does.
 const t = useTestDb({ poolSize: 20 });
 afterEach(stopAll);
 
@@ -22,6 +24,128 @@ function parentHandler(seen: Outcome[], child: (job: Job<{ n: number }>) => unkn
     }
   };
 }
+
+async function released(event: string): Promise<number> {
+  const { rows } = await t.pool.query<{ released: number }>(
+    `SELECT released FROM "${t.schema}"._events WHERE name = $1`,
+    [event],
+  );
+  return rows[0]?.released ?? 0;
+}
+
+async function childOf(parentId: string): Promise<string> {
+  const { rows } = await t.pool.query<{ result: { id: string } }>(
+    `SELECT result FROM "${t.schema}"._steps WHERE queue = 'parents' AND job_id = $1 AND name = '$run:1:job'`,
+    [parentId],
+  );
+  return rows[0]!.result.id;
+}
+
+describe('ctx.run: a child cancelled by an operator', () => {
+  it('releases its parent once with AwaitedJobFailedError (state cancelled); a cancel rolled back releases nothing', async () => {
+    const parents = await t.arbiter.createQueue<{ n: number }>('parents');
+    const children = await t.arbiter.createQueue('children');
+    const seen: Outcome[] = [];
+    let childRuns = 0;
+    let parentRuns = 0;
+    const handler = parentHandler(seen, (job) => ({ n: job.payload.n }), { enqueue: { delayMs: 3_600_000 } });
+    await startWorker(t.arbiter, {
+      queues: {
+        parents: { handler: (job: Job<{ n: number }>, ctx) => (parentRuns++, handler(job, ctx)) },
+        children: { handler: () => void childRuns++ },
+      },
+    });
+    const parent = (await parents.enqueue({ n: 1 }))!;
+    await waitFor(() => parents.jobs.waiting(parent.id), 'the parent waits for its child');
+    const childId = await childOf(parent.id);
+    // An operator's cancel inside a transaction that rolls back: the child stays, the parent waits.
+    const c = await t.pool.connect();
+    try {
+      await c.query('BEGIN');
+      expect(await children.using(c).jobs.cancel(childId)).toBe(1);
+      await c.query('ROLLBACK');
+    } finally {
+      c.release();
+    }
+    expect(await parents.jobs.waiting(parent.id)).not.toBeNull();
+    expect(await released(`$job:children:${childId}`)).toBe(0);
+    expect(await children.jobs.cancel(childId)).toBe(1);
+    await waitFor(async () => (await count(t.pool, t.schema, 'parents')) === 0, 'parent finished');
+    expect(seen).toEqual([{ state: 'cancelled', error: 'cancelled', code: 'AWAITED_JOB_FAILED' }]);
+    expect(childRuns).toBe(0);
+    expect(parentRuns).toBe(2);
+    expect(await children.jobs.cancel(childId)).toBe(0);
+    expect(await released(`$job:children:${childId}`)).toBe(1);
+  });
+
+  it("a running child cancelled: its worker's late completion is fenced, the parent sees the cancel", async () => {
+    const parents = await t.arbiter.createQueue<{ n: number }>('parents');
+    const children = await t.arbiter.createQueue('children');
+    const seen: Outcome[] = [];
+    let started = 0;
+    await startWorker(t.arbiter, {
+      queues: {
+        parents: { handler: parentHandler(seen, (job) => ({ n: job.payload.n })) },
+        children: {
+          handler: async (_job, { signal }) => {
+            started++;
+            // Runs until told to stop, then returns anyway: that success must not count.
+            await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+            return 'finished after the cancel';
+          },
+        },
+      },
+    });
+    const parent = (await parents.enqueue({ n: 2 }))!;
+    await waitFor(() => started === 1, 'the child runs');
+    const childId = await childOf(parent.id);
+    expect(await children.jobs.cancel(childId)).toBe(1);
+    await waitFor(async () => (await count(t.pool, t.schema, 'parents')) === 0, 'parent finished');
+    expect(seen).toEqual([{ state: 'cancelled', error: 'cancelled', code: 'AWAITED_JOB_FAILED' }]);
+    expect(await released(`$job:children:${childId}`)).toBe(1);
+  });
+});
+
+describe('ctx.run: a child whose completion write is fenced off', () => {
+  it('reports nothing from that attempt; the parent gets the outcome of the attempt that holds the job', async () => {
+    const parents = await t.arbiter.createQueue<{ n: number }>('parents');
+    const children = await t.arbiter.createQueue('children');
+    const seen: Outcome[] = [];
+    let lost = 0;
+    const worker = await startWorker(t.arbiter, {
+      queues: {
+        parents: {
+          handler: parentHandler(seen, (job) => ({ n: job.payload.n }), { enqueue: { maxAttempts: 1 } }),
+        },
+        children: {
+          handler: async (job: Job) => {
+            // Its final attempt loses the job while it runs: the lease is taken over by another attempt
+            // (as a reclaim does), then it fails. Its dead-letter write is fenced off.
+            await t.pool.query(
+              `UPDATE "${t.schema}".children SET attempts = attempts + 1, max_attempts = max_attempts + 1,
+                 leased_until = now() + interval '1 hour', worker_id = 'another' WHERE id = $1`,
+              [job.id],
+            );
+            throw new Error('failed after losing the job');
+          },
+        },
+      },
+    });
+    worker.on('job:lease-lost', (e) => void (e.queue === 'children' && lost++));
+    const parent = (await parents.enqueue({ n: 3 }))!;
+    await waitFor(() => lost === 1, 'the child attempt was fenced off');
+    const childId = await childOf(parent.id);
+    expect(await count(t.pool, t.schema, 'children_dlq')).toBe(0);
+    expect(await parents.jobs.waiting(parent.id)).not.toBeNull();
+    expect(await released(`$job:children:${childId}`)).toBe(0);
+    // The attempt that holds the job now succeeds: that is the outcome the parent gets.
+    const held = (await children.jobs.get(childId))!;
+    expect(await children.ack(held, { result: 'from the attempt that holds it' })).toBe(1);
+    await waitFor(async () => (await count(t.pool, t.schema, 'parents')) === 0, 'parent finished');
+    expect(seen).toEqual([{ ok: 'from the attempt that holds it' }]);
+    expect(await released(`$job:children:${childId}`)).toBe(1);
+  });
+});
 
 describe("ctx.run's enqueue", () => {
   it('takes the options of queue.enqueue, with its checks and typed errors, and writes nothing on bad ones', async () => {
@@ -63,5 +187,26 @@ describe("ctx.run's enqueue", () => {
     expect(
       await count(t.pool, t.schema, '_steps', `queue = 'parents' AND job_id IN (${ids.join(',')})`),
     ).toBe(0);
+  });
+
+  it('with an idempotency key, parents awaiting the same job each get its result', async () => {
+    const parents = await t.arbiter.createQueue<{ n: number }>('parents');
+    await t.arbiter.createQueue('children');
+    const seen: Outcome[] = [];
+    let childRuns = 0;
+    await startWorker(t.arbiter, {
+      queues: {
+        parents: {
+          handler: parentHandler(seen, () => ({ n: 9 }), {
+            enqueue: { idempotencyKey: 'one-child', delayMs: 300 },
+          }),
+        },
+        children: { handler: (job: Job<{ n: number }>) => (childRuns++, job.payload.n * 2) },
+      },
+    });
+    await parents.enqueueMany([{ payload: { n: 1 } }, { payload: { n: 2 } }, { payload: { n: 3 } }]);
+    await waitFor(async () => (await count(t.pool, t.schema, 'parents')) === 0, 'parents finished', 15_000);
+    expect(seen).toEqual([{ ok: 18 }, { ok: 18 }, { ok: 18 }]);
+    expect(childRuns).toBe(1);
   });
 });
