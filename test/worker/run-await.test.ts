@@ -210,3 +210,67 @@ describe("ctx.run's enqueue", () => {
     expect(childRuns).toBe(1);
   });
 });
+
+describe('ctx.run: cancels racing the children’s own completions', () => {
+  it('each parent gets exactly the outcome its child’s record says, once', async () => {
+    const N = 60;
+    const parents = await t.arbiter.createQueue<{ n: number }>('parents');
+    const children = await t.arbiter.createQueue<{ n: number }>('children');
+    const seen = new Map<number, Outcome[]>();
+    const childIds = new Map<number, string>();
+    const running: string[] = [];
+    await startWorker(t.arbiter, {
+      concurrency: 16,
+      queues: {
+        parents: {
+          handler: async (job: Job<{ n: number }>, ctx) => {
+            const mine: Outcome[] = [];
+            await parentHandler(mine, (j) => ({ n: j.payload.n }))(job, ctx);
+            seen.set(job.payload.n, [...(seen.get(job.payload.n) ?? []), ...mine]);
+          },
+        },
+        children: {
+          handler: async (job: Job<{ n: number }>) => {
+            childIds.set(job.payload.n, job.id);
+            running.push(job.id);
+            await new Promise((r) => setTimeout(r, job.payload.n % 7));
+            return job.payload.n;
+          },
+        },
+      },
+    });
+    await parents.enqueueMany(Array.from({ length: N }, (_, n) => ({ payload: { n } })));
+    // Every other child is cancelled as soon as it is seen running: the cancel races its ack.
+    const cancels: Promise<number>[] = [];
+    await waitFor(
+      async () => {
+        for (const id of running.splice(0)) if (Number(id) % 2 === 0) cancels.push(children.jobs.cancel(id));
+        return (await count(t.pool, t.schema, 'parents')) === 0;
+      },
+      'every parent finished',
+      30_000,
+    );
+    const cancelledByUs = (await Promise.all(cancels)).filter((n) => n === 1).length;
+    const { rows } = await t.pool.query<{ id: string; state: string; released: number }>(
+      `SELECT tj.job_id::text AS id, tj.state, e.released FROM "${t.schema}"._tracked_jobs tj
+         JOIN "${t.schema}"._events e ON e.name = '$job:children:' || tj.job_id
+        WHERE tj.queue = 'children' AND tj.job_id = ANY($1::bigint[])`,
+      [[...childIds.values()]],
+    );
+    const record = new Map(rows.map((r) => [r.id, r]));
+    let cancelledSeen = 0;
+    for (let n = 0; n < N; n++) {
+      const got = seen.get(n) ?? [];
+      const rec = record.get(childIds.get(n)!);
+      expect(got.length, `parent ${n}: ${JSON.stringify(got)}`).toBe(1);
+      expect(rec?.released, `child of parent ${n}`).toBe(1);
+      if (rec!.state === 'succeeded') expect(got[0]).toEqual({ ok: n });
+      else {
+        expect(rec!.state).toBe('cancelled');
+        expect(got[0]).toMatchObject({ state: 'cancelled' });
+        cancelledSeen++;
+      }
+    }
+    expect(cancelledSeen).toBe(cancelledByUs);
+  });
+});
