@@ -19,6 +19,8 @@ describe('ctx.step in a batch handler', () => {
         batched: {
           batchSize: 5,
           backoff: { type: 'linear', delayMs: 10 },
+          // Finished jobs stay in the history table, and with them their steps (else swept).
+          keepProcessed: true,
           batchHandler: async (jobs: Job<{ n: number }>[], ctx) => {
             runs++;
             for (const job of jobs) {
