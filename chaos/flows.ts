@@ -7,6 +7,7 @@ import pg from 'pg';
 import { Arbiter, JobFailedError } from '../src/index.js';
 import type { DependencyFailurePolicy } from '../src/core/tracking.js';
 import { CHAOS, MAX_ATTEMPTS, SCHEMA, rng, sleep } from './common.js';
+import { commitOnce, inTransaction } from './tx.js';
 
 export const FLOW_QUEUE = 'chaos_flow';
 
@@ -105,36 +106,23 @@ export class FlowLoad {
     for (let i = 0; i < plan.length; i++) {
       await sleep(Math.max(0, t0 + (i / plan.length) * spreadMs - Date.now()));
       const u = plan[i]!;
-      for (;;) {
-        try {
-          await this.enqueue(u);
-          break;
-        } catch (err) {
-          this.stats.retries++;
-          if (this.stats.retries % 10 === 1) this.log(`flow load: enqueue failed, retrying: ${String(err)}`);
-          // Never enqueue again before knowing the failed commit did not happen.
-          let id: string | null | undefined;
-          while (id === undefined) {
-            await sleep(300);
-            id = await this.committed(u).catch(() => undefined);
-          }
-          if (id !== null) {
-            if (u.type === 'result') this.wait(id, null);
-            else this.stats.flows++;
-            break;
-          }
-        }
+      const id = await commitOnce(
+        () => this.enqueue(u),
+        () => this.committed(u),
+        (err) => {
+          if (this.stats.retries++ % 10 === 0)
+            this.log(`flow load: enqueue failed, retrying: ${String(err)}`);
+        },
+      );
+      if (id !== null) {
+        if (u.type === 'result') this.wait(id, null);
+        else this.stats.flows++;
       }
     }
   }
 
   private async enqueue(u: FlowUnit): Promise<void> {
-    const client = await this.pool.connect();
-    const swallow = () => undefined;
-    client.on('error', swallow);
-    let broken = false;
-    try {
-      await client.query('BEGIN');
+    const handle = await inTransaction(this.pool, async (client) => {
       if (u.type === 'flow') {
         const { flow, policy, nodes } = u.flow;
         const def = Object.fromEntries(
@@ -165,31 +153,26 @@ export class FlowLoad {
             names.map((n) => nodes[n]!.k),
           ],
         );
-        await client.query('COMMIT');
-        this.stats.flows++;
-      } else {
-        const q = this.arbiter.queue<FlowPayload, FlowResult>(FLOW_QUEUE);
-        const handle = await q.enqueue(
-          { k: u.r.k, f: u.r.f },
-          { result: true, maxAttempts: MAX_ATTEMPTS, tx: client },
-        );
-        await client.query(`INSERT INTO ${CHAOS}.awaited (job_id, k, fail) VALUES ($1, $2, $3)`, [
-          handle.id,
-          u.r.k,
-          u.r.f,
-        ]);
-        await client.query('COMMIT');
-        // Half are awaited through the handle, half by id only (as another process would).
-        this.wait(handle.id, u.r.k % 2 === 0 ? () => handle.result({ timeoutMs: 5_000 }) : null);
+        return null;
       }
-    } catch (err) {
-      broken = true;
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.off('error', swallow);
-      client.release(broken ? true : undefined);
+      const q = this.arbiter.queue<FlowPayload, FlowResult>(FLOW_QUEUE);
+      const h = await q.enqueue(
+        { k: u.r.k, f: u.r.f },
+        { result: true, maxAttempts: MAX_ATTEMPTS, tx: client },
+      );
+      await client.query(`INSERT INTO ${CHAOS}.awaited (job_id, k, fail) VALUES ($1, $2, $3)`, [
+        h.id,
+        u.r.k,
+        u.r.f,
+      ]);
+      return h;
+    });
+    if (handle === null || u.type === 'flow') {
+      this.stats.flows++;
+      return;
     }
+    // Half are awaited through the handle, half by id only (as another process would).
+    this.wait(handle.id, u.r.k % 2 === 0 ? () => handle.result({ timeoutMs: 5_000 }) : null);
   }
 
   /** The unit's job id (a flow: its first node's) if its commit happened, else null. */

@@ -24,6 +24,8 @@ import {
   setKeyLimits,
 } from './keys.js';
 import { loadHistory } from './load.js';
+import { checkWaits, loadWaitHistory, waitSummary, waitsPass } from './wait-check.js';
+import { WAIT_DDL, WAIT_QUEUE, WaitLoad, buildWaitPlan, waitsLeft } from './waits.js';
 import { embeddedDatabase, externalDatabase, type ChaosDatabase } from './pg-server.js';
 import { WorkerPool } from './workers.js';
 
@@ -61,10 +63,11 @@ async function setup(url: string): Promise<Arbiter> {
   await admin.query(CHAOS_DDL);
   await admin.query(FLOW_DDL);
   await admin.query(KEY_DDL);
+  await admin.query(WAIT_DDL);
   await admin.end();
   const arbiter = new Arbiter({ connectionString: url, schema: SCHEMA, poolSize: 4 });
   await arbiter.migrate();
-  for (const q of [...QUEUE_LIST, FLOW_QUEUE, KEY_QUEUE]) await arbiter.createQueue(q);
+  for (const q of [...QUEUE_LIST, FLOW_QUEUE, WAIT_QUEUE, KEY_QUEUE]) await arbiter.createQueue(q);
   await setKeyLimits(arbiter);
   return arbiter;
 }
@@ -103,6 +106,7 @@ async function remaining(pool: pg.Pool): Promise<number> {
 
 let workers: WorkerPool | undefined;
 let flowLoad: FlowLoad | undefined;
+let waitLoad: WaitLoad | undefined;
 // The suite must never leave worker processes behind, even if it crashes itself.
 process.on('uncaughtException', (err) => {
   workers?.killAllNow();
@@ -135,10 +139,15 @@ async function main(): Promise<number> {
     const faults = new FaultInjector(db, workers, log);
     const flowPlan = buildFlowPlan(args.jobs, args.seed + 2);
     flowLoad = new FlowLoad(db.url, log);
-    const keyPlan = buildKeyPlan(args.jobs, args.seed + 3);
+    // Waits are enqueued over the first 60% of the window: their events and timeouts (up to 8 s later)
+    // then fall inside it, under faults.
+    const waitPlan = buildWaitPlan(args.jobs, args.seed + 3);
+    waitLoad = new WaitLoad(db.url, log);
+    const keyPlan = buildKeyPlan(args.jobs, args.seed + 4);
     const [enq] = await Promise.all([
       runEnqueuer(db.url, arbiter, plan, args.rate, log),
       flowLoad.run(flowPlan, windowMs * 0.8),
+      waitLoad.run(waitPlan, windowMs * 0.6),
       runKeyLoad(db.url, keyPlan, windowMs * 0.8, log),
       faults.run({ windowMs, random: rng(args.seed + 1), restartPg: db.restartable }),
     ]);
@@ -149,6 +158,7 @@ async function main(): Promise<number> {
       left = await remaining(pool).catch(() => -1);
       if (left === 0) left = await flowsLeft(pool).catch(() => -1);
       if (left === 0) left = flowLoad.pending;
+      if (left === 0) left = (await waitsLeft(pool).catch(() => -1)) || waitLoad.pending;
       if (left === 0) left = await keysLeft(pool).catch(() => -1);
       if (left === 0) break;
       await sleep(500);
@@ -156,11 +166,16 @@ async function main(): Promise<number> {
     log(`drain: ${left} jobs left`);
     await workers.stopAll(30_000);
     await flowLoad.close();
+    await waitLoad.close();
     const history = await loadHistory(pool);
     const steps = await checkSteps(pool);
     const fig = check(history, faults.faults);
     const flowFig = checkFlows(await loadFlowHistory(pool, flowLoad.delivered), faults.faults);
     const keyFig = checkKeys(await loadKeyHistory(pool));
+    const waitFig = checkWaits(await loadWaitHistory(pool));
+    log(
+      `wait load: ${waitLoad.stats.jobs} jobs, ${waitLoad.stats.emits} emits, ${waitLoad.stats.rollbacks} rolled back, ${waitLoad.stats.retries} retries`,
+    );
     const via = [...flowLoad.delivered.values()].filter((d) => d.via === 'handle').length;
     log(
       `flow load: ${flowLoad.stats.flows} flows, ${flowLoad.stats.results} awaited (${via} delivered through the handle), ${flowLoad.stats.retries} enqueue retries, ${flowLoad.stats.waitErrors} wait errors`,
@@ -197,13 +212,14 @@ async function main(): Promise<number> {
       flowsPass(flowFig, planned) &&
       keysPass(keyFig) &&
       keyFig.jobs === keyPlan.length &&
+      waitsPass(waitFig, waitPlan.length) &&
       paused.accepted === 0 &&
       crashes === 0 &&
       (reclaim === null || reclaim <= 10) &&
       (resume.s === null || resume.s <= 5);
     const f1 = (x: number | null) => (x === null ? 'n/a' : x.toFixed(1));
     if (!pass || args.verbose) {
-      for (const d of [...fig.details, ...flowFig.details, ...keyFig.details])
+      for (const d of [...fig.details, ...flowFig.details, ...keyFig.details, ...waitFig.details])
         process.stderr.write(`  ${d}\n`);
       for (const f of faults.faults)
         process.stderr.write(
@@ -236,6 +252,7 @@ async function main(): Promise<number> {
       `unrecorded_acks=${fig.unrecorded_acks}`,
       ...flowSummary(flowFig),
       ...keySummary(keyFig),
+      ...waitSummary(waitFig),
       `kills=${count('kill')}`,
       `pg_crashes=${db.restartable ? count('pg-crash') : 'n/a(external)'}`,
       `listen_kills=${count('listen-kill')}`,

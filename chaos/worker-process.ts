@@ -19,6 +19,8 @@ import {
 import { flowQueueConfig } from './flow-worker.js';
 import { FLOW_QUEUE } from './flows.js';
 import { KEY_QUEUE, keyQueueConfig } from './keys.js';
+import { waitQueueConfig } from './wait-worker.js';
+import { WAIT_QUEUE } from './waits.js';
 
 const url = process.env.DATABASE_URL!;
 const name = process.env.WORKER_NAME!;
@@ -137,6 +139,7 @@ const makeWorker = () =>
       [QUEUES.plain]: queueConfig(QUEUES.plain),
       [FLOW_QUEUE]: flowQueueConfig(arbiter, rec, name),
       [KEY_QUEUE]: keyQueueConfig(rec, name),
+      [WAIT_QUEUE]: waitQueueConfig(rec, name),
     },
   });
 

@@ -391,17 +391,21 @@ export class WaitTimeoutError extends ArbiterError {
   }
 }
 
-/** The job a handler ran with `ctx.run(queue, payload)` was dead-lettered: its final error is `error`. */
+/** The job a handler ran with `ctx.run(queue, payload)` did not succeed: dead-lettered or cancelled (`state`). */
 export class AwaitedJobFailedError extends ArbiterError {
   readonly queue: string;
   readonly jobId: string;
   readonly error: string;
-  constructor(queue: string, jobId: string, error: string) {
-    super('AWAITED_JOB_FAILED', `job ${jobId} of queue "${queue}" failed: ${error}`);
+  /** `failed`: dead-lettered (`error` is its last error); `cancelled`: cancelled by an operator, a flow
+   * cancel or a failed dependency (`error` says which). */
+  readonly state: 'failed' | 'cancelled';
+  constructor(queue: string, jobId: string, error: string, state: 'failed' | 'cancelled' = 'failed') {
+    super('AWAITED_JOB_FAILED', `job ${jobId} of queue "${queue}" ${state}: ${error}`);
     this.name = 'AwaitedJobFailedError';
     this.queue = queue;
     this.jobId = jobId;
     this.error = error;
+    this.state = state;
   }
 }
 

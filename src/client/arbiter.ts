@@ -6,7 +6,7 @@ import { validateQueueName, validateSchemaName } from '../core/identifiers.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../core/payload.js';
 import { LIMITS, checkOptions, intInRange, optionalBool } from '../core/validate.js';
 import { DEFAULT_PAGE_SIZE } from '../core/job-filter.js';
-import type { Page, PageOptions } from '../types.js';
+import type { EnqueueOptions, Page, PageOptions } from '../types.js';
 import type { Executor } from '../db/executor.js';
 import {
   currentVersion,
@@ -415,6 +415,15 @@ export class Arbiter {
    */
   store(name: string): JobStore {
     return this.queue(name).store;
+  }
+
+  /** @internal `queue(name).enqueue(payload, options)`, for the worker (ctx.run): the job's id or null. */
+  async enqueueOn(
+    name: string,
+    payload: unknown,
+    options: EnqueueOptions & { tx: Executor },
+  ): Promise<string | null> {
+    return (await this.queue(name).enqueue(payload, options))?.id ?? null;
   }
 
   /**

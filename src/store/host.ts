@@ -1,4 +1,5 @@
 import type { Executor } from '../db/executor.js';
+import type { EnqueueOptions } from '../types.js';
 import type { JobStore } from './job-store.js';
 
 /**
@@ -16,4 +17,9 @@ export interface StoreHost {
   listQueues(): Promise<readonly { name: string }[]>;
   /** The trusted operations on one queue's jobs. */
   store(name: string): JobStore;
+  /**
+   * Enqueues on queue `name` as its handle's `enqueue` does (every option, check and typed error); the
+   * job's id, or null when an enqueue control inserted nothing. For ctx.run.
+   */
+  enqueueOn(name: string, payload: unknown, options: EnqueueOptions & { tx: Executor }): Promise<string | null>;
 }

@@ -85,6 +85,13 @@ export type BatchContext = Omit<
   | 'run'
 > & {
   extendLease(leaseMs?: number): Promise<boolean>;
+  /**
+   * A durable step of one job of the batch (`ctx.step` of that job): runs `fn` once and stores its JSON
+   * result; a later run of the job returns the stored result instead. Names are per job. A step write
+   * fenced off (that job's lease was lost) ends the whole batch's run, as a lost lease does. Batches
+   * cannot sleep, wait or ctx.run.
+   */
+  step<T>(job: Job, name: string, fn: () => T | Promise<T>): Promise<Awaited<T>>;
 };
 
 /** A batch handler returns nothing (all done), or one outcome per job: an array in job order or a Map by id. */

@@ -20,7 +20,9 @@ import type { WorkerEventEmitter } from './events.js';
 import type { ProgressWrite } from '../db/queries/job-progress.js';
 import { JobReporter, type ReportSink } from './progress.js';
 import { jobTimeout, type BatchResult, type JobContext, type ResolvedQueue } from './queue-options.js';
-import { JobSteps } from './steps.js';
+import type { JobSteps } from './steps.js';
+import { jobSteps } from './step-host.js';
+import { ValidationError } from '../errors.js';
 
 /** Why a running job's signal was aborted (`cancelled`: an operator cancelled the job while it ran). */
 export type AbortReason = 'timeout' | 'lease-lost' | 'shutdown' | 'cancelled' | 'parked';
@@ -147,33 +149,7 @@ class HandlerContext {
   steps: JobSteps | undefined;
 
   private durable(): JobSteps {
-    if (this.steps) return this.steps;
-    const store = this.env.store?.(this.queue);
-    if (!store) throw new Error('durable steps need a worker (this context has no store)');
-    const controller = this.controller;
-    return (this.steps = new JobSteps(
-      this.job,
-      {
-        store,
-        maxResultBytes: this.env.maxResultBytes,
-        end: (reason, dueInMs) =>
-          controller.abort(
-            reason === 'parked'
-              ? new JobParked(dueInMs)
-              : new JobAbortError('lease-lost', 'lease lost: a step write was fenced off'),
-          ),
-        stepped: (name, replayed) => {
-          const events = this.env.events;
-          if (events.listenerCount('job:step') > 0)
-            events.emit('job:step', { queue: this.queue, job: this.job, name, replayed });
-        },
-        enqueue: (queue, payload, options, tx) => {
-          if (!this.env.enqueue) throw new Error('ctx.run needs a worker (this context cannot enqueue)');
-          return this.env.enqueue(queue, payload, options, tx);
-        },
-      },
-      controller,
-    ));
+    return (this.steps ??= jobSteps(this.env, this.queue, this.job, this.controller, stepAbort));
   }
 
   get step(): JobContext['step'] {
@@ -277,6 +253,13 @@ class JobParked extends JobAbortError {
   constructor(readonly dueInMs: number | null) {
     super('parked', 'the job was parked (sleep or waitFor): it runs again when due or released');
   }
+}
+
+/** Why a step ended the run: it parked the job, or its write was fenced off (the lease was lost). */
+function stepAbort(reason: 'parked' | 'lease-lost', dueInMs: number | null): JobAbortError {
+  return reason === 'parked'
+    ? new JobParked(dueInMs)
+    : new JobAbortError('lease-lost', 'lease lost: a step write was fenced off');
 }
 
 function parkedOutcome(controller: JobController): RunOutcome {
@@ -414,6 +397,8 @@ export async function runBatch(
     else decisions[i] = { kind: 'write', action: { type: 'dead', error: check.error }, timedOut: false };
   }
   const timeoutMs = Math.max(0, ...valid.map((j) => jobTimeout(q, j)));
+  // Durable steps per job of the batch, made on the first step call of each.
+  let steps: Map<string, JobSteps> | undefined;
   const ctx = {
     get signal() {
       return controller.signal;
@@ -422,6 +407,14 @@ export async function runBatch(
     extendLease: async (leaseMs = q.leaseMs) => {
       const all = await Promise.all(valid.map((j) => env.extendLease(j, leaseMs)));
       return all.every(Boolean);
+    },
+    step: async <T>(job: Job, name: string, fn: () => T | Promise<T>): Promise<Awaited<T>> => {
+      const own = valid.find((j) => j.id === job?.id);
+      if (!own) throw new ValidationError('step job', job?.id, 'is not a job of this batch');
+      steps ??= new Map();
+      let s = steps.get(own.id);
+      if (!s) steps.set(own.id, (s = jobSteps(env, q.name, own, controller, stepAbort)));
+      return s.step(name, fn);
     },
     ...helpers,
   };

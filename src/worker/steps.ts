@@ -1,4 +1,5 @@
 import { encodePayload } from '../core/payload.js';
+import { isPlainObject } from '../core/validate.js';
 import {
   AWAITED_META_KEY,
   jobDoneEvent,
@@ -52,13 +53,11 @@ export interface StepHost {
   end(reason: 'parked' | 'lease-lost', dueInMs: number | null): void;
   /** Told of each ctx.step that finished: ran and recorded now, or replayed from its stored result. */
   stepped?(name: string, replayed: boolean): void;
-  /** Enqueues a job on any queue inside `tx`; returns its id (null: nothing inserted). */
-  enqueue(
-    queue: string,
-    payload: unknown,
-    meta: Record<string, unknown>,
-    tx: Executor,
-  ): Promise<string | null>;
+  /**
+   * Enqueues a job on any queue inside `tx`, as `queue.enqueue` does (same options, checks and errors),
+   * and makes it report its end to this job; returns its id (null: nothing inserted).
+   */
+  enqueue(queue: string, payload: unknown, options: EnqueueOptions, tx: Executor): Promise<string | null>;
 }
 
 export interface RunOptions {
@@ -69,7 +68,8 @@ export interface RunOptions {
 }
 
 /** What a job awaited by ctx.run reports when it ends (the payload of its done event). */
-type AwaitedOutcome = { ok: true; result?: unknown } | { ok: false; error: string };
+type AwaitedOutcome =
+  { ok: true; result?: unknown } | { ok: false; error: string; state?: 'failed' | 'cancelled' };
 
 class Rollback extends Error {}
 
@@ -258,7 +258,10 @@ export class JobSteps {
       const given = options.enqueue ?? {};
       if (given === null || typeof given !== 'object')
         throw new ValidationError('run options.enqueue', given, 'must be an object');
-      const meta = { ...(given.meta ?? {}), [AWAITED_META_KEY]: `${this.job.queue}:${this.job.id}` };
+      // A meta that is not an object is passed on as given: the enqueue rejects it as it would anywhere.
+      const by = { [AWAITED_META_KEY]: `${this.job.queue}:${this.job.id}` };
+      const meta =
+        given.meta == null ? by : isPlainObject(given.meta) ? { ...given.meta, ...by } : given.meta;
       try {
         child = await store.run(() =>
           store.db.transaction(async (tx) => {
@@ -318,7 +321,12 @@ export class JobSteps {
       throw new WaitTimeoutError(jobDoneEvent(child?.queue ?? queue, child?.id ?? '?'));
     const outcome = row.result as AwaitedOutcome;
     if (outcome.ok) return outcome.result as R;
-    throw new AwaitedJobFailedError(child?.queue ?? queue, child?.id ?? '?', outcome.error);
+    throw new AwaitedJobFailedError(
+      child?.queue ?? queue,
+      child?.id ?? '?',
+      outcome.error,
+      outcome.state === 'cancelled' ? 'cancelled' : 'failed',
+    );
   }
 
   /** A park answer that did not return a value: the job parked (the run ends) or the lease was lost. */

@@ -2,8 +2,9 @@ import { canOpenDedicated, openReservedPool, type ReservedPool } from '../db/ded
 import type { Executor } from '../db/executor.js';
 import { ClockOffset } from '../db/rows.js';
 import type { JobStore, StoreAction } from '../store/job-store.js';
-import { eventEmit, jobDoneEvent } from '../db/queries/steps.js';
-import { toJobInsert } from '../store/enqueue-options.js';
+import { awaitMark, eventEmit, jobDoneEvent } from '../db/queries/steps.js';
+import { DEFAULT_RESULT_RETAIN_MS, isTracked } from '../core/tracking.js';
+import { ValidationError } from '../errors.js';
 import type { Job } from '../types.js';
 import { JobController } from './abort.js';
 import { realClock, type Clock } from './clock.js';
@@ -201,9 +202,14 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
       // Step writes come from handlers: the shared pool, like the handlers' own queries, never the
       // reserved connections that keep claims, heartbeats and completions going.
       store: (q) => arbiter.store(q),
+      // ctx.run's enqueue: every option, check and error of queue.enqueue, then the job made to report
+      // its end to the awaiting job from the statement that ends it (awaitMark).
       enqueue: async (q, payload, options, tx) => {
-        const row = toJobInsert(payload, options, arbiter.maxPayloadBytes);
-        return (await arbiter.store(q).using(tx).insert(row))?.row.id ?? null;
+        const id = await arbiter.enqueueOn(q, payload, { ...options, tx });
+        if (id === null) return null;
+        if (!(await awaitMark(tx, arbiter.schema, q, id, DEFAULT_RESULT_RETAIN_MS)))
+          throw new ValidationError('run payload', payload, `was handed job ${id}, which ended meanwhile`);
+        return id;
       },
     };
   }
@@ -480,9 +486,9 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     const { action } = decision;
     // The job's last report, not yet written: it goes with the outcome, under the same fence.
     const report = decision.reported ? await decision.reported : null;
-    // A job awaited by ctx.run tells the job that awaits it how it ended, before its own write (a lost
-    // write means the job runs again and reports again; the first report is the one that counts).
-    if (awaited(job) && action.type !== 'retry' && action.type !== 'snooze')
+    // A job awaited by ctx.run reports its end from the statement that writes it (migration 0017: it is
+    // tracked). Only one enqueued by an older version (not tracked) still reports here, before its write.
+    if (awaited(job) && action.type !== 'retry' && action.type !== 'snooze' && !isTracked(job))
       await reportAwaited(run.store, job, action);
     const written = await this.completer.complete(run.store, job, action, report ?? undefined);
     if (written === 'fenced') this.emitter.emit('job:lease-lost', { queue, job, status: 'fenced' });
@@ -547,7 +553,10 @@ function composeWrappers(wrappers: readonly HandlerWrapper[]): HandlerWrapper | 
   };
 }
 
-/** Emits the done event of a job awaited by ctx.run: `{ ok: true, result }` or `{ ok: false, error }`. */
+/**
+ * Emits the done event of a job awaited by ctx.run that is not tracked (enqueued by a version before
+ * migration 0017): `{ ok: true, result }` or `{ ok: false, error }`.
+ */
 async function reportAwaited(store: JobStore, job: Job, action: StoreAction): Promise<void> {
   const payload =
     action.type === 'dead'

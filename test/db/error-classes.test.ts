@@ -148,7 +148,8 @@ function cases(): Record<string, Case[] | string> {
     ],
     DuplicateStepError: 'thrown inside a handler: test/worker/steps.test.ts',
     WaitTimeoutError: 'thrown inside a handler: test/worker/steps.test.ts, test/worker/wait-for.test.ts',
-    AwaitedJobFailedError: 'thrown inside a handler by ctx.run: test/worker/wait-for.test.ts',
+    AwaitedJobFailedError:
+      'thrown inside a handler by ctx.run: test/worker/wait-for.test.ts, test/worker/run-await.test.ts (cancelled)',
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Executor } from '../executor.js';
 import { quoteIdent, type QueueTables } from '../sql.js';
 import { historyTable } from './job-history.js';
+import { depsResolve } from './tracked.js';
 
 // Durable steps (migration 0013): schema-wide tables keyed by queue and job id. Only jobs whose handler
 // calls a step method read or write here.
@@ -216,6 +217,25 @@ export async function eventPrune(
 /** The event a job awaited by ctx.run emits when it ends (`$` names are reserved for Arbiter's own). */
 export function jobDoneEvent(queue: string, id: string): string {
   return `$job:${queue}:${id}`;
+}
+
+/**
+ * Makes job `id` of `queue`, just enqueued (or handed back by an enqueue control) inside `tx` for a
+ * ctx.run, report its end to its awaiting jobs: tracked (as a dependency is) and marked awaited, so the
+ * statement that ends it emits its done event (migration 0017). Returns false when the job is neither
+ * live nor recorded (it ended meanwhile without a record): nothing will report.
+ */
+export async function awaitMark(
+  tx: Executor,
+  schema: string,
+  queue: string,
+  id: string,
+  retainMs: number,
+): Promise<boolean> {
+  const { missing } = await depsResolve(tx, schema, queue, [id], retainMs);
+  if (missing.length > 0) return false;
+  await tx.query(`SELECT ${quoteIdent(schema)}._await_mark($1, $2)`, [queue, id]);
+  return true;
 }
 
 /** The meta key that marks a job awaited by ctx.run (its value: the awaiting job, `queue:id`). */
