@@ -5,6 +5,7 @@ import type { Executor } from '../db/executor.js';
 import { withTranslation, type TranslationScope } from '../db/errors.js';
 import {
   dlqMoveFenced,
+  dlqMoveStale,
   dlqMoveStandalone,
   dlqMoveStandaloneMany,
   dlqReapExhausted,
@@ -423,6 +424,14 @@ export class JobStore implements TranslationScope {
       if (items.length === 1 && (await dlqMoveStandalone(this.db, this.t, items[0]!))) return 1;
       return (await this.db.transaction((tx) => dlqMoveFenced(tx, this.t, items))).length;
     });
+  }
+
+  /**
+   * Stale recovery's dead letters (jobs claimed too long ago): fenced like deadLetter, and counted in the
+   * queue's throughput history in the same transaction. Returns how many of `items` moved.
+   */
+  deadLetterStale(items: readonly DlqMoveItem[]): Promise<number> {
+    return this.run(() => dlqMoveStale(this.db, this.t, items));
   }
 
   /**

@@ -66,6 +66,26 @@ export async function queueStatsAdd(
   );
 }
 
+/**
+ * Adds dead letters that no worker counted (the reaper's, stale recovery's) to the current minute (database
+ * time) of a queue's history: `dead` of them, `failed` of which were attempts no worker counted either.
+ * Meant for the transaction that moved them. No wait is recorded: the wait belongs to a finished run.
+ */
+export async function queueStatsAddDead(
+  db: Executor,
+  schema: string,
+  queue: string,
+  failed: number,
+  dead: number,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO ${table(schema)} AS s (queue, minute, failed, dead)
+     VALUES ($1, date_trunc('minute', now()), $2, $3)
+     ON CONFLICT (queue, minute) DO UPDATE SET failed = s.failed + EXCLUDED.failed, dead = s.dead + EXCLUDED.dead`,
+    [queue, failed, dead],
+  );
+}
+
 /** One bucket of a queue's history (or of every queue's, summed). */
 export interface StatsBucket {
   /** Start of the bucket. */
