@@ -12,6 +12,7 @@ import {
 } from '../db/queries/retention.js';
 import { jobAttemptsPruneByAge } from '../db/queries/job-attempts.js';
 import { jobProgressPruneByAge } from '../db/queries/job-progress.js';
+import { jobFinalReportsPruneByAge } from '../db/queries/job-final-reports.js';
 import { queueStatsPrune } from '../db/queries/queue-stats.js';
 import { eventPrune, stepSweepOrphans, stepSweepPlan } from '../db/queries/steps.js';
 import { queueTables, type QueueTables } from '../db/sql.js';
@@ -88,6 +89,8 @@ const STEPS: readonly Step<unknown>[] = [
     run: pruneDeadLettersTo,
   } satisfies Step<CountCut>,
   { table: 'reports', reason: 'age', limit: reportAge, plan: byAge, run: jobProgressPruneByAge },
+  // The last reports acks carried, in shared rows (counted as rows, like every table here).
+  { table: 'reports', reason: 'age', limit: reportAge, plan: byAge, run: jobFinalReportsPruneByAge },
   { table: 'attempts', reason: 'age', limit: reportAge, plan: byAge, run: jobAttemptsPruneByAge },
   {
     table: 'steps',
