@@ -479,7 +479,8 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     }
     const { action } = decision;
     // The job's last report, not yet written: it goes with the outcome, under the same fence.
-    const report = decision.reported ? await decision.reported : null;
+    const pending = decision.reported;
+    const report = pending instanceof Promise ? await pending : (pending ?? null);
     // A job awaited by ctx.run tells the job that awaits it how it ended, before its own write (a lost
     // write means the job runs again and reports again; the first report is the one that counts).
     if (awaited(job) && action.type !== 'retry' && action.type !== 'snooze')
