@@ -189,25 +189,45 @@ describe('throughput history (the per-queue rollup)', () => {
     expect(reaped).toBeLessThanOrEqual(N - stale.length);
   });
 
-  it('is pruned by the maintenance leader past its age, oldest first, in batches', async () => {
+  it("is pruned by the maintenance leader past each queue's statsMaxAgeMs, oldest first, in batches", async () => {
     await t.arbiter.createQueue('aged');
+    await t.arbiter.createQueue('aged_kept');
+    await t.arbiter.createQueue('aged_default');
     await t.pool.query(`DELETE FROM "${t.schema}"._queue_stats`); // what the other tests left
     await t.pool.query(
       `INSERT INTO "${t.schema}"._queue_stats (queue, minute, completed)
-       SELECT 'aged', now() - (i * 60 + 15) * interval '1 second', 1 FROM generate_series(0, 99) i`,
+       SELECT q, now() - (i * 60 + 15) * interval '1 second', 1
+         FROM generate_series(0, 99) i, unnest(ARRAY['aged', 'aged_kept']) q
+       UNION ALL SELECT 'aged_default', now() - interval '8 days', 1`,
     );
-    const p = new RetentionPruner({
-      arbiter: t.arbiter,
-      events: new WorkerEventEmitter(),
-      batchRows: 7,
+    // Half an hour (and a bit) for one queue, no limit for another, the default (7 days) for the third.
+    expect(await t.arbiter.setQueueRetention('aged', { statsMaxAgeMs: 30 * 60_000 + 30_000 })).toMatchObject({
       statsMaxAgeMs: 30 * 60_000 + 30_000,
     });
+    await t.arbiter.setQueueRetention('aged_kept', { statsMaxAgeMs: null });
+    const p = new RetentionPruner({ arbiter: t.arbiter, events: new WorkerEventEmitter(), batchRows: 7 });
     const reports = await p.round();
     expect(reports.filter((r) => r.table === 'stats')).toEqual([
-      { queue: '*', table: 'stats', reason: 'age', count: 69 },
+      { queue: 'aged', table: 'stats', reason: 'age', count: 69 },
+      { queue: 'aged_default', table: 'stats', reason: 'age', count: 1 },
     ]);
-    const left = await t.pool.query<{ n: string }>(`SELECT count(*) AS n FROM "${t.schema}"._queue_stats`);
-    expect(Number(left.rows[0]!.n)).toBe(31);
+    const left = await t.pool.query<{ queue: string; n: number }>(
+      `SELECT queue, count(*)::int AS n FROM "${t.schema}"._queue_stats GROUP BY queue ORDER BY queue`,
+    );
+    expect(left.rows).toEqual([
+      { queue: 'aged', n: 31 },
+      { queue: 'aged_kept', n: 100 },
+    ]);
+    // Bad limits are refused before anything is written; a dropped queue takes its rows along.
+    await expect(t.arbiter.setQueueRetention('aged', { statsMaxAgeMs: 59_999 })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
+    await expect(
+      t.arbiter.setQueueRetention('aged', { statsMaxAgeMs: '7d' as never }),
+    ).rejects.toBeInstanceOf(ValidationError);
+    expect((await t.arbiter.getQueue('aged'))!.retention.statsMaxAgeMs).toBe(30 * 60_000 + 30_000);
+    await t.arbiter.dropQueue('aged_kept');
+    expect(await count(t.pool, t.schema, '_queue_stats', `queue = 'aged_kept'`)).toBe(0);
   });
 });
 
