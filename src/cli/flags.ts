@@ -23,6 +23,7 @@ const SPECIAL: Readonly<Record<string, string>> = {
   'retention.historyMaxCount': '--history-max-count',
   'retention.deadLetterMaxAgeMs': '--dead-letter-max-age',
   'retention.deadLetterMaxCount': '--dead-letter-max-count',
+  'retention.statsMaxAgeMs': '--stats-max-age',
   'limits.maxInFlight': '--max-in-flight',
   'limits.rate.perSecond': '--rate',
   'limits.rate.burst': '--burst',

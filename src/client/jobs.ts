@@ -90,8 +90,8 @@ export class JobsAdmin<T = unknown> {
 
   /**
    * What the job reported while running (progress, metadata, its newest log lines), or null when it never
-   * reported. Kept after the job finished (or was dead-lettered) until retention prunes it. One row read
-   * by primary key.
+   * reported. Kept after the job finished (or was dead-lettered) until retention prunes it. Two index
+   * probes: the job's row, and the last report its ack carried (see jobProgressGet).
    */
   async report(id: IdInput): Promise<JobReport | null> {
     const jobId = toJobId(id);

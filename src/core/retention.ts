@@ -3,8 +3,9 @@ import { LIMITS, isPlainObject } from './validate.js';
 
 /**
  * How long a queue keeps what is finished: its processed-job history (`keepProcessed`, `ctx.keep()`, with
- * the stored results) and its dead letters. Each limit is a number, or `null` for no limit. Rows past
- * either limit of their table are deleted by the maintenance leader, a small batch at a time.
+ * the stored results), its dead letters and its throughput history. Each limit is a number, or `null` for
+ * no limit. Rows past any limit of their table are deleted by the maintenance leader, a small batch at a
+ * time.
  */
 export interface Retention {
   /** History rows whose job finished longer ago than this (ms) are pruned. */
@@ -15,6 +16,8 @@ export interface Retention {
   deadLetterMaxAgeMs: number | null;
   /** Only the newest this many dead letters are kept. */
   deadLetterMaxCount: number | null;
+  /** Rows of the per-minute throughput history (`_queue_stats`) older than this (ms) are pruned. */
+  statsMaxAgeMs: number | null;
 }
 
 export type RetentionKey = keyof Retention;
@@ -30,13 +33,15 @@ const DAY = 24 * 3600 * 1000;
 /**
  * What a queue keeps unless told otherwise. History is an audit trail: two weeks, at most a million rows.
  * Dead letters wait for a person to look at them: 30 days, and no count limit, so a burst of failures
- * never pushes older ones out before anyone has seen them.
+ * never pushes older ones out before anyone has seen them. The throughput history: 7 days, the longest
+ * period its reads cover.
  */
 export const DEFAULT_RETENTION: Readonly<Retention> = Object.freeze({
   historyMaxAgeMs: 14 * DAY,
   historyMaxCount: 1_000_000,
   deadLetterMaxAgeMs: 30 * DAY,
   deadLetterMaxCount: null,
+  statsMaxAgeMs: 7 * DAY,
 });
 
 export const RETENTION_KEYS: readonly RetentionKey[] = [
@@ -44,6 +49,7 @@ export const RETENTION_KEYS: readonly RetentionKey[] = [
   'historyMaxCount',
   'deadLetterMaxAgeMs',
   'deadLetterMaxCount',
+  'statsMaxAgeMs',
 ];
 
 /** Shortest age limit: a minute, so a typo in seconds cannot empty a table at once. */

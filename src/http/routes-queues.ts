@@ -166,7 +166,7 @@ export const queueRoutes: RouteDef[] = [
     path: '/queues/{queue}/retention',
     operationId: 'setQueueRetention',
     summary:
-      'Changes what a queue keeps of finished work (history rows, dead letters); returns the retention in force.',
+      'Changes what a queue keeps of finished work (history rows, dead letters, throughput history); returns the retention in force.',
     tag: 'queues',
     body: ref('RetentionPatch'),
     response: ref('Retention'),

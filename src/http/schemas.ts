@@ -1,4 +1,5 @@
 import { WHY_CODES } from '../client/why.js';
+import { RETENTION_KEYS } from '../core/retention.js';
 import { JOB_STATUSES } from '../types.js';
 import { bool, dateTime, id, idList, int, nullable, ref, str } from './schema-parts.js';
 import { FLOW_SCHEMAS } from './schemas-flows.js';
@@ -106,23 +107,21 @@ export const SCHEMAS: Record<string, JsonSchema> = {
   Retention: {
     type: 'object',
     description:
-      'What the queue keeps of finished work; the maintenance leader deletes the rest in small batches. ' +
-      'null: no limit.',
+      'What the queue keeps of finished work (history rows, dead letters, throughput history); the ' +
+      'maintenance leader deletes the rest in small batches. null: no limit.',
     properties: {
       historyMaxAgeMs: nullable(int),
       historyMaxCount: nullable(int),
       deadLetterMaxAgeMs: nullable(int),
       deadLetterMaxCount: nullable(int),
+      statsMaxAgeMs: nullable(int),
     },
   },
   RetentionPatch: {
     type: 'object',
     description: "Per limit: a number, null (no limit) or 'default'. Limits left out stay as they are.",
     properties: Object.fromEntries(
-      ['historyMaxAgeMs', 'historyMaxCount', 'deadLetterMaxAgeMs', 'deadLetterMaxCount'].map((k) => [
-        k,
-        { oneOf: [int, { type: 'null' }, { const: 'default' }] },
-      ]),
+      RETENTION_KEYS.map((k) => [k, { oneOf: [int, { type: 'null' }, { const: 'default' }] }]),
     ),
   },
   CronSchedule: {

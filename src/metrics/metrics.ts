@@ -102,7 +102,7 @@ export function createMetrics(options: MetricsOptions): ArbiterMetrics {
   });
   const pruned = new Counter({
     name: 'arbiter_retention_pruned_total',
-    help: "Rows the maintenance leader deleted past a queue's retention, by table (history, dead-letters) and reason (age, count).",
+    help: "Rows the maintenance leader deleted past a queue's retention, by table (history, dead-letters, reports, attempts, steps, stats) and reason (age, count, gone).",
     labelNames: ['queue', 'table', 'reason'] as const,
     registers: [registry],
   });

@@ -5,6 +5,7 @@ import type { Executor } from '../db/executor.js';
 import { withTranslation, type TranslationScope } from '../db/errors.js';
 import {
   dlqMoveFenced,
+  dlqMoveStale,
   dlqMoveStandalone,
   dlqMoveStandaloneMany,
   dlqReapExhausted,
@@ -33,6 +34,7 @@ import {
 } from '../db/queries/job-insert.js';
 import { jobAttemptsRecord } from '../db/queries/job-attempts.js';
 import { jobProgressWrite, jobProgressWriteMany, type ProgressWrite } from '../db/queries/job-progress.js';
+import { isSharedReport } from '../db/queries/job-final-reports.js';
 import { resultReadChildOutcomes } from '../db/queries/result.js';
 import { ClockOffset, toClaimedJob, toJob, type JobRow } from '../db/rows.js';
 import type { SchemaCheck } from '../db/schema-check.js';
@@ -320,22 +322,33 @@ export class JobStore implements TranslationScope {
       const done = await this.completeTracked(tracked.map((i) => items[i]!));
       tracked.forEach((i, k) => (out[i] = done[k]!));
     }
-    const isTracked = new Set(tracked);
     const plain = of((c) => c.action.type === 'ack' && c.action.result === null && !c.inTree && !c.tracked);
     const smart = of((c) => c.action.type === 'ack' && (c.action.result !== null || c.inTree) && !c.tracked);
+    // Reports already written (or about to be, with the bulk DELETE): not to be written again.
+    const reported = new Set(tracked);
     if (plain.length > 0) {
-      // Their last reports go in the DELETE itself (written only for the rows it deletes).
-      const reports = reportsOf(items, plain);
-      const acked = await this.run(() => jobAckBulk(this.db, this.t, fences(plain), reports));
-      smart.push(...mark(plain, acked));
+      // Their last reports go in the DELETE itself (in shared rows, written only for the rows it deletes);
+      // a large one is written first, on its own, fenced, as a report written while the job runs.
+      const own: number[] = [];
+      const shared: number[] = [];
+      for (const i of plain) {
+        const r = items[i]!.report;
+        if (r) (isSharedReport(r) ? shared : own).push(i);
+      }
+      if (own.length > 0) await this.run(() => jobProgressWriteMany(this.db, this.t, reportsOf(items, own)));
+      const acked = await this.run(() =>
+        jobAckBulk(this.db, this.t, fences(plain), reportsOf(items, shared)),
+      );
+      for (const i of own) reported.add(i);
+      const rest = new Set(mark(plain, acked));
+      for (const i of shared) if (!rest.has(i)) reported.add(i);
+      smart.push(...rest);
     }
     // Every other outcome that carries a report writes it first, fenced, as a report written while the
     // job runs (a report the bulk DELETE left behind belongs to a job going the smart way).
-    const inBulk = new Set(plain);
-    for (const i of smart) inBulk.delete(i);
     const early = reportsOf(
       items,
-      of((c) => c.report !== undefined).filter((i) => !inBulk.has(i) && !isTracked.has(i)),
+      of((c) => c.report !== undefined).filter((i) => !reported.has(i)),
     );
     if (early.length > 0) await this.run(() => jobProgressWriteMany(this.db, this.t, early));
     for (const i of smart) {
@@ -425,6 +438,14 @@ export class JobStore implements TranslationScope {
       if (items.length === 1 && (await dlqMoveStandalone(this.db, this.t, items[0]!))) return 1;
       return (await this.db.transaction((tx) => dlqMoveFenced(tx, this.t, items))).length;
     });
+  }
+
+  /**
+   * Stale recovery's dead letters (jobs claimed too long ago): fenced like deadLetter, and counted in the
+   * queue's throughput history in the same transaction. Returns how many of `items` moved.
+   */
+  deadLetterStale(items: readonly DlqMoveItem[]): Promise<number> {
+    return this.run(() => dlqMoveStale(this.db, this.t, items));
   }
 
   /**

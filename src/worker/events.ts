@@ -54,8 +54,8 @@ export interface WorkerEvents {
   /**
    * The leader deleted rows past a queue's retention: history rows, dead letters or job reports (kept
    * as long as the longer of the history and dead-letter ages), by age or by count
-   * (one event per queue, table and reason per round that deleted any). Throughput history rows
-   * (`stats`, schema-wide) past 7 days come as queue "*".
+   * (one event per queue, table and reason per round that deleted any), and throughput history rows
+   * (`stats`) past the queue's `statsMaxAgeMs`.
    */
   'maintenance:pruned': {
     queue: string;

@@ -294,7 +294,8 @@ export class Maintenance {
     for (const job of await store.ancientStale(this.o.staleMaxAgeMs, 500)) {
       const error = `stale: claimed at ${job.claimedAt?.toISOString()} and never finished (older than ${this.o.staleMaxAgeMs} ms)`;
       if (
-        (await store.deadLetter([{ id: job.id, attempts: job.attempts, error: describeError(error) }])) > 0
+        (await store.deadLetterStale([{ id: job.id, attempts: job.attempts, error: describeError(error) }])) >
+        0
       ) {
         dead++;
         this.o.events.emit('job:dead', { queue: store.queue, job, error });

@@ -39,6 +39,15 @@ export function cutLogLine(message: string): string {
   return buf.toString('utf8').replace(/\uFFFD$/, '') + '…';
 }
 
+/** Reporters with a write due now: all sent on the next turn of the event loop, by one immediate. */
+let dueNow: JobReporter[] = [];
+
+function sendDue(): void {
+  const list = dueNow;
+  dueNow = [];
+  for (const r of list) r.sendIfDue();
+}
+
 /**
  * What one running job reports (`ctx.progress`, `ctx.setMeta`, `ctx.log`), coalesced: the first call
  * writes at once, later ones at most once per REPORT_INTERVAL_MS, and `finish` hands back whatever is
@@ -55,8 +64,11 @@ export class JobReporter {
   private logs: LogLine[] = [];
   private lastWrite = -Infinity;
   private timer: TimerHandle | undefined;
-  /** A write due now leaves on the next turn of the event loop: a handler that returns first hands it back. */
-  private immediate: NodeJS.Immediate | undefined;
+  /**
+   * A write due now leaves on the next turn of the event loop (see sendDue): a handler that returns first
+   * hands it back instead.
+   */
+  private due = false;
   private inFlight: Promise<void> | undefined;
   /** The write in flight, and what it was made of (to take it back into the pending report). */
   private sent:
@@ -113,24 +125,35 @@ export class JobReporter {
   /**
    * Stops reporting (later reports are dropped) and returns what is still unwritten, or null: the pending
    * report, and the last write too when the sink could take it back before it left. The caller writes it
-   * with the job's outcome, fenced by it. Waits for a write already on its way; never rejects.
+   * with the job's outcome, fenced by it. At once, unless a write is already on its way: then a promise
+   * that waits for it. Never rejects.
    */
-  async finish(): Promise<ProgressWrite | null> {
+  finish(): ProgressWrite | null | Promise<ProgressWrite | null> {
     this.closing = true;
-    this.env.clock.clearTimeout(this.timer);
+    if (this.timer !== undefined) this.env.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.immediate !== undefined) clearImmediate(this.immediate);
-    this.immediate = undefined;
+    this.due = false;
     const sent = this.sent;
     if (sent && this.env.withdraw?.(this.job, sent.write)) {
       this.progress ??= sent.progress;
       if (sent.meta) this.metaPatch = { ...sent.meta, ...this.metaPatch };
       this.logs = [...sent.logs, ...this.logs].slice(-MAX_LOG_LINES);
     }
-    if (this.inFlight) await this.inFlight;
+    return this.inFlight ? this.inFlight.then(() => this.last()) : this.last();
+  }
+
+  /** The pending report as the last write (null: none, or fenced off); reporting stops. */
+  private last(): ProgressWrite | null {
     const last = !this.stopped && this.pending() ? this.take() : null;
     this.stopped = true;
     return last;
+  }
+
+  /** Sends the write that was due now, unless finish took it back meanwhile (for sendDue). */
+  sendIfDue(): void {
+    if (!this.due) return;
+    this.due = false;
+    void this.flush();
   }
 
   private pending(): boolean {
@@ -139,14 +162,14 @@ export class JobReporter {
 
   private schedule(): void {
     if (this.stopped || this.closing || this.timer !== undefined || this.inFlight !== undefined) return;
-    if (this.immediate !== undefined) return;
-    const wait = this.lastWrite + REPORT_INTERVAL_MS - this.env.clock.now();
+    if (this.due) return;
+    // The first write is due at once: no clock reading needed.
+    const wait =
+      this.lastWrite === -Infinity ? 0 : this.lastWrite + REPORT_INTERVAL_MS - this.env.clock.now();
     if (wait <= 0) {
       // Not in this turn: a handler that reports and returns at once has its report go with its outcome.
-      this.immediate = setImmediate(() => {
-        this.immediate = undefined;
-        void this.flush();
-      });
+      this.due = true;
+      if (dueNow.push(this) === 1) setImmediate(sendDue);
       return;
     }
     this.timer = this.env.clock.setTimeout(() => {

@@ -12,6 +12,7 @@ import {
 } from '../db/queries/retention.js';
 import { jobAttemptsPruneByAge } from '../db/queries/job-attempts.js';
 import { jobProgressPruneByAge } from '../db/queries/job-progress.js';
+import { jobFinalReportsPruneByAge } from '../db/queries/job-final-reports.js';
 import { queueStatsPrune } from '../db/queries/queue-stats.js';
 import { eventPrune, stepSweepOrphans, stepSweepPlan } from '../db/queries/steps.js';
 import { queueTables, type QueueTables } from '../db/sql.js';
@@ -27,8 +28,6 @@ export const RETENTION_ROUND_ROWS = 5_000;
 
 export type PrunedTable = 'history' | 'dead-letters' | 'reports' | 'attempts' | 'stats' | 'steps';
 
-/** How long the per-queue throughput history (`_queue_stats`) is kept: 7 days, what a read can ask for. */
-export const STATS_MAX_AGE_MS = 7 * 24 * 3_600_000;
 /** `gone`: rows of jobs no longer anywhere (queue, history, dead letters), such as durable steps. */
 export type PruneReason = 'age' | 'count' | 'gone';
 
@@ -88,6 +87,8 @@ const STEPS: readonly Step<unknown>[] = [
     run: pruneDeadLettersTo,
   } satisfies Step<CountCut>,
   { table: 'reports', reason: 'age', limit: reportAge, plan: byAge, run: jobProgressPruneByAge },
+  // The last reports acks carried, in shared rows (counted as rows, like every table here).
+  { table: 'reports', reason: 'age', limit: reportAge, plan: byAge, run: jobFinalReportsPruneByAge },
   { table: 'attempts', reason: 'age', limit: reportAge, plan: byAge, run: jobAttemptsPruneByAge },
   {
     table: 'steps',
@@ -115,8 +116,6 @@ export interface RetentionPrunerOptions {
   batchRows?: number;
   /** Rows per round, across queues. Default RETENTION_ROUND_ROWS. */
   roundRows?: number;
-  /** Age past which throughput history rows go (schema-wide). Default STATS_MAX_AGE_MS. */
-  statsMaxAgeMs?: number;
 }
 
 /**
@@ -145,24 +144,31 @@ export class RetentionPruner {
     const { arbiter, events } = this.o;
     const reports: PruneReport[] = [];
     let budget = this.roundRows;
-    // The throughput history first: schema-wide, one index range, reported under queue "*".
-    let statsPruned = 0;
+    const stored = await retentionStored(arbiter.db, arbiter.schema);
+    const queues = stored.filter((q) => !only || only.has(q.name));
+    // The throughput history first, of every queue (not only those `only` names: they all have rows), in
+    // one statement per batch: each queue's rows past its statsMaxAgeMs.
+    const statsLimits = new Map<string, number>();
+    for (const q of stored) {
+      const maxAge = effectiveRetention(q.retention).statsMaxAgeMs;
+      if (maxAge !== null) statsLimits.set(q.name, maxAge);
+    }
+    const statsPruned = new Map<string, number>();
     while (budget > 0 && !stopped()) {
       const asked = Math.min(this.batchRows, budget);
-      const maxAge = this.o.statsMaxAgeMs ?? STATS_MAX_AGE_MS;
-      const n = await queueStatsPrune(arbiter.db, arbiter.schema, maxAge, asked);
-      statsPruned += n;
+      let n = 0;
+      for (const [queue, count] of await queueStatsPrune(arbiter.db, arbiter.schema, statsLimits, asked)) {
+        statsPruned.set(queue, (statsPruned.get(queue) ?? 0) + count);
+        n += count;
+      }
       budget -= n;
       if (n < asked) break;
     }
-    if (statsPruned > 0) {
-      const report: PruneReport = { queue: '*', table: 'stats', reason: 'age', count: statsPruned };
+    for (const [queue, count] of [...statsPruned].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const report: PruneReport = { queue, table: 'stats', reason: 'age', count };
       reports.push(report);
       events.emit('maintenance:pruned', report);
     }
-    const queues = (await retentionStored(arbiter.db, arbiter.schema)).filter(
-      (q) => !only || only.has(q.name),
-    );
     if (queues.length === 0 || budget <= 0) return reports;
     // Start where the previous round ran out of budget (or at the next queue after it, in name order).
     let start = 0;

@@ -18,7 +18,7 @@ import type { JobController } from './abort.js';
 import { realClock, type Clock } from './clock.js';
 import type { WorkerEventEmitter } from './events.js';
 import type { ProgressWrite } from '../db/queries/job-progress.js';
-import { JobReporter, type ReportSink } from './progress.js';
+import { JobReporter, type ReporterEnv, type ReportSink } from './progress.js';
 import { jobTimeout, type BatchResult, type JobContext, type ResolvedQueue } from './queue-options.js';
 import type { JobSteps } from './steps.js';
 import { jobSteps } from './step-host.js';
@@ -44,7 +44,7 @@ export type RunOutcome =
       action: StoreAction;
       timedOut: boolean;
       /** The job's last report, not yet written (null: none): the outcome's write carries it. */
-      reported?: Promise<ProgressWrite | null>;
+      reported?: ProgressWrite | null | Promise<ProgressWrite | null>;
     }
   | { kind: 'abandon'; reason: AbortReason }
   /** The run parked the job (ctx.sleep / ctx.waitFor): already written; due again in `dueInMs` (null: on an event). */
@@ -123,13 +123,7 @@ class HandlerContext {
   }
 
   private report(): JobReporter {
-    return (this.reporter ??= new JobReporter(this.job, {
-      sink: this.env.report ?? noSink,
-      ...(this.env.withdrawReport && { withdraw: this.env.withdrawReport }),
-      clock: this.env.clock ?? realClock,
-      events: this.env.events,
-      queue: this.queue,
-    }));
+    return (this.reporter ??= new JobReporter(this.job, reporterEnv(this.env, this.queue)));
   }
 
   // Getters, so they read fine destructured too; the function is made only when a handler asks for it.
@@ -184,6 +178,26 @@ class HandlerContext {
 Object.assign(HandlerContext.prototype, helpers);
 
 const noSink: ReportSink = () => Promise.resolve(true);
+
+/** One reporter environment per worker environment and queue, shared by the reporters of its jobs. */
+const reporterEnvs = new WeakMap<RunEnv, Map<string, ReporterEnv>>();
+
+function reporterEnv(env: RunEnv, queue: string): ReporterEnv {
+  let byQueue = reporterEnvs.get(env);
+  if (!byQueue) reporterEnvs.set(env, (byQueue = new Map()));
+  let r = byQueue.get(queue);
+  if (!r) {
+    r = {
+      sink: env.report ?? noSink,
+      ...(env.withdrawReport && { withdraw: env.withdrawReport }),
+      clock: env.clock ?? realClock,
+      events: env.events,
+      queue,
+    };
+    byQueue.set(queue, r);
+  }
+  return r;
+}
 
 /** Attempt budget: the job's own, lowered by the queue's maxAttempts when set. */
 function budget(q: ResolvedQueue, job: Job): { attempts: number; maxAttempts: number } {
@@ -322,7 +336,7 @@ export async function runJob(
   const wrap = env.wrap;
   let outcome: Outcome;
   let timedOut = false;
-  let reported: Promise<ProgressWrite | null> | undefined;
+  let reported: ProgressWrite | null | Promise<ProgressWrite | null> | undefined;
   let abandoned = false;
   const abandon = (reason: AbortReason): RunOutcome => {
     abandoned = true;
@@ -374,7 +388,7 @@ export async function runJob(
     if (ctx.reporter) reported = ctx.reporter.finish();
     if (abandoned && reported) {
       const sink = env.report;
-      void reported
+      void Promise.resolve(reported)
         .then((w) => (w && sink ? sink(job, w) : undefined))
         .catch((error: unknown) => events.emit('error', { error, context: `report:${q.name}` }));
     }

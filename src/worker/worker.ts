@@ -485,7 +485,8 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     }
     const { action } = decision;
     // The job's last report, not yet written: it goes with the outcome, under the same fence.
-    const report = decision.reported ? await decision.reported : null;
+    const pending = decision.reported;
+    const report = pending instanceof Promise ? await pending : (pending ?? null);
     // A job awaited by ctx.run reports its end from the statement that writes it (migration 0017: it is
     // tracked). Only one enqueued by an older version (not tracked) still reports here, before its write.
     if (awaited(job) && action.type !== 'retry' && action.type !== 'snooze' && !isTracked(job))

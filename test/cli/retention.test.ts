@@ -17,6 +17,7 @@ describe('arbiter queue retention', () => {
     expect(shown.stdout).toContain('Retention of queue "mails":');
     expect(shown.stdout).toMatch(/history max age:\s+14d 0h/);
     expect(shown.stdout).toMatch(/dead letter max count:\s+no limit/);
+    expect(shown.stdout).toMatch(/stats max age:\s+7d 0h/);
 
     const changed = await cli([
       '--json',
@@ -29,6 +30,8 @@ describe('arbiter queue retention', () => {
       'none',
       '--dead-letter-max-count',
       '5000',
+      '--stats-max-age',
+      'none',
     ]);
     expect(changed.code).toBe(0);
     const expected = {
@@ -36,6 +39,7 @@ describe('arbiter queue retention', () => {
       historyMaxAgeMs: 2 * 86_400_000,
       historyMaxCount: null,
       deadLetterMaxCount: 5000,
+      statsMaxAgeMs: null,
     };
     expect(json(changed)).toEqual({ queue: 'mails', retention: expected });
     expect((await t.arbiter.getQueue('mails'))!.retention).toEqual(expected);
@@ -53,6 +57,9 @@ describe('arbiter queue retention', () => {
     const short = await cli(['queue', 'retention', 'mails', '--dead-letter-max-age', '10s']);
     expect(short.code).toBe(2);
     expect(short.stderr).toContain('--dead-letter-max-age');
+    const stats = await cli(['queue', 'retention', 'mails', '--stats-max-age', '30s']);
+    expect(stats.code).toBe(2);
+    expect(stats.stderr).toContain('--stats-max-age');
     const word = await cli(['queue', 'retention', 'mails', '--history-max-count', 'lots']);
     expect(word.code).toBe(2);
     expect(word.stderr).toContain('--history-max-count');

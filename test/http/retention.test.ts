@@ -36,6 +36,16 @@ describe('queue retention over HTTP', () => {
     expect(set.body).toEqual({ ...DEFAULT_RETENTION, deadLetterMaxCount: 100, historyMaxAgeMs: null });
     const reset = await call(app, 'POST', '/queues/http_ret/retention', { historyMaxAgeMs: 'default' });
     expect(reset.body.historyMaxAgeMs).toBe(DEFAULT_RETENTION.historyMaxAgeMs);
+    // The throughput history's age, like the others.
+    const stats = await call(app, 'POST', '/queues/http_ret/retention', { statsMaxAgeMs: 30 * 86_400_000 });
+    expect(stats.status).toBe(200);
+    expect(stats.body.statsMaxAgeMs).toBe(30 * 86_400_000);
+    expect((await call(app, 'GET', '/queues/http_ret')).body.retention.statsMaxAgeMs).toBe(30 * 86_400_000);
+    const short = await call(app, 'POST', '/queues/http_ret/retention', { statsMaxAgeMs: 1000 });
+    expect(short.status).toBe(400);
+    expect(short.body.error).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'retention.statsMaxAgeMs' });
+    const back = await call(app, 'POST', '/queues/http_ret/retention', { statsMaxAgeMs: 'default' });
+    expect(back.body.statsMaxAgeMs).toBe(DEFAULT_RETENTION.statsMaxAgeMs);
   });
 
   it('answers 400 naming the field, 404 for a missing queue, 403 when read-only', async () => {

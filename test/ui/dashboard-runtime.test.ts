@@ -118,7 +118,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: runtime operations', () =
     await open(page, server.url, 'jobs/ui_keep', '[data-testid=retention]');
     const shown = page.locator('[data-testid=retention]');
     expect(await shown.innerText()).toBe(
-      'history max age: 14d \u00b7 history max count: 1,000,000 \u00b7 dead letter max age: 30d \u00b7 dead letter max count: no limit',
+      'history max age: 14d \u00b7 history max count: 1,000,000 \u00b7 dead letter max age: 30d \u00b7 dead letter max count: no limit \u00b7 stats max age: 7d',
     );
     watch.consoleErrors.length = 0;
     await page.locator('[data-testid=retention-edit]').click();
@@ -126,6 +126,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: runtime operations', () =
     await form.locator('input[name=historyMaxAgeMs]').fill('2d');
     await form.locator('input[name=historyMaxCount]').fill('none');
     await form.locator('input[name=deadLetterMaxCount]').fill('5000');
+    await form.locator('input[name=statsMaxAgeMs]').fill('30d');
     await page.locator('[data-testid=retention-save]').click();
     await waitFor(
       async () => (await db.arbiter.getQueue('ui_keep'))?.retention.historyMaxAgeMs === 2 * 86_400_000,
@@ -136,8 +137,20 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in Chromium: runtime operations', () =
       historyMaxCount: null,
       deadLetterMaxAgeMs: 30 * 86_400_000,
       deadLetterMaxCount: 5000,
+      statsMaxAgeMs: 30 * 86_400_000,
     });
     await waitFor(async () => (await shown.innerText()).includes('history max age: 2d'), 'the page shows it');
+    expect(await shown.innerText()).toContain('stats max age: 30d');
+    // A stats age shorter than a minute is refused by the API, shown as a toast, and changes nothing.
+    await page.locator('[data-testid=retention-edit]').click();
+    await form.locator('input[name=statsMaxAgeMs]').fill('30s');
+    await page.locator('[data-testid=retention-save]').click();
+    await waitFor(
+      async () => (await page.locator('.toast').allInnerTexts()).some((t) => t.includes('statsMaxAgeMs')),
+      'error toast',
+    );
+    expect((await db.arbiter.getQueue('ui_keep'))!.retention.statsMaxAgeMs).toBe(30 * 86_400_000);
+    watch.consoleErrors.length = 0;
     // A malformed limit is refused in the page, before any request.
     await page.locator('[data-testid=retention-edit]').click();
     await form.locator('input[name=historyMaxCount]').fill('12d');

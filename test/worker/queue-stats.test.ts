@@ -143,25 +143,91 @@ describe('throughput history (the per-queue rollup)', () => {
     }
   });
 
-  it('is pruned by the maintenance leader past its age, oldest first, in batches', async () => {
+  it('counts the jobs the maintenance leader dead-letters once each, racing another reaper', async () => {
+    const q = await t.arbiter.createQueue<{ n: number }>('lost');
+    await t.arbiter.createQueue('lost_idle');
+    const N = 60;
+    await q.enqueueMany(Array.from({ length: N }, (_, n) => ({ payload: { n }, maxAttempts: 1 })));
+    const held = await q.claim({ limit: N, leaseMs: 3_600_000, workerId: 'vanished' });
+    expect(held).toHaveLength(N);
+    // A third failed their final attempt and left it to the reaper: the job no longer names a worker, and
+    // the worker that ran it counted the failed attempt itself.
+    for (const j of held.filter((j) => j.payload.n % 3 === 0)) await q.retry(j, { error: 'boom' });
+    // Five were claimed long ago and still hold their lease: stale recovery dead-letters them.
+    const stale = held.filter((j) => j.payload.n % 3 !== 0).slice(0, 5);
+    await t.pool.query(
+      `UPDATE "${t.schema}".lost SET claimed_at = now() - interval '2 hours' WHERE id = ANY($1::bigint[])`,
+      [stale.map((j) => j.id)],
+    );
+    // The others' leases run out (their worker vanished).
+    await t.pool.query(
+      `UPDATE "${t.schema}".lost SET leased_until = now() - interval '1 second'
+        WHERE leased_until > now() AND claimed_at > now() - interval '1 hour'`,
+    );
+    const before = await t.pool.query(
+      `SELECT count(*)::int AS n FROM "${t.schema}"._queue_stats WHERE queue = 'lost'`,
+    );
+    expect(before.rows[0].n).toBe(0);
+    // Two workers (one of them the leader at a time) and an operator's reaper race for the same jobs.
+    const options = { staleMaxAgeMs: 3_600_000, queues: { lost_idle: { handler: () => {} } } };
+    await Promise.all([startWorker(t.arbiter, options), startWorker(t.arbiter, options)]);
+    let reaped = 0;
+    await waitFor(async () => {
+      reaped += await q.dlq.reapExhausted({ limit: 4 });
+      return (await count(t.pool, t.schema, 'lost')) === 0;
+    }, 'every job dead-lettered');
+    expect(await count(t.pool, t.schema, 'lost_dlq')).toBe(N);
+    const h = await t.arbiter.statsHistory({ queue: 'lost', minutes: 5 });
+    const sum = (k: 'completed' | 'failed' | 'dead') => h.buckets.reduce((a, b) => a + b[k], 0);
+    const retried = held.filter((j) => j.payload.n % 3 === 0).length;
+    expect({ completed: sum('completed'), failed: sum('failed'), dead: sum('dead') }).toEqual({
+      completed: 0,
+      failed: N - retried,
+      dead: N,
+    });
+    // Who moved them does not matter; that each was counted by whoever did, once, does.
+    expect(reaped).toBeLessThanOrEqual(N - stale.length);
+  });
+
+  it("is pruned by the maintenance leader past each queue's statsMaxAgeMs, oldest first, in batches", async () => {
     await t.arbiter.createQueue('aged');
+    await t.arbiter.createQueue('aged_kept');
+    await t.arbiter.createQueue('aged_default');
     await t.pool.query(`DELETE FROM "${t.schema}"._queue_stats`); // what the other tests left
     await t.pool.query(
       `INSERT INTO "${t.schema}"._queue_stats (queue, minute, completed)
-       SELECT 'aged', now() - (i * 60 + 15) * interval '1 second', 1 FROM generate_series(0, 99) i`,
+       SELECT q, now() - (i * 60 + 15) * interval '1 second', 1
+         FROM generate_series(0, 99) i, unnest(ARRAY['aged', 'aged_kept']) q
+       UNION ALL SELECT 'aged_default', now() - interval '8 days', 1`,
     );
-    const p = new RetentionPruner({
-      arbiter: t.arbiter,
-      events: new WorkerEventEmitter(),
-      batchRows: 7,
+    // Half an hour (and a bit) for one queue, no limit for another, the default (7 days) for the third.
+    expect(await t.arbiter.setQueueRetention('aged', { statsMaxAgeMs: 30 * 60_000 + 30_000 })).toMatchObject({
       statsMaxAgeMs: 30 * 60_000 + 30_000,
     });
+    await t.arbiter.setQueueRetention('aged_kept', { statsMaxAgeMs: null });
+    const p = new RetentionPruner({ arbiter: t.arbiter, events: new WorkerEventEmitter(), batchRows: 7 });
     const reports = await p.round();
     expect(reports.filter((r) => r.table === 'stats')).toEqual([
-      { queue: '*', table: 'stats', reason: 'age', count: 69 },
+      { queue: 'aged', table: 'stats', reason: 'age', count: 69 },
+      { queue: 'aged_default', table: 'stats', reason: 'age', count: 1 },
     ]);
-    const left = await t.pool.query<{ n: string }>(`SELECT count(*) AS n FROM "${t.schema}"._queue_stats`);
-    expect(Number(left.rows[0]!.n)).toBe(31);
+    const left = await t.pool.query<{ queue: string; n: number }>(
+      `SELECT queue, count(*)::int AS n FROM "${t.schema}"._queue_stats GROUP BY queue ORDER BY queue`,
+    );
+    expect(left.rows).toEqual([
+      { queue: 'aged', n: 31 },
+      { queue: 'aged_kept', n: 100 },
+    ]);
+    // Bad limits are refused before anything is written; a dropped queue takes its rows along.
+    await expect(t.arbiter.setQueueRetention('aged', { statsMaxAgeMs: 59_999 })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
+    await expect(
+      t.arbiter.setQueueRetention('aged', { statsMaxAgeMs: '7d' as never }),
+    ).rejects.toBeInstanceOf(ValidationError);
+    expect((await t.arbiter.getQueue('aged'))!.retention.statsMaxAgeMs).toBe(30 * 60_000 + 30_000);
+    await t.arbiter.dropQueue('aged_kept');
+    expect(await count(t.pool, t.schema, '_queue_stats', `queue = 'aged_kept'`)).toBe(0);
   });
 });
 

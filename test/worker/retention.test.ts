@@ -53,6 +53,7 @@ describe('retention settings', () => {
       historyMaxCount: 1_000_000,
       deadLetterMaxAgeMs: 30 * DAY,
       deadLetterMaxCount: null,
+      statsMaxAgeMs: 7 * DAY,
     });
     expect((await db.arbiter.listQueues()).find((q) => q.name === 'ret_defaults')!.retention).toEqual(
       DEFAULT_RETENTION,
@@ -83,6 +84,8 @@ describe('retention settings', () => {
       { historyMaxCount: -1 },
       { historyMaxCount: 1.5 },
       { deadLetterMaxAgeMs: '7d' },
+      { statsMaxAgeMs: 59_999 },
+      { historyMaxCount: 5, statsMaxAgeMs: -1 },
       { historyMaxCount: 5, keepForever: true },
       null,
       [],

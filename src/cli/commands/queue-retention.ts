@@ -32,6 +32,7 @@ export function renderRetention(r: Retention, c: Parameters<typeof fields>[1]): 
       ['history max count', show(r.historyMaxCount, false)],
       ['dead letter max age', show(r.deadLetterMaxAgeMs, true)],
       ['dead letter max count', show(r.deadLetterMaxCount, false)],
+      ['stats max age', show(r.statsMaxAgeMs, true)],
     ],
     c,
   );
@@ -42,7 +43,7 @@ export function registerQueueRetention(queue: Command): void {
   queue
     .command('retention')
     .description(
-      'show or change what a queue keeps of finished work (history rows, dead letters); the maintenance leader deletes the rest',
+      'show or change what a queue keeps of finished work (history rows, dead letters, throughput history); the maintenance leader deletes the rest',
     )
     .argument('<name>', 'queue name')
     .option(
@@ -65,6 +66,11 @@ export function registerQueueRetention(queue: Command): void {
       'keep at most this many dead letters, none or default',
       limit(parseInteger),
     )
+    .option(
+      '--stats-max-age <duration>',
+      'prune throughput history (stats --history) older than this (e.g. 30d), none or default',
+      limit(parseDuration),
+    )
     .action(
       action(
         async (
@@ -75,6 +81,7 @@ export function registerQueueRetention(queue: Command): void {
             historyMaxCount?: Limit;
             deadLetterMaxAge?: Limit;
             deadLetterMaxCount?: Limit;
+            statsMaxAge?: Limit;
           },
         ) => {
           const arbiter = await ctx.arbiter();
@@ -85,6 +92,7 @@ export function registerQueueRetention(queue: Command): void {
           if (opts.deadLetterMaxAge !== undefined) patch.deadLetterMaxAgeMs = value(opts.deadLetterMaxAge);
           if (opts.deadLetterMaxCount !== undefined)
             patch.deadLetterMaxCount = value(opts.deadLetterMaxCount);
+          if (opts.statsMaxAge !== undefined) patch.statsMaxAgeMs = value(opts.statsMaxAge);
           const changed = Object.keys(patch).length > 0;
           let retention: Retention;
           if (changed) {

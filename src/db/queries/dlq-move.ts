@@ -3,6 +3,7 @@ import type { QueueTables } from '../sql.js';
 import { treeLock, wakeParents } from './tree.js';
 import { held } from './fence.js';
 import { fencedTargetsSql } from './job-complete.js';
+import { queueStatsAddDead } from './queue-stats.js';
 
 /** One job to dead-letter: the fence it was claimed at and the error to record (already truncated). */
 export interface DlqMoveItem {
@@ -23,6 +24,8 @@ interface Head {
   parent_id: string | null;
   group_key: string | null;
   has_children: boolean;
+  /** Still names the worker that claimed it: no worker wrote an outcome for this attempt. */
+  unfinished: boolean;
 }
 
 interface Descendant {
@@ -39,7 +42,8 @@ const REAPABLE = `AND j.leased_until <= now() AND j.attempts >= j.max_attempts`;
 
 function fencedItems(t: QueueTables, reap: boolean, lock: string): string {
   return `SELECT j.id, j.parent_id, j.group_key,
-         EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id) AS has_children
+         EXISTS (SELECT 1 FROM ${t.jobs} c WHERE c.parent_id = j.id) AS has_children,
+         j.worker_id IS NOT NULL AS unfinished
        FROM ${t.jobs} j JOIN unnest($1::bigint[], $2::int[]) AS u(id, attempts) ON j.id = u.id
        WHERE ${FENCE} ${reap ? REAPABLE : ''}
        ORDER BY j.id ${lock}`;
@@ -82,6 +86,16 @@ export async function dlqMoveFenced(
   input: readonly DlqMoveItem[],
   reap = false,
 ): Promise<string[]> {
+  return (await moveFenced(tx, t, input, reap)).map((h) => h.id);
+}
+
+/** dlqMoveFenced, returning the rows of the items moved, as they were locked. */
+async function moveFenced(
+  tx: Executor,
+  t: QueueTables,
+  input: readonly DlqMoveItem[],
+  reap: boolean,
+): Promise<Head[]> {
   // A job listed twice is moved once, with the first error given for it.
   const byId = new Map<string, DlqMoveItem>();
   for (const i of input) if (!byId.has(i.id)) byId.set(i.id, i);
@@ -143,7 +157,38 @@ export async function dlqMoveFenced(
     t,
     heads.flatMap((h) => (h.parent_id ? [h.parent_id] : [])),
   );
-  return headIds;
+  return heads;
+}
+
+/**
+ * dlqMoveFenced for the dead letters no worker decided (the reaper's, stale recovery's), counted in the
+ * queue's throughput history in the same transaction, so each is counted once, or not at all when its
+ * move is rolled back. Each moved job counts as dead, and as a failed attempt too unless a worker already
+ * counted one for it (a handler that failed its final attempt and left it to the reaper: the job no
+ * longer names a worker). Descendants moved along are not counted, as for a worker's dead letter.
+ */
+async function moveCounted(
+  db: Executor,
+  t: QueueTables,
+  items: readonly DlqMoveItem[],
+  reap: boolean,
+): Promise<number> {
+  return db.transaction(async (tx) => {
+    const heads = await moveFenced(tx, t, items, reap);
+    if (heads.length > 0) {
+      const failed = heads.filter((h) => h.unfinished).length;
+      await queueStatsAddDead(tx, t.schema, t.queue, failed, heads.length);
+    }
+    return heads.length;
+  });
+}
+
+/**
+ * Dead-letters held jobs as stale recovery does (claimed too long ago): fenced like any move, and counted
+ * in the throughput history (see moveCounted). Returns how many of `items` moved.
+ */
+export function dlqMoveStale(db: Executor, t: QueueTables, items: readonly DlqMoveItem[]): Promise<number> {
+  return moveCounted(db, t, items, false);
 }
 
 /**
@@ -246,8 +291,8 @@ export async function dlqMoveStandaloneMany(
 
 /**
  * Dead-letters jobs whose lease expired on their final attempt (the claim will never take them again):
- * up to `limit` per call, oldest id first, with the same tree semantics as a fenced move. Returns how
- * many were moved.
+ * up to `limit` per call, oldest id first, with the same tree semantics as a fenced move, counted in the
+ * throughput history (see moveCounted). Returns how many were moved.
  */
 export async function dlqReapExhausted(db: Executor, t: QueueTables, limit: number): Promise<number> {
   const { rows } = await db.query<{ id: string; attempts: number }>(
@@ -256,13 +301,10 @@ export async function dlqReapExhausted(db: Executor, t: QueueTables, limit: numb
     [limit],
   );
   if (rows.length === 0) return 0;
-  const moved = await db.transaction((tx) =>
-    dlqMoveFenced(
-      tx,
-      t,
-      rows.map((r) => ({ id: r.id, attempts: r.attempts, error: REAP_ERROR })),
-      true,
-    ),
+  return moveCounted(
+    db,
+    t,
+    rows.map((r) => ({ id: r.id, attempts: r.attempts, error: REAP_ERROR })),
+    true,
   );
-  return moved.length;
 }

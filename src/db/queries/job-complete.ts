@@ -4,7 +4,8 @@ import type { QueueTables } from '../sql.js';
 import { lockGroupsSql } from './group-lock.js';
 import { treeLock, wakeParents } from './tree.js';
 import { FENCE, fencedBy } from './fence.js';
-import { progressArrays, progressUpsertSql, type ProgressWrite } from './job-progress.js';
+import { finalReportsInsertSql, finalReportsParam } from './job-final-reports.js';
+import type { ProgressWrite } from './job-progress.js';
 
 export type { Fence };
 
@@ -127,29 +128,21 @@ export async function jobAckBulk(
      ${reports.length === 0 ? 'SELECT id FROM plain UNION ALL SELECT id FROM grouped' : withReports(t)}`,
     reports.length === 0
       ? [fences.map((f) => f.id), fences.map((f) => f.attempts)]
-      : [fences.map((f) => f.id), fences.map((f) => f.attempts), t.queue, ...progressArrays(reports)],
+      : [fences.map((f) => f.id), fences.map((f) => f.attempts), t.queue, finalReportsParam(reports)],
     `${t.statementPrefix}${reports.length === 0 ? 'ack:bulk' : 'ack:bulk-reports'}`,
   );
   return rows.map((r) => r.id);
 }
 
 /**
- * The end of jobAckBulk when some jobs carry their last report ($3: the queue, $4..$8: the reports'
- * arrays): each report is written in the same statement as its job's delete, and only if that delete
- * happened, so the fence of the ack is the fence of the report (a stale attempt writes neither), and the
- * report costs no transaction of its own.
+ * The end of jobAckBulk when some jobs carry their last report ($3: the queue, $4: finalReportsParam of
+ * the reports): the reports go in shared rows written by the same statement, only for the jobs it deleted,
+ * so the fence of the ack is the fence of the report (a stale attempt writes neither), and the report
+ * costs no transaction, row or index entry of its own.
  */
 function withReports(t: QueueTables): string {
   return `, acked AS (SELECT id FROM plain UNION ALL SELECT id FROM grouped),
-     reported AS (
-       ${progressUpsertSql(
-         t,
-         `SELECT $3, r.id, r.attempts, r.progress::jsonb, r.meta::jsonb, coalesce(r.logs::jsonb, '[]'::jsonb), now()
-            FROM unnest($4::bigint[], $5::int[], $6::text[], $7::text[], $8::text[]) AS r(id, attempts, progress, meta, logs)
-           WHERE r.id IN (SELECT id FROM acked)
-           ORDER BY r.id`,
-       )}
-     )
+     ${finalReportsInsertSql(t, '$3', '$4', '(SELECT count(*) FROM acked) = cardinality($1::bigint[])')}
      SELECT id FROM acked`;
 }
 

@@ -1,6 +1,7 @@
 import type { Executor } from '../executor.js';
 import { quoteIdent, type QueueTables } from '../sql.js';
 import { FENCE, fencedBy } from './fence.js';
+import { finalReportSql } from './job-final-reports.js';
 
 // What a running job reports (migration 0009): one schema-wide row per job, keyed by queue and job id.
 
@@ -28,47 +29,53 @@ export interface ProgressWrite {
 }
 
 /**
- * Writes a running job's report, fenced: only while the job is still held by this attempt. The job row
- * is read FOR SHARE, so a completion of the same job waits for this write instead of racing it. A write
- * from a new attempt resets the progress; metadata patches merge; log lines are appended and the newest
- * MAX_LOG_LINES kept. Returns false when fenced off (the attempt no longer holds the job).
+ * The merge of a newer report `n` over an older one `o` (each a row of attempt, progress, meta and logs as
+ * jsonb; `o` may be a row of nulls, and `n.logs` null or `[]` when it adds no line): a new attempt resets
+ * the progress, metadata patches merge, log lines are appended and the newest MAX_LOG_LINES kept. The one
+ * rule for the upserts of report rows and for the reads that merge a job's last report into its row.
  */
-export async function jobProgressWrite(db: Executor, t: QueueTables, w: ProgressWrite): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `INSERT INTO ${progressTable(t)} AS p (queue, job_id, attempt, progress, meta, logs, updated_at)
-     SELECT $3, j.id, j.attempts, $4::jsonb, $5::jsonb, coalesce($6::jsonb, '[]'::jsonb), now()
-       FROM ${t.jobs} j WHERE ${FENCE}
-        FOR SHARE OF j
-     ON CONFLICT (queue, job_id) DO UPDATE SET
-       progress = CASE WHEN $4::jsonb IS NOT NULL THEN EXCLUDED.progress
-                       WHEN p.attempt = EXCLUDED.attempt THEN p.progress END,
-       meta = CASE WHEN $5::jsonb IS NULL THEN p.meta ELSE coalesce(p.meta, '{}'::jsonb) || EXCLUDED.meta END,
-       logs = CASE WHEN $6::jsonb IS NULL THEN p.logs
-                   ELSE jsonb_path_query_array(p.logs || EXCLUDED.logs, '$[last - ${MAX_LOG_LINES - 1} to last]') END,
-       attempt = EXCLUDED.attempt,
-       updated_at = now()`,
-    [w.id, w.attempts, t.queue, w.progress, w.meta, w.logs],
-    `${t.statementPrefix}worker:progress`,
-  );
-  return rowCount > 0;
+function mergedSql(o: string, n: string): { progress: string; meta: string; logs: string } {
+  return {
+    progress: `CASE WHEN ${n}.progress IS NOT NULL THEN ${n}.progress WHEN ${o}.attempt = ${n}.attempt THEN ${o}.progress END`,
+    meta: `CASE WHEN ${n}.meta IS NULL THEN ${o}.meta ELSE coalesce(${o}.meta, '{}'::jsonb) || ${n}.meta END`,
+    logs: `CASE WHEN coalesce(${n}.logs, '[]'::jsonb) = '[]'::jsonb THEN ${o}.logs
+                ELSE jsonb_path_query_array(coalesce(${o}.logs, '[]'::jsonb) || ${n}.logs, '$[last - ${MAX_LOG_LINES - 1} to last]') END`,
+  };
 }
 
 /**
  * The upsert of report rows from `source` (a SELECT of queue, job_id, attempt, progress, meta, logs,
- * updated_at): a new attempt resets the progress, metadata patches merge, log lines are appended and the
- * newest MAX_LOG_LINES kept. Shared by the fenced report writes and the ack that carries a job's last report.
+ * updated_at), merged into the rows already there (mergedSql). Shared by the fenced report writes.
  */
 export function progressUpsertSql(t: QueueTables, source: string): string {
+  const m = mergedSql('p', 'EXCLUDED');
   return `INSERT INTO ${progressTable(t)} AS p (queue, job_id, attempt, progress, meta, logs, updated_at)
      ${source}
      ON CONFLICT (queue, job_id) DO UPDATE SET
-       progress = CASE WHEN EXCLUDED.progress IS NOT NULL THEN EXCLUDED.progress
-                       WHEN p.attempt = EXCLUDED.attempt THEN p.progress END,
-       meta = CASE WHEN EXCLUDED.meta IS NULL THEN p.meta ELSE coalesce(p.meta, '{}'::jsonb) || EXCLUDED.meta END,
-       logs = CASE WHEN EXCLUDED.logs = '[]'::jsonb THEN p.logs
-                   ELSE jsonb_path_query_array(p.logs || EXCLUDED.logs, '$[last - ${MAX_LOG_LINES - 1} to last]') END,
+       progress = ${m.progress},
+       meta = ${m.meta},
+       logs = ${m.logs},
        attempt = EXCLUDED.attempt,
        updated_at = now()`;
+}
+
+/**
+ * Writes a running job's report, fenced: only while the job is still held by this attempt. The job row
+ * is read FOR SHARE, so a completion of the same job waits for this write instead of racing it. Merged
+ * into the job's row (mergedSql). Returns false when fenced off (the attempt no longer holds the job).
+ */
+export async function jobProgressWrite(db: Executor, t: QueueTables, w: ProgressWrite): Promise<boolean> {
+  const { rowCount } = await db.query(
+    progressUpsertSql(
+      t,
+      `SELECT $3, j.id, j.attempts, $4::jsonb, $5::jsonb, coalesce($6::jsonb, '[]'::jsonb), now()
+         FROM ${t.jobs} j WHERE ${FENCE}
+          FOR SHARE OF j`,
+    ),
+    [w.id, w.attempts, t.queue, w.progress, w.meta, w.logs],
+    `${t.statementPrefix}worker:progress`,
+  );
+  return rowCount > 0;
 }
 
 /** The bound arrays of many report writes: ids, attempts, progress, meta, logs (in that order). */
@@ -120,10 +127,19 @@ export interface ProgressRow {
   updated_at: Date;
 }
 
-/** A job's last report, or null when it never reported (or retention pruned it). */
+/**
+ * A job's last report, or null when it never reported (or retention pruned it): its row, with the last
+ * report its ack carried (a shared row, see job-final-reports.ts) merged over it. Two index probes.
+ */
 export async function jobProgressGet(db: Executor, t: QueueTables, id: string): Promise<ProgressRow | null> {
+  const m = mergedSql('o', 'n');
   const { rows } = await db.query<ProgressRow>(
-    `SELECT attempt, progress, meta, logs, updated_at FROM ${progressTable(t)} WHERE queue = $1 AND job_id = $2`,
+    `WITH o AS (SELECT attempt, progress, meta, logs, updated_at FROM ${progressTable(t)} WHERE queue = $1 AND job_id = $2),
+     n AS (${finalReportSql(t)})
+     SELECT o.attempt, o.progress, o.meta, o.logs, o.updated_at FROM o WHERE NOT EXISTS (SELECT 1 FROM n)
+     UNION ALL
+     SELECT n.attempt, ${m.progress}, ${m.meta}, coalesce(${m.logs}, '[]'::jsonb), n.updated_at
+       FROM n LEFT JOIN o ON true`,
     [t.queue, id],
   );
   return rows[0] ?? null;

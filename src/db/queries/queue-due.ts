@@ -58,6 +58,7 @@ export async function maintenanceCandidates(db: Executor, schema: string): Promi
      WHERE EXISTS (SELECT 1 FROM pg_stat_user_tables t WHERE t.schemaname = $1
                      AND t.relname IN (q.name || '_history', q.name || '_dlq') AND t.n_live_tup > 0)
         OR EXISTS (SELECT 1 FROM ${s}._job_progress p WHERE p.queue = q.name)
+        OR EXISTS (SELECT 1 FROM ${s}._job_final_reports f WHERE f.queue = q.name)
         OR EXISTS (SELECT 1 FROM ${s}._job_attempts a WHERE a.queue = q.name)
      UNION ALL
      SELECT DISTINCT 'keyed', k.queue FROM ${s}._enqueue_keys k WHERE k.expires_at IS NULL`,

@@ -66,6 +66,26 @@ export async function queueStatsAdd(
   );
 }
 
+/**
+ * Adds dead letters that no worker counted (the reaper's, stale recovery's) to the current minute (database
+ * time) of a queue's history: `dead` of them, `failed` of which were attempts no worker counted either.
+ * Meant for the transaction that moved them. No wait is recorded: the wait belongs to a finished run.
+ */
+export async function queueStatsAddDead(
+  db: Executor,
+  schema: string,
+  queue: string,
+  failed: number,
+  dead: number,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO ${table(schema)} AS s (queue, minute, failed, dead)
+     VALUES ($1, date_trunc('minute', now()), $2, $3)
+     ON CONFLICT (queue, minute) DO UPDATE SET failed = s.failed + EXCLUDED.failed, dead = s.dead + EXCLUDED.dead`,
+    [queue, failed, dead],
+  );
+}
+
 /** One bucket of a queue's history (or of every queue's, summed). */
 export interface StatsBucket {
   /** Start of the bucket. */
@@ -126,21 +146,33 @@ export interface RecentStatsRow {
   dead: number;
 }
 
-/** Deletes rows older than `maxAgeMs`, oldest first, at most `limit`. Returns how many. */
+/**
+ * Deletes rows past each queue's age limit (`limits`: queue → ms), oldest first, at most `limit` in all,
+ * in one statement: per queue a range of its primary key, so a queue with nothing to prune costs one index
+ * probe. Returns how many rows went, per queue.
+ */
 export async function queueStatsPrune(
   db: Executor,
   schema: string,
-  maxAgeMs: number,
+  limits: ReadonlyMap<string, number>,
   limit: number,
-): Promise<number> {
-  const { rowCount } = await db.query(
-    `DELETE FROM ${table(schema)} s WHERE s.ctid = ANY (ARRAY(
-       SELECT x.ctid FROM ${table(schema)} x
-        WHERE x.minute < now() - $1 * interval '1 millisecond'
-        ORDER BY x.minute LIMIT $2))`,
-    [maxAgeMs, limit],
+): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (limits.size === 0) return out;
+  const { rows } = await db.query<{ queue: string; n: number }>(
+    `WITH gone AS (
+       DELETE FROM ${table(schema)} s WHERE s.ctid = ANY (ARRAY(
+         SELECT x.ctid FROM unnest($1::text[], $2::bigint[]) AS u(queue, max_age) CROSS JOIN LATERAL (
+           SELECT x.ctid FROM ${table(schema)} x
+            WHERE x.queue = u.queue AND x.minute < now() - u.max_age * interval '1 millisecond'
+            ORDER BY x.minute LIMIT $3) x
+         LIMIT $3))
+       RETURNING s.queue)
+     SELECT queue, count(*)::int AS n FROM gone GROUP BY queue`,
+    [[...limits.keys()], [...limits.values()], limit],
   );
-  return rowCount;
+  for (const r of rows) out.set(r.queue, r.n);
+  return out;
 }
 
 /** The slot where the `rank`-th wait (1-based) falls. */

@@ -6,6 +6,7 @@ var RETENTION_FIELDS = [
   ['historyMaxCount', 'history max count', false],
   ['deadLetterMaxAgeMs', 'dead letter max age', true],
   ['deadLetterMaxCount', 'dead letter max count', false],
+  ['statsMaxAgeMs', 'stats max age', true],
 ];
 
 function fmtAge(ms) {
