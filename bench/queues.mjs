@@ -14,7 +14,8 @@ import { Arbiter } from '../dist/index.js';
 import { createWorker } from '../dist/worker/index.js';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const SCHEMA = 'bench_arbiter_queues';
+// BENCH_SCHEMA_PREFIX keeps runs that share the database (several checkouts at once) apart.
+const SCHEMA = `${process.env.BENCH_SCHEMA_PREFIX ?? 'bench_arbiter'}_queues`;
 const MAX = 1_000;
 const names = Array.from({ length: MAX }, (_, i) => `q${i}`);
 let setup;
@@ -126,13 +127,16 @@ async function processRate(arbiter, queues) {
   return 20_000 / ((performance.now() - t0) / 1000);
 }
 
-/** One run: prints its figures, returns the spread ratio (the 20k over 1,000 queues against one queue). */
-export async function queuesWorkload(db, log = console.log) {
+/**
+ * One run: prints its figures, returns the spread ratio (the 20k over 1,000 queues against one queue).
+ * `spreadOnly` (run.mjs --queues-spread): only the process rates, not the idle and wake-up figures.
+ */
+export async function queuesWorkload(db, log = console.log, spreadOnly = false) {
   setup ??= await prepare(db);
   const { url, arbiter, createMs, extraMs } = setup;
   log(`  queues: createQueue ${createMs.toFixed(0)} ms each for 1,000; the 1,001st ${extraMs.toFixed(0)} ms`);
   const idle = {};
-  for (const n of [1, 100, 1000]) {
+  for (const n of spreadOnly ? [] : [1, 100, 1000]) {
     idle[n] = await idleAndWake(url, arbiter, n);
     log(
       `  queues: worker over ${String(n).padStart(4)} queues: idle ${idle[n].idle.toFixed(1)} transactions/s, wake-up p50 ${idle[n].p50.toFixed(1)} ms`,

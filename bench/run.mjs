@@ -537,9 +537,10 @@ const workloads = {
     return fifoGroups('one_group', 500, 1);
   },
   // One worker over 1, 100 and 1,000 queues: idle cost, wake-up latency, and 20k jobs spread over 1,000
-  // queues against one queue (bench/queues.mjs). Several minutes: skipped with --quick.
+  // queues against one queue (bench/queues.mjs). Several minutes: skipped with --quick. --queues-spread:
+  // only the process rates.
   async queues() {
-    return queuesWorkload(DB);
+    return queuesWorkload(DB, console.log, flag('queues-spread'));
   },
 };
 
