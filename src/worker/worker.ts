@@ -487,7 +487,7 @@ export class Worker<P extends Record<string, unknown> = Record<string, unknown>>
     // The job's last report, not yet written: it goes with the outcome, under the same fence.
     const pending = decision.reported;
     const report = pending instanceof Promise ? await pending : (pending ?? null);
-    // A job awaited by ctx.run reports its end from the statement that writes it (migration 0017: it is
+    // A job awaited by ctx.run reports its end from the statement that writes it (migration 0015: it is
     // tracked). Only one enqueued by an older version (not tracked) still reports here, before its write.
     if (awaited(job) && action.type !== 'retry' && action.type !== 'snooze' && !isTracked(job))
       await reportAwaited(run.store, job, action);
@@ -556,7 +556,7 @@ function composeWrappers(wrappers: readonly HandlerWrapper[]): HandlerWrapper | 
 
 /**
  * Emits the done event of a job awaited by ctx.run that is not tracked (enqueued by a version before
- * migration 0017): `{ ok: true, result }` or `{ ok: false, error }`.
+ * migration 0015): `{ ok: true, result }` or `{ ok: false, error }`.
  */
 async function reportAwaited(store: JobStore, job: Job, action: StoreAction): Promise<void> {
   const payload =

@@ -2,7 +2,7 @@ import type { Executor } from '../executor.js';
 import { quoteIdent, type QueueTables } from '../sql.js';
 import type { ProgressWrite } from './job-progress.js';
 
-// The last reports of jobs that a plain ack carried (migration 0018): written by the ack's own statement,
+// The last reports of jobs that a plain ack carried (migration 0016): written by the ack's own statement,
 // one row per run of ids (job id >> FINAL_REPORT_ID_SHIFT) in that statement, a JSON object of job id →
 // report. A job that reports once and returns costs its ack a few dozen bytes of that row instead of a row
 // and an index entry of its own. Reads merge a job's entry over its `_job_progress` row (the reports it

@@ -222,7 +222,7 @@ export function jobDoneEvent(queue: string, id: string): string {
 /**
  * Makes job `id` of `queue`, just enqueued (or handed back by an enqueue control) inside `tx` for a
  * ctx.run, report its end to its awaiting jobs: tracked (as a dependency is) and marked awaited, so the
- * statement that ends it emits its done event (migration 0017). Returns false when the job is neither
+ * statement that ends it emits its done event (migration 0015). Returns false when the job is neither
  * live nor recorded (it ended meanwhile without a record): nothing will report.
  */
 export async function awaitMark(

@@ -1,4 +1,4 @@
--- Arbiter schema, version 18: the last reports that plain acks carry, a row per ack statement and run of
+-- Arbiter schema, version 16: the last reports that plain acks carry, a row per ack statement and run of
 -- job ids instead of a row per job; and a dropped queue's reports, failed attempts and throughput history
 -- go with it. Schema-wide objects only: no per-queue step.
 

@@ -1,4 +1,4 @@
--- Arbiter schema, version 17: a job awaited by ctx.run reports how it ended from inside the statement
+-- Arbiter schema, version 15: a job awaited by ctx.run reports how it ended from inside the statement
 -- that ends it. Before, its worker emitted the report just before writing its completion, so a report
 -- could precede a completion write that was then fenced off (the job ran again, the first report
 -- counted), and a job that ended without its worker (cancelled by an operator, dead-lettered by the
