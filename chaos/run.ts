@@ -73,21 +73,29 @@ async function setup(url: string): Promise<Arbiter> {
 }
 
 /**
- * Durable steps of the history queue: no step's function ran after its result was recorded (an effect
- * row younger than the step's record), and every job that finished (kept in history) has all its steps.
- * A run killed between a step's effect and its record repeats the effect: counted, not a failure.
+ * Durable steps of the history queue: no attempt ran a step's function after an earlier attempt recorded
+ * its result (an effect row of a later attempt than the record's), and every job that finished (kept in
+ * history) has all its steps. A run killed between a step's effect and its record repeats the effect:
+ * counted, not a failure. So is a stale run's effect landing after another attempt recorded the step
+ * (step_late_stale: a worker paused inside the step's function past its lease, whose record is then
+ * fenced off): its function started before the record existed. Comparing times instead of attempts
+ * counted those as re-runs.
  */
 async function checkSteps(pool: pg.Pool) {
   const { rows } = await pool.query<{
     recorded: number;
     rerun_after_record: number;
+    late_stale: number;
     missing: number;
     repeats_before_record: number;
   }>(
     `SELECT
        (SELECT count(*)::int FROM "${SCHEMA}"._steps WHERE queue = $1) AS recorded,
        (SELECT count(*)::int FROM ${CHAOS}.step_effects e JOIN "${SCHEMA}"._steps s
-          ON s.queue = $1 AND s.job_id = e.job_id AND s.name = e.step WHERE e.at > s.finished_at) AS rerun_after_record,
+          ON s.queue = $1 AND s.job_id = e.job_id AND s.name = e.step WHERE e.attempt > s.attempt) AS rerun_after_record,
+       (SELECT count(*)::int FROM ${CHAOS}.step_effects e JOIN "${SCHEMA}"._steps s
+          ON s.queue = $1 AND s.job_id = e.job_id AND s.name = e.step
+          WHERE e.attempt <= s.attempt AND e.at > s.finished_at) AS late_stale,
        (SELECT count(*)::int FROM "${SCHEMA}"."${QUEUES.hist}_history" h
           WHERE (SELECT count(*) FROM "${SCHEMA}"._steps s WHERE s.queue = $1 AND s.job_id = h.id) <> $2) AS missing,
        (SELECT count(*)::int - count(DISTINCT (job_id, step))::int FROM ${CHAOS}.step_effects) AS repeats_before_record`,
@@ -246,6 +254,7 @@ async function main(): Promise<number> {
       `attempts_over=${fig.attempts_over}`,
       `steps=${steps.recorded}`,
       `step_rerun_after_record=${steps.rerun_after_record}`,
+      `step_late_stale=${steps.late_stale}`,
       `step_missing=${steps.missing}`,
       `step_repeats_before_record=${steps.repeats_before_record}`,
       `dlq_by_faults=${fig.dlq_by_faults}`,
