@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { Arbiter } from '../../client/arbiter.js';
 import { serveAdmin } from '../../http/serve.js';
+import { untilSignal } from './listen.js';
 import { createMetrics } from '../../metrics/metrics.js';
 import { startEmbeddedPostgres } from '../../testing/embedded.js';
 import { action } from '../context.js';
@@ -55,6 +56,8 @@ export function registerDev(program: Command): void {
           metrics = createMetrics({ arbiter });
           server = await serveAdmin({ arbiter, metrics, dashboard: true, host: '127.0.0.1', port: httpPort });
           const url = server.url;
+          // Listening for the signals before saying the database runs: a reader may stop us at once.
+          const stop = untilSignal();
           ctx.emit(
             { databaseUrl: db.connectionString, schema: ctx.schema, url, dataDir: opts.data ?? null },
             () =>
@@ -70,10 +73,7 @@ export function registerDev(program: Command): void {
                 ctx.c.dim('Ctrl-C stops the dashboard and the database.'),
               ].join('\n'),
           );
-          await new Promise<void>((resolve) => {
-            process.once('SIGINT', resolve);
-            process.once('SIGTERM', resolve);
-          });
+          await stop;
         } finally {
           await server?.close();
           metrics?.stop();

@@ -26,3 +26,19 @@ export function listenError(err: unknown, host: string, port: number): CliError 
   }
   return null;
 }
+
+/**
+ * Resolves at the first SIGINT or SIGTERM. Call it before printing that the command is up: a reader of
+ * that line (a supervisor, a test) may send the signal at once.
+ */
+export function untilSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+}

@@ -4,7 +4,7 @@ import { createMetrics } from '../../metrics/metrics.js';
 import { action } from '../context.js';
 import { EXIT, usageError } from '../errors.js';
 import { colors, wantColor } from '../output.js';
-import { listenError } from './listen.js';
+import { listenError, untilSignal } from './listen.js';
 
 interface ServeOptions {
   host: string;
@@ -91,14 +91,13 @@ export function registerServe(program: Command): void {
           metrics.stop();
           throw listenError(err, opts.host, port) ?? err;
         }
+        // Listening for the signals before saying "serving": whoever reads that line may stop us at once.
+        const stop = untilSignal();
         ctx.emit(
           { url: server.url },
           () => `${ctx.c.green('serving')} ${server.url}/  (dashboard, API, /openapi.json, /metrics)`,
         );
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
-        });
+        await stop;
         await server.close();
         metrics.stop();
         return EXIT.ok;
