@@ -10,18 +10,16 @@ import {
 } from '../core/outcome.js';
 import { encodePayload } from '../core/payload.js';
 import { runSchema } from '../core/standard-schema.js';
-import type { JobStore, StoreAction } from '../store/job-store.js';
-import type { Executor } from '../db/executor.js';
+import type { StoreAction } from '../store/job-store.js';
 import { AWAITED_META_KEY } from '../db/queries/steps.js';
-import type { ChildOutcome, EnqueueOptions, Job, JobId } from '../types.js';
+import type { ChildOutcome, Job, JobId } from '../types.js';
 import type { JobController } from './abort.js';
 import { realClock, type Clock } from './clock.js';
-import type { WorkerEventEmitter } from './events.js';
 import type { ProgressWrite } from '../db/queries/job-progress.js';
 import { JobReporter, type ReporterEnv, type ReportSink } from './progress.js';
 import { jobTimeout, type BatchResult, type JobContext, type ResolvedQueue } from './queue-options.js';
 import type { JobSteps } from './steps.js';
-import { jobSteps } from './step-host.js';
+import { jobSteps, type StepEnv } from './step-host.js';
 import { ValidationError } from '../errors.js';
 
 /** Why a running job's signal was aborted (`cancelled`: an operator cancelled the job while it ran). */
@@ -50,13 +48,10 @@ export type RunOutcome =
   /** The run parked the job (ctx.sleep / ctx.waitFor): already written; due again in `dueInMs` (null: on an event). */
   | { kind: 'parked'; dueInMs: number | null };
 
-export interface RunEnv {
-  events: WorkerEventEmitter;
+export interface RunEnv extends StepEnv {
   workerId: string;
   /** Extends the job's lease; false when lost. */
   extendLease(job: Job, leaseMs: number): Promise<boolean>;
-  /** Largest result a child may store for its parent (the Arbiter's maxPayloadBytes). */
-  maxResultBytes: number;
   /** A rollup parent's merged child outcomes. */
   childOutcomes(job: Job): Promise<Map<JobId, ChildOutcome>>;
   /** Runs a handler call inside the worker's handler wrappers (tracing context and the like), if any. */
@@ -67,15 +62,6 @@ export interface RunEnv {
   withdrawReport?: (job: Job, write: ProgressWrite) => boolean;
   /** Times the coalescing of reports. Default realClock. */
   clock?: Clock;
-  /** The store of a queue, for durable steps (ctx.step, sleep, waitFor). Without one, step methods throw. */
-  store?: (queue: string) => JobStore;
-  /** Enqueues on any queue inside `tx`, for ctx.run; returns the job id (null: nothing inserted). */
-  enqueue?: (
-    queue: string,
-    payload: unknown,
-    options: EnqueueOptions,
-    tx: Executor,
-  ) => Promise<string | null>;
 }
 
 /** One handler call, as handler wrappers see it: the queue and its job (or the batch's jobs). */

@@ -1,7 +1,25 @@
-import type { Job } from '../types.js';
+import type { Executor } from '../db/executor.js';
+import type { JobStore } from '../store/job-store.js';
+import type { EnqueueOptions, Job } from '../types.js';
 import type { JobController } from './abort.js';
-import type { RunEnv } from './runner.js';
+import type { WorkerEventEmitter } from './events.js';
 import { JobSteps } from './steps.js';
+
+/** What a run's durable steps need of the worker (part of the runner's RunEnv). */
+export interface StepEnv {
+  events: WorkerEventEmitter;
+  /** Largest result a child may store for its parent (the Arbiter's maxPayloadBytes). */
+  maxResultBytes: number;
+  /** The store of a queue, for durable steps (ctx.step, sleep, waitFor). Without one, step methods throw. */
+  store?: (queue: string) => JobStore;
+  /** Enqueues on any queue inside `tx`, for ctx.run; returns the job id (null: nothing inserted). */
+  enqueue?: (
+    queue: string,
+    payload: unknown,
+    options: EnqueueOptions,
+    tx: Executor,
+  ) => Promise<string | null>;
+}
 
 /**
  * One job's durable steps for one run, wired to the worker: the queue's store (the shared pool), the
@@ -9,7 +27,7 @@ import { JobSteps } from './steps.js';
  * step parks the job or finds its write fenced off. Made on a handler's first step call only.
  */
 export function jobSteps(
-  env: RunEnv,
+  env: StepEnv,
   queue: string,
   job: Job,
   controller: JobController,

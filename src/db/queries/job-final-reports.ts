@@ -1,12 +1,24 @@
 import type { Executor } from '../executor.js';
 import { quoteIdent, type QueueTables } from '../sql.js';
-import type { ProgressWrite } from './job-progress.js';
 
 // The last reports of jobs that a plain ack carried (migration 0016): written by the ack's own statement,
 // one row per run of ids (job id >> FINAL_REPORT_ID_SHIFT) in that statement, a JSON object of job id →
 // report. A job that reports once and returns costs its ack a few dozen bytes of that row instead of a row
 // and an index entry of its own. Reads merge a job's entry over its `_job_progress` row (the reports it
 // wrote while running), the way an upsert of that row would have.
+
+
+/** One report to write: a job's (id, attempt) and what it reports, each as JSON text or null. */
+export interface ProgressWrite {
+  id: string;
+  attempts: number;
+  /** JSON text of the new progress value, or null to keep the attempt's last one. */
+  progress: string | null;
+  /** JSON text of a metadata patch (an object merged into the row's), or null. */
+  meta: string | null;
+  /** JSON text of the log lines to append (an array), or null. */
+  logs: string | null;
+}
 
 export const finalReportsTable = (t: QueueTables): string => `${quoteIdent(t.schema)}._job_final_reports`;
 

@@ -1,7 +1,7 @@
 import type { Executor } from '../executor.js';
 import { quoteIdent, type QueueTables } from '../sql.js';
 import { FENCE, fencedBy } from './fence.js';
-import { finalReportSql } from './job-final-reports.js';
+import { finalReportSql, type ProgressWrite } from './job-final-reports.js';
 
 // What a running job reports (migration 0009): one schema-wide row per job, keyed by queue and job id.
 
@@ -17,16 +17,7 @@ export interface LogLine {
   message: string;
 }
 
-export interface ProgressWrite {
-  id: string;
-  attempts: number;
-  /** JSON text of the new progress value, or null to keep the attempt's last one. */
-  progress: string | null;
-  /** JSON text of a metadata patch (an object merged into the row's), or null. */
-  meta: string | null;
-  /** JSON text of the log lines to append (an array), or null. */
-  logs: string | null;
-}
+export type { ProgressWrite } from './job-final-reports.js';
 
 /**
  * The merge of a newer report `n` over an older one `o` (each a row of attempt, progress, meta and logs as
