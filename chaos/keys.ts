@@ -9,6 +9,7 @@ import pg from 'pg';
 import { Arbiter } from '../src/index.js';
 import type { Job } from '../src/types.js';
 import { CHAOS, LEASE_MS, MAX_ATTEMPTS, SCHEMA, hash01, rng, sleep } from './common.js';
+import { commitOnce, inTransaction } from './tx.js';
 
 export const KEY_QUEUE = 'chaos_keys';
 /** The limits under test: at most QUEUE_CAP jobs of the queue, KEY_CAP per key, `k0` up to K0_CAP. */
@@ -80,7 +81,7 @@ export function keyQueueConfig(rec: pg.Pool, worker: string) {
   };
 }
 
-/** Enqueues the plan at an even pace over `spreadMs`, ten jobs per transaction. */
+/** Enqueues the plan at an even pace over `spreadMs`, ten jobs per transaction, each committed once. */
 export async function runKeyLoad(
   url: string,
   plan: PlannedKeyJob[],
@@ -96,56 +97,33 @@ export async function runKeyLoad(
     for (let i = 0; i < plan.length; i += 10) {
       await sleep(Math.max(0, t0 + (i / plan.length) * spreadMs - Date.now()));
       const batch = plan.slice(i, i + 10);
-      for (;;) {
-        try {
-          await enqueueBatch(arbiter, pool, batch);
-          break;
-        } catch (err) {
+      await commitOnce(
+        () =>
+          inTransaction(pool, async (client) => {
+            await arbiter.queue<KeyPayload>(KEY_QUEUE).enqueueMany(
+              batch.map((j) => ({ payload: { k: j.k, f: j.f }, limitKey: j.key, maxAttempts: MAX_ATTEMPTS })),
+              { tx: client },
+            );
+            await client.query(
+              `INSERT INTO ${CHAOS}.key_jobs (k, key, fail)
+               SELECT unnest($1::int[]), unnest($2::text[]), unnest($3::int[])`,
+              [batch.map((j) => j.k), batch.map((j) => j.key), batch.map((j) => j.f)],
+            );
+          }),
+        async () =>
+          (await pool.query(`SELECT 1 FROM ${CHAOS}.key_jobs WHERE k = $1`, [batch[0]!.k])).rows.length > 0
+            ? true
+            : null,
+        (err) => {
           if (retries++ % 10 === 0) log(`key load: enqueue failed, retrying: ${String(err)}`);
-          // Never enqueue again before knowing the failed commit did not happen.
-          let done: boolean | undefined;
-          while (done === undefined) {
-            await sleep(300);
-            done = await pool
-              .query(`SELECT 1 FROM ${CHAOS}.key_jobs WHERE k = $1`, [batch[0]!.k])
-              .then((r) => r.rows.length > 0)
-              .catch(() => undefined);
-          }
-          if (done) break;
-        }
-      }
+        },
+      );
     }
   } finally {
     await arbiter.close();
     await pool.end();
   }
   return { retries };
-}
-
-async function enqueueBatch(arbiter: Arbiter, pool: pg.Pool, batch: PlannedKeyJob[]): Promise<void> {
-  const client = await pool.connect();
-  const swallow = () => undefined;
-  client.on('error', swallow);
-  let broken = false;
-  try {
-    await client.query('BEGIN');
-    await arbiter.queue<KeyPayload>(KEY_QUEUE).enqueueMany(
-      batch.map((j) => ({ payload: { k: j.k, f: j.f }, limitKey: j.key, maxAttempts: MAX_ATTEMPTS })),
-      { tx: client },
-    );
-    await client.query(
-      `INSERT INTO ${CHAOS}.key_jobs (k, key, fail) SELECT unnest($1::int[]), unnest($2::text[]), unnest($3::int[])`,
-      [batch.map((j) => j.k), batch.map((j) => j.key), batch.map((j) => j.f)],
-    );
-    await client.query('COMMIT');
-  } catch (err) {
-    broken = true;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.off('error', swallow);
-    client.release(broken ? true : undefined);
-  }
 }
 
 /** Keyed-queue work not finished: jobs still in the queue. */

@@ -284,11 +284,7 @@ export class Arbiter {
     return stored;
   }
 
-  /**
-   * The keys of a queue with per-key limits, with the limits in force and their use now (jobs in flight,
-   * ready, tokens): keys with ungrouped jobs and configured keys, `limit` (default 50, at most 500) at a
-   * time in key order after `after`. Empty for a queue without per-key limits.
-   */
+  /** A keyed queue's keys (with jobs, or configured) with their limits and use, `limit` (50, ≤ 500) after `after`. */
   async listKeys(queue: string, o: { limit?: number; after?: string } = {}): Promise<KeyUsage[]> {
     validateQueueName(queue);
     const limit = o.limit === undefined ? 50 : intInRange(o.limit, 'options.limit', 1, 500);
